@@ -1,0 +1,40 @@
+"""Exceptions raised by exchange-conformance.
+
+    ConformanceError
+    ├── ConfigError          a wrong option, config key, key file or secret reference (exit 2)
+    ├── TargetUnreachable    the target could not be reached at all (exit 2)
+    └── CaseFailure          (also an AssertionError) a case's verdict is "fail"
+
+Every ``ConformanceError`` carries a one-line message that says what is wrong and how to
+fix it; the CLI prints that line alone and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class ConformanceError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code = 2
+
+
+class ConfigError(ConformanceError):
+    """The user's configuration, options, keys or secret references are wrong."""
+
+
+class TargetUnreachable(ConformanceError):
+    """The exchange endpoint (or a service it needs) does not answer."""
+
+
+class CaseFailure(AssertionError):
+    """A catalogued case failed: the target did not do what a correct endpoint does.
+
+    ``str()`` is the one-screen failure message (case, expectation, observation,
+    rationale, reproduction).
+    """
+
+    def __init__(self, message: str, *, case_id: str, severity: str, level: str) -> None:
+        super().__init__(message)
+        self.case_id = case_id
+        self.severity = severity
+        self.level = level

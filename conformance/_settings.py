@@ -1,0 +1,46 @@
+"""What the suite knows about its target: the settings every case reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: TokenScope values of @dynamic-labs/sdk-api-core 0.40.0 (wire-protocol.md); override with
+#: ``known_scopes`` for newer SDKs.
+KNOWN_SCOPES: tuple[str, ...] = (
+    "wallet:export",
+    "wallet:delete",
+    "wallet:refresh",
+    "wallet:reshare",
+    "wallet:delegate",
+    "wallet:sign",
+    "wallet:restore",
+    "user:update",
+    "user:delete",
+    "credential:link",
+    "credential:update",
+    "credential:unlink",
+    "business_account:member:add",
+    "console:project:delete",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSettings:
+    """The facts of one target that cases need (no secrets here)."""
+
+    profile: str = "dynamic"  # "dynamic" | "rfc7523"
+    base_url: str = ""
+    environment_id: str = ""
+    issuer: str = ""
+    audience: str | None = None
+    scopes: tuple[str, ...] = ("wallet:export",)  # scopes cases request
+    subjects: tuple[str, ...] = ("conformance-a", "conformance-b")
+    known_scopes: tuple[str, ...] = KNOWN_SCOPES
+    default_alg: str = "ES256"
+    #: the maximum elevated-token lifetime a correct target issues (seconds)
+    max_token_lifetime_s: int = 900
+    #: the clock leeway the target documents (seconds); clock cases probe around it
+    leeway_s: int = 30
+    #: the maximum assertion lifetime the target documents (seconds)
+    max_assertion_lifetime_s: int = 3600
+    capabilities: frozenset[str] = field(default_factory=frozenset)

@@ -1,0 +1,264 @@
+"""The case model: one catalogued condition, as data plus a small build function.
+
+A case's ``run`` receives a :class:`CaseContext` and either returns the :class:`Exchange`
+to judge against ``expect`` (the common shape), or judges itself with ``ctx.fail`` /
+``ctx.check`` / ``ctx.skip`` and returns ``None``.
+
+Judging a returned exchange (see ``conformance._engine``):
+
+* ``reject``: a 4xx is a pass (confirmed by a positive control), a token is a fail, no
+  answer or a 5xx is an error;
+* ``accept``: a token is a pass, a 4xx a fail, no answer or a 5xx an error;
+* ``either``: a token or a 4xx is a pass (the outcome is recorded), else an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .._assertion import Assertion
+    from .._keyring import Keyring, SigningKey
+    from ..targets.base import Exchange, Session, Target
+
+
+class Expect(StrEnum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    EITHER = "either"
+
+
+class Level(StrEnum):
+    MUST = "must"  # the documented contract or an RFC MUST: a failure fails the run
+    SHOULD = "should"  # hardening from the JWT BCP: a failure is a warning unless --strict
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"  # a token for someone else / without a valid signature
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+#: The categories, in report order.
+CATEGORIES = (
+    "envelope",
+    "claims",
+    "time",
+    "algorithms",
+    "signature",
+    "keys",
+    "header",
+    "replay",
+    "subject",
+    "scope",
+    "encoding",
+    "issued",
+    "errors",
+)
+
+#: Capabilities a case may need; a target lacking one skips the case with the reason.
+CAPABILITIES = frozenset(
+    {
+        "sessions",  # the target has sessions (sign-in or supplied tokens)
+        "second_user",  # two distinct signed-in users
+        "sensitive_operation",  # issued tokens can be used on a guarded operation
+        "jwks_host",  # our JWKS host serves the trusted keys (rotation, revocation)
+        "attacker_host",  # the target can reach our attacker URLs (jku/x5u cases)
+        "bursts",  # concurrent bursts are allowed for this target
+        "audience",  # an audience is configured
+        "second_environment",  # a second environment with its own issuer and keys
+        "hmac_trusted",  # the target is configured with a shared HMAC secret
+    }
+)
+
+
+class CaseContext(Protocol):
+    """What a recipe may use. Implemented by ``conformance._engine.Context``."""
+
+    keyring: Keyring
+    target: Target
+    settings: Any  # conformance._settings.TargetSettings: issuer, audience, scopes, subjects
+
+    @property
+    def key(self) -> SigningKey:
+        """The default trusted signing key (published in the JWKS)."""
+        ...
+
+    def now(self) -> int:
+        """The target's clock in Unix seconds (local clock corrected by its Date header)."""
+        ...
+
+    def assertion(self, *, subject: str | None = None, scope: str | None = None) -> Assertion:
+        """A valid assertion: fresh ``jti``, ``iat=now``, ``exp=now+120``, ``iss``, ``aud``
+        (when configured), ``sub`` (user A unless given) and ``scope`` (the first
+        configured scope unless given)."""
+        ...
+
+    def sign(self, assertion: Assertion, key: SigningKey | None = None, alg: str | None = None) -> str:
+        """Sign ``assertion`` with ``key`` (default :attr:`key`); header alg/kid from the key."""
+        ...
+
+    def session(self, index: int = 0) -> Session:
+        """Signed-in user ``index`` (0 = A, 1 = B), made once per run; skips if impossible."""
+        ...
+
+    def fresh_session(self, index: int = 0) -> Session:
+        """A new session for user ``index`` (not cached)."""
+        ...
+
+    def send(
+        self,
+        token: str,
+        *,
+        session: Session | None = None,
+        label: str = "attempt",
+        raw_body: bytes | None = None,
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Exchange:
+        """Exchange ``token`` (with user A's session unless given) and record the evidence."""
+        ...
+
+    def valid(self, *, label: str = "control") -> Exchange:
+        """Send a fresh valid assertion (a positive control) and record it."""
+        ...
+
+    def race(self, token: str, copies: int, *, session: Session | None = None) -> Sequence[Exchange]:
+        """Send ``copies`` identical requests at once, each on its own connection."""
+        ...
+
+    def operation(self, session: Session, elevated_token: str, scope: str, *, label: str = "operation") -> Exchange:
+        """Use an issued token on the operation guarded by ``scope``; skips if unsupported."""
+        ...
+
+    def require(self, capability: str) -> None:
+        """Skip the case unless the target has ``capability``."""
+        ...
+
+    def skip(self, reason: str) -> None: ...
+
+    def fail(self, message: str) -> None: ...
+
+    def check(self, condition: bool, message: str) -> None:
+        """Fail with ``message`` unless ``condition``."""
+        ...
+
+    def fact(self, name: str, value: Any) -> None:
+        """Record a measured fact about the target (clock tolerance, token lifetime...)."""
+        ...
+
+    @property
+    def jwks_host(self) -> Any:
+        """The running ``JwksHost`` (skips unless the target uses it)."""
+        ...
+
+
+Recipe = Callable[[CaseContext], "Exchange | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One catalogued condition. ``id`` is stable forever once released."""
+
+    id: str
+    title: str
+    category: str
+    expect: Expect
+    level: Level
+    severity: Severity
+    rationale: str
+    correct: str  # one line: what a correct endpoint does
+    run: Recipe = field(repr=False, compare=False)
+    references: tuple[str, ...] = ()
+    anchors: tuple[str, ...] = ()  # threat-catalog row ids (A01, D04, ...)
+    needs: frozenset[str] = frozenset()
+    profiles: frozenset[str] = frozenset({"dynamic", "rfc7523"})
+    expect_by_profile: Mapping[str, Expect] = field(default_factory=dict)
+    #: the case sends a positive control after a rejection (off for cases that judge themselves)
+    control: bool = True
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"{self.id}: unknown category {self.category!r}")
+        unknown = self.needs - CAPABILITIES
+        if unknown:
+            raise ValueError(f"{self.id}: unknown capabilities {sorted(unknown)}")
+
+    def expectation(self, profile: str) -> Expect:
+        return self.expect_by_profile.get(profile, self.expect)
+
+
+def case(
+    id: str,
+    title: str,
+    *,
+    category: str,
+    run: Recipe,
+    rationale: str,
+    correct: str | None = None,
+    expect: Expect = Expect.REJECT,
+    level: Level = Level.MUST,
+    severity: Severity = Severity.HIGH,
+    references: Sequence[str] = (),
+    anchors: Sequence[str] = (),
+    needs: Sequence[str] = (),
+    profiles: Sequence[str] = ("dynamic", "rfc7523"),
+    expect_by_profile: Mapping[str, Expect] | None = None,
+    control: bool = True,
+) -> Case:
+    """Build a :class:`Case` with defaults (reject, must, high)."""
+    if correct is None:
+        correct = {
+            Expect.REJECT: "refuses it with a 4xx and issues no token",
+            Expect.ACCEPT: "accepts it and issues a token",
+            Expect.EITHER: "either refuses it with a 4xx or accepts it; never errs",
+        }[expect]
+    return Case(
+        id=id,
+        title=title,
+        category=category,
+        expect=expect,
+        level=level,
+        severity=severity,
+        rationale=rationale,
+        correct=correct,
+        run=run,
+        references=tuple(references),
+        anchors=tuple(anchors),
+        needs=frozenset(needs),
+        profiles=frozenset(profiles),
+        expect_by_profile=dict(expect_by_profile or {}),
+        control=control,
+    )
+
+
+def claims_case(
+    id: str,
+    title: str,
+    *,
+    mutate: Callable[[Assertion, CaseContext], Assertion],
+    category: str = "claims",
+    **kwargs: Any,
+) -> Case:
+    """A case that signs a valid assertion after ``mutate`` changed its claims or header."""
+
+    def run(ctx: CaseContext) -> Exchange:
+        return ctx.send(ctx.sign(mutate(ctx.assertion(), ctx)))
+
+    return case(id, title, category=category, run=run, **kwargs)
+
+
+def token_case(
+    id: str, title: str, *, build: Callable[[CaseContext], str], category: str, **kwargs: Any
+) -> Case:
+    """A case that sends whatever string ``build`` forges."""
+
+    def run(ctx: CaseContext) -> Exchange:
+        return ctx.send(build(ctx))
+
+    return case(id, title, category=category, run=run, **kwargs)
