@@ -14,6 +14,7 @@ from . import (
     header,
     issued,
     keys,
+    properties,
     replay,
     scope,
     signature,
@@ -36,6 +37,7 @@ _MODULES = (
     encoding,
     issued,
     errors,
+    properties,
 )
 
 

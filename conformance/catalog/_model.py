@@ -1,5 +1,8 @@
 """The case model: one catalogued condition, as data plus a small build function.
 
+READ docs/writing-cases.md FIRST: how to write a case, ids, levels, coverage, the flaw
+matrix, and how to run cases against the emulator.
+
 A case's ``run`` receives a :class:`CaseContext` and either returns the :class:`Exchange`
 to judge against ``expect`` (the common shape), or judges itself with ``ctx.fail`` /
 ``ctx.check`` / ``ctx.skip`` and returns ``None``.

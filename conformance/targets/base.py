@@ -95,11 +95,12 @@ class Target(Protocol):
         raw_body: bytes | None = None,
         content_type: str | None = None,
         headers: Mapping[str, str] | None = None,
+        environment_id: str | None = None,
     ) -> Exchange:
         """Send ``assertion`` the way this profile does; ``raw_body`` overrides the body."""
         ...
 
-    def sign_in(self, subject: str) -> Session | None:
+    def sign_in(self, subject: str, *, environment_id: str | None = None) -> Session | None:
         """A session for ``subject``, or ``None`` when this target has no sessions."""
         ...
 
@@ -107,6 +108,14 @@ class Target(Protocol):
         self, session: Session, elevated_token: str, scope: str, *, label: str = "operation"
     ) -> Exchange | None:
         """Use an issued token for the operation guarded by ``scope``; ``None`` if unsupported."""
+        ...
+
+    def logout(self, session: Session) -> Exchange | None:
+        """End ``session`` at the target; ``None`` if unsupported."""
+        ...
+
+    def token_jwks(self) -> Mapping[str, Any] | None:
+        """The public keys the target signs issued tokens with, when published."""
         ...
 
     def close(self) -> None: ...

@@ -1,0 +1,125 @@
+"""``conformance run`` (the packaged suite through pytest) and ``conformance cases``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import ConfigError
+
+
+def register(sub: Any) -> None:
+    run = sub.add_parser(
+        "run",
+        help="run the conformance suite (default target: the embedded emulator)",
+        description="Run the packaged suite (pytest --pyargs conformance.suite) and write "
+        "results.json, junit.xml, report.ipynb and report.html. Exit 0: conformant; "
+        "1: a case failed or erred; 2: could not run.",
+    )
+    run.add_argument("--config", metavar="FILE", help="target configuration (TOML)")
+    run.add_argument("--report-dir", metavar="DIR", help="output directory (default reports/<run id>)")
+    run.add_argument("--category", action="append", default=[], metavar="CAT", help="only this category (repeatable)")
+    run.add_argument("--id", action="append", default=[], metavar="GLOB", help="only case ids matching (repeatable)")
+    run.add_argument("--level", choices=("must", "should"), help="only cases of this level")
+    run.add_argument("--strict", action="store_true", help="'should' failures fail the run")
+    run.add_argument("--flaw", action="append", default=[], metavar="NAME", help="embedded emulator flaw (repeatable)")
+    run.add_argument("--waivers", metavar="FILE", help="accepted risks (TOML)")
+    run.add_argument("--examples", type=int, metavar="N", help="Hypothesis examples per property test")
+    run.add_argument("--no-report", action="store_true", help="skip the notebook and HTML")
+    run.add_argument("-n", "--workers", metavar="N", help="pytest-xdist workers (e.g. 2 or auto)")
+    run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    run.set_defaults(func=run_suite)
+
+    cases = sub.add_parser("cases", help="list the catalog")
+    cases.add_argument("--format", choices=("table", "json"), default="table")
+    cases.set_defaults(func=list_cases)
+
+
+def pytest_args(args: argparse.Namespace) -> list[str]:
+    ini = Path(__file__).parent / "suite" / "pytest.ini"
+    argv = ["--pyargs", "conformance.suite", "-c", str(ini), f"--rootdir={os.getcwd()}", "-q"]
+    if args.config:
+        if not Path(args.config).is_file():
+            raise ConfigError(f"--config {args.config}: no such file")
+        argv += ["--conformance-config", args.config]
+    for value in args.category:
+        argv += ["--conformance-category", value]
+    for value in args.id:
+        argv += ["--conformance-id", value]
+    for value in args.flaw:
+        argv += ["--conformance-flaw", value]
+    if args.level:
+        argv += ["--conformance-level", args.level]
+    if args.strict:
+        argv.append("--conformance-strict")
+    if args.report_dir:
+        argv += ["--conformance-report-dir", args.report_dir]
+    if args.waivers:
+        argv += ["--conformance-waivers", args.waivers]
+    if args.examples is not None:
+        argv += ["--conformance-examples", str(args.examples)]
+    if args.no_report:
+        argv.append("--conformance-no-render")
+    if args.workers:
+        argv += ["-n", str(args.workers)]
+    return argv + list(args.pytest_args)
+
+
+def run_suite(args: argparse.Namespace) -> int:
+    import pytest
+
+    from ._run import LAST_OUTPUTS
+
+    _check_flaws(args.flaw)
+    code = pytest.main(pytest_args(args))
+    for name in ("results", "junit", "html"):
+        if name in LAST_OUTPUTS:
+            print(f"{name + ':':<9}{LAST_OUTPUTS[name]}")
+    if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return int(code)
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("conformance: error: no case matched the selection; see 'conformance cases'", file=sys.stderr)
+    return 2
+
+
+def _check_flaws(names: list[str]) -> None:
+    if not names:
+        return
+    from .emulator import FLAWS
+
+    unknown = [n for n in names if n not in FLAWS]
+    if unknown:
+        raise ConfigError(f"unknown flaw {unknown[0]!r}; choose from: {', '.join(sorted(FLAWS))}")
+
+
+def list_cases(args: argparse.Namespace) -> int:
+    from .catalog import CASES
+
+    if args.format == "json":
+        rows = [
+            {
+                "id": c.id,
+                "title": c.title,
+                "category": c.category,
+                "expect": c.expect.value,
+                "level": c.level.value,
+                "severity": c.severity.value,
+                "anchors": list(c.anchors),
+                "references": list(c.references),
+                "needs": sorted(c.needs),
+                "profiles": sorted(c.profiles),
+            }
+            for c in CASES
+        ]
+        json.dump(rows, sys.stdout, indent=1)
+        print()
+        return 0
+    width = max((len(c.id) for c in CASES), default=2)
+    for c in CASES:
+        print(f"{c.id:<{width}}  {c.expect.value:<6}  {c.level.value:<6}  {c.severity.value:<8}  {c.title}")
+    print(f"{len(CASES)} cases")
+    return 0

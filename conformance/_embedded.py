@@ -1,0 +1,62 @@
+"""The embedded default target: our JWKS host and the emulator on loopback ports.
+
+The emulator fetches the trusted keys from the JWKS host over HTTP, as the real service
+fetches a customer's JWKS URL. Environment A is the one under test; environment B (its
+own issuer and keys) serves the cross-environment cases.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ._keyring import Keyring
+from ._settings import TargetSettings
+from .catalog._model import CAPABILITIES
+
+OPERATION_PATH = "/emulator/operations/{scope}"
+
+
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    settings: TargetSettings
+    other_settings: TargetSettings
+    jwks_host: Any
+    flaws: tuple[str, ...]
+
+
+@contextlib.contextmanager
+def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[Embedded]:
+    """Start the JWKS host and the emulator; stop both when the block exits."""
+    from ._jwks_host import JwksHost
+    from .emulator import EmulatorConfig, Environment, run_emulator
+
+    env_a, env_b = str(uuid.uuid4()), str(uuid.uuid4())
+    issuer_a = "https://issuer.conformance.test/a"
+    issuer_b = "https://issuer.conformance.test/b"
+    with JwksHost(keyring) as host:
+        audience = f"https://app.conformance.test/{env_a}"
+        config = EmulatorConfig(
+            environments=(
+                Environment(id=env_a, issuer=issuer_a, jwks_url=host.jwks_url, audience=audience),
+                Environment(id=env_b, issuer=issuer_b, jwks_url=host.other_jwks_url),
+            ),
+            flaws=frozenset(flaws),
+        )
+        with run_emulator(config) as handle:
+            settings = TargetSettings(
+                profile="dynamic",
+                base_url=handle.base_url,
+                environment_id=env_a,
+                issuer=issuer_a,
+                audience=audience,
+                leeway_s=config.leeway_s,
+                max_assertion_lifetime_s=config.max_assertion_lifetime_s,
+                max_token_lifetime_s=config.elevated_ttl_s,
+                capabilities=CAPABILITIES - {"hmac_trusted"},
+            )
+            other = replace(settings, environment_id=env_b, issuer=issuer_b, audience=None)
+            yield Embedded(settings=settings, other_settings=other, jwks_host=host, flaws=tuple(flaws))

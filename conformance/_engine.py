@@ -1,0 +1,391 @@
+"""The engine: runs one case against a target, judges it, keeps its evidence.
+
+``Runtime`` holds what a run shares (keyring, target, sessions, the measured clock,
+facts, results); ``Context`` is what a case's recipe sees (``CaseContext``);
+``run_case`` runs a recipe, judges the exchange it returns, confirms a rejection with a
+positive control, and returns a :class:`CaseResult`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import secrets
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._redact import scrub
+from .catalog._model import Case, Expect, Level
+from .targets.base import Exchange, Session
+
+if TYPE_CHECKING:
+    from ._assertion import Assertion
+    from ._keyring import Keyring, SigningKey
+    from ._settings import TargetSettings
+    from .targets.base import Target
+
+
+class Skip(Exception):
+    """The case cannot run here (the reason is the message)."""
+
+
+class Fail(AssertionError):
+    """A recipe's own check failed (the message says what the target did)."""
+
+
+VERDICTS = ("pass", "fail", "warn", "error", "skip", "waived")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    case: Case
+    verdict: str  # pass | fail | error | skip  (warn/waived are decided by the plugin)
+    outcome: str  # accepted | rejected | error | none
+    message: str
+    exchanges: tuple[Exchange, ...]
+    duration_ms: float
+    reproduce: str = ""
+
+
+@dataclass
+class Runtime:
+    """What one run shares between cases (one per process; xdist workers have their own)."""
+
+    settings: TargetSettings
+    keyring: Keyring
+    target: Target
+    jwks_host: Any = None  # conformance._jwks_host.JwksHost when we serve the keys
+    other_settings: TargetSettings | None = None  # a second environment, when there is one
+    other_target: Target | None = None  # the same service, speaking for that environment
+    clock_offset_s: float = 0.0
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _sessions: dict[tuple[int, str | None], Session] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _clock_known: bool = False
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self.settings.capabilities
+
+    def now(self) -> int:
+        return int(time.time() + self.clock_offset_s)
+
+    def observe(self, exchange: Exchange) -> None:
+        """Learn the target's clock from the first answer that carries a ``Date``."""
+        if not self._clock_known and exchange.server_date is not None:
+            # Date has a 1 s resolution: the offset is only trusted beyond 1 s.
+            offset = exchange.server_date - time.time()
+            self.clock_offset_s = offset if abs(offset) > 1.5 else 0.0
+            self._clock_known = True
+            self.fact("clock_offset_s", round(self.clock_offset_s, 1), "target Date minus local clock")
+
+    def fact(self, name: str, value: Any, detail: str = "") -> None:
+        with self._lock:
+            self.facts[name] = {"value": value, "detail": scrub(detail, limit=300)}
+
+    def session(self, index: int, *, environment: str | None = None, fresh: bool = False) -> Session:
+        subjects = self.settings.subjects
+        if index >= len(subjects):
+            raise Skip(f"needs {index + 1} subjects; configure more under target.subjects")
+        key = (index, environment)
+        with self._lock:
+            cached = None if fresh else self._sessions.get(key)
+        if cached is not None:
+            return cached
+        target = self.target if environment is None else self.other_target
+        if target is None:
+            raise Skip("no second environment configured")
+        session = target.sign_in(subjects[index])
+        if session is None:
+            raise Skip(f"cannot obtain a session for subject {subjects[index]!r} on this target")
+        if not fresh:
+            with self._lock:
+                self._sessions[key] = session
+        return session
+
+
+class Context:
+    """The ``CaseContext`` of one case run."""
+
+    def __init__(self, runtime: Runtime, case: Case) -> None:
+        self.runtime = runtime
+        self.case = case
+        self.keyring: Keyring = runtime.keyring
+        self.target: Target = runtime.target
+        self.settings: TargetSettings = runtime.settings
+        self.exchanges: list[Exchange] = []
+
+    # -- keys, clock, assertions -------------------------------------------------------
+    @property
+    def key(self) -> SigningKey:
+        return self.keyring.trusted(self.settings.default_alg)
+
+    def now(self) -> int:
+        return self.runtime.now()
+
+    def assertion(
+        self, *, subject: str | None = None, scope: str | None = None, settings: TargetSettings | None = None
+    ) -> Assertion:
+        from ._assertion import Assertion
+
+        use = settings or self.settings
+        now = self.now()
+        claims: dict[str, Any] = {
+            "iss": use.issuer,
+            "sub": subject if subject is not None else use.subjects[0],
+            "scope": scope if scope is not None else use.scopes[0],
+            "jti": secrets.token_urlsafe(16),
+            "iat": now,
+            "exp": now + 120,
+        }
+        if use.audience:
+            claims["aud"] = use.audience
+        return Assertion(**claims)
+
+    def sign(self, assertion: Assertion, key: SigningKey | None = None, alg: str | None = None) -> str:
+        return assertion.signed_with(key or self.key, alg=alg)
+
+    # -- sessions ----------------------------------------------------------------------
+    def session(self, index: int = 0) -> Session:
+        self.require("sessions")
+        if index > 0:
+            self.require("second_user")
+        return self.runtime.session(index)
+
+    def fresh_session(self, index: int = 0) -> Session:
+        self.require("sessions")
+        return self.runtime.session(index, fresh=True)
+
+    def other_environment(self) -> TargetSettings:
+        """The settings of the second environment (skips when there is none)."""
+        self.require("second_environment")
+        if self.runtime.other_settings is None:
+            raise Skip("no second environment configured")
+        return self.runtime.other_settings
+
+    def session_in_other_environment(self, index: int = 0) -> Session:
+        other = self.other_environment()
+        return self.runtime.session(index, environment=other.environment_id)
+
+    # -- sending -----------------------------------------------------------------------
+    def _record(self, exchange: Exchange) -> Exchange:
+        self.runtime.observe(exchange)
+        self.exchanges.append(exchange)
+        return exchange
+
+    def send(
+        self,
+        token: str,
+        *,
+        session: Session | None = None,
+        label: str = "attempt",
+        raw_body: bytes | None = None,
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        environment_id: str | None = None,
+        anonymous: bool = False,
+    ) -> Exchange:
+        if session is None and not anonymous and "sessions" in self.runtime.capabilities:
+            session = self.runtime.session(0)
+        return self._record(
+            self.target.exchange(
+                token,
+                session=session,
+                label=label,
+                raw_body=raw_body,
+                content_type=content_type,
+                headers=headers,
+                environment_id=environment_id,
+            )
+        )
+
+    def valid(self, *, label: str = "control") -> Exchange:
+        return self.send(self.sign(self.assertion()), label=label)
+
+    def race(self, token: str, copies: int, *, session: Session | None = None) -> Sequence[Exchange]:
+        self.require("bursts")
+        use = session or self.session(0)
+        from . import _http
+
+        # One connection per sender: a shared pool serialises and skews the race.
+        clients = [_http.client(timeout_s=10.0, max_connections=1) for _ in range(copies)]
+        barrier = threading.Barrier(copies)
+
+        def fire(i: int) -> Exchange:
+            transport = getattr(self.target, "transport", None)
+            barrier.wait(timeout=10)
+            if transport is not None and hasattr(self.target, "exchange_with_client"):
+                return self.target.exchange_with_client(token, clients[i], session=use, label=f"race-{i}")  # type: ignore[attr-defined,no-any-return]
+            return self.target.exchange(token, session=use, label=f"race-{i}")
+
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=copies) as pool:
+                results = list(pool.map(fire, range(copies)))
+        finally:
+            for c in clients:
+                c.close()
+        for exchange in results:
+            self._record(exchange)
+        return results
+
+    def operation(self, session: Session, elevated_token: str, scope: str, *, label: str = "operation") -> Exchange:
+        self.require("sensitive_operation")
+        exchange = self.target.sensitive_operation(session, elevated_token, scope, label=label)
+        if exchange is None:
+            raise Skip("the target exposes no sensitive operation")
+        return self._record(exchange)
+
+    def logout(self, session: Session) -> Exchange:
+        exchange = self.target.logout(session)
+        if exchange is None:
+            raise Skip("the target cannot end a session")
+        return self._record(exchange)
+
+    def sign_in_exchange(self, jwt: str, *, label: str = "sign-in") -> Exchange:
+        method = getattr(self.target, "sign_in_exchange", None)
+        if method is None:
+            raise Skip("the target has no sign-in call")
+        return self._record(method(jwt, label=label))
+
+    def token_jwks(self) -> Mapping[str, Any] | None:
+        return self.target.token_jwks()
+
+    # -- judging -----------------------------------------------------------------------
+    def require(self, capability: str) -> None:
+        if capability not in self.runtime.capabilities:
+            raise Skip(f"needs capability {capability!r}, which this target does not offer")
+
+    def skip(self, reason: str) -> None:
+        raise Skip(reason)
+
+    def fail(self, message: str) -> None:
+        raise Fail(message)
+
+    def check(self, condition: bool, message: str) -> None:
+        if not condition:
+            raise Fail(message)
+
+    def fact(self, name: str, value: Any, detail: str = "") -> None:
+        self.runtime.fact(name, value, detail)
+
+    @property
+    def jwks_host(self) -> Any:
+        self.require("jwks_host")
+        if self.runtime.jwks_host is None:
+            raise Skip("the suite does not serve this target's keys")
+        return self.runtime.jwks_host
+
+
+def describe(exchange: Exchange) -> str:
+    """What the target did, in one line with a bounded body."""
+    if exchange.error:
+        return f"no answer ({exchange.error})"
+    body = scrub(exchange.response_body, limit=300)
+    what = "issued a token" if exchange.accepted else "issued no token"
+    return f"HTTP {exchange.status}, {what}; body: {body}"
+
+
+def _outcome(exchange: Exchange) -> str:
+    if exchange.accepted:
+        return "accepted"
+    if exchange.rejected:
+        return "rejected"
+    return "error"
+
+
+def judge(case: Case, profile: str, exchange: Exchange) -> tuple[str, str]:
+    """(verdict, message) for the exchange a recipe returned."""
+    expect = case.expectation(profile)
+    if exchange.misbehaved:
+        return "error", f"the target misbehaved: {describe(exchange)}"
+    if expect is Expect.EITHER:
+        return "pass", ""
+    if expect is Expect.REJECT and exchange.accepted:
+        return "fail", f"accepted it: {describe(exchange)}"
+    if expect is Expect.ACCEPT and exchange.rejected:
+        return "fail", f"refused it: {describe(exchange)}"
+    return "pass", ""
+
+
+def run_case(runtime: Runtime, case: Case) -> CaseResult:
+    """Run ``case`` and judge it. Never raises for what the target does."""
+    ctx = Context(runtime, case)
+    started = time.perf_counter()
+    verdict, message, outcome = "pass", "", "none"
+    try:
+        returned = case.run(ctx)
+        if returned is not None:
+            outcome = _outcome(returned)
+            verdict, message = judge(case, runtime.target.profile, returned)
+            if (
+                verdict == "pass"
+                and case.control
+                and outcome == "rejected"
+                and case.expectation(runtime.target.profile) is not Expect.ACCEPT
+            ):
+                control = ctx.valid(label="control")
+                if not control.accepted:
+                    verdict = "error"
+                    message = (
+                        "the positive control sent right after this rejection was not accepted "
+                        f"({describe(control)}): the rejection proves nothing"
+                    )
+        elif ctx.exchanges:
+            outcome = _outcome(ctx.exchanges[-1])
+    except Skip as exc:
+        verdict, message = "skip", str(exc)
+    except Fail as exc:
+        verdict, message = "fail", str(exc)
+    except Exception as exc:  # a broken recipe or library: an error, with the reason
+        verdict, message = "error", f"the case could not run: {type(exc).__name__}: {exc}"
+    duration_ms = (time.perf_counter() - started) * 1000
+    return CaseResult(
+        case=case,
+        verdict=verdict,
+        outcome=outcome,
+        message=scrub(message, limit=2000),
+        exchanges=tuple(ctx.exchanges),
+        duration_ms=duration_ms,
+        reproduce=reproduce_line(ctx.exchanges),
+    )
+
+
+def reproduce_line(exchanges: Sequence[Exchange]) -> str:
+    """A ``curl`` line for the first attempt of a case, secrets redacted."""
+    first = next((e for e in exchanges if e.label not in {"sign-in", "control"}), None)
+    if first is None:
+        return ""
+    parts = ["curl -sS -X", first.method, _quote(first.url)]
+    for name, value in first.request_headers.items():
+        parts += ["-H", _quote(f"{name}: {value}")]
+    if first.request_body:
+        parts += ["--data", _quote(first.request_body[:600])]
+    return " ".join(parts)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def failure_message(result: CaseResult, *, nodeid: str = "") -> str:
+    """The one-screen failure text (JUnit, terminal, report)."""
+    case = result.case
+    lines = [
+        f"[{case.id}] {case.title} ({case.level.value}, {case.severity.value})",
+        f"A correct endpoint: {case.correct}",
+        f"This endpoint:      {result.message}",
+        f"Why it matters:     {case.rationale}",
+    ]
+    if case.references:
+        lines.append(f"References:         {'; '.join(case.references)}")
+    if result.reproduce:
+        lines.append(f"Reproduce:          {result.reproduce}")
+    if nodeid:
+        lines.append(f"                    pytest '{nodeid}'")
+    return "\n".join(lines)
+
+
+def is_should(case: Case) -> bool:
+    return case.level is Level.SHOULD

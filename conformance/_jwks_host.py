@@ -1,0 +1,337 @@
+"""The JWKS host: serves the keyring's JWKS over real HTTP on loopback, logs every request,
+and breaks on demand (for the JWKS-failure cases).
+
+Paths::
+
+    /jwks.json            the trusted JWKS, live: publish/revoke/rotate take effect at once
+    /other/jwks.json      the second environment's JWKS
+    /attacker/jwks.json   the attacker's JWKS (for jku cases: a correct target never fetches it)
+    /attacker/cert.pem    a self-signed certificate of the attacker key (for x5u cases)
+
+Any path can be made to fail (:meth:`JwksHost.fail`) or to serve a fixed body
+(:meth:`JwksHost.override`, for JWKS-content cases such as duplicate kids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ._keyring import Keyring, SigningKey
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+JWKS_PATH = "/jwks.json"
+OTHER_JWKS_PATH = "/other/jwks.json"
+ATTACKER_JWKS_PATH = "/attacker/jwks.json"
+ATTACKER_CERT_PATH = "/attacker/cert.pem"
+
+#: The failure modes :meth:`JwksHost.fail` accepts.
+FAILURE_MODES: tuple[str, ...] = (
+    "500",
+    "slow",
+    "oversized",
+    "invalid_json",
+    "html",
+    "keys_not_array",
+    "empty",
+)
+OVERSIZED_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request the host received."""
+
+    method: str
+    path: str
+    query: str
+    time: float  # Unix seconds when it arrived
+    headers: tuple[tuple[str, str], ...]
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or ``None``."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k == wanted), None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Override:
+    body: bytes
+    content_type: str
+    status: int
+
+
+class JwksHost:
+    """Serve ``keyring``'s JWKS on ``host`` (loopback by default) while running.
+
+    Use as a context manager, or :meth:`start`/:meth:`stop`. The URL properties raise
+    ``RuntimeError`` while the host is not running; :meth:`fail` raises ``ValueError``
+    for an unknown mode or a path not starting with ``/``.
+    """
+
+    def __init__(
+        self,
+        keyring: Keyring | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        slow_s: float = 5.0,
+        cache_max_age_s: int = 300,
+    ) -> None:
+        self.keyring = keyring if keyring is not None else Keyring()
+        self.slow_s = slow_s
+        self.cache_max_age_s = cache_max_age_s
+        self._host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._log: list[RequestRecord] = []
+        self._modes: dict[str, str] = {}
+        self._overrides: dict[str, _Override] = {}
+        self._stack: contextlib.ExitStack | None = None
+        self._base_url: str | None = None
+        # Set on stop so that "slow" responses end promptly instead of holding shutdown.
+        self._stopping = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"JwksHost(base_url={self._base_url!r})"
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> JwksHost:
+        """Start serving (idempotent). Raises ``ConfigError`` if the port is unavailable."""
+        from ._serving import serve_app
+
+        if self._stack is not None:
+            return self
+        self._stopping.clear()
+        stack = contextlib.ExitStack()
+        handle = stack.enter_context(serve_app(self._app(), host=self._host, port=self._port))
+        self._stack, self._base_url = stack, handle.base_url
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        stack, self._stack = self._stack, None
+        self._base_url = None
+        if stack is not None:
+            self._stopping.set()
+            stack.close()
+
+    def __enter__(self) -> JwksHost:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- URLs -------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("JwksHost is not running: use 'with JwksHost(...)' or call start()")
+        return self._base_url
+
+    def url(self, path: str) -> str:
+        """The absolute URL of ``path`` on this host."""
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    @property
+    def jwks_url(self) -> str:
+        return self.url(JWKS_PATH)
+
+    @property
+    def other_jwks_url(self) -> str:
+        return self.url(OTHER_JWKS_PATH)
+
+    @property
+    def attacker_jwks_url(self) -> str:
+        return self.url(ATTACKER_JWKS_PATH)
+
+    @property
+    def attacker_cert_url(self) -> str:
+        return self.url(ATTACKER_CERT_PATH)
+
+    # --- keys -------------------------------------------------------------------------
+
+    def rotate(self, alg: str = "ES256") -> SigningKey:
+        """Publish the rotation key of ``alg`` and return it."""
+        key = self.keyring.rotation(alg)
+        self.keyring.publish(key)
+        return key
+
+    def revoke(self, kid: str) -> None:
+        """Remove ``kid`` from the trusted JWKS from the next request on."""
+        self.keyring.revoke(kid)
+
+    def attacker_cert_pem(self, alg: str = "ES256") -> bytes:
+        """The PEM certificate served at :attr:`attacker_cert_url` (for ``alg``'s key)."""
+        import base64
+        import textwrap
+
+        der = self.keyring.certificate(self.keyring.attacker(alg))
+        body = "\n".join(textwrap.wrap(base64.b64encode(der).decode("ascii"), 64))
+        return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n".encode("ascii")
+
+    # --- request log ------------------------------------------------------------------
+
+    def requests(self, path_prefix: str | None = None) -> list[RequestRecord]:
+        """The requests received so far (oldest first), optionally only under a path prefix."""
+        with self._lock:
+            return [r for r in self._log if path_prefix is None or r.path.startswith(path_prefix)]
+
+    def fetch_count(self, path: str = JWKS_PATH) -> int:
+        """How many requests ``path`` (exactly) received."""
+        with self._lock:
+            return sum(1 for r in self._log if r.path == path)
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    # --- failure modes and fixed bodies -----------------------------------------------
+
+    def fail(self, path: str, mode: str) -> None:
+        """Make ``path`` answer in failure ``mode`` (one of :data:`FAILURE_MODES`)."""
+        if mode not in FAILURE_MODES:
+            raise ValueError(f"unknown failure mode {mode!r}; expected one of {', '.join(FAILURE_MODES)}")
+        _check_path(path)
+        with self._lock:
+            self._modes[path] = mode
+
+    def override(
+        self,
+        path: str,
+        body: Mapping[str, Any] | bytes,
+        *,
+        content_type: str = "application/json",
+        status: int = 200,
+    ) -> None:
+        """Serve ``body`` (a JSON object, or bytes verbatim) at ``path`` until :meth:`restore`."""
+        _check_path(path)
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
+        with self._lock:
+            self._overrides[path] = _Override(raw, content_type, status)
+
+    def restore(self, path: str) -> None:
+        """Undo :meth:`fail` and :meth:`override` for ``path``."""
+        with self._lock:
+            self._modes.pop(path, None)
+            self._overrides.pop(path, None)
+
+    @contextlib.contextmanager
+    def failing(self, path: str, mode: str) -> Iterator[None]:
+        """:meth:`fail` for the duration of the block."""
+        self.fail(path, mode)
+        try:
+            yield
+        finally:
+            self.restore(path)
+
+    @contextlib.contextmanager
+    def overriding(self, path: str, body: Mapping[str, Any] | bytes, **kwargs: Any) -> Iterator[None]:
+        """:meth:`override` for the duration of the block."""
+        self.override(path, body, **kwargs)
+        try:
+            yield
+        finally:
+            self.restore(path)
+
+    # --- the app ----------------------------------------------------------------------
+
+    def _app(self) -> Any:
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+        return Starlette(routes=[Route("/{path:path}", self._handle, methods=methods)])
+
+    def _content(self, path: str) -> tuple[int, bytes, str] | None:
+        if path == JWKS_PATH:
+            return 200, _json(self.keyring.published_jwks()), "application/json"
+        if path == OTHER_JWKS_PATH:
+            return 200, _json(self.keyring.other_jwks()), "application/json"
+        if path == ATTACKER_JWKS_PATH:
+            return 200, _json(self.keyring.attacker_jwks()), "application/json"
+        if path == ATTACKER_CERT_PATH:
+            return 200, self.attacker_cert_pem(), "application/x-pem-file"
+        return None
+
+    async def _handle(self, request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import Response
+
+        path = request.url.path
+        record = RequestRecord(
+            method=request.method,
+            path=path,
+            query=request.url.query,
+            time=time.time(),
+            headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
+        )
+        with self._lock:
+            self._log.append(record)
+            mode = self._modes.get(path)
+            override = self._overrides.get(path)
+        headers = {"cache-control": f"max-age={self.cache_max_age_s}"}
+        if mode == "slow":
+            await self._sleep(self.slow_s)
+        elif mode == "oversized":
+            # Well-formed JSON holding the real keys: only the size is wrong.
+            content = await run_in_threadpool(self._content, path)
+            keys = json.loads(content[1]).get("keys", []) if content and content[2] == "application/json" else []
+            body = _json({"keys": keys, "padding": "x" * OVERSIZED_BYTES})
+            return Response(body, 200, media_type="application/json", headers=headers)
+        elif mode is not None:
+            status, body, ctype = _failure_body(mode)
+            return Response(body, status_code=status, media_type=ctype, headers=headers)
+        if override is not None:
+            return Response(override.body, override.status, media_type=override.content_type, headers=headers)
+        # Key generation (RSA) can take a moment: keep it off the event loop.
+        content = await run_in_threadpool(self._content, path)
+        if content is None:
+            return Response(b'{"error": "not found"}', 404, media_type="application/json")
+        status, body, ctype = content
+        return Response(body, status, media_type=ctype, headers=headers)
+
+    async def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(0.05, remaining))
+
+
+def _check_path(path: str) -> None:
+    if not path.startswith("/"):
+        raise ValueError(f"path {path!r} must start with '/'")
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode("utf-8")
+
+
+def _failure_body(mode: str) -> tuple[int, bytes, str]:
+    if mode == "500":
+        return 500, b'{"error": "internal error"}', "application/json"
+    if mode == "invalid_json":
+        return 200, b'{"keys": [{"kty": "EC", ', "application/json"
+    if mode == "html":
+        return 200, b"<!doctype html><html><body><h1>Welcome</h1></body></html>", "text/html"
+    if mode == "keys_not_array":
+        return 200, b'{"keys": {}}', "application/json"
+    if mode == "empty":
+        return 200, b'{"keys": []}', "application/json"
+    raise ValueError(f"unknown failure mode {mode!r}")

@@ -1,0 +1,84 @@
+"""Keep secrets out of evidence: cut JWT signatures, redact bearers, bound bodies.
+
+Every string that leaves the run (results.json, JUnit, failure messages, logs) passes
+through here. A JWT is shown decoded with its signature cut: readable, but unusable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ._forge import b64url_decode
+
+BODY_LIMIT = 4096
+_JWT_RE = re.compile(r"(eyJ[A-Za-z0-9_\-]*)\.([A-Za-z0-9_\-]*)\.([A-Za-z0-9_\-]{8,})")
+_SECRET_HEADERS = frozenset(
+    {"authorization", "x-dyn-elevated-access-token", "cookie", "set-cookie", "proxy-authorization"}
+)
+# Control characters other than tab/newline confuse terminals and reports (ANSI escapes).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def cut_signature(token: str) -> str:
+    """``header.payload.[signature cut: N chars]`` for anything shaped like a JWS."""
+    parts = token.split(".")
+    if len(parts) < 3 or not parts[-1]:
+        return token
+    return ".".join(parts[:-1]) + f".[signature cut: {len(parts[-1])} chars]"
+
+
+def scrub(text: str, *, limit: int = BODY_LIMIT) -> str:
+    """Cut every JWT signature in ``text``, neutralise control characters, bound it."""
+    text = _JWT_RE.sub(lambda m: f"{m[1]}.{m[2]}.[signature cut: {len(m[3])} chars]", text)
+    text = _CONTROL_RE.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
+    if len(text) > limit:
+        text = text[:limit] + f"…[truncated {len(text) - limit} chars]"
+    return text
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Header values that carry credentials become a short, unusable preview."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower in _SECRET_HEADERS:
+            scheme, _, rest = value.partition(" ")
+            shown = f"{scheme} " if rest else ""
+            out[lower] = f"{shown}[redacted]"
+        else:
+            out[lower] = scrub(value, limit=512)
+    return out
+
+
+def decode_token(token: str | None) -> dict[str, Any] | None:
+    """A token as evidence: decoded header and claims, signature cut; else a preview."""
+    if token is None:
+        return None
+    parts = token.split(".")
+    if len(parts) == 3:
+        try:
+            header = json.loads(b64url_decode(parts[0]))
+            claims = json.loads(b64url_decode(parts[1]))
+        except (ValueError, UnicodeDecodeError):
+            pass
+        else:
+            return {
+                "header": _jsonable(header),
+                "claims": _jsonable(claims),
+                "signature": f"[cut: {len(parts[2])} chars]",
+            }
+    return {"raw_preview": scrub(token[:120], limit=120) + ("…" if len(token) > 120 else "")}
+
+
+def _jsonable(value: Any) -> Any:
+    """Bound decoded JSON so a hostile 10 MB claim cannot bloat the results."""
+    if isinstance(value, str):
+        return scrub(value, limit=512)
+    if isinstance(value, dict):
+        return {scrub(str(k), limit=128): _jsonable(v) for k, v in list(value.items())[:64]}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value[:64]]
+    return value

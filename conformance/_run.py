@@ -1,0 +1,278 @@
+"""The state of one conformance run inside pytest: selection, target, records, outputs."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fnmatch
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._exceptions import CaseFailure, ConformanceError
+from .catalog._model import Case, Level
+
+
+#: The outputs of the last run in this process (``conformance run`` prints them last).
+LAST_OUTPUTS: dict[str, str] = {}
+
+
+class TargetMisbehaved(Exception):
+    """A case's verdict is ``error``: the target erred (5xx, timeout, unparsable answer)."""
+
+
+def new_run_id() -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class RunState:
+    options: Mapping[str, Any]
+    run_id: str = field(default_factory=new_run_id)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    retries: int = 0
+    summary_lines: list[str] | None = None
+    runtime: Any = None
+    target_info: dict[str, Any] = field(default_factory=dict)
+    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    _started_wall: float = field(default_factory=time.time)
+    _started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> RunState:
+        from . import plugin as p
+
+        options = {
+            "config": config.getoption(p.OPT_CONFIG),
+            "categories": tuple(config.getoption(p.OPT_CATEGORY) or ()),
+            "ids": tuple(config.getoption(p.OPT_ID) or ()),
+            "level": config.getoption(p.OPT_LEVEL),
+            "strict": bool(config.getoption(p.OPT_STRICT)),
+            "report_dir": config.getoption(p.OPT_REPORT_DIR),
+            "no_render": bool(config.getoption(p.OPT_NO_RENDER)),
+            "flaws": tuple(config.getoption(p.OPT_FLAW) or ()),
+            "examples": int(config.getoption(p.OPT_EXAMPLES)),
+            "waivers": config.getoption(p.OPT_WAIVERS),
+            "seed": config.getoption("hypothesis_seed", None) if config.pluginmanager.hasplugin("hypothesispytest") else None,
+        }
+        from .catalog._model import CATEGORIES
+
+        unknown = [c for c in options["categories"] if c not in CATEGORIES]
+        if unknown:
+            raise pytest.UsageError(
+                f"unknown category {unknown[0]!r} for {p.OPT_CATEGORY}; choose from {', '.join(CATEGORIES)}"
+            )
+        return cls(options=options)
+
+    # -- selection ---------------------------------------------------------------------
+    def profile(self) -> str:
+        return "dynamic"  # the configured-target issue adds rfc7523
+
+    def selected_cases(self) -> list[Case]:
+        from .catalog import CASES
+
+        chosen = []
+        for case in CASES:
+            if self.profile() not in case.profiles:
+                continue
+            if self.options["categories"] and case.category not in self.options["categories"]:
+                continue
+            if self.options["level"] and case.level.value != self.options["level"]:
+                continue
+            if self.options["ids"] and not any(fnmatch.fnmatchcase(case.id, g) for g in self.options["ids"]):
+                continue
+            chosen.append(case)
+        return chosen
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        from .catalog import properties
+
+        properties.EXAMPLES["value"] = self.options["examples"]
+        try:
+            self.runtime = self._stack.enter_context(_open_runtime(self.options))
+        except ConformanceError as exc:
+            self._stack.close()
+            pytest.exit(f"conformance: error: {exc}", returncode=2)
+        self.target_info = dict(self.runtime.target.description)
+        self.target_info["flaws"] = list(self.options["flaws"])
+        self.target_info["embedded"] = self.options["config"] is None
+        self._baseline()
+
+    def _baseline(self) -> None:
+        """A valid assertion must be accepted before any negative can mean anything."""
+        from ._engine import Context, Skip, describe
+        from .catalog._model import Expect, case
+
+        probe = case("baseline", "baseline", category="envelope", run=lambda c: None, rationale="", expect=Expect.ACCEPT)
+        ctx = Context(self.runtime, probe)
+        try:
+            exchange = ctx.valid(label="baseline")
+        except Skip as exc:
+            self.stop()
+            pytest.exit(f"conformance: error: cannot run the baseline: {exc}", returncode=2)
+        if not exchange.accepted:
+            self.stop()
+            pytest.exit(
+                "conformance: error: the target refused a valid assertion "
+                f"({describe(exchange)}); check the issuer, keys, subjects and session settings",
+                returncode=2,
+            )
+
+    def stop(self) -> None:
+        self._stack.close()
+
+    # -- cases -------------------------------------------------------------------------
+    def run(self, case: Case, nodeid: str) -> None:
+        """Run one case, record it, and turn its verdict into a pytest outcome."""
+        from ._engine import failure_message, run_case
+        from ._results import case_record
+
+        result = run_case(self.runtime, case)
+        verdict = result.verdict
+        if verdict == "fail" and case.level is Level.SHOULD and not self.options["strict"]:
+            verdict = "warn"
+        message = failure_message(result, nodeid=nodeid) if verdict in {"fail", "warn", "error"} else result.message
+        self.records.append(case_record(result, verdict=verdict, nodeid=nodeid, message=message))
+        if verdict == "skip":
+            pytest.skip(result.message)
+        if verdict == "fail":
+            raise CaseFailure(message, case_id=case.id, severity=case.severity.value, level=case.level.value)
+        if verdict == "error":
+            raise TargetMisbehaved(message)
+
+    def record(self, entry: dict[str, Any]) -> None:
+        self.records.append(entry)
+
+    def has_records(self) -> bool:
+        return bool(self.records)
+
+    # -- xdist -------------------------------------------------------------------------
+    def worker_payload(self) -> dict[str, Any]:
+        facts = self.runtime.facts if self.runtime is not None else {}
+        target = self.target_info
+        return {"records": self.records, "facts": facts, "retries": self._retries(), "target": target}
+
+    def merge_worker(self, payload: Mapping[str, Any]) -> None:
+        self.records.extend(payload.get("records", ()))
+        self.facts.update(payload.get("facts", {}))
+        self.retries += int(payload.get("retries", 0))
+        if payload.get("target"):
+            self.target_info = dict(payload["target"])
+
+    def _retries(self) -> int:
+        transport = getattr(getattr(self.runtime, "target", None), "transport", None)
+        return int(getattr(transport, "retry_count", 0))
+
+    # -- outputs -----------------------------------------------------------------------
+    def report_dir(self) -> Path:
+        base = self.options["report_dir"]
+        return Path(base) if base else Path("reports") / self.run_id
+
+    def write_outputs(self) -> None:
+        from ._junit import write_junit
+        from ._results import build_results, write_json
+
+        if self.runtime is not None:
+            self.facts.update(self.runtime.facts)
+            self.retries += self._retries()
+        out = self.report_dir()
+        finished = time.time()
+        run = {
+            "id": self.run_id,
+            "started_at": self._started_at,
+            "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "duration_s": round(finished - self._started_wall, 3),
+            "seed": self.options["seed"],
+            "strict": self.options["strict"],
+            "target": self.target_info,
+        }
+        results = build_results(self.records, run=run, facts=self.facts, retries=self.retries)
+        results_path = write_json(out / "results.json", results)
+        write_junit(out / "junit.xml", results)
+        summary = results["summary"]
+        counts = summary["counts"]
+        lines = [
+            f"verdict: {summary['verdict']} — "
+            + ", ".join(f"{counts[k]} {k}" for k in ("pass", "fail", "warn", "error", "skip", "waived")),
+            f"results: {results_path}",
+            f"junit:   {out / 'junit.xml'}",
+        ]
+        LAST_OUTPUTS.clear()
+        LAST_OUTPUTS.update(results=str(results_path), junit=str(out / "junit.xml"))
+        if not self.options["no_render"]:
+            lines.append(self._render(results_path))
+        self.summary_lines = lines
+
+    def _render(self, results_path: Path) -> str:
+        try:
+            from .report import render_report
+        except ImportError as exc:
+            return f"report:  not rendered ({exc.name} missing: pip install 'exchange-conformance[report]')"
+        try:
+            paths = render_report(results_path)
+        except Exception as exc:  # the results are written; a render failure must not hide them
+            return f"report:  rendering failed: {type(exc).__name__}: {exc}"
+        LAST_OUTPUTS["html"] = str(paths.html)
+        return f"report:  {paths.html}"
+
+
+@contextlib.contextmanager
+def _open_runtime(options: Mapping[str, Any]) -> Any:
+    """The runtime for the configured target (the embedded emulator by default)."""
+    from . import _http
+    from ._embedded import OPERATION_PATH, start_embedded
+    from ._engine import Runtime
+    from ._keyring import Keyring
+    from ._transport import Transport, TransportPolicy
+    from .targets.dynamic import DynamicTarget
+
+    if options["config"] is not None:
+        from ._exceptions import ConfigError
+
+        raise ConfigError("configured targets arrive with the real-targets issue; run without --conformance-config")
+    keyring = Keyring()
+    with start_embedded(keyring, flaws=options["flaws"]) as embedded:
+        policy = TransportPolicy(retries=0)
+        transport = Transport(_http.client(timeout_s=10.0), policy)
+
+        def signer_for(settings: Any, key: Any) -> Any:
+            return lambda claims: _sign_claims(claims, key)
+
+        target = DynamicTarget(
+            embedded.settings,
+            transport,
+            sign_in_signer=signer_for(embedded.settings, keyring.trusted(embedded.settings.default_alg)),
+            operation_path=OPERATION_PATH,
+        )
+        other = DynamicTarget(
+            embedded.other_settings,
+            transport,
+            sign_in_signer=signer_for(embedded.other_settings, keyring.other_environment(embedded.settings.default_alg)),
+            operation_path=OPERATION_PATH,
+        )
+        runtime = Runtime(
+            settings=embedded.settings,
+            keyring=keyring,
+            target=target,
+            jwks_host=embedded.jwks_host,
+            other_settings=embedded.other_settings,
+            other_target=other,
+        )
+        try:
+            yield runtime
+        finally:
+            transport.client.close()
+
+
+def _sign_claims(claims: Mapping[str, Any], key: Any) -> str:
+    from ._forge import compact
+
+    return compact({"alg": key.alg, "kid": key.kid, "typ": "JWT"}, dict(claims), key=key)

@@ -1,0 +1,136 @@
+"""Sending requests under a transport policy: timeouts, bounded bodies, rate limit, and
+retries for transport faults and 429/503 only (never to turn a verdict around).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class TransportPolicy:
+    timeout_s: float = 10.0
+    retries: int = 2
+    retry_statuses: tuple[int, ...] = (429, 503)
+    max_retry_after_s: float = 10.0
+    rate_limit_per_s: float | None = None
+    max_body_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    status: int | None
+    headers: Mapping[str, str]
+    body: bytes
+    latency_ms: float
+    error: str | None
+    retries: int
+    server_date: float | None
+
+
+class Transport:
+    """One shared client, one policy. Thread-safe (race cases send from threads)."""
+
+    def __init__(self, client: httpx.Client, policy: TransportPolicy | None = None) -> None:
+        self.client = client
+        self.policy = policy or TransportPolicy()
+        self._lock = threading.Lock()
+        self._next_slot = 0.0
+        self.retry_count = 0
+
+    def _throttle(self) -> None:
+        rate = self.policy.rate_limit_per_s
+        if not rate:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + 1.0 / rate
+        if slot > now:
+            time.sleep(slot - now)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        client: httpx.Client | None = None,
+    ) -> RawResponse:
+        import httpx
+
+        use = client or self.client
+        attempt = 0
+        while True:
+            self._throttle()
+            started = time.perf_counter()
+            error: str | None = None
+            status: int | None = None
+            resp_headers: dict[str, str] = {}
+            body = b""
+            try:
+                with use.stream(method, url, headers=dict(headers), content=content) as resp:
+                    status = resp.status_code
+                    resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+                    chunks: list[bytes] = []
+                    size = 0
+                    for chunk in resp.iter_raw():
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size > self.policy.max_body_bytes:
+                            break  # bounded: a hostile target cannot exhaust memory
+                    body = b"".join(chunks)[: self.policy.max_body_bytes]
+            except httpx.TimeoutException:
+                error = f"timeout after {self.policy.timeout_s:g} s"
+            except httpx.TransportError as exc:
+                error = f"transport error: {type(exc).__name__}: {exc}"[:300]
+            latency_ms = (time.perf_counter() - started) * 1000
+            retry_after = self._retry_delay(status, resp_headers, error)
+            if retry_after is not None and attempt < self.policy.retries:
+                attempt += 1
+                with self._lock:
+                    self.retry_count += 1
+                time.sleep(retry_after)
+                continue
+            return RawResponse(
+                status=status,
+                headers=resp_headers,
+                body=body,
+                latency_ms=latency_ms,
+                error=error,
+                retries=attempt,
+                server_date=_parse_date(resp_headers.get("date")),
+            )
+
+    def _retry_delay(
+        self, status: int | None, headers: Mapping[str, str], error: str | None
+    ) -> float | None:
+        if error is not None:
+            return 0.2
+        if status in self.policy.retry_statuses:
+            value = headers.get("retry-after", "1")
+            try:
+                delay = float(value)
+            except ValueError:
+                parsed = _parse_date(value)
+                delay = (parsed - time.time()) if parsed else 1.0
+            return min(max(delay, 0.0), self.policy.max_retry_after_s)
+        return None
+
+
+def _parse_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None

@@ -1,0 +1,139 @@
+"""Named flaws: composable modifiers that each break one behaviour of the emulator.
+
+Each flaw turns one check off, or breaks it the way real services have got it wrong, so
+that the suite can prove it notices. ``Flaw.breaks`` lists the threat-catalog row ids
+(``docs/threat-catalog.md``) whose correct outcome the flaw turns into a wrong one. The
+clean emulator (no flaw) follows ``docs/reference-policy.md`` exactly.
+
+This module is pure data: importing it is cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from .._exceptions import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Flaw:
+    """One named way to be wrong."""
+
+    name: str
+    description: str
+    breaks: tuple[str, ...]
+
+
+_ALL = (
+    Flaw(
+        "alg_none_accepted",
+        "alg 'none' (any case) is accepted without a signature check, with or without a "
+        "signature segment",
+        ("D01", "D02"),
+    ),
+    Flaw(
+        "hmac_key_confusion",
+        "HS256 is allowed and verified with the PEM bytes of the published public key "
+        "(CVE-2016-10555)",
+        ("D04",),
+    ),
+    Flaw(
+        "signature_not_checked",
+        "the key is selected but the signature is never verified",
+        ("E01", "E02", "E03", "E04", "F02"),
+    ),
+    Flaw(
+        "exp_not_checked",
+        "exp is neither required nor compared with the clock",
+        ("C01", "C02", "C03"),
+    ),
+    Flaw("huge_leeway", "the clock leeway is one day instead of 30 s", ("C02", "C03", "C12")),
+    Flaw("nbf_ignored", "nbf is never compared with the clock", ("C10",)),
+    Flaw(
+        "no_max_lifetime",
+        "no maximum assertion lifetime: exp far in the future, exp in milliseconds and old "
+        "iat are accepted",
+        ("C05", "C06", "C14", "C17"),
+    ),
+    Flaw("jti_not_checked", "jti is neither required nor recorded", ("H01", "H02", "H06")),
+    Flaw(
+        "jti_race",
+        "the jti store is check-then-set with a short pause between, so concurrent copies "
+        "of one assertion all pass",
+        ("H04",),
+    ),
+    Flaw(
+        "jti_burned_by_rejects",
+        "the jti is recorded before the other checks, so a rejected attempt burns it",
+        ("H09",),
+    ),
+    Flaw(
+        "sub_not_compared",
+        "sub is not compared with the session's user",
+        ("B02", "I01"),
+    ),
+    Flaw("sub_case_insensitive", "sub is compared case-insensitively", ("B04",)),
+    Flaw(
+        "unknown_scopes_accepted",
+        "scope items are not checked against the known scopes",
+        ("J03", "J11"),
+    ),
+    Flaw("broad_token", "the issued token carries every known scope", ("L03",)),
+    Flaw("long_lived_token", "the issued elevated token lives 30 days", ("L04",)),
+    Flaw(
+        "token_reusable",
+        "the elevated token's single use is not enforced",
+        ("H12", "L07"),
+    ),
+    Flaw(
+        "jku_trusted",
+        "a jku header is fetched and its JWKS trusted for key selection",
+        ("G03",),
+    ),
+    Flaw(
+        "embedded_jwk_trusted",
+        "a jwk header is trusted as the verification key (CVE-2018-0114)",
+        ("G01",),
+    ),
+    Flaw(
+        "alg_not_matched",
+        "the header alg is not checked against the key's JWK alg or curve (an RS512 header "
+        "is accepted on a key published as RS256)",
+        ("D11",),
+    ),
+    Flaw("crit_ignored", "the crit header is ignored", ("G13",)),
+    Flaw(
+        "iss_not_checked",
+        "iss is not compared with the environment's issuer, and the JWKS is chosen by the "
+        "token's iss among the configured environments (multi-tenant confusion)",
+        ("B07", "B08", "B09"),
+    ),
+    Flaw(
+        "server_error_on_malformed",
+        "malformed input (bad encoding, non-object JSON, wrong body types) raises an "
+        "unhandled exception: a 500",
+        ("A04", "K10", "K11", "M01"),
+    ),
+    Flaw(
+        "leaky_errors",
+        "error texts reveal internals: 'Invalid signature. Expected <key material> got "
+        "<signature>' (CVE-2019-7644) and exception reprs",
+        ("M03",),
+    ),
+)
+
+#: Every flaw by name, in a stable order.
+FLAWS: Mapping[str, Flaw] = MappingProxyType({flaw.name: flaw for flaw in _ALL})
+
+
+def check_flaws(names: Iterable[str]) -> frozenset[str]:
+    """The given flaw names as a frozenset; raises :class:`ConfigError` on an unknown one."""
+    chosen = frozenset(names)
+    unknown = sorted(chosen - FLAWS.keys())
+    if unknown:
+        raise ConfigError(
+            f"unknown flaw {', '.join(map(repr, unknown))}; known flaws: {', '.join(FLAWS)}"
+        )
+    return chosen

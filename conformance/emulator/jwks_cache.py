@@ -1,0 +1,193 @@
+"""Fetch and cache an environment's JWKS, failing closed.
+
+Keys are cached for ``ttl_s``. A ``kid`` that the cache does not know causes one refetch,
+and never more than one per ``min_refetch_s`` per URL, so a flood of random ``kid``s
+causes no amplification. A fetch that fails (timeout, non-200, not JSON, ``keys`` not an
+array, larger than ``max_bytes``) raises :class:`JwksUnavailable`: the caller refuses the
+assertion. Keys that cannot be used are skipped: unknown ``kty`` or curve, private
+members, ``use`` other than ``sig``, ``key_ops`` without ``verify``, RSA under 2048 bits.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_CURVES = {"EC": ("P-256", "P-384", "P-521"), "OKP": ("Ed25519",)}
+_PRIVATE_MEMBERS = ("d", "k", "p", "q", "dp", "dq", "qi", "oth")
+
+
+class JwksUnavailable(Exception):
+    """The JWKS could not be fetched or parsed (the message is for logs, not clients)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedKey:
+    """One usable verification key of a JWKS."""
+
+    kid: str | None
+    kty: str
+    crv: str | None
+    alg: str | None
+    key: Any = field(repr=False)  # a cryptography public key object
+    jwk: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(slots=True)
+class _Entry:
+    keys: tuple[PublishedKey, ...] | None
+    fetched_at: float
+    attempted_at: float
+
+
+def parse_jwk(jwk: Any) -> PublishedKey | None:
+    """A usable public key from one JWK, or ``None`` when it must not be used."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+    if not isinstance(jwk, dict):
+        return None
+    kty = jwk.get("kty")
+    if kty not in ("RSA", "EC", "OKP"):
+        return None
+    if any(name in jwk for name in _PRIVATE_MEMBERS):
+        return None
+    if "use" in jwk and jwk["use"] != "sig":
+        return None
+    if "key_ops" in jwk and (
+        not isinstance(jwk["key_ops"], list) or "verify" not in jwk["key_ops"]
+    ):
+        return None
+    kid, alg, crv = jwk.get("kid"), jwk.get("alg"), jwk.get("crv")
+    if (kid is not None and not isinstance(kid, str)) or (
+        alg is not None and not isinstance(alg, str)
+    ):
+        return None
+    if kty != "RSA" and crv not in _CURVES[kty]:
+        return None
+    loader: Any = {"RSA": RSAAlgorithm, "EC": ECAlgorithm, "OKP": OKPAlgorithm}[kty]
+    try:
+        key = loader.from_jwk(jwk)
+    except Exception:
+        # from_jwk raises several types on hostile members (InvalidKeyError, ValueError,
+        # KeyError, TypeError, OverflowError): any of them means "not usable".
+        return None
+    if hasattr(key, "private_bytes"):
+        return None
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
+        return None
+    return PublishedKey(kid=kid, kty=kty, crv=crv, alg=alg, key=key, jwk=dict(jwk))
+
+
+def parse_jwks(body: bytes) -> tuple[PublishedKey, ...]:
+    """The usable keys of a JWKS document; raises JwksUnavailable if it is not one."""
+    try:
+        doc = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise JwksUnavailable(f"JWKS is not JSON: {type(exc).__name__}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
+        raise JwksUnavailable("JWKS has no 'keys' array")
+    parsed = (parse_jwk(jwk) for jwk in doc["keys"])
+    return tuple(key for key in parsed if key is not None)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class JwksCache:
+    """Thread-safe JWKS cache keyed by URL. ``fetches`` counts HTTP fetches per URL."""
+
+    def __init__(
+        self,
+        *,
+        ttl_s: float = 300,
+        min_refetch_s: float = 1.0,
+        timeout_s: float = 2.0,
+        max_bytes: int = 65536,
+        clock: Callable[[], float] = time.monotonic,
+        transport: Any = None,
+    ) -> None:
+        self._ttl = ttl_s
+        self._min_refetch = min_refetch_s
+        self._timeout = timeout_s
+        self._max_bytes = max_bytes
+        self._clock = clock
+        self._transport = transport
+        self._entries: dict[str, _Entry] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._client: Any = None
+        self.fetches: dict[str, int] = {}
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def keys(self, url: str, *, kid: str | None = None) -> tuple[PublishedKey, ...]:
+        """The usable keys at ``url``; refetched at most once per interval for a new kid.
+
+        Raises :class:`JwksUnavailable` when no good copy can be had (fail closed).
+        """
+        with self._guard:
+            lock = self._locks.setdefault(url, threading.Lock())
+        # One fetch per URL at a time: concurrent requests wait for it and share it.
+        with lock:
+            now = self._clock()
+            entry = self._entries.get(url)
+            if entry is not None and entry.keys is not None and now - entry.fetched_at < self._ttl:
+                if kid is None or any(key.kid == kid for key in entry.keys):
+                    return entry.keys
+                if now - entry.attempted_at < self._min_refetch:
+                    return entry.keys  # unknown kid, but too soon to ask again
+            elif entry is not None and now - entry.attempted_at < self._min_refetch:
+                raise JwksUnavailable("JWKS fetch failed recently")
+            try:
+                keys = parse_jwks(self._fetch(url))
+            except JwksUnavailable:
+                if (
+                    entry is not None
+                    and entry.keys is not None
+                    and now - entry.fetched_at < self._ttl
+                ):
+                    entry.attempted_at = now  # keep the good copy, refuse this kid
+                else:
+                    self._entries[url] = _Entry(keys=None, fetched_at=0.0, attempted_at=now)
+                raise
+            self._entries[url] = _Entry(keys=keys, fetched_at=now, attempted_at=now)
+            return keys
+
+    def _fetch(self, url: str) -> bytes:
+        import httpx
+
+        from .. import _http
+
+        self.fetches[url] = self.fetches.get(url, 0) + 1
+        if self._client is None:
+            self._client = _http.client(
+                timeout_s=self._timeout, max_connections=4, transport=self._transport
+            )
+        deadline = time.monotonic() + self._timeout
+        body = bytearray()
+        try:
+            with self._client.stream("GET", url, headers={"accept": "application/json"}) as resp:
+                if resp.status_code != 200:
+                    raise JwksUnavailable(f"JWKS fetch answered {resp.status_code}")
+                declared = resp.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > self._max_bytes:
+                    raise JwksUnavailable("JWKS larger than the limit")
+                for chunk in resp.iter_bytes():
+                    body += chunk
+                    if len(body) > self._max_bytes:
+                        raise JwksUnavailable("JWKS larger than the limit")
+                    # httpx times each read, not the whole body: a slow drip must not
+                    # hold a request forever.
+                    if time.monotonic() > deadline:
+                        raise JwksUnavailable("JWKS fetch too slow")
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+            raise JwksUnavailable(f"JWKS fetch failed: {type(exc).__name__}") from None
+        return bytes(body)

@@ -1,0 +1,246 @@
+"""The emulator's behaviour, independent of HTTP: one method per endpoint.
+
+Each method takes already-read request parts and returns ``(status, json_body | None)``
+or raises :class:`~.validation.Rejected`. Methods block (SQLite, JWKS fetches): the app
+runs them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from .config import EmulatorConfig, Environment
+from .jwks_cache import JwksCache
+from .store import SessionRow, Store
+from .tokens import TokenIssuer
+from .validation import Decoded, Rejected, Validator, decode_compact, decode_compact_fragile
+
+Reply = tuple[int, dict[str, Any] | None]
+
+LONG_LIVED_S = 30 * 86400.0
+#: How long the ``jti_race`` flaw pauses between its check and its set.
+RACE_PAUSE_S = 0.05
+_USER_NS = uuid.UUID("6f1d4c2e-8a57-4c1b-9d0e-5b3a7c2f9e10")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class Emulator:
+    """One emulator instance: config, state, keys and caches."""
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        jwks_transport: Any = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.store = Store(config.state)
+        self.issuer = TokenIssuer(config.state)
+        self.jwks = JwksCache(
+            ttl_s=config.jwks_ttl_s,
+            min_refetch_s=config.jwks_min_refetch_s,
+            timeout_s=config.jwks_timeout_s,
+            max_bytes=config.jwks_max_bytes,
+            transport=jwks_transport,
+        )
+        self.validator = Validator(config, self.jwks)
+        self._fragile = config.has("server_error_on_malformed")
+
+    def close(self) -> None:
+        self.jwks.close()
+        self.store.close()
+
+    def error_text(self, rejected: Rejected) -> str:
+        """What the client sees; ``leaky_errors`` appends the internal detail."""
+        if self.config.has("leaky_errors") and rejected.leak:
+            return f"{rejected.message}: {rejected.leak}"
+        return rejected.message
+
+    # -- request parts --------------------------------------------------------------------
+
+    def environment(self, env_id: str) -> Environment:
+        env = self.config.environment(env_id)
+        if env is None:
+            raise Rejected("unknown environment", status=404)
+        return env
+
+    def _body(self, body: bytes) -> dict[str, Any]:
+        if self._fragile:
+            parsed = json.loads(body)
+            parsed.get("jwt")  # a non-object body escapes as AttributeError
+            return dict(parsed)
+        try:
+            parsed = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise Rejected("request body must be a JSON object", status=400) from None
+        if not isinstance(parsed, dict):
+            raise Rejected("request body must be a JSON object", status=400)
+        return parsed
+
+    def _token_member(self, body: bytes) -> Decoded:
+        parsed = self._body(body)
+        token = parsed.get("jwt")
+        if self._fragile:
+            return decode_compact_fragile(token)
+        if not isinstance(token, str) or not token:
+            raise Rejected("jwt must be a non-empty string", status=400)
+        return decode_compact(token, max_bytes=self.config.max_token_bytes)
+
+    def session(self, env: Environment, authorization: str | None) -> SessionRow:
+        """The live session named by the bearer; 401 otherwise (also for another env)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Rejected("missing or invalid session", status=401)
+        now = self.clock()
+        claims = self.issuer.verify(token.strip(), now=now)
+        sid = claims.get("sid") if claims else None
+        row = self.store.session(sid) if isinstance(sid, str) else None
+        if (
+            row is None
+            or row.revoked
+            or row.expires <= now
+            or row.env != env.id
+            or claims is None
+            or claims.get("environment_id") != env.id
+        ):
+            raise Rejected("missing or invalid session", status=401)
+        return row
+
+    def _issuer_url(self, base_url: str, env: Environment) -> str:
+        return f"{base_url.rstrip('/')}/sdk/{env.id}"
+
+    # -- endpoints ------------------------------------------------------------------------
+
+    def signin(self, env_id: str, body: bytes, *, base_url: str) -> Reply:
+        env = self.environment(env_id)
+        decoded = self._token_member(body)
+        now = self.clock()
+        self.validator.check_signature(decoded, env)
+        subject = self.validator.signin_claims(decoded, env, now=now)
+        sid = str(uuid.uuid4())
+        user_id = str(uuid.uuid5(_USER_NS, f"{env.id}\x00{subject}"))
+        expires = now + float(self.config.session_ttl_s)
+        token = self.issuer.sign(
+            {
+                "iss": self._issuer_url(base_url, env),
+                "sub": user_id,
+                "sid": sid,
+                "environment_id": env.id,
+                "iat": int(now),
+                "exp": int(expires),
+                "jti": str(uuid.uuid4()),
+            }
+        )
+        self.store.add_session(SessionRow(sid, env.id, subject, user_id, int(expires), False))
+        expires_at = dt.datetime.fromtimestamp(int(expires), tz=dt.UTC).isoformat()
+        return 200, {
+            "jwt": token,
+            "minifiedJwt": token,
+            "expiresAt": expires_at.replace("+00:00", "Z"),
+            "user": {
+                "id": user_id,
+                "environmentId": env.id,
+                "verifiedCredentials": [{"format": "externalAuth", "id": subject}],
+            },
+        }
+
+    def verify(
+        self, env_id: str, authorization: str | None, body: bytes, *, base_url: str
+    ) -> Reply:
+        env = self.environment(env_id)
+        session = self.session(env, authorization)
+        decoded = self._token_member(body)
+        now = self.clock()
+        validator, has = self.validator, self.config.has
+        if has("jti_burned_by_rejects"):
+            early = decoded.claims.get("jti")
+            if isinstance(early, str) and early:
+                keep = now + float(self.config.max_assertion_lifetime_s) + validator.leeway
+                if not self.store.record_jti(env.id, early, expires=keep, now=now):
+                    raise Rejected("assertion already used")
+        validator.check_signature(decoded, env)
+        grant = validator.assertion_claims(decoded, env, now=now)
+        if not has("sub_not_compared"):
+            same = (
+                grant.subject.casefold() == session.subject.casefold()
+                if has("sub_case_insensitive")
+                else grant.subject == session.subject
+            )
+            if not same:
+                raise Rejected("subject does not match the session", status=403)
+        if grant.jti is not None and not has("jti_burned_by_rejects"):
+            if has("jti_race"):
+                if self.store.jti_seen(env.id, grant.jti, now=now):
+                    raise Rejected("assertion already used")
+                time.sleep(RACE_PAUSE_S)  # the window a careless check-then-set leaves open
+                self.store.put_jti(env.id, grant.jti, expires=grant.keep_until)
+            elif not self.store.record_jti(env.id, grant.jti, expires=grant.keep_until, now=now):
+                raise Rejected("assertion already used")
+        scopes = self.config.known_scopes if has("broad_token") else grant.scopes
+        ttl = LONG_LIVED_S if has("long_lived_token") else float(self.config.elevated_ttl_s)
+        iat = int(now)
+        jti = str(uuid.uuid4())
+        token = self.issuer.sign(
+            {
+                "iss": self._issuer_url(base_url, env),
+                "sub": session.subject,
+                "environment_id": env.id,
+                "sid": session.sid,
+                "scope": " ".join(scopes),
+                "iat": iat,
+                "exp": iat + int(ttl),
+                "jti": jti,
+                "singleUse": True,
+            }
+        )
+        self.store.add_elevated(jti, sid=session.sid, scopes=tuple(scopes), expires=iat + ttl)
+        return 200, {"elevatedAccessToken": token}
+
+    def step_up_check(self, env_id: str, authorization: str | None, body: bytes) -> Reply:
+        env = self.environment(env_id)
+        session = self.session(env, authorization)
+        scope = self._body(body).get("scope")
+        if not isinstance(scope, str) or not scope:
+            raise Rejected("scope must be a non-empty string", status=400)
+        if self.store.has_unused_elevated(session.sid, scope, now=self.clock()):
+            return 200, {"isRequired": False, "credentials": []}
+        return 200, {
+            "isRequired": True,
+            "credentials": [{"id": "external-auth", "type": "externalAuth"}],
+            "defaultCredentialId": "external-auth",
+        }
+
+    def operation(
+        self, env_id: str, scope: str, authorization: str | None, elevated: str | None
+    ) -> Reply:
+        env = self.environment(env_id)
+        session = self.session(env, authorization)
+        claims = self.issuer.verify(elevated, now=self.clock()) if elevated else None
+        if (
+            claims is None
+            or claims.get("environment_id") != env.id
+            or claims.get("sub") != session.subject
+            or not isinstance(claims.get("scope"), str)
+            or scope not in str(claims["scope"]).split(" ")
+            or not isinstance(claims.get("jti"), str)
+        ):
+            raise Rejected("elevated access token invalid for this operation", status=403)
+        if not self.config.has("token_reusable") and not self.store.use_elevated(claims["jti"]):
+            raise Rejected("elevated access token already used", status=403)
+        return 200, {"ok": True, "scope": scope}
+
+    def logout(self, env_id: str, authorization: str | None) -> Reply:
+        env = self.environment(env_id)
+        session = self.session(env, authorization)
+        self.store.revoke_session(session.sid)
+        return 204, None

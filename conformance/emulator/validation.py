@@ -1,0 +1,394 @@
+"""Validate an assertion (or a sign-in JWT) exactly as ``docs/reference-policy.md`` says.
+
+Three stages, each raising :class:`Rejected` with a short client-safe text:
+
+1. :func:`decode_compact` — the compact JWS: three canonical base64url segments, strict
+   UTF-8 JSON objects without duplicate names, within the size limit.
+2. :meth:`Validator.check_signature` — header rules, key selection from the environment's
+   JWKS by ``kid`` (or the sole matching key), and the signature, checked with PyJWT's
+   algorithm implementations (on ``cryptography``).
+3. :meth:`Validator.assertion_claims` / :meth:`Validator.signin_claims` — claim types,
+   times, issuer, audience, scopes.
+
+Flaws (``flaws.py``) switch individual rules off or break them; each place is marked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._forge import b64url_decode, b64url_encode
+from .config import EmulatorConfig, Environment
+from .jwks_cache import JwksCache, JwksUnavailable, PublishedKey, parse_jwk
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+_GOOD_TYP = ("jwt", "application/jwt")
+_CURVE_FOR = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+_MAX_JTI = 256
+HUGE_LEEWAY_S = 86400.0
+
+
+class Rejected(Exception):
+    """A refusal: ``message`` is safe to show; ``leak`` is what ``leaky_errors`` adds."""
+
+    def __init__(self, message: str, *, status: int = 401, leak: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.leak = leak
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A structurally valid compact JWS, not yet verified."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    signing_input: bytes = field(repr=False)
+    signature: bytes = field(repr=False)
+    signature_text: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a valid assertion asks for."""
+
+    subject: str
+    scopes: tuple[str, ...]  # de-duplicated, in request order
+    jti: str | None
+    keep_until: float  # how long the jti must be remembered
+
+
+# -- stage 1: structure ----------------------------------------------------------------
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            raise ValueError("duplicate member name")
+        result[name] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(segment: str, what: str) -> tuple[dict[str, Any], bytes]:
+    try:
+        raw = b64url_decode(segment)
+    except (binascii.Error, ValueError):
+        raise Rejected(f"malformed assertion: {what} is not base64url", status=400) from None
+    if b64url_encode(raw) != segment:
+        raise Rejected(f"malformed assertion: {what} is not canonical base64url", status=400)
+    try:
+        value = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise Rejected(
+            f"malformed assertion: {what} is not a JSON object", status=400, leak=repr(exc)
+        ) from None
+    if not isinstance(value, dict):
+        raise Rejected(f"malformed assertion: {what} is not a JSON object", status=400)
+    return value, raw
+
+
+def decode_compact(token: str, *, max_bytes: int) -> Decoded:
+    """Split and decode ``token``; raises :class:`Rejected` (400) for any structural fault."""
+    if len(token) > max_bytes or len(token.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise Rejected("assertion too large", status=400)
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise Rejected("malformed assertion: expected three segments", status=400)
+    for part in parts:
+        if not _SEGMENT.fullmatch(part):
+            raise Rejected("malformed assertion: invalid characters", status=400)
+    if not parts[0] or not parts[1]:
+        raise Rejected("malformed assertion: empty segment", status=400)
+    header, _ = _json_object(parts[0], "header")
+    claims, _ = _json_object(parts[1], "payload")
+    try:
+        signature = b64url_decode(parts[2])
+    except (binascii.Error, ValueError):
+        raise Rejected("malformed assertion: signature is not base64url", status=400) from None
+    if b64url_encode(signature) != parts[2]:
+        raise Rejected("malformed assertion: signature is not canonical base64url", status=400)
+    return Decoded(header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"), signature, parts[2])
+
+
+def decode_compact_fragile(token: Any) -> Decoded:
+    """The ``server_error_on_malformed`` flaw: naive decoding whose errors escape unhandled."""
+    head, body, sig = token.split(".")
+    header = json.loads(base64.urlsafe_b64decode(head + "==").decode("utf-8"))
+    claims = json.loads(base64.urlsafe_b64decode(body + "==").decode("utf-8"))
+    header.get("alg")  # AttributeError for a non-object, as careless code would hit
+    claims.get("sub")
+    signature = base64.urlsafe_b64decode(sig + "==")
+    return Decoded(header, claims, f"{head}.{body}".encode(), signature, sig)
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _number(value: Any, name: str) -> float:
+    """A finite JSON number as float; bools, strings, NaN, infinities and overflow refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Rejected(f"invalid assertion: {name} must be a number", status=400)
+    try:
+        result = float(value)
+    except OverflowError:
+        raise Rejected(f"invalid assertion: {name} out of range", status=400) from None
+    if not math.isfinite(result):
+        raise Rejected(f"invalid assertion: {name} must be finite", status=400)
+    return result
+
+
+def _nonempty_str(claims: dict[str, Any], name: str) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not value:
+        raise Rejected(f"invalid assertion: {name} must be a non-empty string", status=400)
+    return value
+
+
+def key_matches(key: PublishedKey, alg: str, *, strict: bool = True) -> bool:
+    """Whether ``key`` may verify ``alg`` (type, curve, and the JWK's own ``alg``).
+
+    ``strict=False`` is the ``alg_not_matched`` flaw: only the key type is compared.
+    """
+    if alg[:2] in ("RS", "PS"):
+        family_ok = key.kty == "RSA"
+    elif alg in _CURVE_FOR:
+        family_ok = key.kty == "EC" and (not strict or key.crv == _CURVE_FOR[alg])
+    elif alg == "EdDSA":
+        family_ok = key.kty == "OKP" and key.crv == "Ed25519"
+    else:
+        family_ok = False
+    if not strict:
+        return family_ok
+    return family_ok and (key.alg is None or key.alg == alg)
+
+
+def _key_hint(key: PublishedKey) -> str:
+    material = key.jwk.get("n") or key.jwk.get("x") or ""
+    return f"kid={key.kid} kty={key.kty} {str(material)[:24]}"
+
+
+# -- stages 2 and 3 --------------------------------------------------------------------
+
+
+class Validator:
+    """Header, key, signature and claim rules for one emulator configuration."""
+
+    def __init__(self, config: EmulatorConfig, jwks: JwksCache) -> None:
+        self.config = config
+        self.jwks = jwks
+        self.leeway = HUGE_LEEWAY_S if config.has("huge_leeway") else float(config.leeway_s)
+
+    def keys_environment(self, env: Environment, claims: dict[str, Any]) -> Environment:
+        """The environment whose JWKS verifies the token (the path's, unless flawed)."""
+        if self.config.has("iss_not_checked"):
+            # The multi-tenant confusion: the tenant is looked up by the token's claim.
+            for other in self.config.environments:
+                if other.issuer == claims.get("iss"):
+                    return other
+        return env
+
+    def check_signature(self, decoded: Decoded, env: Environment) -> None:
+        """Apply the header rules, select the key and verify the signature."""
+        header, has = decoded.header, self.config.has
+        alg = header.get("alg")
+        if not isinstance(alg, str):
+            raise Rejected("unsupported alg", status=400)
+        if has("alg_none_accepted") and alg.lower() == "none":
+            return
+        kid = header.get("kid")
+        if kid is not None and (not isinstance(kid, str) or not kid):
+            raise Rejected("invalid kid", status=400)
+        source = self.keys_environment(env, decoded.claims)
+        if has("hmac_key_confusion") and alg == "HS256":
+            self._check_hmac_confusion(decoded, source, kid)
+            return
+        if alg not in self.config.allowed_algs:
+            raise Rejected("unsupported alg")
+        if "crit" in header and not has("crit_ignored"):
+            raise Rejected("unsupported critical header")
+        for name in ("b64", "zip", "cty"):
+            if name in header:
+                raise Rejected(f"unsupported header parameter {name}")
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in _GOOD_TYP):
+            raise Rejected("unsupported typ")
+        key = self._select_key(header, alg, kid, source)
+        if has("signature_not_checked"):
+            return
+        from jwt.algorithms import get_default_algorithms
+
+        algorithm = get_default_algorithms()[alg]
+        try:
+            ok = algorithm.verify(
+                decoded.signing_input, algorithm.prepare_key(key.key), decoded.signature
+            )
+        except Exception:
+            # A wrong-size or hostile signature must be a refusal, whatever it raises.
+            ok = False
+        if not ok:
+            raise Rejected(
+                "invalid signature",
+                leak=f"Invalid signature. Expected a signature by {_key_hint(key)}, "
+                f"got {decoded.signature_text}",
+            )
+
+    def _candidates(
+        self, header: dict[str, Any], kid: str | None, source: Environment
+    ) -> tuple[PublishedKey, ...]:
+        has = self.config.has
+        try:
+            if has("embedded_jwk_trusted") and isinstance(header.get("jwk"), dict):
+                embedded = parse_jwk(header["jwk"])
+                return () if embedded is None else (embedded,)
+            if has("jku_trusted") and isinstance(header.get("jku"), str):
+                return self.jwks.keys(header["jku"], kid=kid)
+            # jku, x5u, x5c and jwk are otherwise ignored: keys come from the config only.
+            return self.jwks.keys(source.jwks_url, kid=kid)
+        except JwksUnavailable as exc:
+            raise Rejected("signing keys unavailable", leak=str(exc)) from None
+
+    def _select_key(
+        self, header: dict[str, Any], alg: str, kid: str | None, source: Environment
+    ) -> PublishedKey:
+        strict = not self.config.has("alg_not_matched")
+        candidates = self._candidates(header, kid, source)
+        if kid is not None and not (
+            self.config.has("embedded_jwk_trusted") and isinstance(header.get("jwk"), dict)
+        ):
+            named = [key for key in candidates if key.kid == kid]
+            if not named:
+                raise Rejected("unknown key")
+            usable = [key for key in named if key_matches(key, alg, strict=strict)]
+            if not usable:
+                raise Rejected("alg does not match the key")
+            return usable[0]
+        usable = [key for key in candidates if key_matches(key, alg, strict=strict)]
+        if len(usable) != 1:
+            raise Rejected("no single key matches the alg; send a kid")
+        return usable[0]
+
+    def _check_hmac_confusion(self, decoded: Decoded, source: Environment, kid: str | None) -> None:
+        from cryptography.hazmat.primitives import serialization
+
+        try:
+            keys = self.jwks.keys(source.jwks_url, kid=kid)
+        except JwksUnavailable:
+            raise Rejected("signing keys unavailable") from None
+        for key in keys:
+            if kid is not None and key.kid != kid:
+                continue
+            pem = key.key.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            expected = hmac.new(pem, decoded.signing_input, hashlib.sha256).digest()
+            if hmac.compare_digest(expected, decoded.signature):
+                return
+        raise Rejected("invalid signature")
+
+    # -- claims --------------------------------------------------------------------------
+
+    def _times(self, claims: dict[str, Any], *, now: float, lifetime: bool) -> float | None:
+        """Check exp/nbf/iat; returns exp (``None`` only when the exp check is flawed off)."""
+        has, leeway = self.config.has, self.leeway
+        exp: float | None = None
+        if not has("exp_not_checked"):
+            if "exp" not in claims:
+                raise Rejected("invalid assertion: exp is required", status=400)
+            exp = _number(claims["exp"], "exp")
+            if exp <= now - leeway:
+                raise Rejected("assertion expired")
+        elif "exp" in claims:
+            try:
+                exp = _number(claims["exp"], "exp")
+            except Rejected:
+                exp = None
+        nbf = _number(claims["nbf"], "nbf") if "nbf" in claims else None
+        iat = _number(claims["iat"], "iat") if "iat" in claims else None
+        if nbf is not None and not has("nbf_ignored"):
+            if nbf > now + leeway:
+                raise Rejected("assertion not yet valid")
+            if exp is not None and nbf >= exp:
+                raise Rejected("invalid assertion: nbf is not before exp")
+        if iat is not None and iat > now + leeway:
+            raise Rejected("assertion issued in the future")
+        if lifetime and exp is not None and not has("no_max_lifetime"):
+            limit = float(self.config.max_assertion_lifetime_s) + leeway
+            if exp - now > limit or (iat is not None and exp - iat > limit):
+                raise Rejected("assertion lifetime too long")
+        return exp
+
+    def _issuer_and_audience(self, claims: dict[str, Any], env: Environment) -> None:
+        if not self.config.has("iss_not_checked"):
+            iss = claims.get("iss")
+            if not isinstance(iss, str):
+                raise Rejected("invalid assertion: iss is required", status=400)
+            if iss != env.issuer:
+                raise Rejected("wrong issuer")
+        if env.audience is not None:
+            aud = claims.get("aud")
+            if isinstance(aud, str):
+                ok = aud == env.audience
+            elif isinstance(aud, list) and aud and all(isinstance(item, str) for item in aud):
+                ok = env.audience in aud
+            else:
+                raise Rejected("invalid assertion: aud is required", status=400)
+            if not ok:
+                raise Rejected("wrong audience")
+
+    def _scopes(self, claims: dict[str, Any]) -> tuple[str, ...]:
+        scope = _nonempty_str(claims, "scope")
+        items = scope.split(" ")
+        if any(not item for item in items):
+            raise Rejected("invalid assertion: malformed scope", status=400)
+        if not self.config.has("unknown_scopes_accepted"):
+            unknown = [item for item in items if item not in self.config.known_scopes]
+            if unknown:
+                raise Rejected("unknown scope", status=403)
+        return tuple(dict.fromkeys(items))
+
+    def jti_of(self, claims: dict[str, Any]) -> str | None:
+        """The assertion's jti (``None`` only when the jti check is flawed off)."""
+        if self.config.has("jti_not_checked"):
+            return None
+        jti = _nonempty_str(claims, "jti")
+        if len(jti) > _MAX_JTI:
+            raise Rejected("invalid assertion: jti too long", status=400)
+        return jti
+
+    def assertion_claims(self, decoded: Decoded, env: Environment, *, now: float) -> Grant:
+        """Check every claim rule of a verify-call assertion (not sub against the session)."""
+        claims = decoded.claims
+        subject = _nonempty_str(claims, "sub")
+        scopes = self._scopes(claims)
+        jti = self.jti_of(claims)
+        exp = self._times(claims, now=now, lifetime=True)
+        self._issuer_and_audience(claims, env)
+        keep_until = (
+            exp + self.leeway
+            if exp is not None
+            else now + float(self.config.max_assertion_lifetime_s) + self.leeway
+        )
+        return Grant(subject=subject, scopes=scopes, jti=jti, keep_until=keep_until)
+
+    def signin_claims(self, decoded: Decoded, env: Environment, *, now: float) -> str:
+        """Check a sign-in JWT's claims; returns its subject."""
+        subject = _nonempty_str(decoded.claims, "sub")
+        self._times(decoded.claims, now=now, lifetime=False)
+        self._issuer_and_audience(decoded.claims, env)
+        return subject

@@ -1,0 +1,1 @@
+"""The packaged conformance suite: ``pytest --pyargs conformance.suite``."""
