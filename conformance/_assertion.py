@@ -48,7 +48,9 @@ OMIT: Final = _Omit()
 def _canonical(value: Mapping[str, Any]) -> str:
     # Type-aware identity: 1, 1.0 and true are different claims although Python calls
     # them equal, and a bool-typed ``exp`` is exactly what some cases send.
-    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), default=repr, ensure_ascii=False)
+    return json.dumps(
+        dict(value), sort_keys=True, separators=(",", ":"), default=repr, ensure_ascii=False
+    )
 
 
 class Assertion:
@@ -71,7 +73,9 @@ class Assertion:
         object.__setattr__(self, "_header", {})
 
     @classmethod
-    def from_parts(cls, claims: Mapping[str, Any], header: Mapping[str, Any] | None = None) -> Assertion:
+    def from_parts(
+        cls, claims: Mapping[str, Any], header: Mapping[str, Any] | None = None
+    ) -> Assertion:
         """An assertion with these claims and explicit header members."""
         return cls(claims)._replace(header=dict(header or {}))
 
@@ -82,7 +86,9 @@ class Assertion:
         header, claims, _ = split(token)
         return cls.from_parts(claims, header)
 
-    def _replace(self, *, claims: dict[str, Any] | None = None, header: dict[str, Any] | None = None) -> Assertion:
+    def _replace(
+        self, *, claims: dict[str, Any] | None = None, header: dict[str, Any] | None = None
+    ) -> Assertion:
         new = Assertion.__new__(Assertion)
         object.__setattr__(new, "_claims", self._claims if claims is None else claims)
         object.__setattr__(new, "_header", self._header if header is None else header)

@@ -353,8 +353,8 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
 
 
 def reproduce_line(exchanges: Sequence[Exchange]) -> str:
-    """A ``curl`` line for the first attempt of a case, secrets redacted."""
-    first = next((e for e in exchanges if e.label not in {"sign-in", "control"}), None)
+    """A ``curl`` line for the last attempt of a case (the one that decided), redacted."""
+    first = next((e for e in reversed(exchanges) if e.label not in {"sign-in", "control"}), None)
     if first is None:
         return ""
     parts = ["curl -sS -X", first.method, _quote(first.url)]

@@ -131,7 +131,10 @@ class JwksHost:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -205,7 +208,9 @@ class JwksHost:
     def fail(self, path: str, mode: str) -> None:
         """Make ``path`` answer in failure ``mode`` (one of :data:`FAILURE_MODES`)."""
         if mode not in FAILURE_MODES:
-            raise ValueError(f"unknown failure mode {mode!r}; expected one of {', '.join(FAILURE_MODES)}")
+            raise ValueError(
+                f"unknown failure mode {mode!r}; expected one of {', '.join(FAILURE_MODES)}"
+            )
         _check_path(path)
         with self._lock:
             self._modes[path] = mode
@@ -240,7 +245,9 @@ class JwksHost:
             self.restore(path)
 
     @contextlib.contextmanager
-    def overriding(self, path: str, body: Mapping[str, Any] | bytes, **kwargs: Any) -> Iterator[None]:
+    def overriding(
+        self, path: str, body: Mapping[str, Any] | bytes, **kwargs: Any
+    ) -> Iterator[None]:
         """:meth:`override` for the duration of the block."""
         self.override(path, body, **kwargs)
         try:
@@ -278,7 +285,9 @@ class JwksHost:
             path=path,
             query=request.url.query,
             time=time.time(),
-            headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
+            headers=tuple(
+                (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
+            ),
         )
         with self._lock:
             self._log.append(record)
@@ -290,14 +299,20 @@ class JwksHost:
         elif mode == "oversized":
             # Well-formed JSON holding the real keys: only the size is wrong.
             content = await run_in_threadpool(self._content, path)
-            keys = json.loads(content[1]).get("keys", []) if content and content[2] == "application/json" else []
+            keys = (
+                json.loads(content[1]).get("keys", [])
+                if content and content[2] == "application/json"
+                else []
+            )
             body = _json({"keys": keys, "padding": "x" * OVERSIZED_BYTES})
             return Response(body, 200, media_type="application/json", headers=headers)
         elif mode is not None:
             status, body, ctype = _failure_body(mode)
             return Response(body, status_code=status, media_type=ctype, headers=headers)
         if override is not None:
-            return Response(override.body, override.status, media_type=override.content_type, headers=headers)
+            return Response(
+                override.body, override.status, media_type=override.content_type, headers=headers
+            )
         # Key generation (RSA) can take a moment: keep it off the event loop.
         content = await run_in_threadpool(self._content, path)
         if content is None:

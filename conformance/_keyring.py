@@ -49,7 +49,11 @@ HMAC_ALGS: tuple[str, ...] = ("HS256", "HS384", "HS512")
 _EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 _CURVE_ALGS = {crv: alg for alg, crv in _EC_CURVES.items()}
 # RFC 7638 §3.2: the required members of each kty, the only ones a thumbprint hashes.
-_THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
+_THUMBPRINT_MEMBERS = {
+    "RSA": ("e", "kty", "n"),
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +106,12 @@ def _generate_private(alg: str, *, rsa_bits: int) -> Any:
     if kty == "RSA":
         return rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
     if kty == "EC":
-        curve = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}
-        return ec.generate_private_key(curve[_EC_CURVES[alg]]())
+        curves: dict[str, ec.EllipticCurve] = {
+            "P-256": ec.SECP256R1(),
+            "P-384": ec.SECP384R1(),
+            "P-521": ec.SECP521R1(),
+        }
+        return ec.generate_private_key(curves[_EC_CURVES[alg]])
     if kty == "OKP":
         return ed25519.Ed25519PrivateKey.generate()
     raise ValueError(f"{alg} keys are secrets, not key pairs")
@@ -142,7 +150,9 @@ def _public_jwk(private: Any, *, kid: str, alg: str) -> dict[str, Any]:
     return {"kid": kid, "use": "sig", "alg": alg, **_key_jwk(private.public_key())}
 
 
-def make_key(alg: str, *, kid: str | None = None, role: str = "user", rsa_bits: int = 2048) -> SigningKey:
+def make_key(
+    alg: str, *, kid: str | None = None, role: str = "user", rsa_bits: int = 2048
+) -> SigningKey:
     """Generate a fresh :class:`SigningKey` for ``alg`` (``kid`` defaults to the RFC 7638
     thumbprint). Raises ``ValueError`` for an alg outside :data:`ALGS` and
     :data:`HMAC_ALGS`."""
@@ -183,7 +193,12 @@ def self_signed_certificate(key: SigningKey, *, common_name: str = "conformance"
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     # Ed25519 signs without a separate hash; the others use the alg's hash.
-    digest = None if key.kty == "OKP" else {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[key.alg[-3:]]
+    digests: dict[str, hashes.SHA256 | hashes.SHA384 | hashes.SHA512] = {
+        "256": hashes.SHA256(),
+        "384": hashes.SHA384(),
+        "512": hashes.SHA512(),
+    }
+    digest = None if key.kty == "OKP" else digests[key.alg[-3:]]
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -347,7 +362,9 @@ def _read_source(source: str) -> bytes:
             "or fix the path"
         ) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read key file {source} ({exc.strerror}); fix the path or its permissions") from None
+        raise ConfigError(
+            f"cannot read key file {source} ({exc.strerror}); fix the path or its permissions"
+        ) from None
 
 
 def _parse_jwk(data: bytes, source: str) -> tuple[Any, Mapping[str, Any]]:
@@ -356,29 +373,42 @@ def _parse_jwk(data: bytes, source: str) -> tuple[Any, Mapping[str, Any]]:
     try:
         jwk = json.loads(data)
     except ValueError:
-        raise ConfigError(f"key source {source} is neither PEM nor valid JWK JSON; give a private key") from None
+        raise ConfigError(
+            f"key source {source} is neither PEM nor valid JWK JSON; give a private key"
+        ) from None
     if not isinstance(jwk, dict):
         raise ConfigError(f"key source {source} is JSON but not a JWK object; give one private JWK")
     if "keys" in jwk:
-        raise ConfigError(f"key source {source} is a JWKS, not one key; give the private JWK of the signing key")
+        raise ConfigError(
+            f"key source {source} is a JWKS, not one key; give the private JWK of the signing key"
+        )
     kty = jwk.get("kty")
     if kty == "oct":
-        raise ConfigError(f"key source {source} is a symmetric (oct) key; give an RSA, EC or Ed25519 private key")
+        raise ConfigError(
+            f"key source {source} is a symmetric (oct) key; give an RSA, EC or Ed25519 private key"
+        )
     if "d" not in jwk:
-        raise ConfigError(f"key source {source} is a public key; give the private key (its JWK has a 'd' member)")
+        raise ConfigError(
+            f"key source {source} is a public key; give the private key (its JWK has a 'd' member)"
+        )
     crv = jwk.get("crv")
     if (kty == "EC" and crv not in _CURVE_ALGS) or (kty == "OKP" and crv != "Ed25519"):
         raise ConfigError(
-            f"key source {source} uses unsupported curve {str(crv)[:16]!r}; use P-256, P-384, P-521 or Ed25519"
+            f"key source {source} uses unsupported curve {str(crv)[:16]!r}; "
+            "use P-256, P-384, P-521 or Ed25519"
         )
     loader: Any = {"RSA": RSAAlgorithm, "EC": ECAlgorithm, "OKP": OKPAlgorithm}.get(str(kty))
     if loader is None:
-        raise ConfigError(f"key source {source} has unsupported kty {str(kty)[:10]!r}; give an RSA, EC or OKP key")
+        raise ConfigError(
+            f"key source {source} has unsupported kty {str(kty)[:10]!r}; give an RSA, EC or OKP key"
+        )
     try:
         key = loader.from_jwk(json.dumps(jwk))
     except Exception:
         # The library's message may quote members of the key: never echo it.
-        raise ConfigError(f"key source {source} is not a usable {kty} private JWK; check its members") from None
+        raise ConfigError(
+            f"key source {source} is not a usable {kty} private JWK; check its members"
+        ) from None
     return key, jwk
 
 
@@ -387,7 +417,9 @@ def _parse_pem(data: bytes, source: str) -> Any:
 
     if b"-----BEGIN" in data:
         if b"PUBLIC KEY-----" in data or b"CERTIFICATE-----" in data:
-            raise ConfigError(f"key source {source} holds a public key or certificate; give the private key")
+            raise ConfigError(
+                f"key source {source} holds a public key or certificate; give the private key"
+            )
         load = serialization.load_pem_private_key
     else:
         load = serialization.load_der_private_key
@@ -395,7 +427,8 @@ def _parse_pem(data: bytes, source: str) -> Any:
         return load(data, password=None)
     except TypeError:
         raise ConfigError(
-            f"key source {source} is encrypted; decrypt it (openssl pkey -in KEY -out PLAIN) and point at that"
+            f"key source {source} is encrypted; "
+            "decrypt it (openssl pkey -in KEY -out PLAIN) and point at that"
         ) from None
     except Exception:
         raise ConfigError(f"key source {source} is not a PEM, DER or JWK private key") from None
@@ -409,14 +442,18 @@ def _infer_alg(private: Any, source: str) -> str:
     if isinstance(private, ed25519.Ed25519PrivateKey):
         return "EdDSA"
     if isinstance(private, ec.EllipticCurvePrivateKey):
-        crv = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}.get(private.curve.name)
+        crv = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}.get(
+            private.curve.name
+        )
         if crv is None:
             raise ConfigError(
-                f"key source {source} uses unsupported curve {private.curve.name}; use P-256, P-384 or P-521"
+                f"key source {source} uses unsupported curve {private.curve.name}; "
+                "use P-256, P-384 or P-521"
             )
         return _CURVE_ALGS[crv]
     raise ConfigError(
-        f"key source {source} is a {type(private).__name__.lstrip('_')} key; use an RSA, EC or Ed25519 key"
+        f"key source {source} is a {type(private).__name__.lstrip('_')} key; "
+        "use an RSA, EC or Ed25519 key"
     )
 
 
@@ -442,11 +479,17 @@ def load_signing_key(source: str, *, kid: str | None = None, alg: str | None = N
     jwk_alg = jwk.get("alg")
     chosen = alg or (jwk_alg if isinstance(jwk_alg, str) else None) or inferred
     if chosen not in ALGS:
-        raise ConfigError(f"alg {chosen[:20]!r} for key source {source} is not one of {', '.join(ALGS)}")
+        raise ConfigError(
+            f"alg {chosen[:20]!r} for key source {source} is not one of {', '.join(ALGS)}"
+        )
     if kty_for(chosen) != kty_for(inferred) or (chosen.startswith("ES") and chosen != inferred):
-        raise ConfigError(f"alg {chosen} does not fit the key of {source} (a {inferred}-capable key); fix alg")
+        raise ConfigError(
+            f"alg {chosen} does not fit the key of {source} (a {inferred}-capable key); fix alg"
+        )
     if alg is not None and isinstance(jwk_alg, str) and jwk_alg != alg:
-        raise ConfigError(f"alg {alg} contradicts the JWK alg {jwk_alg[:20]} of {source}; drop one of them")
+        raise ConfigError(
+            f"alg {alg} contradicts the JWK alg {jwk_alg[:20]} of {source}; drop one of them"
+        )
     jwk_kid = jwk.get("kid")
     chosen_kid = kid or (jwk_kid if isinstance(jwk_kid, str) and jwk_kid else None)
     public = _key_jwk(private.public_key())

@@ -118,7 +118,9 @@ def _header_violations(header: Mapping[str, Any], rules: Rules, key_alg: str | N
     return out
 
 
-def _typed(claims: Mapping[str, Any], name: str, check: Any, out: list[str], *, required: bool) -> bool:
+def _typed(
+    claims: Mapping[str, Any], name: str, check: Any, out: list[str], *, required: bool
+) -> bool:
     """Record a missing/type violation; True when the claim is present and well-typed."""
     if name not in claims:
         if required:
@@ -149,12 +151,17 @@ def _claims_violations(claims: Mapping[str, Any], rules: Rules, now: int) -> lis
         out.append("jti_too_long")
 
     has_exp = _typed(claims, "exp", _is_number, out, required=True)
-    if _typed(claims, "iss", lambda v: isinstance(v, str), out, required=True) and claims["iss"] != rules.issuer:
+    if (
+        _typed(claims, "iss", lambda v: isinstance(v, str), out, required=True)
+        and claims["iss"] != rules.issuer
+    ):
         out.append("iss_mismatch")
     has_iat = _typed(claims, "iat", _is_number, out, required=False)
     has_nbf = _typed(claims, "nbf", _is_number, out, required=False)
 
-    exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
+    exp: Any = claims.get("exp")
+    iat: Any = claims.get("iat")
+    nbf: Any = claims.get("nbf")
     if has_exp and not exp > now - leeway:
         out.append("exp_expired")
     if has_nbf and nbf > now + leeway:

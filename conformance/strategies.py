@@ -43,7 +43,22 @@ DEV_PROFILE = "dev"
 RESERVED_CLAIMS = frozenset({"sub", "scope", "jti", "exp", "iss", "iat", "nbf", "aud"})
 #: Header members the policy gives a meaning to (or that fetch): never "harmless" extras.
 RESERVED_HEADER = frozenset(
-    {"alg", "kid", "typ", "cty", "crit", "b64", "zip", "jku", "x5u", "x5c", "x5t", "x5t#S256", "jwk", "enc"}
+    {
+        "alg",
+        "kid",
+        "typ",
+        "cty",
+        "crit",
+        "b64",
+        "zip",
+        "jku",
+        "x5u",
+        "x5c",
+        "x5t",
+        "x5t#S256",
+        "jwk",
+        "enc",
+    }
 )
 _TIME_CLAIMS = ("exp", "iat", "nbf")
 _MAX_MUTATIONS = 3
@@ -76,10 +91,18 @@ def register_profiles(*, ci_examples: int = 200, dev_examples: int = 50) -> None
 
 def json_values(*, max_leaves: int = 4) -> st.SearchStrategy[Any]:
     """Any JSON value (no NaN or infinities: those are not JSON)."""
-    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=20)
+    )
     return st.recursive(
         scalars,
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+        ),
         max_leaves=max_leaves,
     )
 
@@ -148,24 +171,33 @@ def scope_values(*, known_scopes: Sequence[str]) -> st.SearchStrategy[str]:
     items = st.lists(st.sampled_from(known), min_size=1, max_size=3)
     valid = items.map(" ".join)
     unknown_item = st.sampled_from(
-        [s.upper() for s in known[:3]] + ["admin", "wallet:*", "*", "openid", known[0] + "s", known[0] + "\u200b"]
-    ) | st.text(alphabet=st.characters(codec="ascii", exclude_characters=" "), min_size=1, max_size=12)
+        [s.upper() for s in known[:3]]
+        + ["admin", "wallet:*", "*", "openid", known[0] + "s", known[0] + "\u200b"]
+    ) | st.text(
+        alphabet=st.characters(codec="ascii", exclude_characters=" "), min_size=1, max_size=12
+    )
     with_unknown = st.tuples(items, unknown_item).map(lambda t: " ".join([*t[0], t[1]]))
     separators = st.sampled_from(["  ", "\t", ",", ", ", "\n", "+", "\u00a0"])
-    badly_joined = st.tuples(items.filter(lambda i: len(i) > 1), separators).map(lambda t: t[1].join(t[0]))
+    badly_joined = st.tuples(items.filter(lambda i: len(i) > 1), separators).map(
+        lambda t: t[1].join(t[0])
+    )
     padded = st.tuples(valid, st.sampled_from([" ", "\t", "\n"]), st.booleans()).map(
         lambda t: t[1] + t[0] if t[2] else t[0] + t[1]
     )
     return st.one_of(valid, with_unknown, badly_joined, padded, st.just(""))
 
 
-def unknown_claims(*, reserved: frozenset[str] = RESERVED_CLAIMS) -> st.SearchStrategy[dict[str, Any]]:
+def unknown_claims(
+    *, reserved: frozenset[str] = RESERVED_CLAIMS
+) -> st.SearchStrategy[dict[str, Any]]:
     """One to three claims the policy does not know (they must grant nothing), including
     names that sound powerful (``admin``, ``role``, ``scp``)."""
-    names = st.sampled_from(["admin", "role", "roles", "scp", "client_id", "cnf", "act", "Sub", "SCOPE"]) | st.text(
-        min_size=1, max_size=12
+    names = st.sampled_from(
+        ["admin", "role", "roles", "scp", "client_id", "cnf", "act", "Sub", "SCOPE"]
+    ) | st.text(min_size=1, max_size=12)
+    return st.dictionaries(
+        names.filter(lambda n: n not in reserved), json_values(), min_size=1, max_size=3
     )
-    return st.dictionaries(names.filter(lambda n: n not in reserved), json_values(), min_size=1, max_size=3)
 
 
 # --- time boundaries ------------------------------------------------------------------
@@ -175,7 +207,9 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _boundaries(name: str, claims: Mapping[str, Any], *, now: int, leeway: int, max_life: int) -> list[float]:
+def _boundaries(
+    name: str, claims: Mapping[str, Any], *, now: int, leeway: int, max_life: int
+) -> list[Any]:
     """Where the verdict for claim ``name`` flips, given the other claims."""
     other = {k: claims[k] for k in _TIME_CLAIMS if k != name and _number(claims.get(k))}
     if name == "exp":
@@ -247,23 +281,31 @@ def claim_sets(
 _Draw = Callable[[st.SearchStrategy[Any]], Any]
 
 
-def _drop(draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int) -> dict[str, Any]:
+def _drop(
+    draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int
+) -> dict[str, Any]:
     if not claims:
         return claims
     name = draw(st.sampled_from(sorted(claims)))
     return {k: v for k, v in claims.items() if k != name}
 
 
-def _retype(draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int) -> dict[str, Any]:
+def _retype(
+    draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int
+) -> dict[str, Any]:
     if not claims:
         return claims
     name = draw(st.sampled_from(sorted(claims)))
     return {**claims, name: draw(wrong_type_values(claims[name]))}
 
 
-def _shift_time(draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int) -> dict[str, Any]:
+def _shift_time(
+    draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int
+) -> dict[str, Any]:
     name = draw(st.sampled_from(_TIME_CLAIMS))
-    bounds = _boundaries(name, claims, now=limits["now"], leeway=limits["leeway"], max_life=limits["max_life"])
+    bounds = _boundaries(
+        name, claims, now=limits["now"], leeway=limits["leeway"], max_life=limits["max_life"]
+    )
     extra = draw(st.integers(0, 120))
     # Both sides of every boundary, at the margin and a drawn distance further out.
     candidates = sorted({b + s * (margin + d) for b in bounds for s in (-1, 1) for d in (0, extra)})
@@ -271,25 +313,37 @@ def _shift_time(draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequenc
     fitting = [
         int(c)
         for c in candidates
-        if _clear({**claims, name: int(c)}, now=limits["now"], leeway=limits["leeway"], max_life=limits["max_life"], margin=margin)
+        if _clear(
+            {**claims, name: int(c)},
+            now=limits["now"],
+            leeway=limits["leeway"],
+            max_life=limits["max_life"],
+            margin=margin,
+        )
     ]
     if not fitting:
         return claims
     return {**claims, name: draw(st.sampled_from(fitting))}
 
 
-def _subject(draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int) -> dict[str, Any]:
+def _subject(
+    draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int
+) -> dict[str, Any]:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         return claims
     return {**claims, "sub": draw(subject_variants(subject=subject))}
 
 
-def _scope(draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int) -> dict[str, Any]:
+def _scope(
+    draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int
+) -> dict[str, Any]:
     return {**claims, "scope": draw(scope_values(known_scopes=known))}
 
 
-def _strings(draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int) -> dict[str, Any]:
+def _strings(
+    draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int
+) -> dict[str, Any]:
     name = draw(st.sampled_from(["jti", "iss", "aud"]))
     value = claims.get(name)
     text = value if isinstance(value, str) else "x"
@@ -297,11 +351,19 @@ def _strings(draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[s
     if name == "jti":
         variants += ["j" * 256, "j" * 257, "ü" * 40]
     if name == "aud":
-        variants += [[text], [text, "https://other.example"], ["https://other.example"], [], [text, 1]]
+        variants += [
+            [text],
+            [text, "https://other.example"],
+            ["https://other.example"],
+            [],
+            [text, 1],
+        ]
     return {**claims, name: draw(st.sampled_from(variants))}
 
 
-def _extra(draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int) -> dict[str, Any]:
+def _extra(
+    draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int
+) -> dict[str, Any]:
     return {**claims, **draw(unknown_claims())}
 
 
@@ -311,7 +373,9 @@ _CLAIM_MUTATIONS = (_drop, _retype, _shift_time, _shift_time, _subject, _scope, 
 # --- headers --------------------------------------------------------------------------
 
 
-def header_mutations(*, valid: Mapping[str, Any], kids: Sequence[str] = ()) -> st.SearchStrategy[dict[str, Any]]:
+def header_mutations(
+    *, valid: Mapping[str, Any], kids: Sequence[str] = ()
+) -> st.SearchStrategy[dict[str, Any]]:
     """Headers near ``valid``: ``valid`` itself, or one or two of: ``typ`` variants (absent,
     accepted spellings, refused ones), extra harmless parameters, ``crit``, ``cty``,
     ``b64``, ``zip``, ``alg`` in other cases or other names, ``kid`` variants (absent,
@@ -326,13 +390,37 @@ def header_mutations(*, valid: Mapping[str, Any], kids: Sequence[str] = ()) -> s
     alg: str = base["alg"]
     absent = object()
     typ = st.sampled_from(
-        [absent, "JWT", "jwt", "application/jwt", "Application/JWT", "at+jwt", "JOSE", "application/jose", "", 1, None]
+        [
+            absent,
+            "JWT",
+            "jwt",
+            "application/jwt",
+            "Application/JWT",
+            "at+jwt",
+            "JOSE",
+            "application/jose",
+            "",
+            1,
+            None,
+        ]
     )
     alg_variants = st.sampled_from(
         list(
             dict.fromkeys(
-                [alg, alg.lower(), alg.upper(), alg.title(), alg + " ", "none", "None", "NONE", "HS256", "ES257", ""]
-                + ["RS256" if alg != "RS256" else "ES256"]
+                [
+                    "RS256" if alg != "RS256" else "ES256",
+                    alg,
+                    alg.lower(),
+                    alg.upper(),
+                    alg.title(),
+                    alg + " ",
+                    "none",
+                    "None",
+                    "NONE",
+                    "HS256",
+                    "ES257",
+                    "",
+                ]
             )
         )
     )

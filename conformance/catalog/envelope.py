@@ -1,12 +1,513 @@
-"""Cases of the `envelope` category (see conformance/catalog/_model.py)."""
+"""Cases of the ``envelope`` category: the request around the assertion (rows A01-A08).
+
+The session bearer, the JSON body, its ``jwt`` member, the environment in the path and
+the request size. Malformed bodies only exist in the Dynamic profile (JSON ``{"jwt"}``);
+the RFC 7523 profile's form encoding is covered when its target lands.
+
+This module also holds the few helpers the other catalog modules of the request/claims
+side share (forging raw payloads, breaking a signature, the engine's extra context
+methods), so that none of them is copied.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from ._model import Case
+from ._model import Case, CaseContext, Expect, Level, Severity, case, claims_case
 
-CASES: tuple[Case, ...] = ()
+if TYPE_CHECKING:
+    from .._keyring import SigningKey
+    from .._settings import TargetSettings
+    from ..targets.base import Exchange, Session
+
+CATEGORY = "envelope"
+DYNAMIC = ("dynamic",)
+
+# --- helpers shared by the catalog modules ------------------------------------------------
+
+
+class FullContext(CaseContext, Protocol):
+    """What the engine's ``Context`` offers beyond :class:`CaseContext` (see _engine.py)."""
+
+    def other_environment(self) -> TargetSettings: ...
+
+    def session_in_other_environment(self, index: int = 0) -> Session: ...
+
+    def logout(self, session: Session) -> Exchange: ...
+
+    def token_jwks(self) -> Mapping[str, Any] | None: ...
+
+    def send(
+        self,
+        token: str,
+        *,
+        session: Session | None = None,
+        label: str = "attempt",
+        raw_body: bytes | None = None,
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        environment_id: str | None = None,
+        anonymous: bool = False,
+    ) -> Exchange: ...
+
+
+def full(ctx: CaseContext) -> FullContext:
+    """``ctx`` with the engine's extra methods visible to the type checker."""
+    return cast(FullContext, ctx)
+
+
+def header_for(key: SigningKey, **extra: Any) -> dict[str, Any]:
+    """The header a correct signer would write for ``key``."""
+    return {"alg": key.alg, "kid": key.kid, "typ": "JWT", **extra}
+
+
+def forge(ctx: CaseContext, payload: Any, *, key: SigningKey | None = None) -> str:
+    """A token whose payload is exactly ``payload`` (any JSON value, or raw ``bytes``),
+    correctly signed with ``key`` (default the trusted key)."""
+    from .._forge import compact
+
+    chosen = key or ctx.key
+    return compact(header_for(chosen), payload, key=chosen)
+
+
+def claims_with(ctx: CaseContext, **changes: Any) -> dict[str, Any]:
+    """The claims of a fresh valid assertion with ``changes`` applied (``None`` → null)."""
+    claims = dict(ctx.assertion().claims)
+    claims.update(changes)
+    return claims
+
+
+def break_signature(token: str) -> str:
+    """``token`` with every signature byte XORed with 0x5A (OIDF's invalidation)."""
+    from .._forge import b64url_decode, b64url_encode
+
+    head, body, sig = token.split(".")
+    broken = bytes(b ^ 0x5A for b in b64url_decode(sig)) or b"\x5a"
+    return f"{head}.{body}.{b64url_encode(broken)}"
+
+
+def issued_claims(ctx: CaseContext, exchange: Exchange) -> dict[str, Any]:
+    """The claims of the token ``exchange`` issued (unchecked); fails when there is none
+    or it is not a decodable compact JWS."""
+    from .._forge import split
+
+    token = exchange.issued_token
+    ctx.check(exchange.accepted and token is not None, "the valid assertion was not accepted")
+    try:
+        _, claims, _ = split(token or "")
+    except ValueError:
+        ctx.fail("the issued token is not a compact JWS with JSON header and claims")
+        raise
+    ctx.check(isinstance(claims, dict), "the issued token's claims are not a JSON object")
+    return claims
+
+
+def scope_items(value: Any) -> list[str]:
+    """The items of a space-delimited ``scope`` claim (empty when it is not a string)."""
+    return value.split(" ") if isinstance(value, str) else []
+
+
+def other_scope(ctx: CaseContext, *, avoid: Sequence[str] = ()) -> str:
+    """A known scope different from ``avoid`` (default: from the first requested scope)."""
+    taken = set(avoid) or {ctx.settings.scopes[0]}
+    for scope in (*ctx.settings.scopes, *ctx.settings.known_scopes):
+        if scope not in taken:
+            return str(scope)
+    ctx.skip("needs two known scopes")
+    raise AssertionError("unreachable: skip raises")
+
+
+def no_outbound_fetch(ctx: CaseContext, send: Callable[[str], Exchange]) -> Exchange:
+    """Run ``send(url)`` with a fresh URL on our host and fail if the target fetched it."""
+    import time
+    import uuid
+
+    host = ctx.jwks_host
+    path = f"/callback/{uuid.uuid4().hex}"
+    exchange = send(host.url(path))
+    time.sleep(0.3)  # a fetch made in the background lands a moment after the answer
+    fetched = host.requests(path)
+    ctx.check(not fetched, f"the target fetched our callback URL {len(fetched)} time(s)")
+    return exchange
+
+
+# --- envelope cases -----------------------------------------------------------------------
+
+
+def _valid_token(ctx: CaseContext) -> str:
+    return ctx.sign(ctx.assertion())
+
+
+def _no_bearer(ctx: CaseContext) -> Exchange:
+    return full(ctx).send(_valid_token(ctx), anonymous=True, label="no bearer")
+
+
+def _bearer(make: Callable[[CaseContext, Session], str]) -> Callable[[CaseContext], Exchange]:
+    """A recipe that sends a valid assertion with a broken session bearer."""
+
+    def run(ctx: CaseContext) -> Exchange:
+        from ..targets.base import Session
+
+        real = ctx.session(0)
+        fake = Session(
+            subject=real.subject, token=make(ctx, real), environment_id=real.environment_id
+        )
+        return ctx.send(_valid_token(ctx), session=fake, label="broken bearer")
+
+    return run
+
+
+def _tampered_session(ctx: CaseContext, real: Session) -> str:
+    """The real session token with its payload changed and its signature kept."""
+    from .._forge import b64url_decode, b64url_encode
+
+    parts = real.token.split(".")
+    if len(parts) != 3:
+        ctx.skip("the session token is not a JWT")
+    try:
+        claims = json.loads(b64url_decode(parts[1]))
+    except ValueError:
+        ctx.skip("the session token's payload is not JSON")
+        raise
+    claims["exp"] = int(claims.get("exp", ctx.now())) + 86400
+    return ".".join((parts[0], b64url_encode(json.dumps(claims).encode()), parts[2]))
+
+
+def _unsigned_session(ctx: CaseContext, real: Session) -> str:
+    """The real session token's claims re-issued with ``alg: none``."""
+    from .._forge import b64url_decode, compact
+
+    parts = real.token.split(".")
+    if len(parts) != 3:
+        ctx.skip("the session token is not a JWT")
+    return compact({"alg": "none", "typ": "JWT"}, b64url_decode(parts[1]))
+
+
+def _attacker_session(ctx: CaseContext, real: Session) -> str:
+    """Session-shaped claims signed with a key the target never saw."""
+    from .._forge import compact
+
+    key = ctx.keyring.attacker("ES256")
+    claims = {"sub": real.user_id or real.subject, "sid": "forged", "exp": ctx.now() + 3600}
+    return compact(header_for(key), claims, key=key)
+
+
+def _revoked(ctx: CaseContext) -> Exchange:
+    session = ctx.fresh_session(0)
+    logged_out = full(ctx).logout(session)
+    ctx.check(not logged_out.misbehaved, "logging out failed, the case proves nothing")
+    return ctx.send(_valid_token(ctx), session=session, label="revoked bearer")
+
+
+_BEARERS: tuple[tuple[str, str, Callable[[CaseContext, Session], str]], ...] = (
+    ("garbage", "a garbage string", lambda ctx, s: "not-a-session-token"),
+    ("empty", "an empty string", lambda ctx, s: ""),
+    ("tampered", "the real session token with a changed payload", _tampered_session),
+    ("alg_none", "the real session's claims re-issued unsigned (alg none)", _unsigned_session),
+    ("attacker_signed", "session claims signed with an unknown key", _attacker_session),
+)
+
+
+def _session_cases() -> list[Case]:
+    rationale = (
+        "The verify call elevates an existing session: without a valid bearer anyone "
+        "holding a leaked assertion could mint an elevated token, and a forgeable session "
+        "lets an attacker choose whose session is elevated."
+    )
+    common: dict[str, Any] = {
+        "category": CATEGORY,
+        "rationale": rationale,
+        "severity": Severity.CRITICAL,
+        "needs": ("sessions",),
+        "profiles": DYNAMIC,
+        "references": ("Dynamic docs: external auth step-up (bearer session required)",),
+        "correct": "refuses it with a 401 and issues no token",
+    }
+    cases = [
+        case(
+            "envelope.session.missing",
+            "No session bearer",
+            run=_no_bearer,
+            anchors=("A02",),
+            **common,
+        ),
+        case(
+            "envelope.session.revoked",
+            "Session bearer of a session that was logged out",
+            run=_revoked,
+            anchors=("A03", "I02"),
+            **common,
+        ),
+    ]
+    cases += [
+        case(
+            f"envelope.session.{name}",
+            f"Session bearer is {what}",
+            run=_bearer(make),
+            anchors=("A03",),
+            **common,
+        )
+        for name, what, make in _BEARERS
+    ]
+    return cases
+
+
+def _raw_body(
+    build: Callable[[str], bytes], content_type: str | None = None
+) -> Callable[[CaseContext], Exchange]:
+    """A recipe that sends ``build(valid token)`` as the request body."""
+
+    def run(ctx: CaseContext) -> Exchange:
+        token = _valid_token(ctx)
+        return ctx.send(token, raw_body=build(token), content_type=content_type)
+
+    return run
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+#: (id suffix, title, body builder, content type, rows)
+_BODIES: tuple[tuple[str, str, Callable[[str], bytes], str | None, tuple[str, ...]], ...] = (
+    ("jwt_missing", "Body without a jwt member", lambda t: _json({"token": t}), None, ("A04",)),
+    ("jwt_null", "jwt is null", lambda t: _json({"jwt": None}), None, ("A04",)),
+    ("jwt_empty", "jwt is an empty string", lambda t: _json({"jwt": ""}), None, ("A04",)),
+    ("jwt_number", "jwt is a number", lambda t: _json({"jwt": 12345}), None, ("A04",)),
+    ("jwt_true", "jwt is true", lambda t: _json({"jwt": True}), None, ("A04",)),
+    (
+        "jwt_array",
+        "jwt is an array holding a valid assertion",
+        lambda t: _json({"jwt": [t]}),
+        None,
+        ("A04",),
+    ),
+    (
+        "jwt_object",
+        "jwt is an object holding a valid assertion",
+        lambda t: _json({"jwt": {"jwt": t}}),
+        None,
+        ("A04",),
+    ),
+    (
+        "not_object",
+        "Body is a JSON array holding a valid assertion",
+        lambda t: _json([t]),
+        None,
+        ("A04", "A05"),
+    ),
+    ("json_string", "Body is a bare JSON string", lambda t: _json(t), None, ("A04", "A05")),
+    (
+        "form_encoded",
+        "Body is form-encoded jwt=<assertion>",
+        lambda t: f"jwt={t}".encode(),
+        "application/x-www-form-urlencoded",
+        ("A05",),
+    ),
+    (
+        "text_plain",
+        "Body is the bare assertion as text/plain",
+        lambda t: t.encode(),
+        "text/plain",
+        ("A05",),
+    ),
+    ("truncated_json", "Body is truncated JSON", lambda t: _json({"jwt": t})[:-2], None, ("A05",)),
+    ("empty", "Empty body", lambda t: b"", None, ("A05",)),
+    (
+        "two_jwts_space",
+        "Two assertions in jwt, space-joined",
+        lambda t: _json({"jwt": f"{t} {t}"}),
+        None,
+        ("A07",),
+    ),
+    (
+        "two_jwts_comma",
+        "Two assertions in jwt, comma-joined",
+        lambda t: _json({"jwt": f"{t},{t}"}),
+        None,
+        ("A07",),
+    ),
+)
+
+
+def _body_cases() -> list[Case]:
+    return [
+        case(
+            f"envelope.body.{name}",
+            title,
+            category=CATEGORY,
+            run=_raw_body(build, content_type),
+            rationale=(
+                "The body is parsed before any token check: a parser that accepts the wrong "
+                "shape (a list, two tokens, another encoding) is a parser differential, and one "
+                "that crashes on it is a 5xx an attacker can trigger at will."
+            ),
+            correct="refuses it with a 400 (never a 5xx) and issues no token",
+            severity=Severity.MEDIUM,
+            anchors=rows,
+            profiles=DYNAMIC,
+            references=(
+                "RFC7523 §2.1/§2.2 (a single JWT)",
+                "jwt_tool -M er",
+                "Wycheproof rejectsEmptyString",
+            ),
+        )
+        for name, title, build, content_type, rows in _BODIES
+    ]
+
+
+def _oversized_token(size: int) -> Callable[[Any, CaseContext], Any]:
+    return lambda a, ctx: a.with_claims(pad="A" * size)
+
+
+def _oversized_body(ctx: CaseContext) -> Exchange:
+    token = _valid_token(ctx)
+    return ctx.send(token, raw_body=_json({"jwt": token, "pad": "A" * 1_048_576}))
+
+
+def _size_cases() -> list[Case]:
+    common: dict[str, Any] = {
+        "category": CATEGORY,
+        "rationale": (
+            "Unbounded inputs let one request cost the server memory and CPU (signature "
+            "hashing, JSON parsing); a fast 4xx or 413 is the safe answer."
+        ),
+        "correct": "refuses it quickly with a 4xx (400/413), never a 5xx",
+        "level": Level.SHOULD,
+        "severity": Severity.MEDIUM,
+        "anchors": ("A08",),
+        "references": ("8725bis §3.15 (size limits)",),
+    }
+    cases = [
+        claims_case(
+            f"envelope.size.token_{label}",
+            f"Assertion of {label.upper()}",
+            mutate=_oversized_token(size),
+            **common,
+        )
+        for label, size in (("100kb", 100 * 1024), ("1mb", 1024 * 1024))
+    ]
+    cases.append(
+        case(
+            "envelope.size.body_1mb",
+            "1 MB body around a valid assertion",
+            run=_oversized_body,
+            profiles=DYNAMIC,
+            **common,
+        )
+    )
+    return cases
+
+
+def _to_environment(environment: Callable[[CaseContext], str]) -> Callable[[CaseContext], Exchange]:
+    def run(ctx: CaseContext) -> Exchange:
+        return full(ctx).send(
+            _valid_token(ctx), environment_id=environment(ctx), label="other path"
+        )
+
+    return run
+
+
+def _unknown_uuid(ctx: CaseContext) -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def _upper_case(ctx: CaseContext) -> str:
+    value = str(ctx.settings.environment_id).upper()
+    if value == ctx.settings.environment_id:
+        ctx.skip("the environment id has no letters to change the case of")
+    return value
+
+
+_ENVIRONMENTS: tuple[tuple[str, str, Callable[[CaseContext], str]], ...] = (
+    ("malformed", "environmentId is not a UUID", lambda ctx: "not-a-uuid"),
+    (
+        "uuid_suffix",
+        "environmentId is the right UUID plus a character",
+        lambda ctx: ctx.settings.environment_id + "0",
+    ),
+    ("upper_case", "environmentId in upper case", _upper_case),
+    ("unknown", "environmentId is an unknown UUID", _unknown_uuid),
+    (
+        "other",
+        "environmentId of another environment than the session's",
+        lambda ctx: full(ctx).other_environment().environment_id,
+    ),
+)
+
+
+def _environment_cases() -> list[Case]:
+    cases = []
+    for name, title, environment in _ENVIRONMENTS:
+        needs = ["sessions"] + (["second_environment"] if name == "other" else [])
+        rows = ("A06", "I03") if name == "other" else ("A06",)
+        cases.append(
+            case(
+                f"envelope.environment.{name}",
+                title,
+                category=CATEGORY,
+                run=_to_environment(environment),
+                rationale=(
+                    "The environment in the path selects the issuer, the keys and the users: a "
+                    "session or an assertion of one environment must never elevate in another "
+                    "(tenant confusion)."
+                ),
+                correct="refuses it with a 4xx (404 unknown environment, 401 foreign session)",
+                severity=Severity.HIGH if name == "other" else Severity.MEDIUM,
+                anchors=rows,
+                needs=needs,
+                profiles=DYNAMIC,
+                references=("Dynamic API ref (environmentId: UUID, length 36)", "8725bis §2.6"),
+            )
+        )
+    return cases
+
+
+def _after_negative(ctx: CaseContext) -> Exchange:
+    rejected = ctx.send(break_signature(_valid_token(ctx)), label="negative")
+    ctx.check(not rejected.accepted, "a token with a broken signature was accepted")
+    return ctx.valid(label="persistence")
+
+
+def _baseline_cases() -> list[Case]:
+    common: dict[str, Any] = {
+        "category": CATEGORY,
+        "expect": Expect.ACCEPT,
+        "severity": Severity.HIGH,
+        "anchors": ("A01",),
+        "rationale": (
+            "Every negative case means something only if a well-formed assertion with a valid "
+            "session is accepted, before and after the negatives (jwt_tool's persistence check)."
+        ),
+        "references": ("OIDF DPoP negative test (final positive control)", "jwt_tool prescan"),
+    }
+    return [
+        case(
+            "envelope.valid.baseline",
+            "A well-formed assertion is accepted",
+            run=lambda ctx: ctx.valid(label="baseline"),
+            **common,
+        ),
+        case(
+            "envelope.valid.after_negative",
+            "A valid assertion still works right after a rejected one",
+            run=_after_negative,
+            **common,
+        ),
+    ]
+
+
+CASES: tuple[Case, ...] = (
+    *_baseline_cases(),
+    *_session_cases(),
+    *_body_cases(),
+    *_size_cases(),
+    *_environment_cases(),
+)
 
 #: threat-catalog rows of this category that do not apply to a profile, with the reason.
 NOT_APPLICABLE: Mapping[str, str] = {}

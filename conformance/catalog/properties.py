@@ -37,6 +37,20 @@ def _rules(ctx: CaseContext) -> Any:
     )
 
 
+def _selected_alg(header: Mapping[str, Any], jwks: Mapping[str, Any]) -> str | None:
+    """The alg of the published key the header selects (by kid, else the only match)."""
+    keys = [k for k in jwks.get("keys", ()) if isinstance(k, Mapping)]
+    kid = header.get("kid")
+    if "kid" in header:
+        chosen = [k for k in keys if k.get("kid") == kid] if isinstance(kid, str) else []
+    else:
+        chosen = [k for k in keys if k.get("alg") == header.get("alg")]
+    if len(chosen) != 1:
+        return None
+    alg = chosen[0].get("alg")
+    return alg if isinstance(alg, str) else None
+
+
 def _unique_jti(claims: dict[str, Any]) -> dict[str, Any]:
     """Keep replay protection from masking the rule under test: an ordinary jti is made
     unique per example; odd ones (empty, huge, non-string) are kept as drawn."""
@@ -46,7 +60,7 @@ def _unique_jti(claims: dict[str, Any]) -> dict[str, Any]:
     return claims
 
 
-def _property(draw_token: Callable[[Any, CaseContext], tuple[dict[str, Any], dict[str, Any], str, str]]) -> Callable[[CaseContext], Exchange | None]:
+def _property(draw_token: Callable[[Any, CaseContext], tuple[dict[str, Any], dict[str, Any], str, str | None]]) -> Callable[[CaseContext], Exchange | None]:
     def run(ctx: CaseContext) -> Exchange | None:
         from hypothesis import HealthCheck, given, settings
         from hypothesis import strategies as st
@@ -87,7 +101,7 @@ def _property(draw_token: Callable[[Any, CaseContext], tuple[dict[str, Any], dic
     return run
 
 
-def _draw_claims(data: Any, ctx: CaseContext) -> tuple[dict[str, Any], dict[str, Any], str, str]:
+def _draw_claims(data: Any, ctx: CaseContext) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
     from .._forge import compact
     from ..strategies import claim_sets
 
@@ -99,7 +113,7 @@ def _draw_claims(data: Any, ctx: CaseContext) -> tuple[dict[str, Any], dict[str,
     return header, claims, compact(header, claims, key=key), key.alg
 
 
-def _draw_header(data: Any, ctx: CaseContext) -> tuple[dict[str, Any], dict[str, Any], str, str]:
+def _draw_header(data: Any, ctx: CaseContext) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
     from .._forge import compact
     from ..strategies import header_mutations
 
@@ -109,7 +123,8 @@ def _draw_header(data: Any, ctx: CaseContext) -> tuple[dict[str, Any], dict[str,
     claims = dict(ctx.assertion().claims)
     # Sign with the key for the header's alg family when it is one we hold, so that the
     # only thing under test is the header itself.
-    return header, claims, compact(header, claims, key=key, alg=key.alg), key.alg
+    selected = _selected_alg(header, ctx.keyring.published_jwks())
+    return header, claims, compact(header, claims, key=key, alg=key.alg), selected
 
 
 CASES: tuple[Case, ...] = (

@@ -1,0 +1,152 @@
+"""``conformance emulator``: run the reference emulator on a loopback port.
+
+Without ``--config`` it runs a demo environment whose signing key it generates and
+publishes itself, and prints a snippet that signs a valid sign-in JWT and assertion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import ConfigError
+
+DEMO_ENVIRONMENT_ID = "5e7a1c2d-9b0f-4d3a-8c6e-0d1e2f3a4b5c"
+DEMO_ISSUER = "https://demo-issuer.conformance.invalid"
+DEMO_KEY_NAME = "demo-signing-key.pem"
+CONFIG_NAME = "emulator-config.json"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "emulator",
+        help="run the reference emulator of Dynamic's external-auth endpoints",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="listen port (default: a free one)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--flaw",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch on a named flaw (repeatable); see the emulator's FLAWS",
+    )
+    parser.add_argument("--config", type=Path, help="emulator TOML config file")
+    parser.add_argument(
+        "--state", help="directory for the SQLite state and keys (shared by workers)"
+    )
+    parser.set_defaults(func=run)
+
+
+def _demo(state_dir: Path, base_url: str) -> tuple[dict[str, Any], Path, str]:
+    """The demo environment: a fresh ES256 key written as PEM into ``state_dir``."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from .emulator.app import DEMO_JWKS_PATH
+    from .emulator.tokens import public_jwk, write_pem
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    key_path = state_dir / DEMO_KEY_NAME
+    write_pem(key, key_path)
+    environment = {
+        "id": DEMO_ENVIRONMENT_ID,
+        "issuer": DEMO_ISSUER,
+        "jwks_url": f"{base_url}{DEMO_JWKS_PATH}",
+    }
+    return environment, key_path, str(public_jwk(key)["kid"])
+
+
+def _snippet(base_url: str, key_path: Path, kid: str) -> str:
+    return f'''import time, uuid
+import httpx, jwt
+from cryptography.hazmat.primitives import serialization
+
+BASE, ENV, ISS, KID = "{base_url}", "{DEMO_ENVIRONMENT_ID}", "{DEMO_ISSUER}", "{kid}"
+with open("{key_path}", "rb") as f:
+    key = serialization.load_pem_private_key(f.read(), password=None)
+now = int(time.time())
+signin_jwt = jwt.encode({{"iss": ISS, "sub": "alice", "exp": now + 300}},
+                        key, algorithm="ES256", headers={{"kid": KID}})
+session = httpx.post(f"{{BASE}}/sdk/{{ENV}}/externalAuth/signin",
+                     json={{"jwt": signin_jwt}}).json()["jwt"]
+assertion = jwt.encode({{"iss": ISS, "sub": "alice", "scope": "wallet:export",
+                        "jti": str(uuid.uuid4()), "iat": now, "exp": now + 120}},
+                       key, algorithm="ES256", headers={{"kid": KID}})
+reply = httpx.post(f"{{BASE}}/sdk/{{ENV}}/externalAuth/verify", json={{"jwt": assertion}},
+                   headers={{"authorization": f"Bearer {{session}}"}})
+print(reply.status_code, reply.json())'''
+
+
+def run(args: argparse.Namespace) -> int:
+    from ._serving import free_port
+    from .emulator.config import MEMORY, EmulatorConfig
+    from .emulator.flaws import check_flaws
+
+    flaws = check_flaws(args.flaw)
+    if args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError("--port must be between 0 and 65535")
+    port = args.port or free_port(args.host)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    base_url = f"http://{host}:{port}/api/v0"
+
+    data: dict[str, Any] = EmulatorConfig.from_toml(args.config).to_dict() if args.config else {}
+    state = args.state or data.get("state") or MEMORY
+    if args.workers > 1 and state == MEMORY:
+        # Worker processes must share the jti store and the signing key.
+        state = tempfile.mkdtemp(prefix="conformance-emulator-")
+    if state != MEMORY:
+        Path(state).mkdir(parents=True, exist_ok=True)
+    data["state"] = state
+    data["flaws"] = sorted(flaws | frozenset(data.get("flaws", ())))
+    demo: tuple[Path, str] | None = None
+    if not args.config:
+        files_dir = Path(state if state != MEMORY else tempfile.mkdtemp(prefix="conformance-demo-"))
+        environment, key_path, kid = _demo(files_dir, base_url)
+        data["environments"] = [environment]
+        data["demo_key"] = str(key_path)
+        demo = (key_path, kid)
+    config = EmulatorConfig.from_dict(data, source="emulator options")
+
+    print(f"emulator: {base_url}  (workers: {args.workers}, state: {config.state})", flush=True)
+    if config.flaws:
+        print(f"flaws: {', '.join(sorted(config.flaws))}", flush=True)
+    for env in config.environments:
+        print(f"environment {env.id}  issuer {env.issuer}  jwks {env.jwks_url}", flush=True)
+    if demo is not None:
+        print(f"demo signing key (PEM, keep private): {demo[0]}", flush=True)
+        print("# sign in and verify an assertion:\n" + _snippet(base_url, *demo), flush=True)
+    sys.stdout.flush()
+    return _serve(config, host=args.host, port=port, workers=args.workers)
+
+
+def _serve(config: Any, *, host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    from .emulator.app import CONFIG_ENV, create_app
+
+    if workers == 1:
+        uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+        return 0
+    # Workers are separate processes: they read the config from a file named in the
+    # environment, and share the SQLite state and signing key in the state directory.
+    config_path = Path(config.state) / CONFIG_NAME
+    config_path.write_text(json.dumps(config.to_dict()), encoding="utf-8")
+    os.environ[CONFIG_ENV] = str(config_path)
+    uvicorn.run(
+        "conformance.emulator.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+    return 0

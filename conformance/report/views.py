@@ -1,0 +1,413 @@
+"""The report's sections as HTML strings, built from a results document.
+
+The notebook calls one function per section and displays the string. Each function reads
+what results.json holds and lays it out; none of them judges, counts or infers anything
+the results do not say. Every value from the results goes through :func:`esc` (bounded,
+control characters made visible, HTML-escaped): bodies may hold markup, ANSI escapes or
+megabytes of text. The markup uses only the tags our HTML sanitiser allows (see
+``render.ALLOWED_TAGS``): no ``style`` attributes, no images, no scripts.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ._text import BODY_LIMIT, SHORT_LIMIT, esc, plain, slug
+from ._vocab import VERDICT_ORDER, categories, severity_rank
+from .diff import ResultsDiff
+
+__all__ = [
+    "attention",
+    "case_table",
+    "changes",
+    "facts",
+    "failures",
+    "headline",
+    "verdict_line",
+]
+
+_VERDICT_WORDS = {
+    "conformant": "Conformant",
+    "not_conformant": "Not conformant",
+    "error": "Error",
+}
+
+
+def _get(mapping: Any, key: str, default: Any = None) -> Any:
+    # The results are data from disk: a missing or mistyped field shows as blank, it
+    # never breaks the whole report.
+    return mapping.get(key, default) if isinstance(mapping, Mapping) else default
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def badge(kind: str, value: Any) -> str:
+    """A small coloured label; ``kind`` is ``v`` (verdict), ``s`` (severity) or ``l``."""
+    return f'<span class="cr-badge cr-{kind}-{slug(value)}">{esc(value, limit=40)}</span>'
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def verdict_line(results: Mapping[str, Any]) -> str:
+    """The one-line verdict as plain text, e.g. ``Not conformant: 3 failures, of which 1
+    critical``. Built from ``summary.verdict``, ``counts`` and ``critical_failures``."""
+    summary = _get(results, "summary", {})
+    verdict = _get(summary, "verdict")
+    counts = _get(summary, "counts", {})
+    fails = _int(_get(counts, "fail"))
+    errors = _int(_get(counts, "error"))
+    critical = _int(_get(summary, "critical_failures"))
+    word = _VERDICT_WORDS.get(verdict, f"Unknown verdict {verdict!r}")
+    parts = [_plural(fails, "failure") + (f", of which {critical} critical" if fails else "")]
+    if errors:
+        parts.append(_plural(errors, "error"))
+    return f"{word}: {'; '.join(parts)}"
+
+
+def headline(results: Mapping[str, Any]) -> str:
+    """Section 1: the verdict line, the target and the run's facts (when, how long,
+    versions, seed), and the verdict counts."""
+    run = _get(results, "run", {})
+    summary = _get(results, "summary", {})
+    target = _get(run, "target", {})
+    verdict = _get(summary, "verdict", "unknown")
+    counts = _get(summary, "counts", {})
+    count_badges = " ".join(
+        f"{badge('v', v)}&nbsp;{esc(_get(counts, v, 0))}" for v in VERDICT_ORDER if v in counts
+    )
+    flaws = ", ".join(str(f) for f in _list(_get(target, "flaws"))) or "none"
+    rows = [
+        ("Target", f"<code>{esc(_get(target, 'base_url'))}</code>"),
+        (
+            "Profile",
+            f"{esc(_get(target, 'profile'))}"
+            + (" (embedded emulator)" if _get(target, "embedded") is True else ""),
+        ),
+        ("Environment", esc(_get(target, "environment_id"))),
+        ("Issuer", esc(_get(target, "issuer"))),
+        ("Audience", esc(_get(target, "audience"))),
+        ("Emulator flaws", esc(flaws)),
+        (
+            "When",
+            f"{esc(_get(run, 'started_at'))} → {esc(_get(run, 'finished_at'))}"
+            f" ({esc(_get(run, 'duration_s'))} s)",
+        ),
+        (
+            "Versions",
+            f"suite {esc(_get(run, 'suite_version'))}, catalog {esc(_get(run, 'catalog_version'))}",
+        ),
+        (
+            "Seed",
+            f"{esc(_get(run, 'seed'))}" + (" · strict" if _get(run, "strict") is True else ""),
+        ),
+        ("Run id", f"<code>{esc(_get(run, 'id'))}</code>"),
+        ("Python", f"{esc(_get(run, 'python'))} on {esc(_get(run, 'platform'))}"),
+        ("Cases", count_badges),
+        (
+            "Exchanges",
+            f"{esc(_get(summary, 'exchanges'))} ({esc(_get(summary, 'retries', 0))} transport"
+            " retries)",
+        ),
+    ]
+    table = "".join(f'<tr><td class="cr-k">{k}</td><td>{v}</td></tr>' for k, v in rows)
+    return (
+        f'<div class="cr-head"><h1>Exchange conformance report</h1>'
+        f'<div class="cr-verdict cr-verdict-{slug(verdict)}" id="verdict">'
+        f"{esc(verdict_line(results))}</div>"
+        f'<table class="cr-meta">{table}</table></div>'
+    )
+
+
+def _case_anchor(case: Mapping[str, Any]) -> str:
+    return f"case-{slug(_get(case, 'id'))}"
+
+
+def _pre(value: Any, *, limit: int = BODY_LIMIT) -> str:
+    return f"<pre>{esc(value, limit=limit)}</pre>"
+
+
+def _headers_text(headers: Any) -> str:
+    if not isinstance(headers, Mapping):
+        return "" if headers is None else str(headers)
+    return "\n".join(f"{k}: {v}" for k, v in headers.items())
+
+
+def _token(label: str, token: Any) -> str:
+    if not isinstance(token, Mapping):
+        return ""
+    parts = [f'<div class="cr-sub">{label}</div>']
+    if "header" in token or "claims" in token:
+        parts.append(_pre(_get(token, "header", {})))
+        parts.append(_pre(_get(token, "claims", {})))
+        if "signature" in token:
+            parts.append(f'<div class="cr-small">signature: {esc(_get(token, "signature"))}</div>')
+    if _get(token, "raw_preview"):
+        parts.append('<div class="cr-small">does not decode; first characters:</div>')
+        parts.append(_pre(_get(token, "raw_preview")))
+    return "".join(parts)
+
+
+def _exchange(index: int, exchange: Mapping[str, Any]) -> str:
+    status = _get(exchange, "status")
+    latency = _get(exchange, "latency_ms")
+    retries = _int(_get(exchange, "retries"))
+    head = (
+        f"#{index} {esc(_get(exchange, 'label'))} · {esc(_get(exchange, 'method'))} → "
+        f"{esc(status if status is not None else 'no answer')}"
+        + (f" · {esc(latency)} ms" if latency is not None else "")
+        + (f" · {retries} transport retries" if retries else "")
+    )
+    # Each part is bounded on its own so that a huge body cannot push the others out.
+    request = "\n".join(
+        [
+            plain(f"{_get(exchange, 'method', '')} {_get(exchange, 'url', '')}", limit=SHORT_LIMIT),
+            plain(_headers_text(_get(exchange, "request_headers"))),
+            "",
+            plain(_get(exchange, "request_body") or ""),
+        ]
+    )
+    response = "\n".join(
+        [
+            plain(status if status is not None else "(no response)", limit=SHORT_LIMIT),
+            plain(_headers_text(_get(exchange, "response_headers"))),
+            "",
+            plain(_get(exchange, "response_body") or ""),
+        ]
+    )
+    parts = [
+        f'<div class="cr-ex"><div class="cr-ex-head">{head}</div>',
+        _token("Assertion sent (decoded)", _get(exchange, "assertion")),
+        '<div class="cr-sub">Request</div>',
+        f"<pre>{html.escape(request)}</pre>",
+        '<div class="cr-sub">Response</div>',
+        f"<pre>{html.escape(response)}</pre>",
+    ]
+    if _get(exchange, "error"):
+        parts += ['<div class="cr-sub">Transport error</div>', _pre(_get(exchange, "error"))]
+    parts.append(_token("Token issued (decoded)", _get(exchange, "issued")))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _case_block(case: Mapping[str, Any]) -> str:
+    references = ", ".join(str(r) for r in _list(_get(case, "references")))
+    exchanges = [e for e in _list(_get(case, "exchanges")) if isinstance(e, Mapping)]
+    rows = [
+        ("A correct endpoint", esc(_get(case, "correct"), limit=BODY_LIMIT)),
+        (
+            "This one",
+            f"{badge('o', _get(case, 'outcome', 'none'))} {_pre(_get(case, 'message'))}",
+        ),
+        ("Why it matters", esc(_get(case, "rationale"), limit=BODY_LIMIT)),
+        ("References", esc(references or "none", limit=BODY_LIMIT)),
+        (
+            "Reproduce",
+            _pre(_get(case, "reproduce") or "(no reproduction line recorded)")
+            + f"<code>{esc(_get(case, 'nodeid'))}</code>",
+        ),
+    ]
+    table = "".join(f'<tr><td class="cr-k">{k}</td><td>{v}</td></tr>' for k, v in rows)
+    evidence = (
+        f"<details><summary>Evidence: {_plural(len(exchanges), 'exchange')}</summary>"
+        + "".join(_exchange(i, e) for i, e in enumerate(exchanges, start=1))
+        + "</details>"
+        if exchanges
+        else '<div class="cr-small">No exchange recorded.</div>'
+    )
+    return (
+        f'<div class="cr-case" id="{_case_anchor(case)}"><div class="cr-case-head">'
+        f"{badge('s', _get(case, 'severity'))} {badge('l', _get(case, 'level'))} "
+        f"<code>{esc(_get(case, 'id'))}</code> {esc(_get(case, 'title'))}</div>"
+        f'<table class="cr-kv">{table}</table>{evidence}</div>'
+    )
+
+
+def _by_verdict(results: Mapping[str, Any], verdict: str) -> list[Mapping[str, Any]]:
+    cases = [c for c in _list(_get(results, "cases")) if isinstance(c, Mapping)]
+    chosen = [c for c in cases if _get(c, "verdict") == verdict]
+    # Most severe first; within a severity the results' own order (catalog order).
+    return sorted(chosen, key=lambda c: severity_rank(_get(c, "severity")))
+
+
+def _section(title: str, body: str, *, anchor: str) -> str:
+    return f'<div class="cr-section" id="{anchor}"><h2>{title}</h2>{body}</div>'
+
+
+def failures(results: Mapping[str, Any]) -> str:
+    """Section 3: every ``fail`` case, most severe first, with its evidence."""
+    chosen = _by_verdict(results, "fail")
+    if not chosen:
+        return _section(
+            "Failures", '<p class="cr-ok">No case failed.</p>', anchor="failures"
+        )
+    return _section(
+        f"Failures ({len(chosen)})", "".join(_case_block(c) for c in chosen), anchor="failures"
+    )
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]], *, cls: str = "cr-table") -> str:
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _id_title(case: Mapping[str, Any]) -> str:
+    return f"<code>{esc(_get(case, 'id'))}</code><br>{esc(_get(case, 'title'))}"
+
+
+def attention(results: Mapping[str, Any]) -> str:
+    """Section 4: warnings, waived cases (owner, expiry, state), errors, and skips with
+    their reasons. Warnings and errors carry their evidence like failures do."""
+    parts: list[str] = []
+    warns = _by_verdict(results, "warn")
+    if warns:
+        parts.append(
+            f"<h3>Warnings ({len(warns)})</h3>"
+            '<p class="cr-small">Failed <em>should</em> cases (hardening); they fail the run '
+            "only with <code>--conformance-strict</code>.</p>"
+            + "".join(_case_block(c) for c in warns)
+        )
+    waived = _by_verdict(results, "waived")
+    if waived:
+        rows = []
+        for case in waived:
+            waiver = _get(case, "waiver", {})
+            rows.append(
+                [
+                    _id_title(case),
+                    badge("s", _get(case, "severity")),
+                    esc(_get(waiver, "owner")),
+                    esc(_get(waiver, "expires")),
+                    badge("w", _get(waiver, "state", "unknown")),
+                    esc(_get(waiver, "reason"), limit=BODY_LIMIT),
+                ]
+            )
+        parts.append(
+            f"<h3>Waived ({len(waived)})</h3>"
+            + _table(["Case", "Severity", "Owner", "Expires", "State", "Reason"], rows)
+        )
+    errors = _by_verdict(results, "error")
+    if errors:
+        parts.append(
+            f"<h3>Errors ({len(errors)})</h3>"
+            '<p class="cr-small">The target misbehaved (5xx, timeout, unparsable answer): '
+            "these cases have no verdict.</p>" + "".join(_case_block(c) for c in errors)
+        )
+    skips = _by_verdict(results, "skip")
+    if skips:
+        rows = [[_id_title(c), esc(_get(c, "message"), limit=BODY_LIMIT)] for c in skips]
+        parts.append(f"<h3>Skipped ({len(skips)})</h3>" + _table(["Case", "Reason"], rows))
+    if not parts:
+        parts.append('<p class="cr-ok">No warnings, waivers, errors or skips.</p>')
+    return _section("Warnings, waivers, errors and skips", "".join(parts), anchor="attention")
+
+
+def case_table(results: Mapping[str, Any]) -> str:
+    """Section 5: every case, grouped by category in the results' order; a category with
+    a failure, warning or error is open, the others folded."""
+    by_category = _get(_get(results, "summary", {}), "by_category", {})
+    cases = [c for c in _list(_get(results, "cases")) if isinstance(c, Mapping)]
+    groups: dict[str, list[Mapping[str, Any]]] = {name: [] for name in categories(results)}
+    for case in cases:
+        groups.setdefault(str(_get(case, "category")), []).append(case)
+    blocks = []
+    for name, members in groups.items():
+        counts = _get(by_category, name, {})
+        tally = " ".join(
+            f"{badge('v', v)}&nbsp;{esc(_get(counts, v))}"
+            for v in VERDICT_ORDER
+            if _int(_get(counts, v))
+        )
+        rows = [
+            [
+                f'<a href="#{_case_anchor(c)}"><code>{esc(_get(c, "id"))}</code></a>'
+                if _get(c, "verdict") in ("fail", "warn", "error")
+                else f"<code>{esc(_get(c, 'id'))}</code>",
+                esc(_get(c, "title")),
+                esc(_get(c, "level")),
+                badge("s", _get(c, "severity")),
+                esc(_get(c, "expect")),
+                badge("v", _get(c, "verdict")),
+                esc(_get(c, "outcome")),
+                esc(_get(c, "duration_ms")),
+            ]
+            for c in members
+        ]
+        is_open = any(_int(_get(counts, v)) for v in ("fail", "warn", "error"))
+        blocks.append(
+            f"<details{' open' if is_open else ''}><summary><strong>{esc(name)}</strong> "
+            f"{tally}</summary>"
+            + _table(
+                ["Case", "Title", "Level", "Severity", "Expect", "Verdict", "Outcome", "ms"],
+                rows,
+            )
+            + "</details>"
+        )
+    return _section("All cases", "".join(blocks) or "<p>No cases.</p>", anchor="cases")
+
+
+def facts(results: Mapping[str, Any]) -> str:
+    """Section 5b: the measured ``facts`` about the target, as recorded."""
+    measured = _get(results, "facts", {})
+    if not isinstance(measured, Mapping) or not measured:
+        return _section("Target profile", "<p>No facts were measured.</p>", anchor="facts")
+    rows = []
+    for name, fact in measured.items():
+        value = _get(fact, "value") if isinstance(fact, Mapping) else fact
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        rows.append(
+            [
+                f"<code>{esc(name)}</code>",
+                esc(value, limit=BODY_LIMIT),
+                esc(_get(fact, "detail"), limit=BODY_LIMIT),
+            ]
+        )
+    return _section(
+        "Target profile", _table(["Fact", "Value", "How it was measured"], rows), anchor="facts"
+    )
+
+
+def changes(diff: ResultsDiff) -> str:
+    """Section 6: what changed since the baseline run (see :mod:`conformance.report.diff`)."""
+    blocks = []
+    groups = (
+        ("Regressions", diff.regressions),
+        ("Fixed", diff.fixed),
+        ("Other verdict changes", diff.other_changes),
+        ("Added cases", diff.added),
+        ("Removed cases", diff.removed),
+    )
+    for title, items in groups:
+        if not items:
+            continue
+        rows = [
+            [
+                f"<code>{esc(ch.case_id)}</code><br>{esc(ch.title)}",
+                badge("s", ch.severity),
+                badge("v", ch.old) if ch.old else "—",
+                badge("v", ch.new) if ch.new else "—",
+            ]
+            for ch in items
+        ]
+        blocks.append(
+            f"<h3>{title} ({len(items)})</h3>"
+            + _table(["Case", "Severity", "Baseline", "Now"], rows)
+        )
+    intro = (
+        f'<p class="cr-small">Baseline run <code>{esc(diff.old_run_id)}</code> '
+        f"({esc(diff.old_started_at)}).</p>"
+    )
+    body = "".join(blocks) or '<p class="cr-ok">No verdict changed.</p>'
+    return _section("Changes since baseline", intro + body, anchor="changes")
+
