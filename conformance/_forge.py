@@ -217,12 +217,12 @@ def public_key_bytes(key: SigningKey | Any, encoding: str) -> bytes:
         public = public.public_key()
     enc, fmt = serialization.Encoding, serialization.PublicFormat
     if encoding in ("pem", "pem_no_newline"):
-        pem: bytes = public.public_bytes(enc.PEM, fmt.SubjectPublicKeyInfo)
+        pem = bytes(public.public_bytes(enc.PEM, fmt.SubjectPublicKeyInfo))
         return pem.rstrip(b"\n") if encoding == "pem_no_newline" else pem
     if encoding == "pkcs1_pem":
         if not isinstance(public, rsa.RSAPublicKey):
             raise ValueError("pkcs1_pem needs an RSA key")
-        return public.public_bytes(enc.PEM, fmt.PKCS1)
+        return bytes(public.public_bytes(enc.PEM, fmt.PKCS1))
     if encoding == "der":
         return bytes(public.public_bytes(enc.DER, fmt.SubjectPublicKeyInfo))
     if encoding == "jwk":
@@ -338,8 +338,8 @@ CURVE_ORDERS: Mapping[str, int] = {
         16,
     ),
     "ES512": int(
-        "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
-        "FFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        "1fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+        "a51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409",
         16,
     ),
 }
@@ -428,7 +428,8 @@ def rsa_raw_sign(encoded_message: bytes, key: SigningKey | Any) -> bytes:
     m = int.from_bytes(encoded_message, "big")
     if m >= n:
         raise ValueError("encoded message does not fit under the modulus")
-    return pow(m, numbers.d, n).to_bytes(size, "big")
+    signature: int = pow(m, numbers.d, n)
+    return signature.to_bytes(size, "big")
 
 
 #: PKCS#1 v1.5 encoding tricks (Wycheproof ``ModifiedPadding``); ``valid`` is the control.
@@ -452,14 +453,14 @@ def pkcs1v15_encoded(signing_input: bytes, alg: str, size: int, variant: str = "
     ignoring trailing bytes) accept some of them.
     """
     bits = alg[-3:]
-    digest = _hash_for(alg)(signing_input).digest()
+    digest: bytes = _hash_for(alg)(signing_input).digest()
     info = _DIGEST_INFO[bits]
     if variant == "wrong_hash_oid":
         # sha256 -> sha384 OID arc (…02 01 -> …02 02): the DigestInfo lies about its hash
         info = info[:14] + bytes([info[14] + 1]) + info[15:]
     elif variant == "long_form_length":
         # BER long-form lengths: same value, not DER; a loose ASN.1 parser reads it fine
-        info = b"\x30\x81" + info[1:2] + info[2:-1] + b"\x81" + info[-1:]
+        info = b"\x30\x81" + bytes([info[1] + 1]) + info[2:-1] + b"\x81" + info[-1:]
     elif variant == "digest_truncated":
         digest = digest[:-1]
     t = info + digest
@@ -499,7 +500,7 @@ def pss_variant(token: str, key: SigningKey | Any, variant: str, alg: str = "PS2
     hashes_by_bits = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
     chosen: hashes.HashAlgorithm = hashes_by_bits[alg[-3:]]
     mgf_hash: hashes.HashAlgorithm = chosen
-    salt: int = chosen.digest_size
+    salt: Any = chosen.digest_size
     if variant == "salt_zero":
         salt = 0
     elif variant == "salt_max":
@@ -671,69 +672,10 @@ def unencoded_payload(header: Mapping[str, Any], payload: bytes, key: SigningKey
 # --- header members: embedded keys, certificates, kid payloads, crit, typ -----------------
 
 
-def private_jwk(key: SigningKey) -> dict[str, Any]:
-    """``key``'s public JWK plus its private members (``d``, and ``p``... for RSA)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-    def b64int(value: int) -> str:
-        return b64url_encode(value.to_bytes((value.bit_length() + 7) // 8 or 1, "big"))
-
-    jwk = dict(key.public_jwk)
-    private = key.private_key
-    if isinstance(private, rsa.RSAPrivateKey):
-        nums = private.private_numbers()
-        jwk.update(
-            d=b64int(nums.d), p=b64int(nums.p), q=b64int(nums.q),
-            dp=b64int(nums.dmp1), dq=b64int(nums.dmq1), qi=b64int(nums.iqmp),
-        )  # fmt: skip
-    elif isinstance(private, ec.EllipticCurvePrivateKey):
-        size = (private.curve.key_size + 7) // 8
-        value = private.private_numbers().private_value
-        jwk["d"] = b64url_encode(value.to_bytes(size, "big"))
-    elif isinstance(private, ed25519.Ed25519PrivateKey):
-        raw = private.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
-        jwk["d"] = b64url_encode(raw)
-    elif isinstance(private, bytes | bytearray):
-        jwk.update(kty="oct", k=b64url_encode(bytes(private)))
-    else:
-        raise TypeError(f"cannot export {type(private).__name__}")
-    return jwk
-
-
-def self_signed_certificate(key: SigningKey, *, common_name: str = "attacker") -> bytes:
-    """A self-signed X.509 certificate (DER) for ``key``, valid for a day."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-    from cryptography.x509.oid import NameOID
-
-    private = key.private_key
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-    )
-    digest = None if isinstance(private, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    cert = builder.sign(private, digest)
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
 def x5c_chain(key: SigningKey, *, common_name: str = "attacker") -> list[str]:
     """An ``x5c`` value: one self-signed certificate, standard base64 DER (RFC 7515 §4.1.6)."""
+    from ._keyring import self_signed_certificate
+
     return [base64.b64encode(self_signed_certificate(key, common_name=common_name)).decode()]
 
 

@@ -230,7 +230,8 @@ class JwksHost:
             self._overrides[path] = _Override(raw, content_type, status)
 
     def restore(self, path: str) -> None:
-        """Undo :meth:`fail` and :meth:`override` for ``path``."""
+        """Undo :meth:`fail` and :meth:`override` for ``path`` (pending ``slow`` responses
+        end now and serve the normal content)."""
         with self._lock:
             self._modes.pop(path, None)
             self._overrides.pop(path, None)
@@ -295,7 +296,7 @@ class JwksHost:
             override = self._overrides.get(path)
         headers = {"cache-control": f"max-age={self.cache_max_age_s}"}
         if mode == "slow":
-            await self._sleep(self.slow_s)
+            await self._sleep(self.slow_s, path)
         elif mode == "oversized":
             # Well-formed JSON holding the real keys: only the size is wrong.
             content = await run_in_threadpool(self._content, path)
@@ -320,9 +321,11 @@ class JwksHost:
         status, body, ctype = content
         return Response(body, status, media_type=ctype, headers=headers)
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _sleep(self, seconds: float, path: str) -> None:
+        # Ends early when the host stops or the path is restored, so that neither
+        # shutdown nor a test waits out the full delay.
         deadline = time.monotonic() + seconds
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() and self._modes.get(path) == "slow":
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return

@@ -62,13 +62,6 @@ class RunState:
             "waivers": config.getoption(p.OPT_WAIVERS),
             "seed": config.getoption("hypothesis_seed", None) if config.pluginmanager.hasplugin("hypothesispytest") else None,
         }
-        from .catalog._model import CATEGORIES
-
-        unknown = [c for c in options["categories"] if c not in CATEGORIES]
-        if unknown:
-            raise pytest.UsageError(
-                f"unknown category {unknown[0]!r} for {p.OPT_CATEGORY}; choose from {', '.join(CATEGORIES)}"
-            )
         return cls(options=options)
 
     # -- selection ---------------------------------------------------------------------

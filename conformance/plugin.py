@@ -54,7 +54,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{category}: conformance cases of category {category}")
     config.addinivalue_line("markers", "must: conformance cases of level must (contract, RFC MUST)")
     config.addinivalue_line("markers", "should: conformance cases of level should (hardening)")
-    config.addinivalue_line("markers", "properties: conformance property tests (Hypothesis)")
+    unknown = [c for c in config.getoption(OPT_CATEGORY) or () if c not in CATEGORIES]
+    if unknown:
+        raise pytest.UsageError(
+            f"unknown category {unknown[0]!r} for {OPT_CATEGORY}; choose from {', '.join(CATEGORIES)}"
+        )
 
 
 def _state(config: pytest.Config) -> RunState:

@@ -104,6 +104,11 @@ def issued_claims(ctx: CaseContext, exchange: Exchange) -> dict[str, Any]:
     return claims
 
 
+def succeeded(exchange: Exchange) -> bool:
+    """A 2xx answer (operations and logout answer without issuing a token)."""
+    return exchange.status is not None and 200 <= exchange.status < 300
+
+
 def scope_items(value: Any) -> list[str]:
     """The items of a space-delimited ``scope`` claim (empty when it is not a string)."""
     return value.split(" ") if isinstance(value, str) else []
@@ -197,13 +202,18 @@ def _attacker_session(ctx: CaseContext, real: Session) -> str:
 def _revoked(ctx: CaseContext) -> Exchange:
     session = ctx.fresh_session(0)
     logged_out = full(ctx).logout(session)
-    ctx.check(not logged_out.misbehaved, "logging out failed, the case proves nothing")
+    if not succeeded(logged_out):
+        ctx.skip(f"logout answered {logged_out.status}: no revoked session to test with")
     return ctx.send(_valid_token(ctx), session=session, label="revoked bearer")
 
 
 _BEARERS: tuple[tuple[str, str, Callable[[CaseContext, Session], str]], ...] = (
     ("garbage", "a garbage string", lambda ctx, s: "not-a-session-token"),
-    ("empty", "an empty string", lambda ctx, s: ""),
+    (
+        "jwt_shaped",
+        "a JWT-shaped string of garbage",
+        lambda ctx, s: "eyJhbGciOiJFUzI1NiJ9.e30.AAAA",
+    ),
     ("tampered", "the real session token with a changed payload", _tampered_session),
     ("alg_none", "the real session's claims re-issued unsigned (alg none)", _unsigned_session),
     ("attacker_signed", "session claims signed with an unknown key", _attacker_session),

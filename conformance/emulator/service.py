@@ -24,7 +24,7 @@ Reply = tuple[int, dict[str, Any] | None]
 
 LONG_LIVED_S = 30 * 86400.0
 #: How long the ``jti_race`` flaw pauses between its check and its set.
-RACE_PAUSE_S = 0.05
+RACE_PAUSE_S = 0.2
 _USER_NS = uuid.UUID("6f1d4c2e-8a57-4c1b-9d0e-5b3a7c2f9e10")
 
 

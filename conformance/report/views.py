@@ -95,7 +95,7 @@ def headline(results: Mapping[str, Any]) -> str:
         ),
         ("Environment", esc(_get(target, "environment_id"))),
         ("Issuer", esc(_get(target, "issuer"))),
-        ("Audience", esc(_get(target, "audience"))),
+        ("Audience", esc(_get(target, "audience") or "none")),
         ("Emulator flaws", esc(flaws)),
         (
             "When",

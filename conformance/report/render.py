@@ -1,0 +1,237 @@
+"""Rendering a results file: parameters injection, nbclient execution, nbconvert export.
+
+    results.json ──► template notebook + injected parameters ──► nbclient (kernel python3,
+    cwd = report dir, per-cell timeout) ──► report.ipynb ──► nbconvert (our offline
+    template, sanitised, inputs excluded) ──► report.html
+
+Rendering never contacts the target: the notebook reads results.json (and the baseline)
+only. nbformat, nbclient and nbconvert are imported inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._exceptions import ConformanceError
+from ._load import load_results
+
+__all__ = [
+    "ALLOWED_TAGS",
+    "ReportPaths",
+    "ReportRenderError",
+    "clean_html",
+    "export_html",
+    "inject_parameters",
+    "render_report",
+    "template_notebook",
+]
+
+_HERE = Path(__file__).resolve().parent
+#: The template notebook shipped inside the package; ``notebooks/report.ipynb`` in the
+#: repository is a byte-identical copy for people browsing the sources (a test pins it).
+TEMPLATE_NOTEBOOK = _HERE / "report.ipynb"
+TEMPLATES_DIR = _HERE / "templates"
+TEMPLATE_NAME = "conformance_report"
+KERNEL_NAME = "python3"
+
+#: Tags our sections use, on top of what nbconvert's own sanitiser allows. No ``img``
+#: (pictures are image/png outputs the template inlines), no ``style``, no ``script``.
+ALLOWED_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "blockquote", "br", "code", "details", "div", "em", "h1", "h2",
+        "h3", "h4", "hr", "i", "li", "ol", "p", "pre", "small", "span", "strong", "summary",
+        "table", "tbody", "td", "th", "thead", "tr", "ul",
+    }
+)  # fmt: skip
+_ALLOWED_ATTRIBUTES = {"*": ["class", "id", "title"], "a": ["href"], "details": ["open"]}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPaths:
+    """Where :func:`render_report` wrote the executed notebook and the HTML page."""
+
+    notebook: Path
+    html: Path
+
+
+class ReportRenderError(ConformanceError):
+    """A cell of the report notebook failed or timed out, or the kernel died.
+
+    The partially executed notebook is saved first; ``notebook`` is its path and the
+    message names the failing exception, so the traceback can be read there.
+    """
+
+    def __init__(self, message: str, *, notebook: Path) -> None:
+        super().__init__(message)
+        self.notebook = notebook
+
+
+def template_notebook() -> Path:
+    """The packaged template notebook (present in editable and wheel installs alike)."""
+    return TEMPLATE_NOTEBOOK
+
+
+def inject_parameters(nb: Any, parameters: Mapping[str, object]) -> Any:
+    """Add a code cell tagged ``injected-parameters`` right after the cell tagged
+    ``parameters`` (as papermill does) and return ``nb``; an earlier injected cell is
+    replaced. Values must be ``repr``-able literals (str, int, float, bool, None).
+
+    Raises ``ValueError`` when the notebook has no cell tagged ``parameters`` or a value
+    is not a literal.
+    """
+    import nbformat
+
+    for name, value in parameters.items():
+        if not name.isidentifier():
+            raise ValueError(f"parameter name {name!r} is not an identifier")
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise ValueError(f"parameter {name!r}: {type(value).__name__} is not a literal")
+    cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    positions = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
+    if not positions:
+        raise ValueError("the notebook has no cell tagged 'parameters'")
+    source = "# Injected by conformance.report.render\n" + "\n".join(
+        f"{name} = {value!r}" for name, value in parameters.items()
+    )
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    cell.id = "injected-parameters"
+    cells.insert(positions[0] + 1, cell)
+    nb.cells = cells
+    return nb
+
+
+def clean_html(element: Any) -> str:
+    """The HTML sanitiser the export uses in place of nbconvert's ``clean_html``.
+
+    Same library (bleach) and same policy (markup outside the allowlist is escaped, not
+    executed; only http, https and mailto links), with the few structural tags the report
+    needs (headings, ``details``, table heads) added to nbconvert's short list.
+    """
+    import bleach
+
+    text = element.decode() if isinstance(element, bytes) else str(element)
+    return bleach.clean(
+        text,
+        tags=ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        protocols={"http", "https", "mailto"},
+        strip_comments=True,
+    )
+
+
+def export_html(nb: Any, html_path: Path, *, title: str = "Exchange conformance report") -> Path:
+    """Export an executed notebook to a self-contained HTML page at ``html_path``.
+
+    Uses our template (lab without any CDN script), ``sanitize_html=True``, and hides
+    code cells and prompts. Returns ``html_path``.
+    """
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter = HTMLExporter(
+        template_name=TEMPLATE_NAME,
+        extra_template_basedirs=[str(TEMPLATES_DIR)],
+        sanitize_html=True,
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        filters={"clean_html": clean_html},
+    )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags={"remove-cell"}), enabled=True
+    )
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+def _execute(nb: Any, *, cwd: Path, timeout_s: int, notebook_path: Path) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    client = NotebookClient(
+        nb,
+        timeout=timeout_s,
+        kernel_name=KERNEL_NAME,
+        resources={"metadata": {"path": str(cwd)}},
+        # No IPython history database: parallel renders would contend for one sqlite file.
+        extra_arguments=["--HistoryManager.enabled=False"],
+    )
+    failure: str | None = None
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        evalue = (str(exc.evalue).splitlines() or [""])[0][:300]
+        failure = f"a report cell raised {exc.ename}: {evalue}"
+    except CellTimeoutError:
+        failure = f"a report cell ran longer than {timeout_s} s (raise --timeout?)"
+    except DeadKernelError as exc:
+        failure = f"the report kernel died ({exc})"
+    finally:
+        # Saved whatever happened: the partial notebook holds the traceback.
+        nbformat.write(nb, notebook_path)
+    if failure is not None:
+        raise ReportRenderError(
+            f"{failure}; the partial notebook is {notebook_path}",
+            notebook=notebook_path,
+        )
+
+
+def render_report(
+    results_path: Path,
+    *,
+    out_dir: Path | None = None,
+    baseline: Path | None = None,
+    timeout_s: int = 120,
+) -> ReportPaths:
+    """Render ``results_path`` into ``report.ipynb`` and ``report.html``.
+
+    Both land in ``out_dir`` (created if needed), by default the directory of
+    ``results_path``. ``baseline`` adds a "changes since baseline" section. ``timeout_s``
+    bounds each cell.
+
+    Raises :class:`~conformance.ConfigError` when a results file is missing or invalid
+    (checked before any kernel starts), ``ValueError`` for a non-positive timeout, and
+    :class:`ReportRenderError` when execution fails (the partial notebook is saved).
+    """
+    import nbformat
+
+    if timeout_s <= 0:
+        raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+    results_path = Path(results_path).resolve()
+    results = load_results(results_path)
+    baseline_path = Path(baseline).resolve() if baseline is not None else None
+    if baseline_path is not None:
+        load_results(baseline_path)
+    target_dir = (Path(out_dir) if out_dir is not None else results_path.parent).resolve()
+    target_dir.mkdir(parents=True, exist_ok=True)
+
+    nb = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
+    # Paths relative to the report directory (the kernel's cwd) when possible, so the
+    # saved notebook does not carry this machine's absolute paths.
+    inject_parameters(
+        nb,
+        {
+            "results_path": _relative(results_path, target_dir),
+            "baseline_path": _relative(baseline_path, target_dir) if baseline_path else None,
+        },
+    )
+    run = results.get("run")
+    run_id = str(run.get("id", "")) if isinstance(run, dict) else ""
+    nb.metadata["title"] = f"Exchange conformance report {run_id[:80]}".strip()
+    notebook_path = target_dir / "report.ipynb"
+    _execute(nb, cwd=target_dir, timeout_s=timeout_s, notebook_path=notebook_path)
+    html_path = export_html(nb, target_dir / "report.html", title=nb.metadata["title"])
+    return ReportPaths(notebook=notebook_path, html=html_path)
+
+
+def _relative(path: Path, start: Path) -> str:
+    try:
+        return os.path.relpath(path, start)
+    except ValueError:  # another drive on Windows
+        return str(path)

@@ -1,0 +1,100 @@
+"""The pytest plugin: inert until asked for, options and markers, selection, outputs,
+xdist (pytester runs real inner pytest sessions)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def test_plugin_is_inert_in_an_unrelated_project(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_ok():\n    assert True\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "= exchange-conformance =" not in result.stdout.str()
+    assert not (pytester.path / "reports").exists()
+
+
+def test_plugin_import_is_cheap() -> None:
+    code = (
+        "import sys, conformance.plugin; "
+        "heavy = [m for m in ('httpx', 'jwt', 'starlette', 'uvicorn', 'nbclient', 'matplotlib', "
+        "'cryptography', 'hypothesis') if m in sys.modules]; print(heavy)"
+    )
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # pytest itself is imported; nothing heavy of ours is.
+    assert out.stdout.strip() == "[]"
+
+
+def test_options_are_grouped_under_one_prefix(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess("--help")
+    text = result.stdout.str()
+    assert "exchange-conformance suite:" in text
+    for option in ("--conformance-category", "--conformance-strict", "--conformance-report-dir"):
+        assert option in text
+
+
+def test_markers_are_registered_per_category_and_level(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess("--markers")
+    text = result.stdout.str()
+    for marker in ("@pytest.mark.time:", "@pytest.mark.algorithms:", "@pytest.mark.must:", "@pytest.mark.should:"):
+        assert marker in text
+
+
+def test_unknown_category_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess("--pyargs", "conformance.suite", "--conformance-category=nope", "--co")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "unknown category 'nope'" in result.stderr.str()
+
+
+def run_selected(pytester: pytest.Pytester, out: Path, *args: str) -> tuple[Any, dict[str, Any]]:
+    result = pytester.runpytest_inprocess(
+        "--pyargs", "conformance.suite", "-p", "no:cacheprovider", "--conformance-no-render",
+        f"--conformance-report-dir={out}", *args,
+    )
+    return result, json.loads((out / "results.json").read_text())
+
+
+@pytest.mark.slow
+def test_a_selected_category_runs_and_writes_results_and_junit(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    result, data = run_selected(pytester, tmp_path, "-m", "time and must")
+    ids = [c["id"] for c in data["cases"]]
+    assert ids and all(i.startswith("time.") for i in ids)
+    assert all(c["level"] == "must" for c in data["cases"])
+    tree = ET.parse(tmp_path / "junit.xml")
+    names = [tc.get("name") for tc in tree.iter("testcase")]
+    assert sorted(names) == sorted(ids)
+    assert result.ret == 0
+    assert "verdict: conformant" in result.stdout.str()
+
+
+@pytest.mark.slow
+def test_a_flawed_emulator_fails_the_run_with_a_one_screen_message(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    result, data = run_selected(
+        pytester, tmp_path, "--conformance-flaw=exp_not_checked", "--conformance-id=time.exp.*"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    failed = [c for c in data["cases"] if c["verdict"] == "fail"]
+    assert failed
+    message = failed[0]["message"]
+    for part in ("A correct endpoint:", "This endpoint:", "Why it matters:", "Reproduce:", "curl "):
+        assert part in message
+    assert "[redacted]" in message
+
+
+@pytest.mark.slow
+def test_xdist_workers_give_the_same_verdicts(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    _, single = run_selected(pytester, tmp_path / "one", "--conformance-category=claims", "--conformance-examples=5")
+    _, double = run_selected(
+        pytester, tmp_path / "two", "--conformance-category=claims", "--conformance-examples=5", "-n", "2"
+    )
+    verdicts = {c["id"]: c["verdict"] for c in single["cases"]}
+    assert verdicts == {c["id"]: c["verdict"] for c in double["cases"]}
+    assert len(verdicts) > 3

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from conformance._forge import b64url_encode, compact
+from conformance._redact import cut_signature, decode_token, redact_headers, scrub
+
+TOKEN = compact({"alg": "HS256"}, {"sub": "alice"}, key=b"k" * 32)
+
+
+def test_cut_signature_keeps_header_and_payload_but_not_the_signature() -> None:
+    head, body, sig = TOKEN.split(".")
+    cut = cut_signature(TOKEN)
+    assert cut.startswith(f"{head}.{body}.")
+    assert sig not in cut
+    assert f"[signature cut: {len(sig)} chars]" in cut
+
+
+def test_scrub_cuts_every_jwt_in_free_text() -> None:
+    sig = TOKEN.split(".")[2]
+    text = f'{{"elevatedAccessToken": "{TOKEN}", "again": "{TOKEN}"}}'
+    out = scrub(text)
+    assert sig not in out
+    assert out.count("[signature cut:") == 2
+
+
+def test_scrub_neutralises_control_characters_and_bounds_length() -> None:
+    out = scrub("\x1b[31mred\x00" + "x" * 5000, limit=100)
+    assert "\x1b" not in out and "\x00" not in out
+    assert "\\x1b[31mred" in out
+    assert out.endswith("chars]") and "[truncated" in out
+
+
+def test_redact_headers_hides_credentials_only() -> None:
+    out = redact_headers(
+        {"Authorization": f"Bearer {TOKEN}", "X-Dyn-Elevated-Access-Token": TOKEN, "Accept": "json"}
+    )
+    assert out == {
+        "authorization": "Bearer [redacted]",
+        "x-dyn-elevated-access-token": "[redacted]",
+        "accept": "json",
+    }
+
+
+def test_decode_token_shows_claims_without_signature() -> None:
+    decoded = decode_token(TOKEN)
+    assert decoded == {
+        "header": {"alg": "HS256"},
+        "claims": {"sub": "alice"},
+        "signature": f"[cut: {len(TOKEN.split('.')[2])} chars]",
+    }
+
+
+def test_decode_token_previews_what_does_not_decode() -> None:
+    garbage = "not-a-jwt" + "A" * 300
+    decoded = decode_token(garbage)
+    assert decoded is not None and set(decoded) == {"raw_preview"}
+    assert len(decoded["raw_preview"]) <= 121
+
+
+def test_decode_token_bounds_hostile_claims() -> None:
+    payload = b64url_encode(('{"x":"' + "y" * 100000 + '"}').encode())
+    token = f"{b64url_encode(b'{}')}.{payload}.c2lnbmF0dXJl"
+    decoded = decode_token(token)
+    assert decoded is not None
+    assert len(decoded["claims"]["x"]) < 600

@@ -1,0 +1,84 @@
+"""The transport policy against faults a staging endpoint produces and loopback cannot
+(simulated with respx)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+
+from conformance import _http
+from conformance._transport import Transport, TransportPolicy
+
+URL = "https://staging.example.test/api/v0/sdk/env/externalAuth/verify"
+
+
+def transport(**policy: float | int) -> Transport:
+    return Transport(_http.client(timeout_s=1.0), TransportPolicy(max_retry_after_s=0.01, **policy))  # type: ignore[arg-type]
+
+
+@respx.mock
+def test_429_is_retried_honouring_retry_after_then_answered() -> None:
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.Response(429, headers={"retry-after": "0"}),
+            httpx.Response(429, headers={"retry-after": "0"}),
+            httpx.Response(401, json={"error": "bad"}),
+        ]
+    )
+    t = transport(retries=3)
+    raw = t.request("POST", URL, headers={}, content=b"{}")
+    assert raw.status == 401
+    assert raw.retries == 2 and t.retry_count == 2
+    assert route.call_count == 3
+
+
+@respx.mock
+def test_a_429_storm_gives_up_after_the_retry_budget() -> None:
+    respx.post(URL).mock(return_value=httpx.Response(503, headers={"retry-after": "0"}))
+    raw = transport(retries=2).request("POST", URL, headers={}, content=b"{}")
+    assert raw.status == 503 and raw.retries == 2
+
+
+@respx.mock
+def test_a_verdict_is_never_retried() -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(200, json={"elevatedAccessToken": "x"}))
+    raw = transport(retries=3).request("POST", URL, headers={}, content=b"{}")
+    assert raw.status == 200 and raw.retries == 0 and route.call_count == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [httpx.ConnectTimeout("slow"), httpx.ReadTimeout("slow"), httpx.ConnectError("reset")],
+)
+@respx.mock
+def test_transport_faults_become_an_error_not_an_exception(fault: Exception) -> None:
+    respx.post(URL).mock(side_effect=fault)
+    raw = transport(retries=1).request("POST", URL, headers={}, content=b"{}")
+    assert raw.status is None
+    assert raw.error is not None
+    assert raw.retries == 1
+
+
+@respx.mock
+def test_a_10mb_body_is_cut_to_the_limit() -> None:
+    respx.post(URL).mock(return_value=httpx.Response(200, content=b"x" * (10 << 20)))
+    raw = transport(retries=0, max_body_bytes=4096).request("POST", URL, headers={}, content=b"{}")
+    assert raw.status == 200 and len(raw.body) == 4096
+
+
+@respx.mock
+def test_redirects_are_reported_not_followed() -> None:
+    respx.post(URL).mock(return_value=httpx.Response(307, headers={"location": "https://evil.test/"}))
+    raw = transport(retries=0).request("POST", URL, headers={}, content=b"{}")
+    assert raw.status == 307
+    assert raw.headers["location"] == "https://evil.test/"
+
+
+@respx.mock
+def test_the_date_header_is_parsed_for_the_clock() -> None:
+    respx.post(URL).mock(
+        return_value=httpx.Response(400, headers={"date": "Wed, 25 Nov 2026 08:00:00 GMT"})
+    )
+    raw = transport(retries=0).request("POST", URL, headers={}, content=b"{}")
+    assert raw.server_date == 1795593600.0
