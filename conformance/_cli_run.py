@@ -21,14 +21,36 @@ def register(sub: Any) -> None:
         "1: a case failed or erred; 2: could not run.",
     )
     run.add_argument("--config", metavar="FILE", help="target configuration (TOML)")
-    run.add_argument("--report-dir", metavar="DIR", help="output directory (default reports/<run id>)")
-    run.add_argument("--category", action="append", default=[], metavar="CAT", help="only this category (repeatable)")
-    run.add_argument("--id", action="append", default=[], metavar="GLOB", help="only case ids matching (repeatable)")
+    run.add_argument(
+        "--report-dir", metavar="DIR", help="output directory (default reports/<run id>)"
+    )
+    run.add_argument(
+        "--category",
+        action="append",
+        default=[],
+        metavar="CAT",
+        help="only this category (repeatable)",
+    )
+    run.add_argument(
+        "--id",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only case ids matching (repeatable)",
+    )
     run.add_argument("--level", choices=("must", "should"), help="only cases of this level")
     run.add_argument("--strict", action="store_true", help="'should' failures fail the run")
-    run.add_argument("--flaw", action="append", default=[], metavar="NAME", help="embedded emulator flaw (repeatable)")
+    run.add_argument(
+        "--flaw",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="embedded emulator flaw (repeatable)",
+    )
     run.add_argument("--waivers", metavar="FILE", help="accepted risks (TOML)")
-    run.add_argument("--examples", type=int, metavar="N", help="Hypothesis examples per property test")
+    run.add_argument(
+        "--examples", type=int, metavar="N", help="Hypothesis examples per property test"
+    )
     run.add_argument("--no-report", action="store_true", help="skip the notebook and HTML")
     run.add_argument("-n", "--workers", metavar="N", help="pytest-xdist workers (e.g. 2 or auto)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
@@ -82,7 +104,10 @@ def run_suite(args: argparse.Namespace) -> int:
     if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return int(code)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        print("conformance: error: no case matched the selection; see 'conformance cases'", file=sys.stderr)
+        print(
+            "conformance: error: no case matched the selection; see 'conformance cases'",
+            file=sys.stderr,
+        )
     return 2
 
 
@@ -120,6 +145,9 @@ def list_cases(args: argparse.Namespace) -> int:
         return 0
     width = max((len(c.id) for c in CASES), default=2)
     for c in CASES:
-        print(f"{c.id:<{width}}  {c.expect.value:<6}  {c.level.value:<6}  {c.severity.value:<8}  {c.title}")
+        print(
+            f"{c.id:<{width}}  {c.expect.value:<6}  {c.level.value:<6}  "
+            f"{c.severity.value:<8}  {c.title}"
+        )
     print(f"{len(CASES)} cases")
     return 0

@@ -53,10 +53,12 @@ def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[E
                 environment_id=env_a,
                 issuer=issuer_a,
                 audience=audience,
-                leeway_s=config.leeway_s,
-                max_assertion_lifetime_s=config.max_assertion_lifetime_s,
-                max_token_lifetime_s=config.elevated_ttl_s,
+                leeway_s=int(config.leeway_s),
+                max_assertion_lifetime_s=int(config.max_assertion_lifetime_s),
+                max_token_lifetime_s=int(config.elevated_ttl_s),
                 capabilities=CAPABILITIES - {"hmac_trusted"},
             )
             other = replace(settings, environment_id=env_b, issuer=issuer_b, audience=None)
-            yield Embedded(settings=settings, other_settings=other, jwks_host=host, flaws=tuple(flaws))
+            yield Embedded(
+                settings=settings, other_settings=other, jwks_host=host, flaws=tuple(flaws)
+            )

@@ -79,13 +79,17 @@ class Runtime:
             offset = exchange.server_date - time.time()
             self.clock_offset_s = offset if abs(offset) > 1.5 else 0.0
             self._clock_known = True
-            self.fact("clock_offset_s", round(self.clock_offset_s, 1), "target Date minus local clock")
+            self.fact(
+                "clock_offset_s", round(self.clock_offset_s, 1), "target Date minus local clock"
+            )
 
     def fact(self, name: str, value: Any, detail: str = "") -> None:
         with self._lock:
             self.facts[name] = {"value": value, "detail": scrub(detail, limit=300)}
 
-    def session(self, index: int, *, environment: str | None = None, fresh: bool = False) -> Session:
+    def session(
+        self, index: int, *, environment: str | None = None, fresh: bool = False
+    ) -> Session:
         subjects = self.settings.subjects
         if index >= len(subjects):
             raise Skip(f"needs {index + 1} subjects; configure more under target.subjects")
@@ -126,7 +130,11 @@ class Context:
         return self.runtime.now()
 
     def assertion(
-        self, *, subject: str | None = None, scope: str | None = None, settings: TargetSettings | None = None
+        self,
+        *,
+        subject: str | None = None,
+        scope: str | None = None,
+        settings: TargetSettings | None = None,
     ) -> Assertion:
         from ._assertion import Assertion
 
@@ -144,7 +152,9 @@ class Context:
             claims["aud"] = use.audience
         return Assertion(**claims)
 
-    def sign(self, assertion: Assertion, key: SigningKey | None = None, alg: str | None = None) -> str:
+    def sign(
+        self, assertion: Assertion, key: SigningKey | None = None, alg: str | None = None
+    ) -> str:
         return assertion.signed_with(key or self.key, alg=alg)
 
     # -- sessions ----------------------------------------------------------------------
@@ -204,7 +214,9 @@ class Context:
     def valid(self, *, label: str = "control") -> Exchange:
         return self.send(self.sign(self.assertion()), label=label)
 
-    def race(self, token: str, copies: int, *, session: Session | None = None) -> Sequence[Exchange]:
+    def race(
+        self, token: str, copies: int, *, session: Session | None = None
+    ) -> Sequence[Exchange]:
         self.require("bursts")
         use = session or self.session(0)
         from . import _http
@@ -213,11 +225,13 @@ class Context:
         clients = [_http.client(timeout_s=10.0, max_connections=1) for _ in range(copies)]
         barrier = threading.Barrier(copies)
 
+        own_connection = getattr(self.target, "exchange_with_client", None)
+
         def fire(i: int) -> Exchange:
-            transport = getattr(self.target, "transport", None)
             barrier.wait(timeout=10)
-            if transport is not None and hasattr(self.target, "exchange_with_client"):
-                return self.target.exchange_with_client(token, clients[i], session=use, label=f"race-{i}")  # type: ignore[attr-defined,no-any-return]
+            if own_connection is not None:
+                sent: Exchange = own_connection(token, clients[i], session=use, label=f"race-{i}")
+                return sent
             return self.target.exchange(token, session=use, label=f"race-{i}")
 
         try:
@@ -230,7 +244,9 @@ class Context:
             self._record(exchange)
         return results
 
-    def operation(self, session: Session, elevated_token: str, scope: str, *, label: str = "operation") -> Exchange:
+    def operation(
+        self, session: Session, elevated_token: str, scope: str, *, label: str = "operation"
+    ) -> Exchange:
         self.require("sensitive_operation")
         exchange = self.target.sensitive_operation(session, elevated_token, scope, label=label)
         if exchange is None:

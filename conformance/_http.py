@@ -29,7 +29,9 @@ def client(
     return httpx.Client(
         timeout=httpx.Timeout(timeout_s),
         verify=verify,
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
         headers={"user-agent": f"{USER_AGENT}/{__version__}"},
         transport=transport,
         follow_redirects=follow_redirects,

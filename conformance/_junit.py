@@ -34,7 +34,9 @@ def junit_tree(results: Mapping[str, Any]) -> ET.ElementTree[ET.Element[str]]:
             ET.SubElement(props, "property", name=key, value=str(c[key]))
         verdict = c["verdict"]
         if verdict == "fail":
-            el = ET.SubElement(tc, "failure", message=f"{c['id']}: {c['title']}", type=c["severity"])
+            el = ET.SubElement(
+                tc, "failure", message=f"{c['id']}: {c['title']}", type=c["severity"]
+            )
             el.text = c["message"]
         elif verdict == "error":
             el = ET.SubElement(tc, "error", message=f"{c['id']}: target misbehaved", type="error")

@@ -145,11 +145,15 @@ def load_results(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such results file; pass the path of a results.json") from None
+        raise ConfigError(
+            f"{path}: no such results file; pass the path of a results.json"
+        ) from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: not a readable results.json ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise ConfigError(f"{path}: not an exchange-conformance results.json (no 'schema': {SCHEMA!r})")
+        raise ConfigError(
+            f"{path}: not an exchange-conformance results.json (no 'schema': {SCHEMA!r})"
+        )
     return data
 
 

@@ -17,7 +17,6 @@ import pytest
 from ._exceptions import CaseFailure, ConformanceError
 from .catalog._model import Case, Level
 
-
 #: The outputs of the last run in this process (``conformance run`` prints them last).
 LAST_OUTPUTS: dict[str, str] = {}
 
@@ -43,7 +42,9 @@ class RunState:
     target_info: dict[str, Any] = field(default_factory=dict)
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _started_wall: float = field(default_factory=time.time)
-    _started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    _started_at: str = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    )
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> RunState:
@@ -60,7 +61,9 @@ class RunState:
             "flaws": tuple(config.getoption(p.OPT_FLAW) or ()),
             "examples": int(config.getoption(p.OPT_EXAMPLES)),
             "waivers": config.getoption(p.OPT_WAIVERS),
-            "seed": config.getoption("hypothesis_seed", None) if config.pluginmanager.hasplugin("hypothesispytest") else None,
+            "seed": config.getoption("hypothesis_seed", None)
+            if config.pluginmanager.hasplugin("hypothesispytest")
+            else None,
         }
         return cls(options=options)
 
@@ -79,7 +82,9 @@ class RunState:
                 continue
             if self.options["level"] and case.level.value != self.options["level"]:
                 continue
-            if self.options["ids"] and not any(fnmatch.fnmatchcase(case.id, g) for g in self.options["ids"]):
+            if self.options["ids"] and not any(
+                fnmatch.fnmatchcase(case.id, g) for g in self.options["ids"]
+            ):
                 continue
             chosen.append(case)
         return chosen
@@ -104,7 +109,14 @@ class RunState:
         from ._engine import Context, Skip, describe
         from .catalog._model import Expect, case
 
-        probe = case("baseline", "baseline", category="envelope", run=lambda c: None, rationale="", expect=Expect.ACCEPT)
+        probe = case(
+            "baseline",
+            "baseline",
+            category="envelope",
+            run=lambda c: None,
+            rationale="",
+            expect=Expect.ACCEPT,
+        )
         ctx = Context(self.runtime, probe)
         try:
             exchange = ctx.valid(label="baseline")
@@ -132,12 +144,18 @@ class RunState:
         verdict = result.verdict
         if verdict == "fail" and case.level is Level.SHOULD and not self.options["strict"]:
             verdict = "warn"
-        message = failure_message(result, nodeid=nodeid) if verdict in {"fail", "warn", "error"} else result.message
+        message = (
+            failure_message(result, nodeid=nodeid)
+            if verdict in {"fail", "warn", "error"}
+            else result.message
+        )
         self.records.append(case_record(result, verdict=verdict, nodeid=nodeid, message=message))
         if verdict == "skip":
             pytest.skip(result.message)
         if verdict == "fail":
-            raise CaseFailure(message, case_id=case.id, severity=case.severity.value, level=case.level.value)
+            raise CaseFailure(
+                message, case_id=case.id, severity=case.severity.value, level=case.level.value
+            )
         if verdict == "error":
             raise TargetMisbehaved(message)
 
@@ -151,7 +169,12 @@ class RunState:
     def worker_payload(self) -> dict[str, Any]:
         facts = self.runtime.facts if self.runtime is not None else {}
         target = self.target_info
-        return {"records": self.records, "facts": facts, "retries": self._retries(), "target": target}
+        return {
+            "records": self.records,
+            "facts": facts,
+            "retries": self._retries(),
+            "target": target,
+        }
 
     def merge_worker(self, payload: Mapping[str, Any]) -> None:
         self.records.extend(payload.get("records", ()))
@@ -194,7 +217,9 @@ class RunState:
         counts = summary["counts"]
         lines = [
             f"verdict: {summary['verdict']} — "
-            + ", ".join(f"{counts[k]} {k}" for k in ("pass", "fail", "warn", "error", "skip", "waived")),
+            + ", ".join(
+                f"{counts[k]} {k}" for k in ("pass", "fail", "warn", "error", "skip", "waived")
+            ),
             f"results: {results_path}",
             f"junit:   {out / 'junit.xml'}",
         ]
@@ -208,7 +233,8 @@ class RunState:
         try:
             from .report import render_report
         except ImportError as exc:
-            return f"report:  not rendered ({exc.name} missing: pip install 'exchange-conformance[report]')"
+            hint = "pip install 'exchange-conformance[report]'"
+            return f"report:  not rendered ({exc.name} missing: {hint})"
         try:
             paths = render_report(results_path)
         except Exception as exc:  # the results are written; a render failure must not hide them
@@ -230,7 +256,9 @@ def _open_runtime(options: Mapping[str, Any]) -> Any:
     if options["config"] is not None:
         from ._exceptions import ConfigError
 
-        raise ConfigError("configured targets arrive with the real-targets issue; run without --conformance-config")
+        raise ConfigError(
+            "configured targets are not supported yet; run without --conformance-config"
+        )
     keyring = Keyring()
     with start_embedded(keyring, flaws=options["flaws"]) as embedded:
         policy = TransportPolicy(retries=0)
@@ -242,13 +270,17 @@ def _open_runtime(options: Mapping[str, Any]) -> Any:
         target = DynamicTarget(
             embedded.settings,
             transport,
-            sign_in_signer=signer_for(embedded.settings, keyring.trusted(embedded.settings.default_alg)),
+            sign_in_signer=signer_for(
+                embedded.settings, keyring.trusted(embedded.settings.default_alg)
+            ),
             operation_path=OPERATION_PATH,
         )
         other = DynamicTarget(
             embedded.other_settings,
             transport,
-            sign_in_signer=signer_for(embedded.other_settings, keyring.other_environment(embedded.settings.default_alg)),
+            sign_in_signer=signer_for(
+                embedded.other_settings, keyring.other_environment(embedded.settings.default_alg)
+            ),
             operation_path=OPERATION_PATH,
         )
         runtime = Runtime(

@@ -24,7 +24,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="conformance", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(
+        prog="conformance",
+        description="A conformance suite for endpoints that exchange a signed assertion JWT "
+        "for a token. Exit codes: 0 conformant, 1 a case failed, 2 could not run.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in _COMMAND_MODULES:

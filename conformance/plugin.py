@@ -35,16 +35,56 @@ _WORKER_KEY = "conformance_records"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "exchange-conformance suite")
-    group.addoption(OPT_CONFIG, metavar="FILE", help="target configuration (TOML); default: the embedded emulator")
-    group.addoption(OPT_CATEGORY, action="append", default=[], metavar="CAT", help="run only this category (repeatable)")
-    group.addoption(OPT_ID, action="append", default=[], metavar="GLOB", help="run only case ids matching (repeatable)")
+    group.addoption(
+        OPT_CONFIG,
+        metavar="FILE",
+        help="target configuration (TOML); default: the embedded emulator",
+    )
+    group.addoption(
+        OPT_CATEGORY,
+        action="append",
+        default=[],
+        metavar="CAT",
+        help="run only this category (repeatable)",
+    )
+    group.addoption(
+        OPT_ID,
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="run only case ids matching (repeatable)",
+    )
     group.addoption(OPT_LEVEL, choices=("must", "should"), help="run only cases of this level")
-    group.addoption(OPT_STRICT, action="store_true", help="'should' failures fail the run instead of warning")
-    group.addoption(OPT_REPORT_DIR, metavar="DIR", help="where results go (default reports/<run id>)")
-    group.addoption(OPT_NO_RENDER, action="store_true", help="write results.json and junit.xml only, no notebook/HTML")
-    group.addoption(OPT_FLAW, action="append", default=[], metavar="NAME", help="embedded emulator only: turn a named flaw on (repeatable)")
-    group.addoption(OPT_EXAMPLES, type=int, default=40, metavar="N", help="Hypothesis examples per property test (default 40)")
-    group.addoption(OPT_WAIVERS, metavar="FILE", help="a TOML file of accepted risks (case id, reason, owner, expires)")
+    group.addoption(
+        OPT_STRICT, action="store_true", help="'should' failures fail the run instead of warning"
+    )
+    group.addoption(
+        OPT_REPORT_DIR, metavar="DIR", help="where results go (default reports/<run id>)"
+    )
+    group.addoption(
+        OPT_NO_RENDER,
+        action="store_true",
+        help="write results.json and junit.xml only, no notebook/HTML",
+    )
+    group.addoption(
+        OPT_FLAW,
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="embedded emulator only: turn a named flaw on (repeatable)",
+    )
+    group.addoption(
+        OPT_EXAMPLES,
+        type=int,
+        default=40,
+        metavar="N",
+        help="Hypothesis examples per property test (default 40)",
+    )
+    group.addoption(
+        OPT_WAIVERS,
+        metavar="FILE",
+        help="a TOML file of accepted risks (case id, reason, owner, expires)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -57,7 +97,8 @@ def pytest_configure(config: pytest.Config) -> None:
     unknown = [c for c in config.getoption(OPT_CATEGORY) or () if c not in CATEGORIES]
     if unknown:
         raise pytest.UsageError(
-            f"unknown category {unknown[0]!r} for {OPT_CATEGORY}; choose from {', '.join(CATEGORIES)}"
+            f"unknown category {unknown[0]!r} for {OPT_CATEGORY}; "
+            f"choose from {', '.join(CATEGORIES)}"
         )
 
 

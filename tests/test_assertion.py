@@ -30,7 +30,9 @@ def test_builder_sets_claims(key: SigningKey) -> None:
     assert claims["iat"] == 1000
     assert claims["exp"] == 1060
     assert len(claims["jti"]) == 22  # 128 bits, url-safe, unpadded
-    assert set(claims["jti"]) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert set(claims["jti"]) <= set(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    )
     assert len(signature) == 64
 
 
@@ -92,7 +94,12 @@ def test_mapping_and_non_identifier_claims(key: SigningKey) -> None:
 
 def test_header_overrides_win_and_omit_removes(key: SigningKey) -> None:
     token = BASE.with_header(kid="chosen", typ="application/jwt", cty="JWT").signed_with(key)
-    assert split(token)[0] == {"alg": "ES256", "kid": "chosen", "typ": "application/jwt", "cty": "JWT"}
+    assert split(token)[0] == {
+        "alg": "ES256",
+        "kid": "chosen",
+        "typ": "application/jwt",
+        "cty": "JWT",
+    }
     assert split(BASE.without_header("typ").signed_with(key))[0] == {"alg": "ES256", "kid": key.kid}
     assert split(BASE.with_header(kid=OMIT, typ=OMIT).signed_with(key))[0] == {"alg": "ES256"}
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 import conformance
 
 
@@ -11,9 +13,5 @@ def test_all_is_sorted_and_every_name_resolves() -> None:
 
 
 def test_unknown_attribute_raises_attribute_error() -> None:
-    try:
+    with pytest.raises(AttributeError, match="no_such_thing"):
         conformance.no_such_thing  # noqa: B018
-    except AttributeError as exc:
-        assert "no_such_thing" in str(exc)
-    else:
-        raise AssertionError("expected AttributeError")

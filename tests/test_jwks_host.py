@@ -19,7 +19,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def host() -> Iterator[JwksHost]:
-    with JwksHost(Keyring(published_algs=("ES256", "EdDSA")), slow_s=30.0, cache_max_age_s=42) as running:
+    with JwksHost(
+        Keyring(published_algs=("ES256", "EdDSA")), slow_s=30.0, cache_max_age_s=42
+    ) as running:
         yield running
 
 
@@ -98,10 +100,16 @@ def test_rotation_and_revocation_take_effect_at_once(host: JwksHost, http: httpx
         ("html", 200, lambda r: r.headers["content-type"].startswith("text/html")),
         ("keys_not_array", 200, lambda r: r.json() == {"keys": {}}),
         ("empty", 200, lambda r: r.json() == {"keys": []}),
-        ("oversized", 200, lambda r: len(r.content) > OVERSIZED_BYTES and len(r.json()["keys"]) == 2),
+        (
+            "oversized",
+            200,
+            lambda r: len(r.content) > OVERSIZED_BYTES and len(r.json()["keys"]) == 2,
+        ),
     ],
 )
-def test_failure_modes(host: JwksHost, http: httpx.Client, mode: str, status: int, check: object) -> None:
+def test_failure_modes(
+    host: JwksHost, http: httpx.Client, mode: str, status: int, check: object
+) -> None:
     with host.failing("/jwks.json", mode):
         response = http.get(host.jwks_url)
         assert response.status_code == status
@@ -165,7 +173,15 @@ def test_misuse_raises(host: JwksHost) -> None:
         host.fail("/jwks.json", "teapot")
     with pytest.raises(ValueError, match="start with"):
         host.fail("jwks.json", "500")
-    assert set(FAILURE_MODES) == {"500", "slow", "oversized", "invalid_json", "html", "keys_not_array", "empty"}
+    assert set(FAILURE_MODES) == {
+        "500",
+        "slow",
+        "oversized",
+        "invalid_json",
+        "html",
+        "keys_not_array",
+        "empty",
+    }
 
 
 def test_start_stop_and_not_running_errors() -> None:

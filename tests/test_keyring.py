@@ -59,7 +59,9 @@ def _secret_markers(key: Any) -> list[str]:
 @pytest.mark.parametrize("alg", ALGS)
 def test_published_key_verifies_with_pyjwt(keyring: Keyring, alg: str) -> None:
     token = _token(keyring.trusted(alg))
-    jwk = next(k for k in keyring.published_jwks()["keys"] if k["kid"] == f"trusted-{alg.lower()}-1")
+    jwk = next(
+        k for k in keyring.published_jwks()["keys"] if k["kid"] == f"trusted-{alg.lower()}-1"
+    )
     claims = jwt.decode(token, jwt.PyJWK(jwk), algorithms=[alg])
     assert claims["sub"] == "user-1"
     assert jwt.get_unverified_header(token) == {"alg": alg, "kid": jwk["kid"], "typ": "JWT"}
@@ -104,7 +106,9 @@ def test_keys_are_generated_once() -> None:
 def test_generation_is_once_under_threads() -> None:
     ring = Keyring(published_algs=("ES256",))
     seen: list[Any] = []
-    threads = [threading.Thread(target=lambda: seen.append(ring.trusted("ES384"))) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: seen.append(ring.trusted("ES384"))) for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -131,7 +135,11 @@ def test_kid_scheme_and_roles() -> None:
     assert ring.other_environment().kid == "other-es256-1"
     assert ring.weak_rsa().kid == "weak-rs256-1024"
     assert ring.hmac().kid == "hmac-hs256"
-    assert {ring.trusted().role, ring.rotation().role, ring.attacker().role} == {"trusted", "rotation", "attacker"}
+    assert {ring.trusted().role, ring.rotation().role, ring.attacker().role} == {
+        "trusted",
+        "rotation",
+        "attacker",
+    }
     assert ring.weak_rsa().private_key.key_size == 1024
     assert ring.weak_rsa().alg == "RS256"
 
@@ -223,7 +231,10 @@ def test_load_pem_file_infers_alg_and_thumbprint_kid(tmp_path: Path, alg: str) -
     path.write_bytes(_pem(made.private_key))
     loaded = load_signing_key(str(path))
     assert (loaded.alg, loaded.kid, loaded.role) == (alg, made.kid, "user")
-    assert jwt.decode(_token(loaded), jwt.PyJWK(dict(made.public_jwk)), algorithms=[alg])["sub"] == "user-1"
+    assert (
+        jwt.decode(_token(loaded), jwt.PyJWK(dict(made.public_jwk)), algorithms=[alg])["sub"]
+        == "user-1"
+    )
 
 
 def test_load_traditional_pem_with_explicit_alg_and_kid(tmp_path: Path) -> None:
@@ -288,7 +299,9 @@ def _case_content(name: str, made: Any) -> bytes:
         "jwks": json.dumps({"keys": [jwk]}).encode(),
         "bad_jwk_member": json.dumps({**jwk, "d": "!!!"}).encode(),
         "secp256k1": _pem(k1),
-        "secp256k1_jwk": json.dumps({"kty": "EC", "crv": "secp256k1", "x": "a", "y": "b", "d": "c"}).encode(),
+        "secp256k1_jwk": json.dumps(
+            {"kty": "EC", "crv": "secp256k1", "x": "a", "y": "b", "d": "c"}
+        ).encode(),
         "ed448": _pem(ed448.Ed448PrivateKey.generate()),
         "oct": json.dumps({"kty": "oct", "k": "c2VjcmV0"}).encode(),
         "encrypted": _encrypted_pem(made),
@@ -322,7 +335,12 @@ def test_load_errors_are_one_clean_line(tmp_path: Path, name: str, match: str) -
 
 @pytest.mark.parametrize(
     ("alg", "match"),
-    [("RS256", "does not fit"), ("ES384", "does not fit"), ("EdDSA", "does not fit"), ("HS256", "not one of")],
+    [
+        ("RS256", "does not fit"),
+        ("ES384", "does not fit"),
+        ("EdDSA", "does not fit"),
+        ("HS256", "not one of"),
+    ],
 )
 def test_load_rejects_alg_that_does_not_fit(tmp_path: Path, alg: str, match: str) -> None:
     made = make_key("ES256")

@@ -44,39 +44,55 @@ def test_options_are_grouped_under_one_prefix(pytester: pytest.Pytester) -> None
 def test_markers_are_registered_per_category_and_level(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess("--markers")
     text = result.stdout.str()
-    for marker in ("@pytest.mark.time:", "@pytest.mark.algorithms:", "@pytest.mark.must:", "@pytest.mark.should:"):
+    for marker in (
+        "@pytest.mark.time:",
+        "@pytest.mark.algorithms:",
+        "@pytest.mark.must:",
+        "@pytest.mark.should:",
+    ):
         assert marker in text
 
 
 def test_unknown_category_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_inprocess("--pyargs", "conformance.suite", "--conformance-category=nope", "--co")
+    result = pytester.runpytest_inprocess(
+        "--pyargs", "conformance.suite", "--conformance-category=nope", "--co"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "unknown category 'nope'" in result.stderr.str()
 
 
 def run_selected(pytester: pytest.Pytester, out: Path, *args: str) -> tuple[Any, dict[str, Any]]:
     result = pytester.runpytest_inprocess(
-        "--pyargs", "conformance.suite", "-p", "no:cacheprovider", "--conformance-no-render",
-        f"--conformance-report-dir={out}", *args,
+        "--pyargs",
+        "conformance.suite",
+        "-p",
+        "no:cacheprovider",
+        "--conformance-no-render",
+        f"--conformance-report-dir={out}",
+        *args,
     )
     return result, json.loads((out / "results.json").read_text())
 
 
 @pytest.mark.slow
-def test_a_selected_category_runs_and_writes_results_and_junit(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_a_selected_category_runs_and_writes_results_and_junit(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
     result, data = run_selected(pytester, tmp_path, "-m", "time and must")
     ids = [c["id"] for c in data["cases"]]
     assert ids and all(i.startswith("time.") for i in ids)
     assert all(c["level"] == "must" for c in data["cases"])
     tree = ET.parse(tmp_path / "junit.xml")
-    names = [tc.get("name") for tc in tree.iter("testcase")]
+    names = [tc.get("name", "") for tc in tree.iter("testcase")]
     assert sorted(names) == sorted(ids)
     assert result.ret == 0
     assert "verdict: conformant" in result.stdout.str()
 
 
 @pytest.mark.slow
-def test_a_flawed_emulator_fails_the_run_with_a_one_screen_message(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_a_flawed_emulator_fails_the_run_with_a_one_screen_message(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
     result, data = run_selected(
         pytester, tmp_path, "--conformance-flaw=exp_not_checked", "--conformance-id=time.exp.*"
     )
@@ -91,9 +107,16 @@ def test_a_flawed_emulator_fails_the_run_with_a_one_screen_message(pytester: pyt
 
 @pytest.mark.slow
 def test_xdist_workers_give_the_same_verdicts(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    _, single = run_selected(pytester, tmp_path / "one", "--conformance-category=claims", "--conformance-examples=5")
+    _, single = run_selected(
+        pytester, tmp_path / "one", "--conformance-category=claims", "--conformance-examples=5"
+    )
     _, double = run_selected(
-        pytester, tmp_path / "two", "--conformance-category=claims", "--conformance-examples=5", "-n", "2"
+        pytester,
+        tmp_path / "two",
+        "--conformance-category=claims",
+        "--conformance-examples=5",
+        "-n",
+        "2",
     )
     verdicts = {c["id"]: c["verdict"] for c in single["cases"]}
     assert verdicts == {c["id"]: c["verdict"] for c in double["cases"]}

@@ -35,7 +35,9 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     import conformance.cli
 
     out = tmp_path_factory.mktemp("clean")
-    code = conformance.cli.main(["run", "--no-report", "--report-dir", str(out), "--examples", "25"])
+    code = conformance.cli.main(
+        ["run", "--no-report", "--report-dir", str(out), "--examples", "25"]
+    )
     data: dict[str, Any] = json.loads((out / "results.json").read_text())
     data["exit_code"] = code
     return data
@@ -63,7 +65,9 @@ def test_default_plan_is_large_and_covers_every_category(clean: dict[str, Any]) 
 
 
 @pytest.mark.parametrize("flaw", sorted(FLAWS))
-def test_each_flaw_is_caught_by_a_case_on_its_rows(pytester: pytest.Pytester, tmp_path: Path, flaw: str) -> None:
+def test_each_flaw_is_caught_by_a_case_on_its_rows(
+    pytester: pytest.Pytester, tmp_path: Path, flaw: str
+) -> None:
     rows = set(FLAWS[flaw].breaks)
     ids = sorted(c.id for c in CASES if rows & set(c.anchors))
     assert ids, f"no case is anchored on the rows {sorted(rows)} that flaw {flaw} breaks"

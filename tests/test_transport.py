@@ -42,7 +42,9 @@ def test_a_429_storm_gives_up_after_the_retry_budget() -> None:
 
 @respx.mock
 def test_a_verdict_is_never_retried() -> None:
-    route = respx.post(URL).mock(return_value=httpx.Response(200, json={"elevatedAccessToken": "x"}))
+    route = respx.post(URL).mock(
+        return_value=httpx.Response(200, json={"elevatedAccessToken": "x"})
+    )
     raw = transport(retries=3).request("POST", URL, headers={}, content=b"{}")
     assert raw.status == 200 and raw.retries == 0 and route.call_count == 1
 
@@ -69,7 +71,9 @@ def test_a_10mb_body_is_cut_to_the_limit() -> None:
 
 @respx.mock
 def test_redirects_are_reported_not_followed() -> None:
-    respx.post(URL).mock(return_value=httpx.Response(307, headers={"location": "https://evil.test/"}))
+    respx.post(URL).mock(
+        return_value=httpx.Response(307, headers={"location": "https://evil.test/"})
+    )
     raw = transport(retries=0).request("POST", URL, headers={}, content=b"{}")
     assert raw.status == 307
     assert raw.headers["location"] == "https://evil.test/"

@@ -102,7 +102,9 @@ class CaseContext(Protocol):
         configured scope unless given)."""
         ...
 
-    def sign(self, assertion: Assertion, key: SigningKey | None = None, alg: str | None = None) -> str:
+    def sign(
+        self, assertion: Assertion, key: SigningKey | None = None, alg: str | None = None
+    ) -> str:
         """Sign ``assertion`` with ``key`` (default :attr:`key`); header alg/kid from the key."""
         ...
 
@@ -131,11 +133,15 @@ class CaseContext(Protocol):
         """Send a fresh valid assertion (a positive control) and record it."""
         ...
 
-    def race(self, token: str, copies: int, *, session: Session | None = None) -> Sequence[Exchange]:
+    def race(
+        self, token: str, copies: int, *, session: Session | None = None
+    ) -> Sequence[Exchange]:
         """Send ``copies`` identical requests at once, each on its own connection."""
         ...
 
-    def operation(self, session: Session, elevated_token: str, scope: str, *, label: str = "operation") -> Exchange:
+    def operation(
+        self, session: Session, elevated_token: str, scope: str, *, label: str = "operation"
+    ) -> Exchange:
         """Use an issued token on the operation guarded by ``scope``; skips if unsupported."""
         ...
 

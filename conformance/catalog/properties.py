@@ -60,7 +60,11 @@ def _unique_jti(claims: dict[str, Any]) -> dict[str, Any]:
     return claims
 
 
-def _property(draw_token: Callable[[Any, CaseContext], tuple[dict[str, Any], dict[str, Any], str, str | None]]) -> Callable[[CaseContext], Exchange | None]:
+def _property(
+    draw_token: Callable[
+        [Any, CaseContext], tuple[dict[str, Any], dict[str, Any], str, str | None]
+    ],
+) -> Callable[[CaseContext], Exchange | None]:
     def run(ctx: CaseContext) -> Exchange | None:
         from hypothesis import HealthCheck, given, settings
         from hypothesis import strategies as st
@@ -89,19 +93,26 @@ def _property(draw_token: Callable[[Any, CaseContext], tuple[dict[str, Any], dic
             if exchange.accepted == bool(broken):
                 what = "accepted" if exchange.accepted else "refused"
                 why = f"breaks {', '.join(broken)}" if broken else "is valid"
-                mismatches.append(f"{what} an assertion that {why}: header={header!r} claims={claims!r}")
+                mismatches.append(
+                    f"{what} an assertion that {why}: header={header!r} claims={claims!r}"
+                )
                 raise AssertionError(mismatches[-1])
 
         try:
             prop()
         except AssertionError as exc:
-            ctx.fail(f"{mismatches[0] if mismatches else exc} (Hypothesis shrank it; the seed to reproduce is printed in the pytest output)")
+            ctx.fail(
+                f"{mismatches[0] if mismatches else exc} (Hypothesis shrank it; "
+                "the seed that reproduces it is printed in the pytest output)"
+            )
         return None
 
     return run
 
 
-def _draw_claims(data: Any, ctx: CaseContext) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
+def _draw_claims(
+    data: Any, ctx: CaseContext
+) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
     from .._forge import compact
     from ..strategies import claim_sets
 
@@ -113,7 +124,9 @@ def _draw_claims(data: Any, ctx: CaseContext) -> tuple[dict[str, Any], dict[str,
     return header, claims, compact(header, claims, key=key), key.alg
 
 
-def _draw_header(data: Any, ctx: CaseContext) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
+def _draw_header(
+    data: Any, ctx: CaseContext
+) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
     from .._forge import compact
     from ..strategies import header_mutations
 

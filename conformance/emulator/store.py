@@ -112,6 +112,11 @@ class Store:
                 (env, jti, expires),
             )
 
+    def forget_jtis(self) -> None:
+        """Forget every recorded jti (tests that replay drawn examples need a clean slate)."""
+        with self._lock:
+            self._db.execute("DELETE FROM jti")
+
     def purge(self, now: float) -> None:
         """Forget jtis and elevated tokens that can no longer matter."""
         with self._lock:

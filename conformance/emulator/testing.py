@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -137,7 +137,10 @@ _DELETE = object()
 class Harness:
     """Drives a running emulator for tests: sign in, forge assertions, verify."""
 
-    def __init__(self, base_url: str, client: Any, keys: Keys, jwks_base: str) -> None:
+    def __init__(
+        self, base_url: str, client: Any, keys: Keys, jwks_base: str, emulator: Any = None
+    ) -> None:
+        self.emulator = emulator  # the in-process Emulator, for state inspection
         self.base_url = base_url
         self.client = client
         self.keys = keys
@@ -190,7 +193,12 @@ DELETE: Any = _DELETE
 
 
 def world(
-    keys: Keys, *, flaws: Iterable[str] = (), audience: str | None = None, **overrides: Any
+    keys: Keys,
+    *,
+    flaws: Iterable[str] = (),
+    audience: str | None = None,
+    clock: Callable[[], float] | None = None,
+    **overrides: Any,
 ) -> contextlib.AbstractContextManager[Harness]:
     """Start a JWKS host and an emulator (environments A and B) and yield a Harness."""
 
@@ -215,7 +223,7 @@ def world(
                 flaws=frozenset(flaws),
                 **overrides,
             )
-            with run_emulator(config) as emu, _http.client() as client:
-                yield Harness(emu.base_url, client, keys, jwks_host.base_url)
+            with run_emulator(config, clock=clock) as emu, _http.client() as client:
+                yield Harness(emu.base_url, client, keys, jwks_host.base_url, emu.emulator)
 
     return run()

@@ -160,7 +160,7 @@ def _execute(nb: Any, *, cwd: Path, timeout_s: int, notebook_path: Path) -> None
         kernel_name=KERNEL_NAME,
         resources={"metadata": {"path": str(cwd)}},
         # No IPython history database: parallel renders would contend for one sqlite file.
-        extra_arguments=["--HistoryManager.enabled=False"],
+        extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR"],
     )
     failure: str | None = None
     try:

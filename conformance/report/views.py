@@ -24,6 +24,7 @@ __all__ = [
     "changes",
     "facts",
     "failures",
+    "heading",
     "headline",
     "verdict_line",
 ]
@@ -237,6 +238,11 @@ def _by_verdict(results: Mapping[str, Any], verdict: str) -> list[Mapping[str, A
     chosen = [c for c in cases if _get(c, "verdict") == verdict]
     # Most severe first; within a severity the results' own order (catalog order).
     return sorted(chosen, key=lambda c: severity_rank(_get(c, "severity")))
+
+
+def heading(title: str, *, anchor: str) -> str:
+    """A section heading (``title`` and ``anchor`` are escaped)."""
+    return f'<h2 id="{slug(anchor)}">{esc(title)}</h2>'
 
 
 def _section(title: str, body: str, *, anchor: str) -> str:

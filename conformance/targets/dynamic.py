@@ -231,9 +231,7 @@ class DynamicTarget:
 
     def token_jwks(self) -> Mapping[str, Any] | None:
         """The keys the target signs its tokens with, when it publishes them."""
-        raw = self.transport.request(
-            "GET", self.url("/.well-known/jwks"), headers={}, content=None
-        )
+        raw = self.transport.request("GET", self.url("/.well-known/jwks"), headers={}, content=None)
         if raw.status != 200:
             return None
         try:

@@ -1,0 +1,66 @@
+"""``conformance report`` and ``conformance diff``: render a results file, compare two.
+
+Exit codes: ``report`` 0 when the page was written; ``diff`` 1 when the newer run
+regressed (a case turned fail/error, or a new case fails), else 0; both 2 on bad input
+(a missing or invalid results file), with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    report = subparsers.add_parser(
+        "report",
+        help="render results.json into report.ipynb and an offline report.html",
+        description="Execute the report notebook on RESULTS.json and export report.html "
+        "next to it (or into --out). Never contacts the target.",
+    )
+    report.add_argument("results", type=Path, metavar="RESULTS.json")
+    report.add_argument("--out", type=Path, metavar="DIR", help="where to write the report")
+    report.add_argument(
+        "--baseline", type=Path, metavar="OLD.json", help="add a 'changes since' section"
+    )
+    report.add_argument(
+        "--timeout", type=int, default=120, metavar="S", help="per-cell timeout (default 120)"
+    )
+    report.set_defaults(func=run_report)
+
+    diff = subparsers.add_parser(
+        "diff",
+        help="compare two results files (exit 1 on regression)",
+        description="List new failures, fixed cases, changed verdicts and added/removed "
+        "cases between OLD and NEW; exit 1 when NEW regressed.",
+    )
+    diff.add_argument("old", type=Path, metavar="OLD/results.json")
+    diff.add_argument("new", type=Path, metavar="NEW/results.json")
+    diff.add_argument("--format", choices=("text", "json"), default="text")
+    diff.set_defaults(func=run_diff)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from ._exceptions import ConfigError
+    from .report import render_report
+
+    if args.timeout <= 0:
+        raise ConfigError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    paths = render_report(
+        args.results, out_dir=args.out, baseline=args.baseline, timeout_s=args.timeout
+    )
+    print(paths.html)
+    return 0
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from .report import diff_files
+
+    result = diff_files(args.old, args.new)
+    print(result.to_json() if args.format == "json" else result.to_text())
+    return 1 if result.regressed else 0
+
+
+#: The dispatcher's convention: ``run`` is the family's main command.
+run = run_report

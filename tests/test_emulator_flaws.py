@@ -1,0 +1,211 @@
+"""Each flaw makes the emulator get its conditions wrong; the clean emulator gets them right.
+
+Every scenario returns True when the emulator misbehaved. The matrix test runs each one
+against the clean emulator (must be False) and against the emulator with that flaw alone
+(must be True).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from conformance import _http
+from conformance._forge import b64url_encode, compact, split
+from conformance.emulator import FLAWS
+from conformance.emulator.testing import DELETE, ISSUER_A, ISSUER_B, Harness, Keys, sign, world
+from conformance.emulator.tokens import public_jwk
+
+pytestmark = pytest.mark.slow
+
+
+def _claims(**extra: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": ISSUER_A,
+        "sub": "alice",
+        "scope": "wallet:export",
+        "jti": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + 120,
+    }
+    claims.update(extra)
+    return claims
+
+
+def _accepted(h: Harness, session: str, token: str) -> bool:
+    reply = h.verify(session, token)
+    assert reply.status_code < 500, reply.text
+    return bool(reply.status_code == 200)
+
+
+def _flipped(token: str) -> str:
+    head, body, _ = token.split(".")
+    return f"{head}.{body}.{b64url_encode(bytes(b ^ 0x5A for b in split(token)[2]))}"
+
+
+def _hmac_confusion(h: Harness, s: str) -> bool:
+    from cryptography.hazmat.primitives import serialization
+
+    pem = (
+        h.keys.trusted["a-rsa"][0]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return _accepted(h, s, compact({"alg": "HS256", "kid": "a-rsa"}, _claims(), key=pem))
+
+
+def _replayed(h: Harness, s: str) -> bool:
+    token = h.assertion()
+    return _accepted(h, s, token) and _accepted(h, s, token)
+
+
+def _burst(h: Harness, session: str, token: str, n: int = 16) -> int:
+    """Send ``n`` copies at once, each on its own connection; count the 200s."""
+    barrier = threading.Barrier(n)
+    statuses: list[int] = []
+    clients = [_http.client() for _ in range(n)]
+
+    def send(client: Any) -> None:
+        barrier.wait()
+        reply = client.post(
+            h.url("externalAuth/verify"),
+            json={"jwt": token},
+            headers={"authorization": f"Bearer {session}"},
+        )
+        statuses.append(reply.status_code)
+
+    threads = [threading.Thread(target=send, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for client in clients:
+        client.close()
+    assert all(status < 500 for status in statuses)
+    return statuses.count(200)
+
+
+def _raced(h: Harness, s: str) -> bool:
+    return _burst(h, s, h.assertion()) > 1
+
+
+def _burned(h: Harness, s: str) -> bool:
+    genuine = h.assertion()
+    assert not _accepted(h, s, _flipped(genuine))
+    return not _accepted(h, s, genuine)
+
+
+def _issued_claims(h: Harness, s: str) -> dict[str, Any]:
+    reply = h.verify(s, h.assertion())
+    assert reply.status_code == 200
+    return split(reply.json()["elevatedAccessToken"])[1]
+
+
+def _reused(h: Harness, s: str) -> bool:
+    token = h.verify(s, h.assertion()).json()["elevatedAccessToken"]
+    headers = {"authorization": f"Bearer {s}", "x-dyn-elevated-access-token": token}
+    url = h.url("emulator/operations/wallet:export")
+    first = h.client.post(url, headers=headers).status_code
+    return first == 200 and h.client.post(url, headers=headers).status_code == 200
+
+
+def _embedded(h: Harness, s: str) -> bool:
+    jwk = public_jwk(h.keys.attacker, alg="ES256")
+    token = sign(h.keys.attacker, "ES256", _claims(), kid=jwk["kid"], headers={"jwk": jwk})
+    return _accepted(h, s, token)
+
+
+def _crashes(h: Harness, s: str) -> bool:
+    reply = h.client.post(
+        h.url("externalAuth/verify"), content=b"[1]", headers={"authorization": f"Bearer {s}"}
+    )
+    return reply.status_code >= 500
+
+
+def _leaks(h: Harness, s: str) -> bool:
+    token = _flipped(h.assertion())
+    reply = h.verify(s, token)
+    assert reply.status_code == 401
+    return token.split(".")[2] in reply.json()["error"] or "Expected" in reply.json()["error"]
+
+
+SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
+    "alg_none_accepted": lambda h, s: _accepted(
+        h, s, compact({"alg": "none", "kid": "a-ec"}, _claims())
+    )
+    and _accepted(h, s, compact({"alg": "nOnE"}, _claims(), signature=b"x" * 64)),
+    "hmac_key_confusion": _hmac_confusion,
+    "signature_not_checked": lambda h, s: _accepted(h, s, _flipped(h.assertion()))
+    and _accepted(h, s, sign(h.keys.attacker, "ES256", _claims(), kid="a-ec")),
+    "exp_not_checked": lambda h, s: _accepted(h, s, h.assertion(exp=DELETE))
+    and _accepted(h, s, h.assertion(exp=int(time.time()) - 300)),
+    "huge_leeway": lambda h, s: _accepted(h, s, h.assertion(exp=int(time.time()) - 300)),
+    "nbf_ignored": lambda h, s: _accepted(h, s, h.assertion(nbf=int(time.time()) + 600)),
+    "no_max_lifetime": lambda h, s: _accepted(h, s, h.assertion(exp=int(time.time()) + 86400))
+    and _accepted(h, s, h.assertion(exp=int(time.time() * 1000))),
+    "jti_not_checked": lambda h, s: _replayed(h, s) and _accepted(h, s, h.assertion(jti=DELETE)),
+    "jti_race": _raced,
+    "jti_burned_by_rejects": _burned,
+    "sub_not_compared": lambda h, s: _accepted(h, s, h.assertion(subject="bob")),
+    "sub_case_insensitive": lambda h, s: _accepted(h, s, h.assertion(subject="ALICE")),
+    "unknown_scopes_accepted": lambda h, s: _accepted(h, s, h.assertion(scope="wallet:*")),
+    "broad_token": lambda h, s: _issued_claims(h, s)["scope"] != "wallet:export",
+    "long_lived_token": lambda h, s: (lambda c: c["exp"] - c["iat"] > 3600)(_issued_claims(h, s)),
+    "token_reusable": _reused,
+    "jku_trusted": lambda h, s: _accepted(
+        h,
+        s,
+        sign(
+            h.keys.attacker,
+            "ES256",
+            _claims(),
+            kid="evil",
+            headers={"jku": f"{h.jwks_base}/evil.json"},
+        ),
+    ),
+    "embedded_jwk_trusted": _embedded,
+    "alg_not_matched": lambda h, s: _accepted(
+        h, s, sign(h.keys.trusted["a-rsa"][0], "RS512", _claims(), kid="a-rsa")
+    ),
+    "crit_ignored": lambda h, s: _accepted(h, s, h.assertion(headers={"crit": ["x-custom"]})),
+    "iss_not_checked": lambda h, s: _accepted(h, s, h.assertion(iss=DELETE))
+    and _accepted(h, s, h.assertion(key="b-ec", issuer=ISSUER_B)),
+    "server_error_on_malformed": _crashes,
+    "leaky_errors": _leaks,
+}
+
+
+def test_every_flaw_has_a_scenario_and_names_catalog_rows() -> None:
+    assert set(SCENARIOS) == set(FLAWS)
+    for flaw in FLAWS.values():
+        assert flaw.breaks and all(len(row) == 3 and row[0].isupper() for row in flaw.breaks)
+        assert flaw.description
+
+
+@pytest.fixture(scope="module")
+def keys() -> Keys:
+    return Keys()
+
+
+@pytest.fixture(scope="module")
+def clean(keys: Keys) -> Iterator[tuple[Harness, str]]:
+    with world(keys) as h:
+        yield h, h.signin("alice")
+
+
+@pytest.mark.parametrize("flaw", sorted(FLAWS))
+def test_clean_emulator_behaves(clean: tuple[Harness, str], flaw: str) -> None:
+    h, session = clean
+    assert SCENARIOS[flaw](h, session) is False
+
+
+@pytest.mark.parametrize("flaw", sorted(FLAWS))
+def test_flawed_emulator_misbehaves(keys: Keys, flaw: str) -> None:
+    with world(keys, flaws=[flaw]) as h:
+        assert SCENARIOS[flaw](h, h.signin("alice")) is True
