@@ -26,7 +26,11 @@ def register(subparsers: Any) -> None:
         help="generate a private key and the JWKS to register",
         description="Write DIR/private.pem, DIR/private.jwk.json (both 0600) and DIR/jwks.json.",
     )
-    new.add_argument("--alg", default="ES256", help="signing algorithm (default ES256)")
+    new.add_argument(
+        "--alg",
+        default="ES256",
+        help="RS256..RS512, PS256..PS512, ES256, ES384, ES512 or EdDSA (default ES256)",
+    )
     new.add_argument("--kid", default=None, help="key id (default: the RFC 7638 thumbprint)")
     new.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory to write to")
     new.add_argument("--force", action="store_true", help="overwrite existing files")

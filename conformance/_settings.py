@@ -42,5 +42,5 @@ class TargetSettings:
     #: the clock leeway the target documents (seconds); clock cases probe around it
     leeway_s: int = 30
     #: the maximum assertion lifetime the target documents (seconds)
-    max_assertion_lifetime_s: int = 3600
+    max_assertion_lifetime_s: int = 600
     capabilities: frozenset[str] = field(default_factory=frozenset)

@@ -118,7 +118,15 @@ def _draw_claims(
 
     now = ctx.now()
     valid = dict(ctx.assertion().claims)
-    claims = _unique_jti(dict(data.draw(claim_sets(valid=valid, now=now), label="claims")))
+    s = ctx.settings
+    drawn = claim_sets(
+        valid=valid,
+        now=now,
+        leeway_s=s.leeway_s,
+        max_lifetime_s=s.max_assertion_lifetime_s,
+        known_scopes=tuple(s.known_scopes),
+    )
+    claims = _unique_jti(dict(data.draw(drawn, label="claims")))
     key = ctx.key
     header = {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
     return header, claims, compact(header, claims, key=key), key.alg
@@ -132,7 +140,8 @@ def _draw_header(
 
     key = ctx.key
     valid_header = {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
-    header = dict(data.draw(header_mutations(valid=valid_header), label="header"))
+    kids = [k["kid"] for k in ctx.keyring.published_jwks()["keys"]]
+    header = dict(data.draw(header_mutations(valid=valid_header, kids=kids), label="header"))
     claims = dict(ctx.assertion().claims)
     # Sign with the key for the header's alg family when it is one we hold, so that the
     # only thing under test is the header itself.

@@ -149,12 +149,13 @@ class Harness:
     def url(self, path: str, *, env: str = ENV_A) -> str:
         return f"{self.base_url}/sdk/{env}/{path}"
 
-    def signin(self, subject: str = "alice", *, env: str = ENV_A) -> str:
-        """A session token for ``subject`` (asserts the sign-in succeeded)."""
+    def signin(self, subject: str = "alice", *, env: str = ENV_A, **claims: Any) -> str:
+        """A session token for ``subject`` (asserts the sign-in succeeded); ``claims`` add."""
         name, issuer = ("a-ec", ISSUER_A) if env == ENV_A else ("b-ec", ISSUER_B)
         key, alg, kid = self.keys.trusted[name]
         now = int(time.time())
-        token = sign(key, alg, {"iss": issuer, "sub": subject, "exp": now + 300}, kid=kid)
+        body = {"iss": issuer, "sub": subject, "exp": now + 300, **claims}
+        token = sign(key, alg, body, kid=kid)
         reply = self.client.post(self.url("externalAuth/signin", env=env), json={"jwt": token})
         if reply.status_code != 200:
             raise AssertionError(f"sign-in failed: {reply.status_code} {reply.text[:200]}")

@@ -212,7 +212,8 @@ class Validator:
         if has("alg_none_accepted") and alg.lower() == "none":
             return
         kid = header.get("kid")
-        if kid is not None and (not isinstance(kid, str) or not kid):
+        # A present kid must be usable: null is not "absent".
+        if "kid" in header and (not isinstance(kid, str) or not kid):
             raise Rejected("invalid kid", status=400)
         source = self.keys_environment(env, decoded.claims)
         if has("hmac_key_confusion") and alg == "HS256":
@@ -226,7 +227,7 @@ class Validator:
             if name in header:
                 raise Rejected(f"unsupported header parameter {name}")
         typ = header.get("typ")
-        if typ is not None and (not isinstance(typ, str) or typ.lower() not in _GOOD_TYP):
+        if "typ" in header and (not isinstance(typ, str) or typ.lower() not in _GOOD_TYP):
             raise Rejected("unsupported typ")
         key = self._select_key(header, alg, kid, source)
         if has("signature_not_checked"):

@@ -160,6 +160,8 @@ def _execute(nb: Any, *, cwd: Path, timeout_s: int, notebook_path: Path) -> None
         kernel_name=KERNEL_NAME,
         resources={"metadata": {"path": str(cwd)}},
         # No IPython history database: parallel renders would contend for one sqlite file.
+        # log_level=ERROR: the kernel's warning about plain-TCP loopback sockets is noise
+        # on a CLI user's terminal; errors still show.
         extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR"],
     )
     failure: str | None = None
