@@ -212,7 +212,7 @@ def _realg(token: str, alg: str) -> str:
 
 
 def _flip_signature(token: str) -> str:
-    head, body, sig = token.split(".")
+    head, body, _ = token.split(".")
     raw = bytes(b ^ 0x5A for b in split(token)[2])
     return f"{head}.{body}.{b64url_encode(raw)}"
 
@@ -309,7 +309,9 @@ def test_typ_variants_and_ignored_headers_are_fine(h: Harness, session: str) -> 
 )
 def test_bad_session_is_401(h: Harness, authorization: str | None, status: int) -> None:
     headers = {} if authorization is None else {"authorization": authorization}
-    reply = h.client.post(h.url("externalAuth/verify"), json={"jwt": h.assertion()}, headers=headers)
+    reply = h.client.post(
+        h.url("externalAuth/verify"), json={"jwt": h.assertion()}, headers=headers
+    )
     assert reply.status_code == status
     _error_of(reply)
 
@@ -395,9 +397,7 @@ HOSTILE_BODIES: list[bytes] = [
 
 
 @pytest.mark.parametrize("body", HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
-@pytest.mark.parametrize(
-    "path", ["externalAuth/verify", "externalAuth/signin", "stepUp/check"]
-)
+@pytest.mark.parametrize("path", ["externalAuth/verify", "externalAuth/signin", "stepUp/check"])
 def test_hostile_input_never_5xx(h: Harness, session: str, body: bytes, path: str) -> None:
     reply = h.client.post(
         h.url(path),

@@ -136,19 +136,25 @@ def _leaks(h: Harness, s: str) -> bool:
 
 
 SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
-    "alg_none_accepted": lambda h, s: _accepted(
-        h, s, compact({"alg": "none", "kid": "a-ec"}, _claims())
-    )
-    and _accepted(h, s, compact({"alg": "nOnE"}, _claims(), signature=b"x" * 64)),
+    "alg_none_accepted": lambda h, s: (
+        _accepted(h, s, compact({"alg": "none", "kid": "a-ec"}, _claims()))
+        and _accepted(h, s, compact({"alg": "nOnE"}, _claims(), signature=b"x" * 64))
+    ),
     "hmac_key_confusion": _hmac_confusion,
-    "signature_not_checked": lambda h, s: _accepted(h, s, _flipped(h.assertion()))
-    and _accepted(h, s, sign(h.keys.attacker, "ES256", _claims(), kid="a-ec")),
-    "exp_not_checked": lambda h, s: _accepted(h, s, h.assertion(exp=DELETE))
-    and _accepted(h, s, h.assertion(exp=int(time.time()) - 300)),
+    "signature_not_checked": lambda h, s: (
+        _accepted(h, s, _flipped(h.assertion()))
+        and _accepted(h, s, sign(h.keys.attacker, "ES256", _claims(), kid="a-ec"))
+    ),
+    "exp_not_checked": lambda h, s: (
+        _accepted(h, s, h.assertion(exp=DELETE))
+        and _accepted(h, s, h.assertion(exp=int(time.time()) - 300))
+    ),
     "huge_leeway": lambda h, s: _accepted(h, s, h.assertion(exp=int(time.time()) - 300)),
     "nbf_ignored": lambda h, s: _accepted(h, s, h.assertion(nbf=int(time.time()) + 600)),
-    "no_max_lifetime": lambda h, s: _accepted(h, s, h.assertion(exp=int(time.time()) + 86400))
-    and _accepted(h, s, h.assertion(exp=int(time.time() * 1000))),
+    "no_max_lifetime": lambda h, s: (
+        _accepted(h, s, h.assertion(exp=int(time.time()) + 86400))
+        and _accepted(h, s, h.assertion(exp=int(time.time() * 1000)))
+    ),
     "jti_not_checked": lambda h, s: _replayed(h, s) and _accepted(h, s, h.assertion(jti=DELETE)),
     "jti_race": _raced,
     "jti_burned_by_rejects": _burned,
@@ -174,8 +180,10 @@ SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
         h, s, sign(h.keys.trusted["a-rsa"][0], "RS512", _claims(), kid="a-rsa")
     ),
     "crit_ignored": lambda h, s: _accepted(h, s, h.assertion(headers={"crit": ["x-custom"]})),
-    "iss_not_checked": lambda h, s: _accepted(h, s, h.assertion(iss=DELETE))
-    and _accepted(h, s, h.assertion(key="b-ec", issuer=ISSUER_B)),
+    "iss_not_checked": lambda h, s: (
+        _accepted(h, s, h.assertion(iss=DELETE))
+        and _accepted(h, s, h.assertion(key="b-ec", issuer=ISSUER_B))
+    ),
     "server_error_on_malformed": _crashes,
     "leaky_errors": _leaks,
 }

@@ -207,10 +207,9 @@ def test_many_cases_render(tmp_path: Path) -> None:
 def test_missing_results_raise_config_error_before_any_kernel(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such results file"):
         render_report(tmp_path / "nope.json")
-    good = write_results(tmp_path / "results.json", make_results(n_cases=5, failures=0,
-                                                                  critical=0))
+    good = write_results(tmp_path / "results.json", make_results(n_cases=5, failures=0, critical=0))
+    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid JSON"):
-        (tmp_path / "bad.json").write_text("{", encoding="utf-8")
         render_report(good, baseline=tmp_path / "bad.json")
     assert not (tmp_path / "report.ipynb").exists()
 
@@ -224,14 +223,16 @@ def test_failing_cell_saves_partial_notebook_and_raises(
             nbformat.v4.new_code_cell("x = 1"),
             nbformat.v4.new_code_cell("raise RuntimeError('boom in the report')"),
         ],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}},
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
     )
     path = tmp_path / "template.ipynb"
     nbformat.write(template, path)
     monkeypatch.setattr(render_module, "TEMPLATE_NOTEBOOK", path)
-    results = write_results(tmp_path / "results.json", make_results(n_cases=3, failures=0,
-                                                                     critical=0))
+    results = write_results(
+        tmp_path / "results.json", make_results(n_cases=3, failures=0, critical=0)
+    )
     with pytest.raises(ReportRenderError, match="RuntimeError: boom in the report") as info:
         render_report(results, timeout_s=30)
     assert info.value.notebook == tmp_path / "report.ipynb"

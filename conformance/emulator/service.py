@@ -25,6 +25,8 @@ Reply = tuple[int, dict[str, Any] | None]
 LONG_LIVED_S = 30 * 86400.0
 #: How long the ``jti_race`` flaw pauses between its check and its set.
 RACE_PAUSE_S = 0.2
+#: Expired jtis and elevated tokens are deleted every this many successful verifies.
+PURGE_EVERY = 256
 _USER_NS = uuid.UUID("6f1d4c2e-8a57-4c1b-9d0e-5b3a7c2f9e10")
 
 
@@ -55,6 +57,7 @@ class Emulator:
         )
         self.validator = Validator(config, self.jwks)
         self._fragile = config.has("server_error_on_malformed")
+        self._verifies = 0
 
     def close(self) -> None:
         self.jwks.close()
@@ -186,6 +189,9 @@ class Emulator:
                 self.store.put_jti(env.id, grant.jti, expires=grant.keep_until)
             elif not self.store.record_jti(env.id, grant.jti, expires=grant.keep_until, now=now):
                 raise Rejected("assertion already used")
+        self._verifies += 1
+        if self._verifies % PURGE_EVERY == 0:
+            self.store.purge(now)
         scopes = self.config.known_scopes if has("broad_token") else grant.scopes
         ttl = LONG_LIVED_S if has("long_lived_token") else float(self.config.elevated_ttl_s)
         iat = int(now)

@@ -37,7 +37,9 @@ def load_results(path: str | Path) -> dict[str, Any]:
     except ValueError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc}); is it a results.json?") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise ConfigError(f"{path}: not an exchange-conformance results file (no schema {SCHEMA!r})")
+        raise ConfigError(
+            f"{path}: not an exchange-conformance results file (no schema {SCHEMA!r})"
+        )
     version = data.get("schema_version")
     if version not in SUPPORTED_SCHEMA_VERSIONS:
         raise ConfigError(

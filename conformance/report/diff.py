@@ -168,8 +168,8 @@ def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> ResultsDiff:
     for case_id, case in before.items():
         if case_id not in after:
             removed.append(_change(case, str(case.get("verdict")), None))
-    old_run = old.get("run") if isinstance(old.get("run"), Mapping) else {}
-    new_run = new.get("run") if isinstance(new.get("run"), Mapping) else {}
+    old_run: Mapping[str, Any] = old["run"] if isinstance(old.get("run"), Mapping) else {}
+    new_run: Mapping[str, Any] = new["run"] if isinstance(new.get("run"), Mapping) else {}
     return ResultsDiff(
         old_run_id=str(old_run.get("id", "")),
         new_run_id=str(new_run.get("id", "")),

@@ -63,16 +63,16 @@ def _png(fig: Any) -> bytes:
 def _rc() -> Any:
     import matplotlib as mpl
 
-    return mpl.rc_context(
-        {"font.size": 8, "axes.spines.top": False, "axes.spines.right": False}
-    )
+    return mpl.rc_context({"font.size": 8, "axes.spines.top": False, "axes.spines.right": False})
 
 
 def matrix(results: Mapping[str, Any]) -> Figure:
-    """Category × verdict: one stacked horizontal bar per category (``by_category``)."""
+    """Category x verdict: one stacked horizontal bar per category (``by_category``)."""
     summary = results.get("summary")
     by_category = summary.get("by_category", {}) if isinstance(summary, Mapping) else {}
-    names = [n for n in categories(results) if isinstance(by_category, Mapping) and n in by_category]
+    names = [
+        n for n in categories(results) if isinstance(by_category, Mapping) and n in by_category
+    ]
     with _rc():
         fig = _new_figure(max(HEIGHT_IN, 0.9 + 0.28 * len(names)))
         ax = fig.add_subplot()
@@ -82,19 +82,28 @@ def matrix(results: Mapping[str, Any]) -> Figure:
             widths = [_count(by_category.get(n), verdict) for n in names]
             if not any(widths):
                 continue
-            ax.barh(ys, widths, left=left, color=VERDICT_COLOURS[verdict], label=verdict,
-                    height=0.7)
+            ax.barh(
+                ys, widths, left=left, color=VERDICT_COLOURS[verdict], label=verdict, height=0.7
+            )
             for y, x0, w in zip(ys, left, widths, strict=True):
                 if w:
-                    ax.text(x0 + w / 2, y, str(w), ha="center", va="center", fontsize=7,
-                            color="white" if verdict != "skip" else "black")
+                    ax.text(
+                        x0 + w / 2,
+                        y,
+                        str(w),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if verdict != "skip" else "black",
+                    )
             left = [a + b for a, b in zip(left, widths, strict=True)]
         ax.set_yticks(ys, [_label(n) for n in names])
         ax.set_xlabel("cases")
         ax.set_title("Verdicts by category", loc="left", fontsize=9)
         if names:
-            ax.legend(ncols=6, loc="lower left", bbox_to_anchor=(0, 1.08), frameon=False,
-                      fontsize=7)
+            ax.legend(
+                ncols=6, loc="lower left", bbox_to_anchor=(0, 1.08), frameon=False, fontsize=7
+            )
         else:
             ax.text(0.5, 0.5, "no cases", transform=ax.transAxes, ha="center")
         return Figure("matrix", "Verdicts by category", _png(fig))
@@ -118,15 +127,17 @@ def severity(results: Mapping[str, Any]) -> Figure:
             widths = [_count(by_severity.get(n), verdict) for n in names]
             if not any(widths):
                 continue
-            ax.barh(ys, widths, left=left, color=VERDICT_COLOURS[verdict], label=verdict,
-                    height=0.7)
+            ax.barh(
+                ys, widths, left=left, color=VERDICT_COLOURS[verdict], label=verdict, height=0.7
+            )
             left = [a + b for a, b in zip(left, widths, strict=True)]
         ax.set_yticks(ys, [_label(n) for n in names])
         ax.set_xlabel("cases")
         ax.set_title("Cases by severity", loc="left", fontsize=9)
         if any(left):
-            ax.legend(ncols=6, loc="lower left", bbox_to_anchor=(0, 1.08), frameon=False,
-                      fontsize=7)
+            ax.legend(
+                ncols=6, loc="lower left", bbox_to_anchor=(0, 1.08), frameon=False, fontsize=7
+            )
         return Figure("severity", "Cases by severity and verdict", _png(fig))
 
 
@@ -154,8 +165,12 @@ def latency(results: Mapping[str, Any]) -> Figure | None:
     with _rc():
         fig = _new_figure(max(HEIGHT_IN, 0.9 + 0.28 * len(names)))
         ax = fig.add_subplot()
-        ax.boxplot([data[n] for n in names][::-1], orientation="horizontal", widths=0.6,
-                   flierprops={"markersize": 2})
+        ax.boxplot(
+            [data[n] for n in names][::-1],
+            orientation="horizontal",
+            widths=0.6,
+            flierprops={"markersize": 2},
+        )
         ax.set_yticks(range(1, len(names) + 1), [_label(n) for n in names][::-1])
         ax.set_xscale("log")
         from matplotlib.ticker import NullFormatter, ScalarFormatter

@@ -10,6 +10,7 @@ only. nbformat, nbclient and nbconvert are imported inside the functions that us
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -70,6 +71,12 @@ class ReportRenderError(ConformanceError):
         self.notebook = notebook
 
 
+def _lib(name: str) -> Any:
+    # nbformat, nbclient, nbconvert and bleach ship no type information: they are used
+    # through Any, imported only when a render needs them.
+    return importlib.import_module(name)
+
+
 def template_notebook() -> Path:
     """The packaged template notebook (present in editable and wheel installs alike)."""
     return TEMPLATE_NOTEBOOK
@@ -83,8 +90,7 @@ def inject_parameters(nb: Any, parameters: Mapping[str, object]) -> Any:
     Raises ``ValueError`` when the notebook has no cell tagged ``parameters`` or a value
     is not a literal.
     """
-    import nbformat
-
+    nbformat = _lib("nbformat")
     for name, value in parameters.items():
         if not name.isidentifier():
             raise ValueError(f"parameter name {name!r} is not an identifier")
@@ -111,16 +117,15 @@ def clean_html(element: Any) -> str:
     executed; only http, https and mailto links), with the few structural tags the report
     needs (headings, ``details``, table heads) added to nbconvert's short list.
     """
-    import bleach
-
     text = element.decode() if isinstance(element, bytes) else str(element)
-    return bleach.clean(
+    cleaned: str = _lib("bleach").clean(
         text,
         tags=ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         protocols={"http", "https", "mailto"},
         strip_comments=True,
     )
+    return cleaned
 
 
 def export_html(nb: Any, html_path: Path, *, title: str = "Exchange conformance report") -> Path:
@@ -129,10 +134,8 @@ def export_html(nb: Any, html_path: Path, *, title: str = "Exchange conformance 
     Uses our template (lab without any CDN script), ``sanitize_html=True``, and hides
     code cells and prompts. Returns ``html_path``.
     """
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
-
-    exporter = HTMLExporter(
+    nbconvert = _lib("nbconvert")
+    exporter = nbconvert.HTMLExporter(
         template_name=TEMPLATE_NAME,
         extra_template_basedirs=[str(TEMPLATES_DIR)],
         sanitize_html=True,
@@ -142,7 +145,8 @@ def export_html(nb: Any, html_path: Path, *, title: str = "Exchange conformance 
         filters={"clean_html": clean_html},
     )
     exporter.register_preprocessor(
-        TagRemovePreprocessor(remove_cell_tags={"remove-cell"}), enabled=True
+        nbconvert.preprocessors.TagRemovePreprocessor(remove_cell_tags={"remove-cell"}),
+        enabled=True,
     )
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     html_path.write_text(body, encoding="utf-8")
@@ -150,11 +154,10 @@ def export_html(nb: Any, html_path: Path, *, title: str = "Exchange conformance 
 
 
 def _execute(nb: Any, *, cwd: Path, timeout_s: int, notebook_path: Path) -> None:
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-    client = NotebookClient(
+    nbformat = _lib("nbformat")
+    nbclient = _lib("nbclient")
+    errors = _lib("nbclient.exceptions")
+    client = nbclient.NotebookClient(
         nb,
         timeout=timeout_s,
         kernel_name=KERNEL_NAME,
@@ -167,12 +170,12 @@ def _execute(nb: Any, *, cwd: Path, timeout_s: int, notebook_path: Path) -> None
     failure: str | None = None
     try:
         client.execute()
-    except CellExecutionError as exc:
+    except errors.CellExecutionError as exc:
         evalue = (str(exc.evalue).splitlines() or [""])[0][:300]
         failure = f"a report cell raised {exc.ename}: {evalue}"
-    except CellTimeoutError:
+    except errors.CellTimeoutError:
         failure = f"a report cell ran longer than {timeout_s} s (raise --timeout?)"
-    except DeadKernelError as exc:
+    except errors.DeadKernelError as exc:
         failure = f"the report kernel died ({exc})"
     finally:
         # Saved whatever happened: the partial notebook holds the traceback.
@@ -201,8 +204,6 @@ def render_report(
     (checked before any kernel starts), ``ValueError`` for a non-positive timeout, and
     :class:`ReportRenderError` when execution fails (the partial notebook is saved).
     """
-    import nbformat
-
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s}")
     results_path = Path(results_path).resolve()
@@ -213,7 +214,7 @@ def render_report(
     target_dir = (Path(out_dir) if out_dir is not None else results_path.parent).resolve()
     target_dir.mkdir(parents=True, exist_ok=True)
 
-    nb = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
+    nb = _lib("nbformat").read(TEMPLATE_NOTEBOOK, as_version=4)
     # Paths relative to the report directory (the kernel's cwd) when possible, so the
     # saved notebook does not carry this machine's absolute paths.
     inject_parameters(

@@ -253,9 +253,7 @@ def failures(results: Mapping[str, Any]) -> str:
     """Section 3: every ``fail`` case, most severe first, with its evidence."""
     chosen = _by_verdict(results, "fail")
     if not chosen:
-        return _section(
-            "Failures", '<p class="cr-ok">No case failed.</p>', anchor="failures"
-        )
+        return _section("Failures", '<p class="cr-ok">No case failed.</p>', anchor="failures")
     return _section(
         f"Failures ({len(chosen)})", "".join(_case_block(c) for c in chosen), anchor="failures"
     )
@@ -416,4 +414,3 @@ def changes(diff: ResultsDiff) -> str:
     )
     body = "".join(blocks) or '<p class="cr-ok">No verdict changed.</p>'
     return _section("Changes since baseline", intro + body, anchor="changes")
-

@@ -1,0 +1,478 @@
+"""The run configuration: a TOML file (``--config``) or ``[tool.conformance]`` in
+``pyproject.toml``, validated into one :class:`RunConfig`.
+
+Every mistake raises :class:`ConfigError` with one line that names the key and what was
+expected; secrets are only ever given by reference (``env:NAME`` or a file path) and no
+message echoes one. The schema is documented in ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ._exceptions import ConfigError
+from ._settings import KNOWN_SCOPES, TargetSettings
+from ._transport import TransportPolicy
+
+if TYPE_CHECKING:
+    from ._keyring import SigningKey
+    from .targets.rfc7523 import Rfc7523Options
+
+PROFILES = ("dynamic", "rfc7523")
+DYNAMIC_BASE_URL = "https://app.dynamicauth.com/api/v0"
+#: Transport defaults for a real target: gentle on a shared staging service.
+DEFAULT_RATE_LIMIT_PER_S = 5.0
+
+_COMMON_TARGET_KEYS = (
+    "profile",
+    "audience",
+    "scopes",
+    "subjects",
+    "known_scopes",
+    "leeway_s",
+    "max_token_lifetime_s",
+    "max_assertion_lifetime_s",
+    "keys",
+)
+_PROFILE_KEYS: Mapping[str, tuple[str, ...]] = {
+    "dynamic": ("base_url", "environment_id", "issuer", "session_tokens", "operation_path"),
+    "rfc7523": ("token_url", "client_id", "mode", "audience_kind", "scope", "issuer"),
+}
+_SECTIONS = ("target", "transport", "report")
+_TRANSPORT_KEYS = (
+    "timeout_s",
+    "retries",
+    "rate_limit_per_s",
+    "max_retry_after_s",
+    "allow_bursts",
+    "ca_bundle",
+)
+_REPORT_KEYS = ("dir", "waivers")
+_KEY_KEYS = ("kid", "alg", "private_key")
+_UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """A validated configuration. ``session_tokens`` hold resolved secrets (never shown)."""
+
+    source: str  # "path/to/file.toml" or "pyproject.toml [tool.conformance]"
+    settings: TargetSettings
+    keys: tuple[SigningKey, ...] = field(repr=False)
+    session_tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
+    transport: TransportPolicy = field(default_factory=TransportPolicy)
+    allow_bursts: bool = False
+    ca_bundle: Path | None = None
+    waivers: Path | None = None
+    report_dir: Path | None = None
+    operation_path: str | None = None
+    rfc7523: Rfc7523Options | None = None
+
+    @property
+    def profile(self) -> str:
+        return self.settings.profile
+
+    @property
+    def signing_key(self) -> SigningKey:
+        """The key that signs assertions (the first of ``target.keys``)."""
+        return self.keys[0]
+
+
+def load_run_config(path: Path | None, *, cwd: Path) -> RunConfig | None:
+    """The configuration in ``path``, else ``[tool.conformance]`` of ``cwd/pyproject.toml``
+    when that table exists, else ``None`` (the embedded emulator).
+
+    Raises :class:`ConfigError` (one line, the key named, no secret echoed) for an
+    unreadable file, invalid TOML, an unknown key, a wrong type or value, a missing
+    required key, a secret given literally, a missing environment variable or an
+    unreadable key file. Relative paths are resolved against the file's directory.
+    """
+    if path is not None:
+        data = _read_toml(path)
+        return _parse(data, source=str(path), base=path.resolve().parent)
+    pyproject = cwd / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    tool = _read_toml(pyproject).get("tool", {})
+    table = tool.get("conformance") if isinstance(tool, dict) else None
+    if table is None:
+        return None
+    source = f"{pyproject} [tool.conformance]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: must be a table")
+    return _parse(table, source=source, base=cwd.resolve())
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path} ({exc.strerror})") from None
+    try:
+        return tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message names a position, never the file's content.
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+# -- the reader --------------------------------------------------------------------------
+
+
+class _Reader:
+    """Typed access to one table; every error names ``<source>: <dotted key>``."""
+
+    def __init__(self, table: Mapping[str, Any], prefix: str, source: str) -> None:
+        self.table = table
+        self.prefix = prefix
+        self.source = source
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.name(key)} {message}")
+
+    def only(self, allowed: tuple[str, ...], *, profile: str | None = None) -> None:
+        for key in self.table:
+            if key not in allowed:
+                other = [p for p, ks in _PROFILE_KEYS.items() if key in ks and p != profile]
+                if profile is not None and other:
+                    raise self.error(key, f"is for profile {other[0]} only (profile is {profile})")
+                raise ConfigError(
+                    f"{self.source}: unknown key {self.name(key)} "
+                    f"(allowed: {', '.join(sorted(allowed))})"
+                )
+
+    def has(self, key: str) -> bool:
+        return key in self.table
+
+    def string(self, key: str, default: str | None = None, *, required: str = "") -> str | None:
+        if key not in self.table:
+            if required:
+                raise ConfigError(f"{self.source}: missing {self.name(key)} ({required})")
+            return default
+        value = self.table[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(key, f"must be a non-empty string, not {_kind(value)}")
+        return value
+
+    def need(self, key: str, what: str) -> str:
+        """A required non-empty string; ``what`` says what belongs there."""
+        value = self.string(key, required=what)
+        assert value is not None  # string() raised otherwise
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.string(key, default)
+        if value not in choices:
+            raise self.error(key, f"must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    def integer(self, key: str, default: int, *, minimum: int = 0, maximum: int = 10**9) -> int:
+        value = self.table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"must be an integer, not {_kind(value)}")
+        if not minimum <= value <= maximum:
+            raise self.error(key, f"must be between {minimum} and {maximum}, not {value}")
+        return value
+
+    def number(self, key: str, default: float | None, *, positive: bool = True) -> float | None:
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, f"must be a number, not {_kind(value)}")
+        if positive and not value > 0:
+            raise self.error(key, f"must be greater than 0, not {value}")
+        return float(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, not {_kind(value)}")
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v.strip() for v in value)
+        ):
+            raise self.error(key, "must be a non-empty array of non-empty strings")
+        return tuple(value)
+
+    def url(self, key: str, default: str | None = None, *, required: str = "") -> str | None:
+        value = self.string(key, default, required=required)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"https", "http"} or not parts.hostname:
+            raise self.error(key, f"must be an http(s) URL, not {value[:80]!r}")
+        if parts.scheme == "http" and not _loopback_host(parts.hostname):
+            # Assertions and tokens would cross the network in clear text.
+            raise self.error(key, "must use https (plain http only for a loopback host)")
+        return value
+
+    def table_at(self, key: str) -> Mapping[str, Any]:
+        value = self.table.get(key, {})
+        if not isinstance(value, dict):
+            raise self.error(key, f"must be a table, not {_kind(value)}")
+        return value
+
+    def path(self, key: str, base: Path, *, must_exist: bool) -> Path | None:
+        value = self.string(key)
+        if value is None:
+            return None
+        path = (base / Path(value).expanduser()).resolve()
+        if must_exist and not path.is_file():
+            raise self.error(key, f"names {value}, which is not a readable file")
+        return path
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return names.get(type(value), type(value).__name__)
+
+
+def _loopback_host(host: str) -> bool:
+    host = host.lower()
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+# -- secrets by reference ----------------------------------------------------------------
+
+
+def _looks_like_secret(value: str) -> str | None:
+    """What literal secret ``value`` looks like, or ``None`` when it may be a reference."""
+    text = value.strip()
+    if "-----BEGIN" in text:
+        return "a PEM key"
+    if text.startswith("{"):
+        return "a JWK"
+    if _JWT_SHAPE.match(text) and text.startswith("ey"):
+        return "a JWT"
+    if "\n" in text or (len(text) > 120 and "/" not in text and os.sep not in text):
+        return "a literal secret"
+    return None
+
+
+def _check_reference(reader: _Reader, key: str, value: str) -> None:
+    what = _looks_like_secret(value)
+    if what is not None:
+        raise reader.error(key, f"holds {what}; give secrets by reference: env:NAME or a file path")
+    if value.startswith("env:") and not _ENV_RE.match(value[4:]):
+        raise reader.error(key, "names no valid environment variable (use env:NAME)")
+
+
+def _resolve_secret(reader: _Reader, key: str, value: str, base: Path) -> str:
+    """The secret text ``value`` refers to (``env:NAME`` or a file)."""
+    _check_reference(reader, key, value)
+    if value.startswith("env:"):
+        name = value[4:]
+        secret = os.environ.get(name, "").strip()
+        if not secret:
+            raise reader.error(key, f"refers to environment variable {name}, which is not set")
+        return secret
+    path = (base / Path(value).expanduser()).resolve()
+    try:
+        secret = path.read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        raise reader.error(key, f"refers to file {value}, which cannot be read") from None
+    if not secret:
+        raise reader.error(key, f"refers to file {value}, which is empty")
+    return secret
+
+
+def _load_keys(target: _Reader, base: Path) -> tuple[SigningKey, ...]:
+    from ._keyring import load_signing_key
+
+    raw = target.table.get("keys")
+    if raw is None:
+        raise ConfigError(
+            f"{target.source}: missing target.keys (at least one [[target.keys]] with "
+            'private_key = "env:NAME" or a file path)'
+        )
+    if not isinstance(raw, list) or not raw:
+        raise target.error("keys", "must be an array of tables ([[target.keys]])")
+    keys: list[SigningKey] = []
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise target.error(f"keys[{i}]", f"must be a table, not {_kind(entry)}")
+        reader = _Reader(entry, f"target.keys[{i}]", target.source)
+        reader.only(_KEY_KEYS)
+        source = reader.need("private_key", '"env:NAME" or the path of the private key file')
+        _check_reference(reader, "private_key", source)
+        if not source.startswith("env:"):
+            source = str((base / Path(source).expanduser()).resolve())
+        try:
+            key = load_signing_key(source, kid=reader.string("kid"), alg=reader.string("alg"))
+        except ConfigError as exc:
+            raise ConfigError(f"{target.source}: {reader.name('private_key')}: {exc}") from None
+        if any(k.kid == key.kid for k in keys):
+            raise reader.error("kid", f"repeats kid {key.kid!r}; every key needs its own kid")
+        keys.append(key)
+    return tuple(keys)
+
+
+# -- the schema --------------------------------------------------------------------------
+
+
+def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
+    from .catalog._model import CAPABILITIES
+
+    root = _Reader(data, "", source)
+    root.only(_SECTIONS)
+    if "target" not in data:
+        raise ConfigError(f"{source}: missing [target] table (profile, keys, ...)")
+    target = _Reader(root.table_at("target"), "target", source)
+    profile = target.choice("profile", PROFILES, "dynamic")
+    target.only(_COMMON_TARGET_KEYS + _PROFILE_KEYS[profile], profile=profile)
+
+    transport = _Reader(root.table_at("transport"), "transport", source)
+    transport.only(_TRANSPORT_KEYS)
+    report = _Reader(root.table_at("report"), "report", source)
+    report.only(_REPORT_KEYS)
+
+    policy = TransportPolicy(
+        timeout_s=transport.number("timeout_s", 10.0) or 10.0,
+        retries=transport.integer("retries", 2, maximum=10),
+        rate_limit_per_s=transport.number("rate_limit_per_s", DEFAULT_RATE_LIMIT_PER_S),
+        max_retry_after_s=transport.number("max_retry_after_s", 10.0, positive=False) or 0.0,
+    )
+
+    common: dict[str, Any] = {
+        "scopes": target.strings("scopes", ("wallet:export",)),
+        "known_scopes": target.strings("known_scopes", KNOWN_SCOPES),
+        "leeway_s": target.integer("leeway_s", 30, maximum=86_400),
+        "max_token_lifetime_s": target.integer("max_token_lifetime_s", 900, minimum=1),
+        "max_assertion_lifetime_s": target.integer("max_assertion_lifetime_s", 3600, minimum=1),
+    }
+    audience = target.string("audience")
+    keys = _load_keys(target, base)
+    common["default_alg"] = keys[0].alg
+
+    capabilities = set(CAPABILITIES) - {
+        "jwks_host",  # we do not serve a real target's keys
+        "attacker_host",
+        "second_environment",
+        "hmac_trusted",
+        "bursts",  # decided in _configured: loopback or allow_bursts
+    }
+    session_tokens: dict[str, str] = {}
+    operation_path: str | None = None
+    rfc7523: Rfc7523Options | None = None
+    if profile == "dynamic":
+        base_url = target.url("base_url", DYNAMIC_BASE_URL)
+        environment_id = target.need("environment_id", "the environment's UUID")
+        assert base_url is not None  # it has a default
+        if not _UUID_RE.match(environment_id):
+            raise target.error("environment_id", "must be a 36-character UUID")
+        issuer = target.need("issuer", "the iss your Dynamic environment expects")
+        subjects = target.strings("subjects", ("conformance-a", "conformance-b"))
+        operation_path = target.string("operation_path")
+        if operation_path is not None and not operation_path.startswith("/"):
+            raise target.error("operation_path", "must start with / (a path under /sdk/{env})")
+        tokens = _Reader(target.table_at("session_tokens"), "target.session_tokens", source)
+        for subject, reference in tokens.table.items():
+            if subject not in subjects:
+                raise tokens.error(
+                    subject, f"is not one of target.subjects ({', '.join(subjects)})"
+                )
+            if not isinstance(reference, str) or not reference.strip():
+                raise tokens.error(subject, "must be a string: env:NAME or a file path")
+            session_tokens[subject] = _resolve_secret(tokens, subject, reference, base)
+        if operation_path is None:
+            capabilities.discard("sensitive_operation")
+        if len(subjects) < 2:
+            capabilities.discard("second_user")
+        if audience is None:
+            capabilities.discard("audience")
+        settings = TargetSettings(
+            profile="dynamic",
+            base_url=base_url.rstrip("/"),
+            environment_id=environment_id,
+            issuer=issuer,
+            audience=audience,
+            subjects=subjects,
+            capabilities=frozenset(capabilities),
+            **common,
+        )
+    else:
+        from .targets.rfc7523 import AUDIENCE_KINDS, MODES, Rfc7523Options, rfc7523_settings
+
+        token_url = target.url("token_url", required="the token endpoint URL")
+        assert token_url is not None  # url() raised otherwise
+        client_id = target.need("client_id", "the client id registered at the server")
+        mode = target.choice("mode", MODES, "client_assertion")
+        audience_kind = target.choice("audience_kind", AUDIENCE_KINDS, "token_url")
+        if audience_kind == "issuer" and audience is None:
+            raise ConfigError(
+                f'{source}: missing target.audience (audience_kind = "issuer" needs the '
+                "authorization server's issuer identifier)"
+            )
+        if audience_kind == "token_url" and audience is not None:
+            raise target.error(
+                "audience", 'is used only with audience_kind = "issuer" (else aud is token_url)'
+            )
+        assertion_issuer = target.string("issuer")
+        subjects = target.strings("subjects", (client_id,))
+        if mode == "client_assertion":
+            # RFC 7523 §3: a client assertion's iss and sub are both the client id.
+            if assertion_issuer not in (None, client_id):
+                raise target.error("issuer", "must equal client_id in mode client_assertion")
+            if subjects[0] != client_id:
+                raise target.error("subjects", "must start with client_id in mode client_assertion")
+        scope = target.string("scope")
+        rfc7523 = Rfc7523Options(
+            token_url=token_url,
+            client_id=client_id,
+            mode=mode,
+            audience_kind=audience_kind,
+            scope=scope,
+        )
+        for missing in ("sessions", "second_user", "sensitive_operation"):
+            capabilities.discard(missing)
+        settings = rfc7523_settings(
+            rfc7523,
+            audience=audience,
+            issuer=assertion_issuer,
+            subjects=subjects,
+            capabilities=frozenset(capabilities),
+            **common,
+        )
+
+    return RunConfig(
+        source=source,
+        settings=settings,
+        keys=keys,
+        session_tokens=session_tokens,
+        transport=policy,
+        allow_bursts=transport.boolean("allow_bursts", False),
+        ca_bundle=transport.path("ca_bundle", base, must_exist=True),
+        waivers=report.path("waivers", base, must_exist=True),
+        report_dir=report.path("dir", base, must_exist=False),
+        operation_path=operation_path,
+        rfc7523=rfc7523,
+    )

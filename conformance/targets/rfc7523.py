@@ -1,0 +1,244 @@
+"""The RFC 7523 profile: a form-encoded POST to an OAuth token endpoint.
+
+Two modes (RFC 7523 §2):
+
+* ``client_assertion`` — the assertion authenticates the client (``private_key_jwt``):
+  ``grant_type=client_credentials&client_id=…&client_assertion_type=…&client_assertion=<jwt>``;
+* ``jwt_bearer`` — the assertion is the grant:
+  ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<jwt>`` (plus
+  ``client_id`` when configured).
+
+Success is a 2xx with ``access_token``; refusals are 400/401 with ``{"error": …}``. The
+target has no sessions, no sensitive operation and publishes no token keys: the cases
+that need those skip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from .._redact import cut_signature
+from .._settings import TargetSettings
+from .._transport import RawResponse, Transport
+from .base import Exchange, Session
+from .dynamic import evidence, is_loopback
+
+if TYPE_CHECKING:
+    import httpx
+
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+MODES = ("client_assertion", "jwt_bearer")
+AUDIENCE_KINDS = ("token_url", "issuer")
+FORM = "application/x-www-form-urlencoded"
+#: Members of a token response that are credentials: never kept whole as evidence.
+_SECRET_MEMBERS = ("access_token", "refresh_token", "id_token")
+
+
+@dataclass(frozen=True, slots=True)
+class Rfc7523Options:
+    """How to talk to one RFC 7523 token endpoint (no secrets here).
+
+    Raises ``ValueError`` for a ``mode`` outside :data:`MODES`, an ``audience_kind``
+    outside :data:`AUDIENCE_KINDS`, or an empty ``token_url``/``client_id``.
+    """
+
+    token_url: str
+    client_id: str
+    mode: str = "client_assertion"
+    audience_kind: str = "token_url"
+    scope: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.audience_kind not in AUDIENCE_KINDS:
+            raise ValueError(f"audience_kind must be one of {', '.join(AUDIENCE_KINDS)}")
+        if not self.token_url or not self.client_id:
+            raise ValueError("token_url and client_id must be non-empty")
+
+
+def rfc7523_settings(
+    options: Rfc7523Options,
+    *,
+    audience: str | None = None,
+    issuer: str | None = None,
+    subjects: Sequence[str] | None = None,
+    capabilities: frozenset[str] = frozenset(),
+    **fields: Any,
+) -> TargetSettings:
+    """The :class:`TargetSettings` that make every catalog case speak RFC 7523.
+
+    ``iss`` and ``sub`` are the client id (RFC 7523 §3 for client authentication; for the
+    grant they default to it), ``aud`` is the token URL, or ``audience`` (the server's
+    issuer identifier) when ``options.audience_kind == "issuer"``. Raises ``ValueError``
+    when ``audience_kind`` is ``"issuer"`` and no ``audience`` is given.
+    """
+    if options.audience_kind == "issuer":
+        if not audience:
+            raise ValueError("audience_kind 'issuer' needs the server's issuer as audience")
+        aud = audience
+    else:
+        aud = options.token_url
+    return TargetSettings(
+        profile="rfc7523",
+        base_url=options.token_url,
+        issuer=issuer or options.client_id,
+        audience=aud,
+        subjects=tuple(subjects or (options.client_id,)),
+        capabilities=capabilities,
+        **fields,
+    )
+
+
+def _redacted_body(body: bytes) -> bytes:
+    """The response body with issued credentials cut (a JWT keeps header and claims)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(data, dict) or not any(m in data for m in _SECRET_MEMBERS):
+        return body
+    for member in _SECRET_MEMBERS:
+        value = data.get(member)
+        if isinstance(value, str):
+            shown = cut_signature(value) if value.count(".") == 2 else ""
+            data[member] = shown if shown != value else f"[redacted: {len(value)} chars]"
+    return json.dumps(data).encode()
+
+
+class Rfc7523Target:
+    """``POST token_url`` form-encoded, as a client of an RFC 7523 server."""
+
+    profile = "rfc7523"
+
+    def __init__(
+        self, settings: TargetSettings, transport: Transport, options: Rfc7523Options
+    ) -> None:
+        self.settings = settings
+        self.transport = transport
+        self.options = options
+        self.is_loopback = is_loopback(options.token_url)
+        self.description: Mapping[str, Any] = {
+            "profile": self.profile,
+            "token_url": options.token_url,
+            "client_id": options.client_id,
+            "mode": options.mode,
+            "audience": settings.audience,
+        }
+
+    # -- the form --------------------------------------------------------------------
+    def form(self, assertion: str | None) -> dict[str, str]:
+        """The form parameters of a correct request carrying ``assertion`` (``None``
+        leaves the assertion parameter out). Recipes edit this to break one thing."""
+        params: dict[str, str] = {}
+        if self.options.mode == "client_assertion":
+            params["grant_type"] = "client_credentials"
+            params["client_id"] = self.options.client_id
+            params["client_assertion_type"] = CLIENT_ASSERTION_TYPE
+            if assertion is not None:
+                params["client_assertion"] = assertion
+        else:
+            params["grant_type"] = JWT_BEARER_GRANT
+            if assertion is not None:
+                params["assertion"] = assertion
+            params["client_id"] = self.options.client_id
+        if self.options.scope:
+            params["scope"] = self.options.scope
+        return params
+
+    def form_body(
+        self,
+        assertion: str | None,
+        *,
+        drop: Sequence[str] = (),
+        override: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """:meth:`form` without the parameters in ``drop`` and with ``override`` applied,
+        form-encoded."""
+        params = {k: v for k, v in self.form(assertion).items() if k not in drop}
+        params.update(override or {})
+        return urlencode(params).encode("ascii")
+
+    # -- Target ----------------------------------------------------------------------
+    def _post(
+        self,
+        assertion: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        label: str,
+        client: httpx.Client | None = None,
+    ) -> Exchange:
+        url = self.options.token_url
+        raw = self.transport.request("POST", url, headers=headers, content=body, client=client)
+        issued = None
+        if raw.status is not None and 200 <= raw.status < 300:
+            issued = _access_token(raw.body)
+        shown: RawResponse = dataclasses.replace(raw, body=_redacted_body(raw.body))
+        return evidence(
+            label, "POST", url, headers, body, shown, assertion=assertion, issued=issued
+        )
+
+    def exchange(
+        self,
+        assertion: str,
+        *,
+        session: Session | None = None,
+        label: str = "exchange",
+        raw_body: bytes | None = None,
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        environment_id: str | None = None,
+    ) -> Exchange:
+        """POST ``assertion`` in this mode's form; ``raw_body`` replaces the whole body.
+        ``session`` and ``environment_id`` mean nothing here and are ignored."""
+        body = raw_body if raw_body is not None else self.form_body(assertion)
+        sent = {"content-type": content_type or FORM, "accept": "application/json"}
+        sent.update(headers or {})
+        return self._post(assertion, body, sent, label=label)
+
+    def exchange_with_client(
+        self, assertion: str, client: httpx.Client, *, session: Session | None, label: str
+    ) -> Exchange:
+        """:meth:`exchange` on a connection of its own (race cases)."""
+        sent = {"content-type": FORM, "accept": "application/json"}
+        return self._post(assertion, self.form_body(assertion), sent, label=label, client=client)
+
+    def sign_in(self, subject: str, *, environment_id: str | None = None) -> Session | None:
+        return None  # a token endpoint has no user sessions
+
+    def sensitive_operation(
+        self, session: Session, elevated_token: str, scope: str, *, label: str = "operation"
+    ) -> Exchange | None:
+        return None
+
+    def logout(self, session: Session) -> Exchange | None:
+        return None
+
+    def token_jwks(self) -> Mapping[str, Any] | None:
+        return None
+
+    def close(self) -> None:
+        self.transport.client.close()
+
+
+def _access_token(body: bytes) -> str | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    value = data.get("access_token") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def error_code(exchange: Exchange) -> str | None:
+    """The OAuth ``error`` code of a refusal (RFC 6749 §5.2), or ``None``."""
+    data = exchange.json()
+    value = data.get("error") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None

@@ -1,0 +1,75 @@
+"""``diff`` on hand-made pairs of results."""
+
+from __future__ import annotations
+
+import json
+
+from factories import make_results, with_verdicts
+
+from conformance.report import diff_results
+
+BASE = make_results(n_cases=10, failures=1, critical=1, warns=1, skips=1, waived=1)
+# envelope.case_0000 fail, claims.case_0001 warn, time.case_0002 skip,
+# algorithms.case_0003 waived, the rest pass.
+
+
+def test_identical_runs_have_no_changes() -> None:
+    diff = diff_results(BASE, BASE)
+    assert diff.empty and not diff.regressed
+    assert "no verdict changed" in diff.to_text()
+
+
+def test_pass_or_skip_turning_fail_or_error_is_a_regression() -> None:
+    new = with_verdicts(BASE, {"keys.case_0005": "fail", "time.case_0002": "error"})
+    diff = diff_results(BASE, new)
+    assert diff.regressed
+    assert {(c.case_id, c.old, c.new) for c in diff.regressions} == {
+        ("keys.case_0005", "pass", "fail"),
+        ("time.case_0002", "skip", "error"),
+    }
+    assert "REGRESSED" in diff.to_text()
+
+
+def test_fixed_and_other_changes_are_not_regressions() -> None:
+    new = with_verdicts(
+        BASE,
+        {"envelope.case_0000": "pass", "claims.case_0001": "pass", "keys.case_0005": "skip"},
+    )
+    diff = diff_results(BASE, new)
+    assert not diff.regressed
+    assert [c.case_id for c in diff.fixed] == ["envelope.case_0000", "claims.case_0001"]
+    assert [(c.case_id, c.new) for c in diff.other_changes] == [("keys.case_0005", "skip")]
+
+
+def test_fail_to_error_is_a_change_not_a_regression() -> None:
+    diff = diff_results(BASE, with_verdicts(BASE, {"envelope.case_0000": "error"}))
+    assert not diff.regressed and len(diff.other_changes) == 1
+
+
+def test_added_failing_case_regresses_removed_case_is_listed() -> None:
+    new = json.loads(json.dumps(BASE))
+    removed = new["cases"].pop()
+    added = dict(new["cases"][0], id="new.case", verdict="fail")
+    new["cases"].append(added)
+    diff = diff_results(BASE, new)
+    assert [c.case_id for c in diff.added] == ["new.case"]
+    assert [c.case_id for c in diff.regressions] == ["new.case"]
+    assert [c.case_id for c in diff.removed] == [removed["id"]]
+    payload = json.loads(diff.to_json())
+    assert payload["regressed"] is True and payload["removed"][0]["new"] is None
+
+
+def test_added_passing_case_is_not_a_regression() -> None:
+    new = json.loads(json.dumps(BASE))
+    new["cases"].append(dict(new["cases"][-1], id="new.pass", verdict="pass"))
+    diff = diff_results(BASE, new)
+    assert not diff.regressed and [c.case_id for c in diff.added] == ["new.pass"]
+
+
+def test_text_output_neutralises_control_characters() -> None:
+    new = with_verdicts(BASE, {"keys.case_0005": "fail"})
+    for case in new["cases"]:
+        if case["id"] == "keys.case_0005":
+            case["title"] = "\x1b]0;pwned\x07 title"
+    text = diff_results(BASE, new).to_text()
+    assert "\x1b" not in text and "\\x1b]0;pwned\\x07 title" in text
