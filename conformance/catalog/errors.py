@@ -1,12 +1,255 @@
-"""Cases of the `error` category (see conformance/catalog/_model.py)."""
+"""Cases of the ``errors`` category: how refusals look (rows M01-M04).
+
+A handful of representative negatives, each judged on its status (400/401/403; here a
+5xx is a failure, not just an error verdict), its body (JSON with an ``error`` string),
+what the body discloses, and the charset of the message. The RFC 7523 rows (N01-N12) are
+for the rfc7523 target.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from ._model import Case
+from ._model import Case, CaseContext, Level, Severity, case
+from .envelope import break_signature, full, header_for
 
-CASES: tuple[Case, ...] = ()
+if TYPE_CHECKING:
+    from ..targets.base import Exchange
+
+CATEGORY = "errors"
+#: 422 is what schema validators (FastAPI, NestJS) answer for a wrong body type (row A04)
+REFUSAL_STATUSES = frozenset({400, 401, 403, 422})
+
+Negative = Callable[[CaseContext], "tuple[Exchange, str]"]
+
+
+def _token(build: Callable[[CaseContext], str]) -> Negative:
+    def send(ctx: CaseContext) -> tuple[Exchange, str]:
+        token = build(ctx)
+        return ctx.send(token, label="negative"), token
+
+    return send
+
+
+def _body(body: bytes) -> Negative:
+    def send(ctx: CaseContext) -> tuple[Exchange, str]:
+        token = ctx.sign(ctx.assertion())
+        return ctx.send(token, raw_body=body, label="negative"), token
+
+    return send
+
+
+def _no_session(ctx: CaseContext) -> tuple[Exchange, str]:
+    token = ctx.sign(ctx.assertion())
+    return full(ctx).send(token, anonymous=True, label="negative"), token
+
+
+def _hs256_public_key(ctx: CaseContext) -> str:
+    """HS256 MACed with the trusted key's public JWK text (a key-confusion attempt)."""
+    import json
+
+    from .._forge import compact
+
+    secret = json.dumps(dict(ctx.key.public_jwk)).encode()
+    return compact(
+        header_for(ctx.key, alg="HS256"), dict(ctx.assertion().claims), key=secret, alg="HS256"
+    )
+
+
+#: (name, title, send, Dynamic only)
+_NEGATIVES: tuple[tuple[str, str, Negative, bool], ...] = (
+    (
+        "bad_signature",
+        "a broken signature",
+        _token(lambda ctx: break_signature(ctx.sign(ctx.assertion()))),
+        False,
+    ),
+    (
+        "attacker_key",
+        "a signature by an unknown key under the trusted kid",
+        _token(lambda ctx: _attacker(ctx)),
+        False,
+    ),
+    ("hs256_public_key", "HS256 keyed with the public key", _token(_hs256_public_key), False),
+    ("garbage", "a garbage token", _token(lambda ctx: "not.a.jwt"), False),
+    ("empty", "an empty token", _token(lambda ctx: ""), False),
+    (
+        "expired",
+        "an expired assertion",
+        _token(lambda ctx: ctx.sign(ctx.assertion().with_claims(exp=ctx.now() - 600))),
+        False,
+    ),
+    (
+        "wrong_subject",
+        "another user's sub",
+        _token(lambda ctx: ctx.sign(ctx.assertion().with_claims(sub="conformance-nobody"))),
+        False,
+    ),
+    ("body_not_json", "a body that is not JSON", _body(b"jwt=not-json"), True),
+    ("jwt_number", "jwt as a number", _body(b'{"jwt": 12345}'), True),
+    ("body_array", "a JSON array body", _body(b"[]"), True),
+    ("no_session", "no session bearer", _no_session, True),
+)
+
+
+def _attacker(ctx: CaseContext) -> str:
+    from .._forge import compact
+
+    attacker = ctx.keyring.attacker(ctx.key.alg)
+    return compact(header_for(ctx.key), dict(ctx.assertion().claims), key=attacker, alg=ctx.key.alg)
+
+
+# --- the four judgements --------------------------------------------------------------------
+
+
+def _status(ctx: CaseContext, exchange: Exchange, token: str) -> None:
+    status = exchange.status
+    ctx.check(status is not None, f"no answer ({exchange.error})")
+    ctx.check(not (200 <= (status or 0) < 300), f"answered {status}: the negative was accepted")
+    ctx.check((status or 0) < 500, f"answered {status}: a server error on bad input is a failure")
+    ctx.check(status in REFUSAL_STATUSES, f"answered {status}, not 400/401/403")
+
+
+def _error_body(ctx: CaseContext, exchange: Exchange, token: str) -> None:
+    body = exchange.json()
+    ctx.check(isinstance(body, dict), "the refusal's body is not a JSON object")
+    ctx.check(
+        isinstance(body.get("error"), str) and bool(body.get("error")),
+        "the refusal has no error string",
+    )
+
+
+_LEAKS = (
+    (
+        re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+"),
+        "a Python stack trace",
+    ),
+    (re.compile(r"\bat [\w$.]+\([\w]+\.(?:java|kt|js|ts):\d+\)"), "a stack trace"),
+    (re.compile(r"-----BEGIN [A-Z ]+-----"), "PEM key material"),
+    (
+        re.compile(r"expected\W{0,3}\s*[A-Za-z0-9+/_=-]{16,}", re.IGNORECASE),
+        "an expected value (CVE-2019-7644)",
+    ),
+    (re.compile(r"<(?:class|module|function) '[\w.]+'>|\w+Error\("), "an exception repr"),
+)
+
+
+def _public_material(ctx: CaseContext) -> list[str]:
+    """Long public-key parameters: an error has no business echoing them."""
+    return [
+        str(v) for k, v in ctx.key.public_jwk.items() if k in {"n", "x", "y"} and len(str(v)) >= 16
+    ]
+
+
+def _disclosure(ctx: CaseContext, exchange: Exchange, token: str) -> None:
+    text = exchange.response_body + " " + " ".join(exchange.response_headers.values())
+    for pattern, what in _LEAKS:
+        ctx.check(not pattern.search(text), f"the refusal discloses {what}")
+    signature = token.split(".")[-1] if token.count(".") == 2 else ""
+    if len(signature) >= 16:
+        ctx.check(signature not in text, "the refusal echoes the token's signature")
+    ctx.check(not any(m in text for m in _public_material(ctx)), "the refusal echoes key material")
+
+
+def _charset(ctx: CaseContext, exchange: Exchange, token: str) -> None:
+    body = exchange.json()
+    message = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(message, str):
+        ctx.skip("no error string to inspect (see the errors.body cases)")
+        return
+    description = body.get("error_description") if isinstance(body, dict) else None
+    for name, text in (("error", message), ("error_description", description)):
+        if isinstance(text, str):
+            bad = sorted({hex(ord(c)) for c in text if ord(c) < 0x20 or ord(c) == 0x7F})
+            ctx.check(not bad, f"{name} contains control characters {bad}")
+
+
+#: (kind, title template, judge, rows, level, rationale)
+_JUDGEMENTS: tuple[
+    tuple[str, str, Callable[[CaseContext, Any, str], None], str, Level, str], ...
+] = (
+    (
+        "status",
+        "Refusal of {} is 400/401/403, never 2xx or 5xx",
+        _status,
+        "M01",
+        Level.MUST,
+        "Clients and monitors rely on the status: a 5xx on hostile input is an attacker-triggered "
+        "fault (and often the first sign of an unhandled parser path).",
+    ),
+    (
+        "body",
+        "Refusal of {} carries a JSON error string",
+        _error_body,
+        "M02",
+        Level.MUST,
+        "The documented error shape is a JSON body with an error string; clients that parse it "
+        "break on HTML error pages or empty bodies.",
+    ),
+    (
+        "disclosure",
+        "Refusal of {} discloses no signature, key or stack trace",
+        _disclosure,
+        "M03",
+        Level.MUST,
+        "An error that echoes the expected signature or key material hands the attacker a valid "
+        "token (CVE-2019-7644); stack traces map the code for the next attack.",
+    ),
+    (
+        "charset",
+        "Refusal of {} has an error free of CR/LF/TAB",
+        _charset,
+        "M04",
+        Level.SHOULD,
+        "Control characters in error texts enable log and header injection wherever the message "
+        "is copied.",
+    ),
+)
+
+
+def _judged(
+    send: Negative, judge: Callable[[CaseContext, Any, str], None]
+) -> Callable[[CaseContext], None]:
+    def run(ctx: CaseContext) -> None:
+        exchange, token = send(ctx)
+        judge(ctx, exchange, token)
+
+    return run
+
+
+_CORRECT = 'refuses with 400/401/403 and JSON {"error": "<short text>"} revealing no internals'
+
+
+def _cases() -> list[Case]:
+    return [
+        case(
+            f"errors.{kind}.{name}",
+            title.format(what),
+            category=CATEGORY,
+            run=_judged(send, judge),
+            rationale=rationale,
+            correct=_CORRECT,
+            level=level,
+            severity=Severity.MEDIUM if kind != "disclosure" else Severity.HIGH,
+            anchors=(row,),
+            profiles=("dynamic",) if dynamic_only else ("dynamic", "rfc7523"),
+            needs=("sessions",) if name == "no_session" else (),
+            references=(
+                "OIDF CheckTokenEndpointHttpStatusIs400Allowing401ForInvalidClientError",
+                "OIDF CheckErrorDescriptionFromTokenEndpointResponseErrorContainsCRLFTAB",
+                "PayloadsAllTheThings (CVE-2019-7644)",
+            ),
+        )
+        for kind, title, judge, row, level, rationale in _JUDGEMENTS
+        for name, what, send, dynamic_only in _NEGATIVES
+    ]
+
+
+CASES: tuple[Case, ...] = tuple(_cases())
+
+_RFC7523 = "RFC 7523 profile: covered when the rfc7523 target lands"
 
 #: threat-catalog rows of this category that do not apply to a profile, with the reason.
-NOT_APPLICABLE: Mapping[str, str] = {}
+NOT_APPLICABLE: Mapping[str, str] = {f"N{i:02d}": _RFC7523 for i in range(1, 13)}

@@ -1,12 +1,611 @@
-"""Cases of the `key` category (see conformance/catalog/_model.py)."""
+"""Cases of the ``keys`` category: key selection and the JWKS (threat-catalog rows F01-F18).
+
+Unknown and empty ``kid``s, a known ``kid`` with someone else's signature, selection
+without ``kid``, hostile JWKS content (duplicate kids, decoys, ``use: enc``, a 1024-bit
+key, ``e = 1``, invalid points, symmetric and private material, unknown key types),
+rotation, revocation, fetch failures and a random-kid flood.
+
+Cases that change what the JWKS serves use :func:`algorithms.extra_jwks_entries` (one
+case's override; the keyring is not changed) and a kid the target has never seen, so
+that a correct target refetches; :func:`algorithms.after_refetch` then judges the answer
+given after that refetch, not one the target gave from its old copy.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from ._model import Case
+from ._model import Case, CaseContext, Expect, Level, Severity, case, token_case
+from .algorithms import (
+    after_refetch,
+    claims,
+    extra_jwks_entries,
+    jwks_path,
+    relabelled,
+    signed,
+    unique_kid,
+    until_accepted,
+)
 
-CASES: tuple[Case, ...] = ()
+if TYPE_CHECKING:
+    from .._keyring import SigningKey
+    from ..targets.base import Exchange
+
+CATEGORY = "keys"
+JWKS = ("jwks_host",)
+#: The JWKS host's failure modes (``conformance._jwks_host.FAILURE_MODES``; a test pins it).
+FAILURE_MODES = ("500", "slow", "oversized", "invalid_json", "html", "keys_not_array", "empty")
+#: At most this many JWKS fetches for a burst of random kids (one per refetch interval).
+FLOOD_KIDS = 20
+FLOOD_MAX_FETCHES = 3
+
+Recipe = Callable[[CaseContext], "Exchange | None"]
+
+
+# --- plain selection cases ---------------------------------------------------------------
+
+
+def _signed_by(role: str, alg: str, *, kid_of: str | None = None) -> Callable[[CaseContext], str]:
+    """Signed by the ``role`` key of ``alg`` under the kid of the trusted ``kid_of`` key."""
+
+    def build(ctx: CaseContext) -> str:
+        signer = {"attacker": ctx.keyring.attacker, "other": ctx.keyring.other_environment}[role](
+            alg
+        )
+        kid = ctx.keyring.trusted(kid_of or alg).kid
+        return signed(ctx, signer, kid=kid)
+
+    return build
+
+
+def _no_kid_ambiguous(ctx: CaseContext) -> Exchange:
+    """Two published ES512 keys and a token without kid."""
+    rotation = ctx.keyring.rotation("ES512")
+    ctx.keyring.publish(rotation)
+    try:
+        until_accepted(ctx, lambda: signed(ctx, rotation))
+        return ctx.send(signed(ctx, ctx.keyring.trusted("ES512"), drop=("kid",)))
+    finally:
+        ctx.jwks_host.revoke(rotation.kid)
+
+
+# --- hostile JWKS content ------------------------------------------------------------------
+
+
+def _with_entries(
+    entries: Callable[[CaseContext, str], list[Mapping[str, Any]]],
+    token: Callable[[CaseContext, str], str],
+    *,
+    accept: bool = False,
+) -> Recipe:
+    """Serve the JWKS plus ``entries(ctx, kid)`` and send ``token(ctx, kid)`` for a new kid."""
+
+    def run(ctx: CaseContext) -> Exchange:
+        kid = unique_kid("crafted")
+        with extra_jwks_entries(ctx, entries(ctx, kid)):
+            wait = until_accepted if accept else after_refetch
+            return wait(ctx, lambda: token(ctx, kid))
+
+    return run
+
+
+def _jwk_of(
+    role: str, alg: str, kid: str, **changes: Any
+) -> Callable[[CaseContext], dict[str, Any]]:
+    def make(ctx: CaseContext) -> dict[str, Any]:
+        source = (
+            ctx.keyring.trusted(alg) if role == "trusted" else ctx.keyring.other_environment(alg)
+        )
+        return dict(relabelled(source, kid, **changes).public_jwk)
+
+    return make
+
+
+def _sign_as(alg: str, *, header_alg: str | None = None) -> Callable[[CaseContext, str], str]:
+    """Signed by the trusted ``alg`` key's material under ``kid`` (and ``header_alg``)."""
+
+    def build(ctx: CaseContext, kid: str) -> str:
+        key = ctx.keyring.trusted(alg)
+        chosen = header_alg or alg
+        return signed(ctx, key, sign_alg=chosen, kid=kid, alg=chosen)
+
+    return build
+
+
+def _relabel_entry(
+    key_alg: str, **changes: Any
+) -> Callable[[CaseContext, str], list[Mapping[str, Any]]]:
+    """The trusted ``key_alg`` key under the new kid, its JWK members changed."""
+    return lambda ctx, kid: [
+        dict(relabelled(ctx.keyring.trusted(key_alg), kid, **changes).public_jwk)
+    ]
+
+
+def _duplicate_kid_entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
+    other = ctx.keyring.other_environment("ES384")
+    return [
+        dict(relabelled(other, kid).public_jwk),
+        dict(relabelled(ctx.keyring.trusted("ES384"), kid).public_jwk),
+    ]
+
+
+def _decoy_entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
+    other = ctx.keyring.other_environment
+    decoys = [relabelled(other(alg), kid).public_jwk for alg in ("ES256", "EdDSA", "PS256")]
+    return [*map(dict, decoys), dict(relabelled(ctx.keyring.trusted("RS256"), kid).public_jwk)]
+
+
+def _weak_entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
+    return [dict(relabelled(ctx.keyring.weak_rsa(), kid).public_jwk)]
+
+
+def _weak_token(ctx: CaseContext, kid: str) -> str:
+    return signed(ctx, ctx.keyring.weak_rsa(), kid=kid)
+
+
+def _e_one_token(ctx: CaseContext, kid: str) -> str:
+    from .._forge import e_equals_one_signature
+
+    key = ctx.keyring.trusted("RS256")
+    size = (key.public_key.key_size + 7) // 8
+    return e_equals_one_signature(signed(ctx, key, kid=kid), size=size)
+
+
+def _point_off_curve(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
+    from .._forge import b64url_decode, b64url_encode
+
+    jwk = dict(relabelled(ctx.keyring.trusted("ES256"), kid).public_jwk)
+    y = int.from_bytes(b64url_decode(jwk["y"]), "big")
+    jwk["y"] = b64url_encode(((y + 1) % (1 << 256)).to_bytes(32, "big"))
+    return [jwk]
+
+
+def _symmetric_entries(secret: bytes) -> Callable[[CaseContext, str], list[Mapping[str, Any]]]:
+    def entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
+        from .._forge import b64url_encode
+
+        return [
+            {"kty": "oct", "kid": kid, "use": "sig", "alg": "HS256", "k": b64url_encode(secret)}
+        ]
+
+    return entries
+
+
+def _hmac_token(secret: bytes) -> Callable[[CaseContext, str], str]:
+    def build(ctx: CaseContext, kid: str) -> str:
+        from .._forge import compact
+
+        return compact({"alg": "HS256", "typ": "JWT", "kid": kid}, claims(ctx), key=secret)
+
+    return build
+
+
+def _private_entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
+    from .._keyring import private_jwk
+
+    return [private_jwk(relabelled(ctx.keyring.trusted("ES384"), kid))]
+
+
+def _unknown_kinds(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
+    valid = dict(relabelled(ctx.keyring.trusted("ES384"), kid).public_jwk)
+    junk = [
+        {"kty": "XYZ", "kid": f"{kid}-xyz", "use": "sig"},
+        {"kty": "EC", "crv": "P-999", "kid": f"{kid}-p999", "x": "AA", "y": "AA"},
+        {"kty": "OKP", "crv": "X448", "kid": f"{kid}-x448", "x": "AA"},
+        {"kty": "EC", "crv": "secp256k1", "kid": f"{kid}-k1", "x": "AA", "y": "AA"},
+    ]
+    return [*junk, valid]
+
+
+# --- rotation, revocation, failures, flood ------------------------------------------------
+
+
+def _rotation(ctx: CaseContext) -> Exchange:
+    new_key: SigningKey = ctx.jwks_host.rotate("ES256")
+    return until_accepted(ctx, lambda: signed(ctx, new_key))
+
+
+def _revocation(ctx: CaseContext) -> Exchange:
+    key = ctx.keyring.rotation("PS512")
+    ctx.keyring.publish(key)
+    try:
+        first = until_accepted(ctx, lambda: signed(ctx, key))
+        ctx.check(
+            first.accepted, "a newly published key was never accepted; cannot test revocation"
+        )
+    finally:
+        ctx.jwks_host.revoke(key.kid)
+    after = ctx.send(signed(ctx, key), label="after revocation")
+    ctx.fact("revoked_key_accepted_within_cache_ttl", after.accepted)
+    return after
+
+
+def _fetch_failure(mode: str) -> Recipe:
+    def run(ctx: CaseContext) -> Exchange:
+        host = ctx.jwks_host
+        key = relabelled(ctx.key, unique_kid(f"outage-{mode}"))
+        try:
+            with host.failing(jwks_path(ctx), mode):
+                ctx.keyring.publish(key)
+                decided = after_refetch(ctx, lambda: signed(ctx, key))
+        finally:
+            host.revoke(key.kid)
+        # Leave the target with a good JWKS again (an "empty" JWKS is a valid document a
+        # target may cache), so the engine's positive control tests the target, not us.
+        until_accepted(ctx, lambda: signed(ctx))
+        return decided
+
+    return run
+
+
+def _flood(ctx: CaseContext) -> Exchange:
+    host = ctx.jwks_host
+    path = jwks_path(ctx)
+    before = host.fetch_count(path)
+    last = None
+    for _ in range(FLOOD_KIDS):
+        last = ctx.send(signed(ctx, kid=f"random-{secrets.token_hex(8)}"))
+        ctx.check(not last.accepted, "a token with a random kid was accepted")
+    fetches = host.fetch_count(path) - before
+    ctx.fact("jwks_fetches_for_random_kid_flood", fetches)
+    ctx.check(
+        fetches <= FLOOD_MAX_FETCHES,
+        f"{FLOOD_KIDS} random kids caused {fetches} JWKS fetches (at most {FLOOD_MAX_FETCHES})",
+    )
+    assert last is not None
+    return last
+
+
+# --- the cases ----------------------------------------------------------------------------
+
+
+def _selection_cases() -> list[Case]:
+    out = [
+        token_case(
+            "keys.kid.unknown",
+            "A kid that is not in the JWKS is refused",
+            category=CATEGORY,
+            build=lambda ctx: signed(ctx, kid=unique_kid("unknown")),
+            severity=Severity.HIGH,
+            rationale=(
+                "An unknown kid must not fall back to 'any key' or 'no check'; a verifier "
+                "that tries every key also widens what a forged kid can reach."
+            ),
+            references=("OIDF AbstractVerifyJwsSignature",),
+            anchors=("F01",),
+        ),
+        token_case(
+            "keys.kid.empty",
+            'kid "" is refused',
+            category=CATEGORY,
+            build=lambda ctx: signed(ctx, kid=""),
+            severity=Severity.MEDIUM,
+            rationale="An empty kid is how jwt_tool probes key-lookup defaults (blank kid).",
+            references=("jwt_tool playbook (blank kid)",),
+            anchors=("F05",),
+        ),
+    ]
+    signers = (
+        ("attacker", "ES256"),
+        ("attacker", "RS256"),
+        ("attacker", "EdDSA"),
+        ("other", "ES256"),
+    )
+    out += [
+        token_case(
+            f"keys.kid.known_signed_by_{role}.{alg.lower()}",
+            f"The trusted {alg} kid on a token signed by the {role} {alg} key is refused",
+            category=CATEGORY,
+            build=_signed_by(role, alg),
+            severity=Severity.CRITICAL,
+            rationale=(
+                "The kid only names a key; the signature must verify with that key. A "
+                "verifier that checks 'some' signature lets anyone with a key pair in."
+            ),
+            references=("OIDF AbstractVerifyJwsSignature", "OIDF CIBA SignedByOtherClientFails"),
+            anchors=("F02",),
+        )
+        for role, alg in signers
+    ]
+    out += [
+        token_case(
+            "keys.no_kid.single_candidate",
+            "A token without kid, when exactly one published key fits its alg (ES384), is accepted",
+            category=CATEGORY,
+            build=lambda ctx: signed(ctx, ctx.keyring.trusted("ES384"), drop=("kid",)),
+            expect=Expect.ACCEPT,
+            severity=Severity.MEDIUM,
+            rationale="kid is optional (RFC 7515); with one candidate the choice is unambiguous.",
+            references=("OIDF oidcc-client-test-kid-absent-single-jwks",),
+            anchors=("F03",),
+        ),
+        case(
+            "keys.no_kid.several_candidates",
+            "A token without kid while two published keys fit its alg (either answer)",
+            category=CATEGORY,
+            run=_no_kid_ambiguous,
+            expect=Expect.EITHER,
+            level=Level.SHOULD,
+            severity=Severity.LOW,
+            rationale=(
+                "With several candidates a verifier must refuse or try them all safely; "
+                "both are allowed, an error is not."
+            ),
+            references=("OIDF oidcc-client-test-kid-absent-multiple-jwks",),
+            anchors=("F04",),
+            needs=JWKS,
+        ),
+    ]
+    return out
+
+
+_HOSTILE_JWKS: tuple[tuple[str, str, str, Any, Any, Expect, Level, Severity, str], ...] = (
+    (
+        "duplicate_kid",
+        "Two JWKS keys share the new kid; the token is signed by one of them (either answer)",
+        "F06",
+        _duplicate_kid_entries,
+        _sign_as("ES384"),
+        Expect.EITHER,
+        Level.SHOULD,
+        Severity.LOW,
+        "A JWKS with duplicate kids is ambiguous; refusing the keyset or disambiguating by "
+        "alg and type are both safe.",
+    ),
+    (
+        "use_enc",
+        'A key published with use "enc" is not used for a signature',
+        "F08",
+        _relabel_entry("ES384", use="enc"),
+        _sign_as("ES384"),
+        Expect.REJECT,
+        Level.MUST,
+        Severity.MEDIUM,
+        "Keys have one purpose; an encryption key must not verify signatures.",
+    ),
+    (
+        "key_ops_encrypt",
+        'A key published with key_ops ["encrypt"] is not used for a signature',
+        "F08",
+        _relabel_entry("ES384", key_ops=["encrypt"]),
+        _sign_as("ES384"),
+        Expect.REJECT,
+        Level.MUST,
+        Severity.MEDIUM,
+        "key_ops without verify forbids verification with that key.",
+    ),
+    (
+        "rsa_1024",
+        "A published 1024-bit RSA key is never used",
+        "F09",
+        _weak_entries,
+        _weak_token,
+        Expect.REJECT,
+        Level.MUST,
+        Severity.HIGH,
+        "RSA under 2048 bits is factorable with public effort; RFC 7518 requires 2048.",
+    ),
+    (
+        "rsa_e_1",
+        "A published RSA key with e = 1, and a 'signature' that is the encoded message",
+        "F10",
+        _relabel_entry("RS256", e="AQ"),
+        _e_one_token,
+        Expect.REJECT,
+        Level.MUST,
+        Severity.CRITICAL,
+        "With e = 1 anyone forges: the signature is the PKCS#1 block in the clear. The key "
+        "must be refused when loaded.",
+    ),
+    (
+        "alg_curve_mismatch",
+        "A P-384 key published as alg ES256, and an ES256 signature made with it",
+        "F11",
+        _relabel_entry("ES384", alg="ES256"),
+        _sign_as("ES384", header_alg="ES256"),
+        Expect.REJECT,
+        Level.MUST,
+        Severity.MEDIUM,
+        "ES256 means P-256 with SHA-256; a key of another curve must not verify it.",
+    ),
+    (
+        "wrong_kty",
+        'An EC key published with kty "RSA"',
+        "F11",
+        _relabel_entry("ES256", kty="RSA"),
+        _sign_as("ES256"),
+        Expect.REJECT,
+        Level.MUST,
+        Severity.MEDIUM,
+        "A JWK whose kty contradicts its members is malformed and must be skipped.",
+    ),
+    (
+        "wrong_curve",
+        'A P-256 key published as crv "P-384"',
+        "F11",
+        _relabel_entry("ES256", crv="P-384"),
+        _sign_as("ES256"),
+        Expect.REJECT,
+        Level.MUST,
+        Severity.MEDIUM,
+        "Coordinates of one curve read on another are an invalid key.",
+    ),
+    (
+        "point_off_curve",
+        "An EC key whose point is not on its curve",
+        "F11",
+        _point_off_curve,
+        _sign_as("ES256"),
+        Expect.REJECT,
+        Level.MUST,
+        Severity.HIGH,
+        "Invalid-curve points leak private keys in ECDH and confuse ECDSA verifiers; the "
+        "point must be validated when the key is loaded.",
+    ),
+    (
+        "symmetric_16_bytes",
+        "A 16-byte oct key in the JWKS, and an HS256 token made with it",
+        "F12",
+        _symmetric_entries(b"0123456789abcdef"),
+        _hmac_token(b"0123456789abcdef"),
+        Expect.REJECT,
+        Level.MUST,
+        Severity.CRITICAL,
+        "A symmetric key in a public JWKS is known to everyone; it is also shorter than the "
+        "hash (RFC 7518 §3.2).",
+    ),
+    (
+        "symmetric_empty",
+        "An empty oct key in the JWKS, and an HS256 token with an empty secret",
+        "F12",
+        _symmetric_entries(b""),
+        _hmac_token(b""),
+        Expect.REJECT,
+        Level.MUST,
+        Severity.CRITICAL,
+        "An empty HMAC key verifies a MAC anyone computes.",
+    ),
+    (
+        "private_members",
+        "A key published with its private member d is not used",
+        "F13",
+        _private_entries,
+        _sign_as("ES384"),
+        Expect.REJECT,
+        Level.SHOULD,
+        Severity.MEDIUM,
+        "A JWKS carrying private keys is a configuration error: that key is compromised.",
+    ),
+)
+
+
+def _hostile_jwks_cases() -> list[Case]:
+    out = [
+        case(
+            f"keys.jwks.{name}",
+            title,
+            category=CATEGORY,
+            run=_with_entries(entries, token),
+            expect=expect,
+            level=level,
+            severity=severity,
+            rationale=why,
+            references=("Wycheproof json_web_key_test", "RFC 7517 §4", "RFC 7518 §3"),
+            anchors=(row,),
+            needs=JWKS,
+        )
+        for name, title, row, entries, token, expect, level, severity, why in _HOSTILE_JWKS
+    ]
+    out += [
+        case(
+            "keys.jwks.decoys_same_kid",
+            "Decoy EC, OKP and PS256 keys share the kid of the RS256 signer: the token is accepted",
+            category=CATEGORY,
+            run=_with_entries(_decoy_entries, _sign_as("RS256"), accept=True),
+            expect=Expect.ACCEPT,
+            severity=Severity.MEDIUM,
+            rationale=(
+                "Keys are selected by kid, alg and type together; stopping at the first kid "
+                "match breaks real JWKS with decoys."
+            ),
+            references=("OIDF AugmentRealJwksWithDecoys",),
+            anchors=("F07",),
+            needs=JWKS,
+        ),
+        case(
+            "keys.jwks.unknown_key_types",
+            "Unknown kty and curves next to a new valid key: the valid key still works",
+            category=CATEGORY,
+            run=_with_entries(_unknown_kinds, _sign_as("ES384"), accept=True),
+            expect=Expect.ACCEPT,
+            severity=Severity.MEDIUM,
+            rationale=(
+                "RFC 7517 §5 says to ignore keys one does not understand; refusing the whole "
+                "set breaks key rollovers to new types."
+            ),
+            references=("RFC 7517 §5",),
+            anchors=("F14",),
+            needs=JWKS,
+        ),
+    ]
+    return out
+
+
+def _lifecycle_cases() -> list[Case]:
+    out = [
+        case(
+            "keys.rotation.new_kid",
+            "After a new ES256 key is published, tokens signed with it are accepted",
+            category=CATEGORY,
+            run=_rotation,
+            expect=Expect.ACCEPT,
+            severity=Severity.MEDIUM,
+            rationale=(
+                "Issuers rotate keys; a verifier must refetch the JWKS on an unknown kid, "
+                "or every rotation is an outage."
+            ),
+            references=("OIDF oidcc-client-test-signing-key-rotation",),
+            anchors=("F15",),
+            needs=JWKS,
+        ),
+        case(
+            "keys.revocation.removed_key",
+            "A key removed from the JWKS (either answer; the outcome is recorded)",
+            category=CATEGORY,
+            run=_revocation,
+            expect=Expect.EITHER,
+            level=Level.SHOULD,
+            severity=Severity.LOW,
+            rationale=(
+                "A removed key stays trusted until the cache expires; how long is a fact the "
+                "issuer needs to know for incident response."
+            ),
+            references=("OIDF oidcc-client-test-signing-key-rotation",),
+            anchors=("F16",),
+            needs=JWKS,
+        ),
+    ]
+    out += [
+        case(
+            f"keys.jwks_fetch_failure.{mode}",
+            f"While the JWKS fetch fails ({mode}), a token for a newly published key is "
+            "refused with a 4xx",
+            category=CATEGORY,
+            run=_fetch_failure(mode),
+            severity=Severity.MEDIUM,
+            rationale=(
+                "A JWKS outage must fail closed and fast: no 5xx, no hang, and no fallback "
+                "that skips verification."
+            ),
+            references=("OIDF AbstractValidateJWKs",),
+            anchors=("F17",),
+            needs=JWKS,
+        )
+        for mode in FAILURE_MODES
+    ]
+    out.append(
+        case(
+            "keys.random_kid_flood",
+            f"{FLOOD_KIDS} tokens with random kids cause at most {FLOOD_MAX_FETCHES} JWKS fetches",
+            category=CATEGORY,
+            run=_flood,
+            level=Level.SHOULD,
+            severity=Severity.MEDIUM,
+            rationale=(
+                "Each unknown kid may trigger a refetch; without a rate limit an attacker "
+                "turns the endpoint into an amplifier against the issuer's JWKS host."
+            ),
+            references=("RFC 8725bis §3.10",),
+            anchors=("F18",),
+            needs=JWKS,
+        )
+    )
+    return out
+
+
+CASES: tuple[Case, ...] = (*_selection_cases(), *_hostile_jwks_cases(), *_lifecycle_cases())
 
 #: threat-catalog rows of this category that do not apply to a profile, with the reason.
 NOT_APPLICABLE: Mapping[str, str] = {}

@@ -17,7 +17,7 @@ from typing import Any
 from .config import EmulatorConfig, Environment
 from .jwks_cache import JwksCache
 from .store import SessionRow, Store
-from .tokens import TokenIssuer
+from .tokens import ELEVATED_TYP, SESSION_TYP, TokenIssuer
 from .validation import Decoded, Rejected, Validator, decode_compact, decode_compact_fragile
 
 Reply = tuple[int, dict[str, Any] | None]
@@ -105,7 +105,7 @@ class Emulator:
         if scheme.lower() != "bearer" or not token.strip():
             raise Rejected("missing or invalid session", status=401)
         now = self.clock()
-        claims = self.issuer.verify(token.strip(), now=now)
+        claims = self.issuer.verify(token.strip(), now=now, typ=SESSION_TYP)
         sid = claims.get("sid") if claims else None
         row = self.store.session(sid) if isinstance(sid, str) else None
         if (
@@ -142,7 +142,8 @@ class Emulator:
                 "iat": int(now),
                 "exp": int(expires),
                 "jti": str(uuid.uuid4()),
-            }
+            },
+            typ=SESSION_TYP,
         )
         self.store.add_session(SessionRow(sid, env.id, subject, user_id, int(expires), False))
         expires_at = dt.datetime.fromtimestamp(int(expires), tz=dt.UTC).isoformat()
@@ -207,7 +208,8 @@ class Emulator:
                 "exp": iat + int(ttl),
                 "jti": jti,
                 "singleUse": True,
-            }
+            },
+            typ=ELEVATED_TYP,
         )
         self.store.add_elevated(jti, sid=session.sid, scopes=tuple(scopes), expires=iat + ttl)
         return 200, {"elevatedAccessToken": token}
@@ -231,7 +233,9 @@ class Emulator:
     ) -> Reply:
         env = self.environment(env_id)
         session = self.session(env, authorization)
-        claims = self.issuer.verify(elevated, now=self.clock()) if elevated else None
+        claims = (
+            self.issuer.verify(elevated, now=self.clock(), typ=ELEVATED_TYP) if elevated else None
+        )
         if (
             claims is None
             or claims.get("environment_id") != env.id

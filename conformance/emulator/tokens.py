@@ -109,6 +109,10 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
     return b64url_encode(hashlib.sha256(canonical).digest())
 
 
+SESSION_TYP = "dyn-session+jwt"
+ELEVATED_TYP = "dyn-elevated+jwt"
+
+
 class TokenIssuer:
     """Signs and verifies the emulator's own ES256 tokens."""
 
@@ -121,18 +125,25 @@ class TokenIssuer:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [dict(self.jwk)]}
 
-    def sign(self, claims: Mapping[str, Any]) -> str:
+    def sign(self, claims: Mapping[str, Any], *, typ: str) -> str:
+        """Sign with an explicit ``typ`` (``SESSION_TYP`` or ``ELEVATED_TYP``): a token of
+        one kind is never accepted where the other is expected (8725bis §3.11, §3.12)."""
         import jwt
 
-        return jwt.encode(dict(claims), self._key, algorithm="ES256", headers={"kid": self.kid})
+        return jwt.encode(
+            dict(claims), self._key, algorithm="ES256", headers={"kid": self.kid, "typ": typ}
+        )
 
-    def verify(self, token: str, *, now: float) -> dict[str, Any] | None:
-        """The claims of one of our tokens if its signature holds and it is unexpired."""
+    def verify(self, token: str, *, now: float, typ: str) -> dict[str, Any] | None:
+        """The claims of one of our tokens of kind ``typ`` if its signature holds and it
+        is unexpired."""
         import jwt
 
         try:
             header = jwt.get_unverified_header(token)
             if header.get("kid") != self.kid or header.get("alg") != "ES256":
+                return None
+            if header.get("typ") != typ:
                 return None
             claims: dict[str, Any] = jwt.decode(
                 token,

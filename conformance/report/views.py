@@ -109,7 +109,8 @@ def headline(results: Mapping[str, Any]) -> str:
         ),
         (
             "Seed",
-            f"{esc(_get(run, 'seed'))}" + (" · strict" if _get(run, "strict") is True else ""),
+            ("none recorded" if _get(run, "seed") is None else esc(_get(run, "seed")))
+            + (" · strict" if _get(run, "strict") is True else ""),
         ),
         ("Run id", f"<code>{esc(_get(run, 'id'))}</code>"),
         ("Python", f"{esc(_get(run, 'python'))} on {esc(_get(run, 'platform'))}"),
