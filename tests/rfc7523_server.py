@@ -56,6 +56,7 @@ class State:
     """What the server knows: clients, seen jti values, and where it listens."""
 
     clients: dict[str, Client] = field(default_factory=dict)
+    users: set[str] = field(default_factory=set)  # subjects the jwt-bearer grant knows
     token_url: str = ""
     seen_jti: set[str] = field(default_factory=set)
     issued: int = 0
@@ -109,14 +110,16 @@ def _server(state: State) -> AuthorizationServer:
         TOKEN_ENDPOINT_AUTH_METHODS = [JWTBearerClientAssertion.CLIENT_AUTH_METHOD]  # noqa: RUF012
 
     class BearerGrant(JWTBearerGrant):  # type: ignore[misc]
+        LEEWAY = 30  # what the test configuration documents (leeway_s)
+
         def resolve_issuer_client(self, issuer: str) -> Client | None:
             return state.clients.get(issuer)
 
         def resolve_client_public_key(self, client: Client) -> KeySet:
             return KeySet.import_key_set(dict(client.jwks))  # type: ignore[arg-type]
 
-        def authenticate_user(self, subject: str) -> str:
-            return subject
+        def authenticate_user(self, subject: str) -> str | None:
+            return subject if subject in state.users else None
 
         def has_granted_permission(self, client: Client, user: str) -> bool:
             return True
@@ -171,9 +174,15 @@ def build_app(state: State) -> Starlette:
 
 
 @contextlib.contextmanager
-def running(clients: Mapping[str, Mapping[str, Any]]) -> Iterator[State]:
-    """Serve the endpoint on a loopback port; ``clients`` maps client id → public JWKS."""
-    state = State(clients={cid: Client(cid, jwks) for cid, jwks in clients.items()})
+def running(
+    clients: Mapping[str, Mapping[str, Any]], *, users: tuple[str, ...] = ()
+) -> Iterator[State]:
+    """Serve the endpoint on a loopback port; ``clients`` maps client id → public JWKS;
+    ``users`` are the subjects the jwt-bearer grant accepts (default: the client ids)."""
+    state = State(
+        clients={cid: Client(cid, jwks) for cid, jwks in clients.items()},
+        users=set(users or clients),
+    )
     with serve_app(build_app(state)) as handle:
         state.token_url = handle.base_url + TOKEN_PATH
         yield state

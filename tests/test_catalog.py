@@ -59,13 +59,13 @@ MINE: dict[ModuleType, tuple[str, str]] = {
 
 def _rows() -> dict[str, str]:
     """Row id -> expected result, parsed from the threat catalog's table when present."""
+    rows: dict[str, str] = {}
     if THREAT_CATALOG.exists():
-        found = re.findall(
-            r"^\| ([A-N]\d\d) \|[^|]*\|[^|]*\| ([^|]*?) \|", THREAT_CATALOG.read_text(), re.M
-        )
-        if found:
-            return dict(found)
-    return {f"{g}{i:02d}": "" for g, n in ROW_COUNTS.items() for i in range(1, n + 1)}
+        for line in THREAT_CATALOG.read_text().splitlines():
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)]
+            if len(cells) > 5 and re.fullmatch(r"[A-N]\d\d", cells[1]):
+                rows[cells[1]] = cells[4]
+    return rows or {f"{g}{i:02d}": "" for g, n in ROW_COUNTS.items() for i in range(1, n + 1)}
 
 
 ROWS = _rows()

@@ -143,10 +143,17 @@ def _draw_header(
     kids = [k["kid"] for k in ctx.keyring.published_jwks()["keys"]]
     header = dict(data.draw(header_mutations(valid=valid_header, kids=kids), label="header"))
     claims = dict(ctx.assertion().claims)
-    # Sign with the key for the header's alg family when it is one we hold, so that the
-    # only thing under test is the header itself.
     selected = _selected_alg(header, ctx.keyring.published_jwks())
-    return header, claims, compact(header, claims, key=key, alg=key.alg), selected
+    # Sign with the key the header selects when we hold it, so that the only thing under
+    # test is the header itself (not a signature by the wrong key).
+    signer = key
+    for candidate in ctx.keyring.published():
+        if candidate.kid == header.get("kid") or (
+            "kid" not in header and candidate.alg == header.get("alg")
+        ):
+            signer = candidate
+            break
+    return header, claims, compact(header, claims, key=signer, alg=signer.alg), selected
 
 
 CASES: tuple[Case, ...] = (

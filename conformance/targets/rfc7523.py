@@ -107,8 +107,9 @@ def _redacted_body(body: bytes) -> bytes:
     for member in _SECRET_MEMBERS:
         value = data.get(member)
         if isinstance(value, str):
-            shown = cut_signature(value) if value.count(".") == 2 else ""
-            data[member] = shown if shown != value else f"[redacted: {len(value)} chars]"
+            cut = cut_signature(value) if value.count(".") == 2 else value
+            # A JWT keeps its header and claims (evidence); anything else is a bearer.
+            data[member] = cut if cut != value else f"[redacted: {len(value)} chars]"
     return json.dumps(data).encode()
 
 
