@@ -62,8 +62,8 @@ def decode_token(token: str | None) -> dict[str, Any] | None:
         try:
             header = json.loads(b64url_decode(parts[0]))
             claims = json.loads(b64url_decode(parts[1]))
-        except (ValueError, UnicodeDecodeError):
-            pass
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            pass  # deeply nested or broken JSON: shown as a preview instead
         else:
             return {
                 "header": _jsonable(header),
@@ -73,12 +73,15 @@ def decode_token(token: str | None) -> dict[str, Any] | None:
     return {"raw_preview": scrub(token[:120], limit=120) + ("…" if len(token) > 120 else "")}
 
 
-def _jsonable(value: Any) -> Any:
-    """Bound decoded JSON so a hostile 10 MB claim cannot bloat the results."""
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    """Bound decoded JSON so a hostile 10 MB claim or deep nesting cannot bloat the results."""
+    if depth > 8 and isinstance(value, dict | list):
+        return "[nested too deep]"
     if isinstance(value, str):
         return scrub(value, limit=512)
     if isinstance(value, dict):
-        return {scrub(str(k), limit=128): _jsonable(v) for k, v in list(value.items())[:64]}
+        items = list(value.items())[:64]
+        return {scrub(str(k), limit=128): _jsonable(v, depth + 1) for k, v in items}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value[:64]]
+        return [_jsonable(v, depth + 1) for v in value[:64]]
     return value

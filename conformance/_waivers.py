@@ -164,7 +164,7 @@ def _entry(path: Path, index: int, item: Any) -> Waiver:
                 f"{where}: expires {text[:30]!r} is not a date (write 2027-01-31)"
             ) from None
     if isinstance(expires, dt.datetime) or not isinstance(expires, dt.date):
-        got = "missing" if expires is None else f"a {type(expires).__name__}"
+        got = "missing" if expires is None else f"got {type(expires).__name__}"
         raise ConfigError(f"{where}: expires must be a date such as 2027-01-31 ({got})")
     return Waiver(
         id=case_id,

@@ -132,7 +132,9 @@ waivers = "waivers.toml"
 
 
 def test_rfc7523_mapping(tmp_path: Path, key_env: str) -> None:
-    config = load_run_config(write(tmp_path, RFC7523 + '\n[transport]\nretries = 0\n'), cwd=tmp_path)
+    config = load_run_config(
+        write(tmp_path, RFC7523 + "\n[transport]\nretries = 0\n"), cwd=tmp_path
+    )
     assert config is not None and config.rfc7523 is not None
     s = config.settings
     assert s.profile == "rfc7523"
@@ -187,36 +189,102 @@ def test_no_config_means_embedded(tmp_path: Path) -> None:
     ("change", "expected"),
     [
         (("[target]", "[target]\nfoo = 1"), "unknown key target.foo (allowed: "),
-        (("[target]", "[targte]\n[target]"), "unknown key targte (allowed: report, target, transport)"),
-        (('profile = "dynamic"', 'profile = "saml"'), "target.profile must be one of dynamic, rfc7523"),
-        (('profile = "dynamic"', "profile = 3"), "target.profile must be a non-empty string, not an integer"),
+        (
+            ("[target]", "[targte]\n[target]"),
+            "unknown key targte (allowed: report, target, transport)",
+        ),
+        (
+            ('profile = "dynamic"', 'profile = "saml"'),
+            "target.profile must be one of dynamic, rfc7523",
+        ),
+        (
+            ('profile = "dynamic"', "profile = 3"),
+            "target.profile must be a non-empty string, not an integer",
+        ),
         ((f'environment_id = "{ENV_ID}"\n', ""), "missing target.environment_id"),
-        ((f'environment_id = "{ENV_ID}"', 'environment_id = "env-1"'), "target.environment_id must be a 36-character UUID"),
+        (
+            (f'environment_id = "{ENV_ID}"', 'environment_id = "env-1"'),
+            "target.environment_id must be a 36-character UUID",
+        ),
         (('issuer = "https://auth.example.com"\n', ""), "missing target.issuer"),
-        (("[target]", '[target]\ntoken_url = "https://x.example/t"'), "target.token_url is for profile rfc7523 only"),
-        (("[target]", "[target]\nleeway_s = \"30\""), "target.leeway_s must be an integer, not a string"),
-        (("[target]", "[target]\nleeway_s = true"), "target.leeway_s must be an integer, not a boolean"),
+        (
+            ("[target]", '[target]\ntoken_url = "https://x.example/t"'),
+            "target.token_url is for profile rfc7523 only",
+        ),
+        (
+            ("[target]", '[target]\nleeway_s = "30"'),
+            "target.leeway_s must be an integer, not a string",
+        ),
+        (
+            ("[target]", "[target]\nleeway_s = true"),
+            "target.leeway_s must be an integer, not a boolean",
+        ),
         (("[target]", "[target]\nleeway_s = -1"), "target.leeway_s must be between 0 and"),
-        (("[target]", "[target]\nscopes = \"wallet:export\""), "target.scopes must be a non-empty array"),
+        (
+            ("[target]", '[target]\nscopes = "wallet:export"'),
+            "target.scopes must be a non-empty array",
+        ),
         (("[target]", "[target]\nscopes = []"), "target.scopes must be a non-empty array"),
-        (("[target]", '[target]\nbase_url = "http://dynamic.example.com/api"'), "target.base_url must use https"),
+        (
+            ("[target]", '[target]\nbase_url = "http://dynamic.example.com/api"'),
+            "target.base_url must use https",
+        ),
         (("[target]", '[target]\nbase_url = "ftp://x"'), "target.base_url must be an http(s) URL"),
-        (("[target]", '[target]\noperation_path = "ops"'), "target.operation_path must start with /"),
-        (("[target]", '[target]\nsession_tokens = { "mallory" = "env:X" }'), "target.session_tokens.mallory is not one of target.subjects"),
-        (("[target]", '[target]\nsession_tokens = { "conformance-a" = "env:CONF_UNSET_SESSION" }'), "refers to environment variable CONF_UNSET_SESSION, which is not set"),
-        (("kid = \"k1\"", 'kid = "k1"\npassword = "x"'), "unknown key target.keys[0].password"),
-        (('private_key = "env:CONF_TEST_KEY"', 'private_key = "env:CONF_UNSET_KEY"'), "CONF_UNSET_KEY"),
-        (('private_key = "env:CONF_TEST_KEY"', 'private_key = "env:"'), "target.keys[0].private_key names no valid environment variable"),
-        (('private_key = "env:CONF_TEST_KEY"', 'private_key = "missing.pem"'), "target.keys[0].private_key: key file"),
+        (
+            ("[target]", '[target]\noperation_path = "ops"'),
+            "target.operation_path must start with /",
+        ),
+        (
+            ("[target]", '[target]\nsession_tokens = { "mallory" = "env:X" }'),
+            "target.session_tokens.mallory is not one of target.subjects",
+        ),
+        (
+            (
+                "[target]",
+                '[target]\nsession_tokens = { "conformance-a" = "env:CONF_UNSET_SESSION" }',
+            ),
+            "refers to environment variable CONF_UNSET_SESSION, which is not set",
+        ),
+        (('kid = "k1"', 'kid = "k1"\npassword = "x"'), "unknown key target.keys[0].password"),
+        (
+            ('private_key = "env:CONF_TEST_KEY"', 'private_key = "env:CONF_UNSET_KEY"'),
+            "CONF_UNSET_KEY",
+        ),
+        (
+            ('private_key = "env:CONF_TEST_KEY"', 'private_key = "env:"'),
+            "target.keys[0].private_key names no valid environment variable",
+        ),
+        (
+            ('private_key = "env:CONF_TEST_KEY"', 'private_key = "missing.pem"'),
+            "target.keys[0].private_key: key file",
+        ),
         (('private_key = "env:CONF_TEST_KEY"\n', ""), "missing target.keys[0].private_key"),
         (('kid = "k1"', 'kid = "k1"\nalg = "RS256"'), "alg RS256 does not fit"),
         (("[[target.keys]]", "[[target.key]]"), "unknown key target.key (allowed: "),
-        (("[target]", "[transport]\nretries = 99\n[target]"), "transport.retries must be between 0 and 10"),
-        (("[target]", "[transport]\ntimeout_s = 0\n[target]"), "transport.timeout_s must be greater than 0"),
-        (("[target]", "[transport]\nallow_bursts = \"yes\"\n[target]"), "transport.allow_bursts must be true or false, not a string"),
-        (("[target]", "[transport]\nca_bundle = \"nope.pem\"\n[target]"), "transport.ca_bundle names nope.pem, which is not a readable file"),
-        (("[target]", "[transport]\nverify = false\n[target]"), "unknown key transport.verify (allowed: "),
-        (("[target]", "[report]\nwaivers = \"nope.toml\"\n[target]"), "report.waivers names nope.toml"),
+        (
+            ("[target]", "[transport]\nretries = 99\n[target]"),
+            "transport.retries must be between 0 and 10",
+        ),
+        (
+            ("[target]", "[transport]\ntimeout_s = 0\n[target]"),
+            "transport.timeout_s must be greater than 0",
+        ),
+        (
+            ("[target]", '[transport]\nallow_bursts = "yes"\n[target]'),
+            "transport.allow_bursts must be true or false, not a string",
+        ),
+        (
+            ("[target]", '[transport]\nca_bundle = "nope.pem"\n[target]'),
+            "transport.ca_bundle names nope.pem, which is not a readable file",
+        ),
+        (
+            ("[target]", "[transport]\nverify = false\n[target]"),
+            "unknown key transport.verify (allowed: ",
+        ),
+        (
+            ("[target]", '[report]\nwaivers = "nope.toml"\n[target]'),
+            "report.waivers names nope.toml",
+        ),
     ],
 )
 def test_error_names_the_key(
@@ -234,12 +302,30 @@ def test_error_names_the_key(
     [
         (('token_url = "https://idp.example.com/oauth2/token"\n', ""), "missing target.token_url"),
         (('client_id = "my-client"\n', ""), "missing target.client_id"),
-        (('client_id = "my-client"', 'client_id = "my-client"\nmode = "saml"'), "target.mode must be one of client_assertion, jwt_bearer"),
-        (('client_id = "my-client"', 'client_id = "my-client"\naudience_kind = "issuer"'), "missing target.audience"),
-        (('client_id = "my-client"', 'client_id = "my-client"\naudience = "https://idp"'), "target.audience is used only with audience_kind"),
-        (('client_id = "my-client"', f'client_id = "my-client"\nenvironment_id = "{ENV_ID}"'), "target.environment_id is for profile dynamic only"),
-        (('client_id = "my-client"', 'client_id = "my-client"\nsession_tokens = {}'), "target.session_tokens is for profile dynamic only"),
-        (('client_id = "my-client"', 'client_id = "my-client"\nissuer = "other"'), "target.issuer must equal client_id"),
+        (
+            ('client_id = "my-client"', 'client_id = "my-client"\nmode = "saml"'),
+            "target.mode must be one of client_assertion, jwt_bearer",
+        ),
+        (
+            ('client_id = "my-client"', 'client_id = "my-client"\naudience_kind = "issuer"'),
+            "missing target.audience",
+        ),
+        (
+            ('client_id = "my-client"', 'client_id = "my-client"\naudience = "https://idp"'),
+            "target.audience is used only with audience_kind",
+        ),
+        (
+            ('client_id = "my-client"', f'client_id = "my-client"\nenvironment_id = "{ENV_ID}"'),
+            "target.environment_id is for profile dynamic only",
+        ),
+        (
+            ('client_id = "my-client"', 'client_id = "my-client"\nsession_tokens = {}'),
+            "target.session_tokens is for profile dynamic only",
+        ),
+        (
+            ('client_id = "my-client"', 'client_id = "my-client"\nissuer = "other"'),
+            "target.issuer must equal client_id",
+        ),
     ],
 )
 def test_rfc7523_errors(
@@ -253,7 +339,10 @@ def test_rfc7523_errors(
 @pytest.mark.parametrize(
     ("value", "what"),
     [
-        ("-----BEGIN PRIVATE KEY-----\\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\\n", "a PEM key"),
+        (
+            "-----BEGIN PRIVATE KEY-----\\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\\n",
+            "a PEM key",
+        ),
         ('{\\"kty\\": \\"EC\\", \\"d\\": \\"c2VjcmV0LWQtdmFsdWU\\"}', "a JWK"),
         (SESSION, "a JWT"),
     ],
@@ -285,9 +374,7 @@ def test_unreadable_key_file_is_named(tmp_path: Path) -> None:
     assert "not a key at all" not in message
 
 
-def test_wrong_key_material_is_not_echoed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_wrong_key_material_is_not_echoed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secret_ish = "c2VjcmV0LW1hdGVyaWFsLXRoYXQtbXVzdC1ub3QtbGVhaw"
     monkeypatch.setenv("CONF_TEST_KEY", json.dumps({"kty": "oct", "k": secret_ish}))
     message = error_of(tmp_path, DYNAMIC)
@@ -324,3 +411,44 @@ def test_cli_run_exits_2_with_the_key(
     captured = capsys.readouterr()
     assert code == 2
     assert "unknown key target.foo" in captured.out + captured.err
+
+
+# -- the shipped examples parse ----------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_example_dynamic_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = make_key("ES256", kid="conformance-es256")
+    monkeypatch.setenv("CONFORMANCE_SIGNING_KEY", json.dumps(private_jwk(key)))
+    text = (EXAMPLES / "dynamic-sandbox.toml").read_text()
+    (tmp_path / "waivers.toml").write_text((EXAMPLES / "waivers.toml").read_text())
+    config = load_run_config(write(tmp_path, text, name="dynamic-sandbox.toml"), cwd=tmp_path)
+    assert config is not None and config.profile == "dynamic"
+    assert config.signing_key.kid == "conformance-es256"
+    assert config.waivers == (tmp_path / "waivers.toml").resolve()
+
+
+def test_example_rfc7523(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    key = make_key("ES256")
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "private.pem").write_bytes(
+        key.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    text = (EXAMPLES / "rfc7523.toml").read_text()
+    config = load_run_config(write(tmp_path, text, name="rfc7523.toml"), cwd=tmp_path)
+    assert config is not None and config.rfc7523 is not None
+    assert config.signing_key.kid == "my-client-key-1"
+    assert config.settings.audience == "https://idp.example.com/oauth2/token"
+
+
+def test_example_waivers() -> None:
+    from conformance._waivers import load_waivers
+
+    assert len(load_waivers(EXAMPLES / "waivers.toml")) == 2

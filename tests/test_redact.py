@@ -62,3 +62,12 @@ def test_decode_token_bounds_hostile_claims() -> None:
     decoded = decode_token(token)
     assert decoded is not None
     assert len(decoded["claims"]["x"]) < 600
+
+
+def test_decode_token_survives_deeply_nested_json() -> None:
+    deep = b64url_encode(b"[" * 100000 + b"]" * 100000)
+    decoded = decode_token(f"{deep}.{deep}.c2lnbmF0dXJl")
+    assert decoded is not None and "raw_preview" in decoded
+    nested = b64url_encode(("{" + '"a":{' * 50 + "}" * 51).encode())
+    decoded = decode_token(f"{nested}.{nested}.c2lnbmF0dXJl")
+    assert decoded is not None and "[nested too deep]" in str(decoded)

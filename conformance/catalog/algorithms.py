@@ -272,6 +272,8 @@ def _secp256k1_published(ctx: CaseContext) -> Exchange:
 
 # --- the cases ----------------------------------------------------------------------------
 
+#: alg none spellings and the id part each gets (ids stay lowercase).
+_NONE_SPELLINGS = {"none": "lowercase", "None": "capitalized", "NONE": "uppercase", "nOnE": "mixed"}
 _NONE_REFS = ("CVE-2015-9235", "jwt_tool -X a", "Wycheproof algIsNone", "RFC 8725bis §2.10")
 _CONFUSION_REFS = ("CVE-2016-10555", "jwt_tool -X k", "PortSwigger algorithm-confusion lab")
 _ENCODING_TITLES = {
@@ -306,13 +308,13 @@ def _accept_cases() -> list[Case]:
 
 def _none_cases() -> list[Case]:
     out = []
-    for casing in ("none", "None", "NONE", "nOnE"):
+    for casing, spelling in _NONE_SPELLINGS.items():
         for keep in (False, True):
             suffix = "original_signature" if keep else "empty_signature"
             what = "the original signature left in place" if keep else "an empty signature"
             out.append(
                 token_case(
-                    f"algorithms.none.{casing}.{suffix}",
+                    f"algorithms.none.{spelling}.{suffix}",
                     f'alg "{casing}" with {what} is refused',
                     category=CATEGORY,
                     build=_none(casing, keep_signature=keep),

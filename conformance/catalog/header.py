@@ -8,6 +8,7 @@ that the target fetched nothing from the suite's attacker paths.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -328,6 +329,15 @@ def _deflated(ctx: CaseContext) -> str:
     return signed(ctx, payload=deflate(encode_json(claims(ctx))), zip="DEF")
 
 
+#: id parts of the accepted typ values (ids stay lowercase; case variants are G16).
+_TYP_IDS = {
+    "JWT": "jwt",
+    "application/jwt": "application_jwt",
+    "jwt": "jwt_other_case",
+    "application/JWT": "application_jwt_other_case",
+}
+
+
 def _processing_cases() -> list[Case]:
     from .._forge import CRIT_VARIANTS, TYP_ACCEPTED, TYP_REJECTED
 
@@ -349,11 +359,11 @@ def _processing_cases() -> list[Case]:
         for name, members in CRIT_VARIANTS.items()
     ]
     typ_ok: list[tuple[str, Build]] = [("absent", _without("typ"))]
-    typ_ok += [(value.replace("/", "_"), _with(typ=value)) for value in TYP_ACCEPTED]
+    typ_ok += [(_TYP_IDS[value], _with(typ=value)) for value in TYP_ACCEPTED]
     out += [
         token_case(
             f"header.typ.accepted.{name}",
-            f"typ {name.replace('_', '/')} is accepted",
+            f"typ {name.replace('_', ' ')} is accepted",
             category=CATEGORY,
             build=build,
             expect=Expect.ACCEPT,
@@ -364,11 +374,13 @@ def _processing_cases() -> list[Case]:
                 "common form; refusing it breaks ordinary signers."
             ),
             references=("RFC 7519 §5.1", "RFC 8725bis §3.11"),
-            anchors=("G16",) if name in ("jwt", "application_JWT") else ("G15",),
+            anchors=("G16",) if name.endswith("_other_case") else ("G15",),
         )
         for name, build in typ_ok
     ]
-    typ_bad: list[tuple[str, Any]] = [(v.replace("+", "_") or "empty", v) for v in TYP_REJECTED]
+    typ_bad: list[tuple[str, Any]] = [
+        (re.sub(r"[^a-z0-9]+", "_", v.lower()) or "empty", v) for v in TYP_REJECTED
+    ]
     typ_bad.append(("number", 123))
     out += [
         token_case(
