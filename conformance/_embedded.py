@@ -45,6 +45,9 @@ def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[E
                 Environment(id=env_b, issuer=issuer_b, jwks_url=host.other_jwks_url),
             ),
             flaws=frozenset(flaws),
+            # Short, so that the key cases' waits for a refetch stay short; still a limit,
+            # so a flood of random kids shows no amplification.
+            jwks_min_refetch_s=0.25,
         )
         with run_emulator(config) as handle:
             settings = TargetSettings(

@@ -249,10 +249,10 @@ def _other_issuer_own_key(ctx: CaseContext) -> Exchange:
 
 
 def _other_environment_assertion(ctx: CaseContext) -> Exchange:
+    # Only iss and the key change: aud stays this environment's (it is public), so a
+    # refusal can only come from the issuer/key binding.
     other = full(ctx).other_environment()
-    assertion = ctx.assertion().with_claims(iss=other.issuer).without("aud")
-    if other.audience:
-        assertion = assertion.with_claims(aud=other.audience)
+    assertion = ctx.assertion().with_claims(iss=other.issuer)
     return ctx.send(ctx.sign(assertion, key=ctx.keyring.other_environment(ctx.key.alg)))
 
 
