@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ._exceptions import CaseFailure, ConfigError, ConformanceError, TargetUnreachable
     from ._jwks_host import JwksHost
     from ._keyring import Keyring, SigningKey, load_signing_key
+    from ._run import open_runtime
     from ._settings import TargetSettings
     from .catalog import BY_ID, CASES, Case, Expect, Level, Severity
     from .targets.base import Exchange, Session, Target
@@ -36,6 +37,7 @@ _LAZY = {
     "SigningKey": "._keyring",
     "load_signing_key": "._keyring",
     "TargetSettings": "._settings",
+    "open_runtime": "._run",
     "BY_ID": ".catalog",
     "CASES": ".catalog",
     "Case": ".catalog",
@@ -48,11 +50,10 @@ _LAZY = {
 }
 
 __all__ = [
+    "Assertion",
     "BY_ID",
     "CASES",
     "CATALOG_VERSION",
-    "OMIT",
-    "Assertion",
     "Case",
     "CaseFailure",
     "CaseResult",
@@ -63,6 +64,7 @@ __all__ = [
     "JwksHost",
     "Keyring",
     "Level",
+    "OMIT",
     "Runtime",
     "Session",
     "Severity",
@@ -72,6 +74,7 @@ __all__ = [
     "TargetUnreachable",
     "__version__",
     "load_signing_key",
+    "open_runtime",
     "run_case",
 ]
 

@@ -65,9 +65,13 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     ini = Path(__file__).parent / "suite" / "pytest.ini"
     argv = ["--pyargs", "conformance.suite", "-c", str(ini), f"--rootdir={os.getcwd()}", "-q"]
     if args.config:
-        if not Path(args.config).is_file():
-            raise ConfigError(f"--config {args.config}: no such file")
+        from ._config import load_run_config
+
+        # Read it here first so that a wrong configuration is one clean line and exit 2.
+        load_run_config(Path(args.config), cwd=Path.cwd())
         argv += ["--conformance-config", args.config]
+        if args.flaw:
+            raise ConfigError("--flaw applies to the embedded emulator only; drop it or --config")
     for value in args.category:
         argv += ["--conformance-category", value]
     for value in args.id:

@@ -331,6 +331,9 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
     started = time.perf_counter()
     verdict, message, outcome = "pass", "", "none"
     try:
+        missing = case.needs - runtime.capabilities
+        if missing:
+            raise Skip(f"needs {', '.join(sorted(missing))}, which this target does not offer")
         returned = case.run(ctx)
         if returned is not None:
             outcome = _outcome(returned)

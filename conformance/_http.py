@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 USER_AGENT = "exchange-conformance"
@@ -13,7 +15,7 @@ USER_AGENT = "exchange-conformance"
 def client(
     *,
     timeout_s: float = 10.0,
-    verify: bool | str = True,
+    verify: bool | ssl.SSLContext = True,
     max_connections: int = 16,
     transport: Any = None,
     follow_redirects: bool = False,

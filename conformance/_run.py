@@ -7,7 +7,7 @@ import datetime as dt
 import fnmatch
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ class RunState:
     retries: int = 0
     summary_lines: list[str] | None = None
     runtime: Any = None
+    config: Any = None  # conformance._config.RunConfig, or None for the embedded target
+    waivers: Any = None  # conformance._waivers.Waivers
     target_info: dict[str, Any] = field(default_factory=dict)
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _started_wall: float = field(default_factory=time.time)
@@ -65,11 +67,31 @@ class RunState:
             if config.pluginmanager.hasplugin("hypothesispytest")
             else None,
         }
-        return cls(options=options)
+        state = cls(options=options)
+        state.load_config()
+        return state
+
+    def load_config(self) -> None:
+        """Read the target configuration (``--conformance-config`` or ``[tool.conformance]``
+        in ``pyproject.toml``); a wrong one is a usage error with one precise line."""
+        from ._config import load_run_config
+        from ._waivers import load_waivers
+
+        path = self.options["config"]
+        try:
+            self.config = load_run_config(Path(path) if path else None, cwd=Path.cwd())
+            waivers = self.options["waivers"] or (self.config.waivers if self.config else None)
+            self.waivers = load_waivers(Path(waivers) if waivers else None)
+        except ConformanceError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if self.config is not None and self.options["flaws"]:
+            raise pytest.UsageError(
+                "--conformance-flaw applies to the embedded emulator only; drop it or the config"
+            )
 
     # -- selection ---------------------------------------------------------------------
     def profile(self) -> str:
-        return "dynamic"  # the configured-target issue adds rfc7523
+        return str(self.config.profile) if self.config is not None else "dynamic"
 
     def selected_cases(self) -> list[Case]:
         from .catalog import CASES
@@ -95,13 +117,13 @@ class RunState:
 
         properties.EXAMPLES["value"] = self.options["examples"]
         try:
-            self.runtime = self._stack.enter_context(_open_runtime(self.options))
+            self.runtime = self._stack.enter_context(_open_runtime(self.options, self.config))
         except ConformanceError as exc:
             self._stack.close()
             pytest.exit(f"conformance: error: {exc}", returncode=2)
         self.target_info = dict(self.runtime.target.description)
         self.target_info["flaws"] = list(self.options["flaws"])
-        self.target_info["embedded"] = self.options["config"] is None
+        self.target_info["embedded"] = self.config is None
         self._baseline()
 
     def _baseline(self) -> None:
@@ -123,6 +145,13 @@ class RunState:
         except Skip as exc:
             self.stop()
             pytest.exit(f"conformance: error: cannot run the baseline: {exc}", returncode=2)
+        if exchange.error is not None:
+            self.stop()
+            pytest.exit(
+                f"conformance: error: the target is unreachable ({exchange.error}); "
+                "check base_url/token_url and the network",
+                returncode=2,
+            )
         if not exchange.accepted:
             self.stop()
             pytest.exit(
@@ -144,12 +173,17 @@ class RunState:
         verdict = result.verdict
         if verdict == "fail" and case.level is Level.SHOULD and not self.options["strict"]:
             verdict = "warn"
+        waiver = None
+        if self.waivers is not None:
+            verdict, waiver = self.waivers.apply(case.id, verdict, today=dt.date.today())
         message = (
             failure_message(result, nodeid=nodeid)
-            if verdict in {"fail", "warn", "error"}
+            if result.verdict in {"fail", "error"}
             else result.message
         )
-        self.records.append(case_record(result, verdict=verdict, nodeid=nodeid, message=message))
+        self.records.append(
+            case_record(result, verdict=verdict, nodeid=nodeid, message=message, waiver=waiver)
+        )
         if verdict == "skip":
             pytest.skip(result.message)
         if verdict == "fail":
@@ -190,7 +224,10 @@ class RunState:
     # -- outputs -----------------------------------------------------------------------
     def report_dir(self) -> Path:
         base = self.options["report_dir"]
-        return Path(base) if base else Path("reports") / self.run_id
+        if base:
+            return Path(base)
+        root = self.config.report_dir if self.config is not None and self.config.report_dir else None
+        return Path(root or "reports") / self.run_id
 
     def write_outputs(self) -> None:
         from ._junit import write_junit
@@ -210,6 +247,8 @@ class RunState:
             "strict": self.options["strict"],
             "target": self.target_info,
         }
+        if self.waivers is not None:
+            run["unused_waivers"] = [w.id for w in self.waivers.unused()]
         results = build_results(self.records, run=run, facts=self.facts, retries=self.retries)
         results_path = write_json(out / "results.json", results)
         write_junit(out / "junit.xml", results)
@@ -244,8 +283,38 @@ class RunState:
 
 
 @contextlib.contextmanager
-def _open_runtime(options: Mapping[str, Any]) -> Any:
+def _open_runtime(options: Mapping[str, Any], config: Any = None) -> Any:
     """The runtime for the configured target (the embedded emulator by default)."""
+    if config is not None:
+        from ._configured import open_configured
+
+        with open_configured(config) as runtime:
+            yield runtime
+        return
+    if options.get("flaws") is None:
+        options = {**options, "flaws": ()}
+    with open_embedded(flaws=options["flaws"]) as runtime:
+        yield runtime
+
+
+@contextlib.contextmanager
+def open_runtime(config: str | Path | None = None, *, flaws: Any = ()) -> Iterator[Any]:
+    """A :class:`~conformance._engine.Runtime` for notebooks and scripts: the target of
+    ``config`` (a TOML file), or the embedded emulator (with ``flaws``) when it is None.
+
+    Raises :class:`~conformance.ConfigError` for a wrong configuration and
+    :class:`~conformance.TargetUnreachable` when the target does not answer.
+    """
+    from ._config import load_run_config
+
+    loaded = load_run_config(Path(config), cwd=Path.cwd()) if config is not None else None
+    with _open_runtime({"flaws": tuple(flaws)}, loaded) as runtime:
+        yield runtime
+
+
+@contextlib.contextmanager
+def open_embedded(*, flaws: Any = ()) -> Any:
+    """A runtime against the embedded emulator (our JWKS host + the emulator, loopback)."""
     from . import _http
     from ._embedded import OPERATION_PATH, start_embedded
     from ._engine import Runtime
@@ -253,12 +322,7 @@ def _open_runtime(options: Mapping[str, Any]) -> Any:
     from ._transport import Transport, TransportPolicy
     from .targets.dynamic import DynamicTarget
 
-    if options["config"] is not None:
-        from ._exceptions import ConfigError
-
-        raise ConfigError(
-            "configured targets are not supported yet; run without --conformance-config"
-        )
+    options = {"flaws": tuple(flaws)}
     keyring = Keyring()
     with start_embedded(keyring, flaws=options["flaws"]) as embedded:
         policy = TransportPolicy(retries=0)

@@ -398,9 +398,6 @@ def test_duplicate_kid(tmp_path: Path, key_env: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, reason="until the lead wires _run._open_runtime to open_configured (issue 6)"
-)
 def test_cli_run_exits_2_with_the_key(
     tmp_path: Path, key_env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

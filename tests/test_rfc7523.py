@@ -222,9 +222,6 @@ def test_authlib_findings(
         assert verdict(rt, case_id) == expected
 
 
-@pytest.mark.xfail(
-    strict=True, reason="until the lead wires _run._open_runtime to open_configured (issue 6)"
-)
 def test_suite_run_through_the_plugin(
     pytester: pytest.Pytester, tmp_path: Path, server: str, key: SigningKey
 ) -> None:

@@ -134,11 +134,6 @@ def test_bad_answers_are_errors(
     assert set(verdicts.values()) == {"error"}, verdicts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a 429 that outlives the retries counts as a rejection (Exchange.rejected); "
-    "the lead's change makes it misbehaved -> error",
-)
 def test_429_storm_is_an_error_not_a_verdict(config: RunConfig, staging: respx.MockRouter) -> None:
     route = staging.post(VERIFY).mock(
         return_value=httpx.Response(429, headers={"retry-after": "0"}, json={"error": "slow down"})

@@ -16,6 +16,7 @@ from . import (
     keys,
     properties,
     replay,
+    rfc7523,
     scope,
     signature,
     subject,
@@ -37,6 +38,7 @@ _MODULES = (
     encoding,
     issued,
     errors,
+    rfc7523,
     properties,
 )
 

@@ -157,7 +157,7 @@ class CaseContext(Protocol):
         """Fail with ``message`` unless ``condition``."""
         ...
 
-    def fact(self, name: str, value: Any) -> None:
+    def fact(self, name: str, value: Any, detail: str = "") -> None:
         """Record a measured fact about the target (clock tolerance, token lifetime...)."""
         ...
 

@@ -57,8 +57,9 @@ class Exchange:
 
     @property
     def rejected(self) -> bool:
-        """A 4xx answer (a clean refusal)."""
-        return self.status is not None and 400 <= self.status < 500
+        """A 4xx answer (a clean refusal). A 429 is not: a rate limit that outlasted the
+        retries says nothing about the assertion."""
+        return self.status is not None and 400 <= self.status < 500 and self.status != 429
 
     @property
     def misbehaved(self) -> bool:
