@@ -50,10 +50,11 @@ _LAZY = {
 }
 
 __all__ = [
-    "Assertion",
     "BY_ID",
     "CASES",
     "CATALOG_VERSION",
+    "OMIT",
+    "Assertion",
     "Case",
     "CaseFailure",
     "CaseResult",
@@ -64,7 +65,6 @@ __all__ = [
     "JwksHost",
     "Keyring",
     "Level",
-    "OMIT",
     "Runtime",
     "Session",
     "Severity",

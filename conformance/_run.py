@@ -226,7 +226,9 @@ class RunState:
         base = self.options["report_dir"]
         if base:
             return Path(base)
-        root = self.config.report_dir if self.config is not None and self.config.report_dir else None
+        root = (
+            self.config.report_dir if self.config is not None and self.config.report_dir else None
+        )
         return Path(root or "reports") / self.run_id
 
     def write_outputs(self) -> None:

@@ -2,8 +2,8 @@
 
 A handful of representative negatives, each judged on its status (400/401/403; here a
 5xx is a failure, not just an error verdict), its body (JSON with an ``error`` string),
-what the body discloses, and the charset of the message. The RFC 7523 rows (N01-N12) are
-for the rfc7523 target.
+what the body discloses, and the charset of the message. The RFC 7523 error codes
+(``invalid_grant`` vs ``invalid_client``, rows N01-N12) live in ``rfc7523.py``.
 """
 
 from __future__ import annotations
@@ -249,7 +249,6 @@ def _cases() -> list[Case]:
 
 CASES: tuple[Case, ...] = tuple(_cases())
 
-_RFC7523 = "RFC 7523 profile: covered when the rfc7523 target lands"
-
 #: threat-catalog rows of this category that do not apply to a profile, with the reason.
-NOT_APPLICABLE: Mapping[str, str] = {f"N{i:02d}": _RFC7523 for i in range(1, 13)}
+#: (The RFC 7523 rows N01-N12 are owned by ``rfc7523.py``.)
+NOT_APPLICABLE: Mapping[str, str] = {}

@@ -14,7 +14,15 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._model import Case, CaseContext, Expect, Level, Severity, case
-from .envelope import full, issued_claims, other_scope, scope_items, succeeded
+from .envelope import (
+    full,
+    issued_claims,
+    other_scope,
+    rewrite_claims,
+    scope_items,
+    succeeded,
+    unsigned_copy,
+)
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange, Session
@@ -283,30 +291,21 @@ def _other_user_use(ctx: CaseContext, session: Session, token: str, scope: str) 
     return ctx.operation(ctx.session(1), token, scope, label="other user's session")
 
 
+def _other_environment_use(ctx: CaseContext, session: Session, token: str, scope: str) -> Exchange:
+    other = full(ctx).session_in_other_environment(0)
+    return ctx.operation(other, token, scope, label="same user, other environment")
+
+
 def _tampered_use(ctx: CaseContext, session: Session, token: str, scope: str) -> Exchange:
     """The token with its scope rewritten and its signature kept."""
-    import json
-
-    from .._forge import b64url_decode, b64url_encode
-
-    head, body, sig = token.split(".")
-    claims = json.loads(b64url_decode(body))
     wanted = other_scope(ctx, avoid=[scope])
-    claims["scope"] = wanted
-    forged = f"{head}.{b64url_encode(json.dumps(claims).encode())}.{sig}"
+    forged = rewrite_claims(ctx, token, scope=wanted)
     return ctx.operation(session, forged, wanted, label="tampered token")
 
 
 def _unsigned_use(ctx: CaseContext, session: Session, token: str, scope: str) -> Exchange:
     """The token's own claims re-issued with alg none."""
-    from .._forge import b64url_decode, compact
-
-    return ctx.operation(
-        session,
-        compact({"alg": "none", "typ": "JWT"}, b64url_decode(token.split(".")[1])),
-        scope,
-        label="alg none token",
-    )
+    return ctx.operation(session, unsigned_copy(ctx, token), scope, label="alg none token")
 
 
 def _cases() -> list[Case]:
@@ -426,6 +425,13 @@ def _cases() -> list[Case]:
             run=_operation(_other_user_use),
             anchors=("L10",),
             **{**operation, "needs": ("sessions", "second_user", "sensitive_operation")},
+        ),
+        case(
+            "issued.operation.other_environment",
+            "The token is refused in another environment (same user)",
+            run=_operation(_other_environment_use),
+            anchors=("L10",),
+            **{**operation, "needs": ("sessions", "second_environment", "sensitive_operation")},
         ),
         case(
             "issued.operation.tampered_scope",

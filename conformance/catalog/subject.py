@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._model import Case, CaseContext, Severity, case
-from .envelope import full
+from .envelope import full, succeeded, with_bearer
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange, Session
@@ -40,8 +40,6 @@ def _user_a_with_b(ctx: CaseContext) -> Exchange:
 
 
 def _after_logout(ctx: CaseContext) -> Exchange:
-    from .envelope import succeeded
-
     session = ctx.fresh_session(0)
     before = ctx.send(ctx.sign(ctx.assertion()), session=session, label="before logout")
     ctx.check(before.accepted, "the fresh session did not work before logout")
@@ -68,19 +66,6 @@ def _session_y_assertion_x(ctx: CaseContext) -> Exchange:
     return extra.send(
         ctx.sign(ctx.assertion()), session=session, environment_id=other.environment_id
     )
-
-
-def _bearer_is(token: Callable[[CaseContext], str]) -> Callable[[CaseContext], Exchange]:
-    """A valid assertion sent with ``token`` in place of the session bearer."""
-
-    def run(ctx: CaseContext) -> Exchange:
-        from ..targets.base import Session
-
-        real = ctx.session(0)
-        fake = Session(subject=real.subject, token=token(ctx), environment_id=real.environment_id)
-        return ctx.send(ctx.sign(ctx.assertion()), session=fake, label="wrong bearer")
-
-    return run
 
 
 def _elevated(ctx: CaseContext) -> str:
@@ -133,7 +118,7 @@ def _cases() -> list[Case]:
             "subject.session.logged_out",
             "Assertion for user A after A's session was logged out",
             run=_after_logout,
-            anchors=("I02",),
+            anchors=("I02", "A03"),
             **common,
         ),
         case(
@@ -151,13 +136,13 @@ def _cases() -> list[Case]:
         case(
             "subject.confusion.assertion_as_bearer",
             "The assertion itself used as the session bearer",
-            run=_bearer_is(lambda ctx: ctx.sign(ctx.assertion())),
+            run=with_bearer(lambda ctx, s: ctx.sign(ctx.assertion())),
             **confusion,
         ),
         case(
             "subject.confusion.elevated_token_as_bearer",
             "An elevated token used as the session bearer",
-            run=_bearer_is(_elevated),
+            run=with_bearer(lambda ctx, s: _elevated(ctx)),
             **confusion,
         ),
         case(
