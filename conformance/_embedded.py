@@ -60,6 +60,9 @@ def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[E
                 max_assertion_lifetime_s=int(config.max_assertion_lifetime_s),
                 max_token_lifetime_s=int(config.elevated_ttl_s),
                 capabilities=CAPABILITIES - {"hmac_trusted"},
+                # A precomposed letter in user A's subject lets the Unicode-normalisation
+                # cases (NFD, NFKC) run against the embedded target.
+                subjects=("conformance-\u00e4", "conformance-b"),
             )
             other = replace(settings, environment_id=env_b, issuer=issuer_b, audience=None)
             yield Embedded(

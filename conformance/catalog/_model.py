@@ -125,8 +125,27 @@ class CaseContext(Protocol):
         raw_body: bytes | None = None,
         content_type: str | None = None,
         headers: Mapping[str, str] | None = None,
+        environment_id: str | None = None,
+        anonymous: bool = False,
     ) -> Exchange:
-        """Exchange ``token`` (with user A's session unless given) and record the evidence."""
+        """Exchange ``token`` (with user A's session unless given or ``anonymous``) and
+        record the evidence; ``environment_id`` overrides the path's environment."""
+        ...
+
+    def other_environment(self) -> Any:
+        """The ``TargetSettings`` of the second environment (skips when there is none)."""
+        ...
+
+    def session_in_other_environment(self, index: int = 0) -> Session:
+        """User ``index`` signed in to the second environment."""
+        ...
+
+    def logout(self, session: Session) -> Exchange:
+        """End ``session`` at the target (skips if unsupported)."""
+        ...
+
+    def token_jwks(self) -> Mapping[str, Any] | None:
+        """The keys the target signs issued tokens with, when it publishes them."""
         ...
 
     def valid(self, *, label: str = "control") -> Exchange:

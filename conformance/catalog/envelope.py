@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
 from ._model import Case, CaseContext, Expect, Level, Severity, case, claims_case
 
 if TYPE_CHECKING:
     from .._keyring import SigningKey
-    from .._settings import TargetSettings
     from ..targets.base import Exchange, Session
 
 CATEGORY = "envelope"
@@ -28,34 +27,13 @@ DYNAMIC = ("dynamic",)
 # --- helpers shared by the catalog modules ------------------------------------------------
 
 
-class FullContext(CaseContext, Protocol):
-    """What the engine's ``Context`` offers beyond :class:`CaseContext` (see _engine.py)."""
-
-    def other_environment(self) -> TargetSettings: ...
-
-    def session_in_other_environment(self, index: int = 0) -> Session: ...
-
-    def logout(self, session: Session) -> Exchange: ...
-
-    def token_jwks(self) -> Mapping[str, Any] | None: ...
-
-    def send(
-        self,
-        token: str,
-        *,
-        session: Session | None = None,
-        label: str = "attempt",
-        raw_body: bytes | None = None,
-        content_type: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        environment_id: str | None = None,
-        anonymous: bool = False,
-    ) -> Exchange: ...
+#: Kept for the recipes that name it; the protocol itself now declares every method.
+FullContext = CaseContext
 
 
 def full(ctx: CaseContext) -> FullContext:
     """``ctx`` with the engine's extra methods visible to the type checker."""
-    return cast(FullContext, ctx)
+    return ctx
 
 
 def header_for(key: SigningKey, **extra: Any) -> dict[str, Any]:
