@@ -47,6 +47,7 @@ class CaseResult:
     exchanges: tuple[Exchange, ...]
     duration_ms: float
     reproduce: str = ""
+    waited_ms: float = 0.0  # deliberate waits (clock and cache boundaries) within duration
 
 
 @dataclass
@@ -120,6 +121,7 @@ class Context:
         self.target: Target = runtime.target
         self.settings: TargetSettings = runtime.settings
         self.exchanges: list[Exchange] = []
+        self.waited_s = 0.0
 
     # -- keys, clock, assertions -------------------------------------------------------
     @property
@@ -286,6 +288,10 @@ class Context:
     def fact(self, name: str, value: Any, detail: str = "") -> None:
         self.runtime.fact(name, value, detail)
 
+    def sleep(self, seconds: float) -> None:
+        self.waited_s += seconds
+        time.sleep(seconds)
+
     @property
     def jwks_host(self) -> Any:
         self.require("jwks_host")
@@ -368,6 +374,7 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
         exchanges=tuple(ctx.exchanges),
         duration_ms=duration_ms,
         reproduce=reproduce_line(ctx.exchanges),
+        waited_ms=ctx.waited_s * 1000,
     )
 
 

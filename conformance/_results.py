@@ -59,6 +59,7 @@ def case_record(
         "nodeid": nodeid,
         "reproduce": result.reproduce,
         "duration_ms": round(result.duration_ms, 3),
+        "waited_ms": round(result.waited_ms, 3),
         "waiver": dict(waiver) if waiver else None,
         "exchanges": [exchange_record(e) for e in result.exchanges],
     }

@@ -176,6 +176,11 @@ class CaseContext(Protocol):
         """Fail with ``message`` unless ``condition``."""
         ...
 
+    def sleep(self, seconds: float) -> None:
+        """Wait on purpose (a clock or cache boundary); the time is reported apart from
+        execution, so benchmarks can tell deliberate waits from slowness."""
+        ...
+
     def fact(self, name: str, value: Any, detail: str = "") -> None:
         """Record a measured fact about the target (clock tolerance, token lifetime...)."""
         ...

@@ -127,7 +127,7 @@ def after_refetch(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
         if time.monotonic() > deadline:
             # No fetch at all: the target refused before looking keys up (HS*, say).
             return exchange
-        time.sleep(_POLL_S)
+        ctx.sleep(_POLL_S)
 
 
 def until_accepted(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
@@ -137,7 +137,7 @@ def until_accepted(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
         exchange = ctx.send(make())
         if exchange.accepted or exchange.misbehaved or time.monotonic() > deadline:
             return exchange
-        time.sleep(_POLL_S)
+        ctx.sleep(_POLL_S)
 
 
 @functools.cache

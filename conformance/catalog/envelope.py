@@ -135,13 +135,12 @@ def other_scope(ctx: CaseContext, *, avoid: Sequence[str] = ()) -> str:
 
 def no_outbound_fetch(ctx: CaseContext, send: Callable[[str], Exchange]) -> Exchange:
     """Run ``send(url)`` with a fresh URL on our host and fail if the target fetched it."""
-    import time
     import uuid
 
     host = ctx.jwks_host
     path = f"/callback/{uuid.uuid4().hex}"
     exchange = send(host.url(path))
-    time.sleep(0.3)  # a fetch made in the background lands a moment after the answer
+    ctx.sleep(0.3)  # a fetch made in the background lands a moment after the answer
     fetched = host.requests(path)
     ctx.check(not fetched, f"the target fetched our callback URL {len(fetched)} time(s)")
     return exchange

@@ -352,14 +352,13 @@ def _shifted(seconds: int) -> Mutation:
 
 def _replay_after_exp(ctx: CaseContext) -> Exchange:
     """Accepted just before it expires (within the leeway), replayed once it has."""
-    import time
 
     margin = 3
     exp = ctx.now() - max(_leeway(ctx) - margin, 0)
     token = ctx.sign(ctx.assertion().with_claims(exp=exp))
     first = ctx.send(token, label="first")
     ctx.check(first.accepted, "a valid assertion close to its expiry was not accepted")
-    time.sleep(2 * margin)
+    ctx.sleep(2 * margin)
     return ctx.send(token, label="after exp")
 
 
