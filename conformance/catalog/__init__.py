@@ -13,6 +13,7 @@ from . import (
     errors,
     header,
     issued,
+    profiles,
     keys,
     properties,
     replay,
@@ -44,7 +45,7 @@ _MODULES = (
 
 
 def _collect() -> tuple[Case, ...]:
-    cases = [c for module in _MODULES for c in module.CASES]
+    cases = [profiles.apply(c) for module in _MODULES for c in module.CASES]
     seen: set[str] = set()
     for c in cases:
         if c.id in seen:
