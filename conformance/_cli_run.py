@@ -72,7 +72,11 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--conformance-config", args.config]
         if args.flaw:
             raise ConfigError("--flaw applies to the embedded emulator only; drop it or --config")
+    from .catalog._model import CATEGORIES
+
     for value in args.category:
+        if value not in CATEGORIES:
+            raise ConfigError(f"unknown category {value!r}; choose from {', '.join(CATEGORIES)}")
         argv += ["--conformance-category", value]
     for value in args.id:
         argv += ["--conformance-id", value]

@@ -2,8 +2,9 @@
 
     ConformanceError
     ├── ConfigError          a wrong option, config key, key file or secret reference (exit 2)
-    ├── TargetUnreachable    the target could not be reached at all (exit 2)
-    └── CaseFailure          (also an AssertionError) a case's verdict is "fail"
+    └── TargetUnreachable    the target could not be reached at all (exit 2)
+    CaseFailure              (an AssertionError) a case's verdict is "fail"
+    TargetMisbehaved         a case's verdict is "error" (5xx, timeout, unparsable answer)
 
 Every ``ConformanceError`` carries a one-line message that says what is wrong and how to
 fix it; the CLI prints that line alone and exits with ``exit_code``.
@@ -38,3 +39,7 @@ class CaseFailure(AssertionError):
         self.case_id = case_id
         self.severity = severity
         self.level = level
+
+
+class TargetMisbehaved(Exception):
+    """A case's verdict is ``error``: the target erred (5xx, timeout, unparsable answer)."""

@@ -14,15 +14,11 @@ from typing import Any
 
 import pytest
 
-from ._exceptions import CaseFailure, ConformanceError
+from ._exceptions import CaseFailure, ConformanceError, TargetMisbehaved
 from .catalog._model import Case, Level
 
 #: The outputs of the last run in this process (``conformance run`` prints them last).
 LAST_OUTPUTS: dict[str, str] = {}
-
-
-class TargetMisbehaved(Exception):
-    """A case's verdict is ``error``: the target erred (5xx, timeout, unparsable answer)."""
 
 
 def new_run_id() -> str:

@@ -136,6 +136,18 @@ def conformance_run(request: pytest.FixtureRequest) -> Iterator[RunState]:
     state.stop()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A case's failure is its one-screen message, not a traceback through our engine."""
+    report = yield
+    if call.when == "call" and call.excinfo is not None:
+        from ._exceptions import CaseFailure, TargetMisbehaved
+
+        if isinstance(call.excinfo.value, CaseFailure | TargetMisbehaved):
+            report.longrepr = str(call.excinfo.value)
+    return report
+
+
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: collect a worker's case records."""
     records = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
