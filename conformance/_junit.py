@@ -37,15 +37,15 @@ def junit_tree(results: Mapping[str, Any]) -> ET.ElementTree[ET.Element[str]]:
             el = ET.SubElement(
                 tc, "failure", message=f"{c['id']}: {c['title']}", type=c["severity"]
             )
-            el.text = c["message"]
+            el.text = c.get("failure") or c["message"]
         elif verdict == "error":
             el = ET.SubElement(tc, "error", message=f"{c['id']}: target misbehaved", type="error")
-            el.text = c["message"]
+            el.text = c.get("failure") or c["message"]
         elif verdict == "skip":
             ET.SubElement(tc, "skipped", message=c["message"][:500])
         elif verdict in {"warn", "waived"}:
             out = ET.SubElement(tc, "system-out")
-            out.text = f"{verdict}: {c['message']}"
+            out.text = f"{verdict}: {c.get('failure') or c['message']}"
     root = ET.Element("testsuites")
     root.append(suite)
     return ET.ElementTree(root)

@@ -38,7 +38,13 @@ def exchange_record(exchange: Exchange) -> dict[str, Any]:
 
 
 def case_record(
-    result: Any, *, verdict: str, nodeid: str, message: str, waiver: Mapping[str, Any] | None = None
+    result: Any,
+    *,
+    verdict: str,
+    nodeid: str,
+    message: str,
+    failure: str = "",
+    waiver: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One entry of ``cases`` from an engine ``CaseResult`` and the final verdict."""
     case = result.case
@@ -56,6 +62,7 @@ def case_record(
         "verdict": verdict,
         "outcome": result.outcome,
         "message": message,
+        "failure": failure,
         "nodeid": nodeid,
         "reproduce": result.reproduce,
         "duration_ms": round(result.duration_ms, 3),

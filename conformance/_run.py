@@ -21,6 +21,17 @@ from .catalog._model import Case, Level
 LAST_OUTPUTS: dict[str, str] = {}
 
 
+def _seed(config: pytest.Config) -> int:
+    """The seed of the property cases: ``--hypothesis-seed`` when given, else a fresh one
+    (recorded in the results, so that any run can be reproduced)."""
+    given = (
+        config.getoption("hypothesis_seed", None)
+        if config.pluginmanager.hasplugin("hypothesispytest")
+        else None
+    )
+    return int(given) if given is not None else secrets.randbits(32)
+
+
 def new_run_id() -> str:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{secrets.token_hex(3)}"
@@ -59,9 +70,7 @@ class RunState:
             "flaws": tuple(config.getoption(p.OPT_FLAW) or ()),
             "examples": int(config.getoption(p.OPT_EXAMPLES)),
             "waivers": config.getoption(p.OPT_WAIVERS),
-            "seed": config.getoption("hypothesis_seed", None)
-            if config.pluginmanager.hasplugin("hypothesispytest")
-            else None,
+            "seed": _seed(config),
         }
         state = cls(options=options)
         state.load_config()
@@ -112,6 +121,7 @@ class RunState:
         from .catalog import properties
 
         properties.EXAMPLES["value"] = self.options["examples"]
+        properties.EXAMPLES["seed"] = self.options["seed"]
         try:
             self.runtime = self._stack.enter_context(_open_runtime(self.options, self.config))
         except ConformanceError as exc:
@@ -173,12 +183,17 @@ class RunState:
         if self.waivers is not None:
             verdict, waiver = self.waivers.apply(case.id, verdict, today=dt.date.today())
         message = (
-            failure_message(result, nodeid=nodeid)
-            if result.verdict in {"fail", "error"}
-            else result.message
+            failure_message(result, nodeid=nodeid) if result.verdict in {"fail", "error"} else ""
         )
         self.records.append(
-            case_record(result, verdict=verdict, nodeid=nodeid, message=message, waiver=waiver)
+            case_record(
+                result,
+                verdict=verdict,
+                nodeid=nodeid,
+                message=result.message,
+                failure=message,
+                waiver=waiver,
+            )
         )
         if verdict == "skip":
             pytest.skip(result.message)

@@ -13,6 +13,6 @@ import cryptography.hazmat.primitives.asymmetric.ed25519
 import cryptography.hazmat.primitives.asymmetric.padding
 import cryptography.hazmat.primitives.asymmetric.rsa
 import cryptography.hazmat.primitives.serialization
-import cryptography.x509
+import cryptography.x509  # noqa: F401
 import jwt
 import jwt.algorithms  # noqa: F401

@@ -101,7 +101,7 @@ def test_a_flawed_emulator_fails_the_run_with_a_one_screen_message(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     failed = [c for c in data["cases"] if c["verdict"] == "fail"]
     assert failed
-    message = failed[0]["message"]
+    message = failed[0]["failure"]
     for part in ("A correct endpoint:", "This endpoint:", "Why it matters:", "Reproduce:", "curl "):
         assert part in message
     assert "[redacted]" in message

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..targets.base import Exchange
 
 #: How many examples each property draws (the plugin's --conformance-examples sets it).
-EXAMPLES = {"value": 40}
+EXAMPLES: dict[str, int | None] = {"value": 40, "seed": None}
 
 NOT_APPLICABLE: Mapping[str, str] = {}
 
@@ -66,7 +66,7 @@ def _property(
     ],
 ) -> Callable[[CaseContext], Exchange | None]:
     def run(ctx: CaseContext) -> Exchange | None:
-        from hypothesis import HealthCheck, given, settings
+        from hypothesis import HealthCheck, given, seed, settings
         from hypothesis import strategies as st
 
         from .._oracle import violations
@@ -75,7 +75,7 @@ def _property(
         mismatches: list[str] = []
 
         @settings(
-            max_examples=EXAMPLES["value"],
+            max_examples=int(EXAMPLES["value"] or 40),
             deadline=None,
             database=None,
             derandomize=False,
@@ -98,12 +98,15 @@ def _property(
                 )
                 raise AssertionError(mismatches[-1])
 
+        if EXAMPLES["seed"] is not None:
+            # The run's seed (in results.json): --hypothesis-seed=N draws the same examples.
+            prop = seed(EXAMPLES["seed"])(prop)
         try:
             prop()
         except AssertionError as exc:
             ctx.fail(
                 f"{mismatches[0] if mismatches else exc} (Hypothesis shrank it; "
-                "the seed that reproduces it is printed in the pytest output)"
+                f"rerun with --hypothesis-seed={EXAMPLES['seed']} to draw the same examples)"
             )
         return None
 
