@@ -86,7 +86,6 @@ print(reply.status_code, jwt.decode(token, options={{"verify_signature": False}}
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._serving import free_port
     from .emulator.config import MEMORY, EmulatorConfig
     from .emulator.flaws import check_flaws
 
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--workers must be at least 1")
     if not 0 <= args.port <= 65535:
         raise ConfigError("--port must be between 0 and 65535")
-    port = args.port or free_port(args.host)
+    port = _check_listen(args.host, args.port)
     host = f"[{args.host}]" if ":" in args.host else args.host
     base_url = f"http://{host}:{port}/api/v0"
 
@@ -103,14 +102,14 @@ def run(args: argparse.Namespace) -> int:
     state = args.state or data.get("state") or MEMORY
     if args.workers > 1 and state == MEMORY:
         # Worker processes must share the jti store and the signing key.
-        state = tempfile.mkdtemp(prefix="conformance-emulator-")
+        state = _temporary_dir("conformance-emulator-")
     if state != MEMORY:
         Path(state).mkdir(parents=True, exist_ok=True)
     data["state"] = state
     data["flaws"] = sorted(flaws | frozenset(data.get("flaws", ())))
     demo: tuple[Path, str] | None = None
     if not args.config:
-        files_dir = Path(state if state != MEMORY else tempfile.mkdtemp(prefix="conformance-demo-"))
+        files_dir = Path(state if state != MEMORY else _temporary_dir("conformance-demo-"))
         environment, key_path, kid = _demo(files_dir, base_url)
         data["environments"] = [environment]
         data["demo_key"] = str(key_path)
@@ -127,6 +126,34 @@ def run(args: argparse.Namespace) -> int:
         print("# sign in and verify an assertion:\n" + _snippet(base_url, *demo), flush=True)
     sys.stdout.flush()
     return _serve(config, host=args.host, port=port, workers=args.workers)
+
+
+def _check_listen(host: str, port: int) -> int:
+    """The port to serve on, checked before anything is printed: a port in use or a host
+    that is not ours is one line and exit 2, not a banner followed by a bind error."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            return port or int(sock.getsockname()[1])
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            "choose another --port, or a --host of this machine"
+        ) from None
+
+
+def _temporary_dir(prefix: str) -> str:
+    """A private directory removed when the emulator stops (it may hold a demo key)."""
+    import atexit
+    import shutil
+
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def _serve(config: Any, *, host: str, port: int, workers: int) -> int:

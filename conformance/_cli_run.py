@@ -105,10 +105,13 @@ def run_suite(args: argparse.Namespace) -> int:
     from ._run import LAST_OUTPUTS
 
     _check_flaws(args.flaw)
+    LAST_OUTPUTS.clear()
     code = pytest.main(pytest_args(args))
     for name in ("results", "junit", "html"):
         if name in LAST_OUTPUTS:
             print(f"{name + ':':<9}{LAST_OUTPUTS[name]}")
+    if "error" in LAST_OUTPUTS:
+        print(LAST_OUTPUTS["error"], file=sys.stderr)
     if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return int(code)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:

@@ -35,6 +35,10 @@ class Fail(AssertionError):
     """A recipe's own check failed (the message says what the target did)."""
 
 
+class Erred(Exception):
+    """The target misbehaved in a way that decides nothing (5xx, 429, no answer)."""
+
+
 VERDICTS = ("pass", "fail", "warn", "error", "skip", "waived")
 
 
@@ -95,6 +99,11 @@ class Runtime:
         if index >= len(subjects):
             raise Skip(f"needs {index + 1} subjects; configure more under target.subjects")
         key = (index, environment)
+        if fresh and subjects[index] in getattr(self.target, "configured_subjects", ()):
+            raise Skip(
+                f"the session of {subjects[index]!r} is supplied, not signed in: a fresh one "
+                "cannot be made (and a supplied session is never logged out)"
+            )
         with self._lock:
             cached = None if fresh else self._sessions.get(key)
         if cached is not None:
@@ -228,6 +237,11 @@ class Context:
         barrier = threading.Barrier(copies)
 
         own_connection = getattr(self.target, "exchange_with_client", None)
+        transport = getattr(self.target, "transport", None)
+        if transport is not None:
+            # One rate-limit slot for the whole burst: spreading the copies out would
+            # turn a race into a sequence and hide a check-then-set bug.
+            transport.reserve()
 
         def fire(i: int) -> Exchange:
             barrier.wait(timeout=10)
@@ -256,6 +270,8 @@ class Context:
         return self._record(exchange)
 
     def logout(self, session: Session) -> Exchange:
+        if session.subject in getattr(self.target, "configured_subjects", ()):
+            raise Skip("a supplied session is never logged out: later cases need it")
         exchange = self.target.logout(session)
         if exchange is None:
             raise Skip("the target cannot end a session")
@@ -280,6 +296,18 @@ class Context:
 
     def fail(self, message: str) -> None:
         raise Fail(message)
+
+    def error(self, message: str) -> None:
+        raise Erred(message)
+
+    def refused(self, exchange: Exchange) -> bool:
+        """True for a clean refusal (a 4xx other than 429), False for a 2xx; anything else
+        (5xx, 429, 3xx, no answer) proves nothing either way: the verdict is ``error``."""
+        if exchange.rejected:
+            return True
+        if exchange.status is not None and 200 <= exchange.status < 300:
+            return False
+        raise Erred(f"the target misbehaved: {describe(exchange)}")
 
     def check(self, condition: bool, message: str) -> None:
         if not condition:
@@ -344,25 +372,34 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
         if returned is not None:
             outcome = _outcome(returned)
             verdict, message = judge(case, runtime.target.profile, returned)
+            if case.category == "time" and returned.retries:
+                # A Retry-After wait moved the clock under a boundary case: its margins
+                # no longer hold, so neither answer proves anything.
+                verdict, message = (
+                    "error",
+                    (
+                        f"the answer came after {returned.retries} rate-limit retr"
+                        f"{'y' if returned.retries == 1 else 'ies'}, which moved this clock case "
+                        "past its margins; rerun with a lower transport.rate_limit_per_s"
+                    ),
+                )
             if (
                 verdict == "pass"
                 and case.control
                 and outcome == "rejected"
                 and case.expectation(runtime.target.profile) is not Expect.ACCEPT
             ):
-                control = ctx.valid(label="control")
-                if not control.accepted:
-                    verdict = "error"
-                    message = (
-                        "the positive control sent right after this rejection was not accepted "
-                        f"({describe(control)}): the rejection proves nothing"
-                    )
+                verdict, message = _confirm(ctx, verdict, message)
         elif ctx.exchanges:
             outcome = _outcome(ctx.exchanges[-1])
+            if case.control and outcome == "rejected":
+                verdict, message = _confirm(ctx, verdict, message)
     except Skip as exc:
         verdict, message = "skip", str(exc)
     except Fail as exc:
         verdict, message = "fail", str(exc)
+    except Erred as exc:
+        verdict, message = "error", str(exc)
     except Exception as exc:  # a broken recipe or library: an error, with the reason
         verdict, message = "error", f"the case could not run: {type(exc).__name__}: {exc}"
     duration_ms = (time.perf_counter() - started) * 1000
@@ -375,6 +412,19 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
         duration_ms=duration_ms,
         reproduce=reproduce_line(ctx.exchanges),
         waited_ms=ctx.waited_s * 1000,
+    )
+
+
+def _confirm(ctx: Context, verdict: str, message: str) -> tuple[str, str]:
+    """A rejection counts only if a valid assertion sent right after it is accepted."""
+    if verdict != "pass":
+        return verdict, message
+    control = ctx.valid(label="control")
+    if control.accepted:
+        return verdict, message
+    return "error", (
+        "the positive control sent right after this rejection was not accepted "
+        f"({describe(control)}): the rejection proves nothing"
     )
 
 

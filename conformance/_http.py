@@ -34,7 +34,8 @@ def client(
         limits=httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         ),
-        headers={"user-agent": f"{USER_AGENT}/{__version__}"},
+        # identity: bodies are read raw and bounded; no decompression (nor its bombs).
+        headers={"user-agent": f"{USER_AGENT}/{__version__}", "accept-encoding": "identity"},
         transport=transport,
         follow_redirects=follow_redirects,
     )

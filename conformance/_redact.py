@@ -8,18 +8,40 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 from ._forge import b64url_decode
 
 BODY_LIMIT = 4096
-_JWT_RE = re.compile(r"(eyJ[A-Za-z0-9_\-]*)\.([A-Za-z0-9_\-]*)\.([A-Za-z0-9_\-]{8,})")
+# A JOSE header is a JSON object, so its base64url starts with "e" ("{" is 0x7B) whatever
+# the whitespace or member order ("eyJ" only for '{"').
+_JWT_RE = re.compile(r"(e[A-Za-z0-9_\-]{3,})\.([A-Za-z0-9_\-]*)\.([A-Za-z0-9_\-]{8,})")
 _SECRET_HEADERS = frozenset(
     {"authorization", "x-dyn-elevated-access-token", "cookie", "set-cookie", "proxy-authorization"}
 )
 # Control characters other than tab/newline confuse terminals and reports (ANSI escapes).
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Also the code points XML cannot carry (U+FFFE, U+FFFF, lone surrogates): junit.xml must
+# stay well-formed whatever the target sent.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+
+
+def remember_secret(value: str) -> None:
+    """Never show ``value`` (an opaque session or access token) in any evidence."""
+    if len(value) >= 8:
+        with _SECRETS_LOCK:
+            _SECRETS.add(value)
+
+
+def _redact_secrets(text: str) -> str:
+    with _SECRETS_LOCK:
+        known = [s for s in _SECRETS if s in text]
+    for secret in sorted(known, key=len, reverse=True):
+        text = text.replace(secret, f"[redacted: {len(secret)} chars]")
+    return text
 
 
 def cut_signature(token: str) -> str:
@@ -32,8 +54,11 @@ def cut_signature(token: str) -> str:
 
 def scrub(text: str, *, limit: int = BODY_LIMIT) -> str:
     """Cut every JWT signature in ``text``, neutralise control characters, bound it."""
+    text = _redact_secrets(text)
     text = _JWT_RE.sub(lambda m: f"{m[1]}.{m[2]}.[signature cut: {len(m[3])} chars]", text)
-    text = _CONTROL_RE.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
+    text = _CONTROL_RE.sub(
+        lambda m: f"\\u{ord(m[0]):04x}" if ord(m[0]) > 0xFF else f"\\x{ord(m[0]):02x}", text
+    )
     if len(text) > limit:
         text = text[:limit] + f"…[truncated {len(text) - limit} chars]"
     return text
@@ -53,10 +78,13 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def decode_token(token: str | None) -> dict[str, Any] | None:
-    """A token as evidence: decoded header and claims, signature cut; else a preview."""
+def decode_token(token: str | None, *, secret: bool = False) -> dict[str, Any] | None:
+    """A token as evidence: decoded header and claims, signature cut; else a preview —
+    or, for a ``secret`` (an issued token) or a remembered one, only its length."""
     if token is None:
         return None
+    with _SECRETS_LOCK:
+        secret = secret or token in _SECRETS
     parts = token.split(".")
     if len(parts) == 3:
         try:
@@ -70,6 +98,8 @@ def decode_token(token: str | None) -> dict[str, Any] | None:
                 "claims": _jsonable(claims),
                 "signature": f"[cut: {len(parts[2])} chars]",
             }
+    if secret:
+        return {"opaque": f"[redacted: {len(token)} chars]"}
     return {"raw_preview": scrub(token[:120], limit=120) + ("…" if len(token) > 120 else "")}
 
 

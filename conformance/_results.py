@@ -33,7 +33,7 @@ def exchange_record(exchange: Exchange) -> dict[str, Any]:
         "latency_ms": round(exchange.latency_ms, 3),
         "error": exchange.error,
         "retries": exchange.retries,
-        "issued": decode_token(exchange.issued_token),
+        "issued": decode_token(exchange.issued_token, secret=True),
     }
 
 

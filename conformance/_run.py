@@ -21,6 +21,12 @@ from .catalog._model import Case, Level
 LAST_OUTPUTS: dict[str, str] = {}
 
 
+def _abort(message: str, *, returncode: int) -> None:
+    """Stop the run before any case (exit 2); ``conformance run`` prints ``message`` last."""
+    LAST_OUTPUTS["error"] = message
+    pytest.exit(message, returncode=returncode)
+
+
 def _seed(config: pytest.Config) -> int:
     """The seed of the property cases: ``--hypothesis-seed`` when given, else a fresh one
     (recorded in the results, so that any run can be reproduced)."""
@@ -126,7 +132,7 @@ class RunState:
             self.runtime = self._stack.enter_context(_open_runtime(self.options, self.config))
         except ConformanceError as exc:
             self._stack.close()
-            pytest.exit(f"conformance: error: {exc}", returncode=2)
+            _abort(f"conformance: error: {exc}", returncode=2)
         self.target_info = dict(self.runtime.target.description)
         self.target_info["flaws"] = list(self.options["flaws"])
         self.target_info["embedded"] = self.config is None
@@ -150,17 +156,17 @@ class RunState:
             exchange = ctx.valid(label="baseline")
         except Skip as exc:
             self.stop()
-            pytest.exit(f"conformance: error: cannot run the baseline: {exc}", returncode=2)
+            _abort(f"conformance: error: cannot run the baseline: {exc}", returncode=2)
         if exchange.error is not None:
             self.stop()
-            pytest.exit(
+            _abort(
                 f"conformance: error: the target is unreachable ({exchange.error}); "
                 "check base_url/token_url and the network",
                 returncode=2,
             )
         if not exchange.accepted:
             self.stop()
-            pytest.exit(
+            _abort(
                 "conformance: error: the target refused a valid assertion "
                 f"({describe(exchange)}); check the issuer, keys, subjects and session settings",
                 returncode=2,

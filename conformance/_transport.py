@@ -5,6 +5,7 @@ retries for transport faults and 429/503 only (never to turn a verdict around).
 from __future__ import annotations
 
 import email.utils
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -65,15 +66,23 @@ class Transport:
         headers: Mapping[str, str],
         content: bytes | None,
         client: httpx.Client | None = None,
+        throttle: bool = True,
     ) -> RawResponse:
+        """Send one request. ``throttle=False`` skips the rate limit (a race's copies,
+        whose slot the caller reserved once with :meth:`reserve`)."""
         import httpx
 
         use = client or self.client
         attempt = 0
         while True:
-            self._throttle()
+            if throttle:
+                self._throttle()
             started = time.perf_counter()
+            # httpx's timeout bounds each read, not the whole answer: a target that
+            # trickles a byte a second must not hold the run.
+            deadline = time.monotonic() + self.policy.timeout_s
             error: str | None = None
+            sent = True
             status: int | None = None
             resp_headers: dict[str, str] = {}
             body = b""
@@ -88,13 +97,21 @@ class Transport:
                         size += len(chunk)
                         if size > self.policy.max_body_bytes:
                             break  # bounded: a hostile target cannot exhaust memory
+                        if time.monotonic() > deadline:
+                            error = f"answer not complete after {self.policy.timeout_s:g} s"
+                            break
                     body = b"".join(chunks)[: self.policy.max_body_bytes]
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                sent = False
+                error = f"could not connect: {type(exc).__name__}: {exc}"[:300]
             except httpx.TimeoutException:
                 error = f"timeout after {self.policy.timeout_s:g} s"
             except httpx.TransportError as exc:
                 error = f"transport error: {type(exc).__name__}: {exc}"[:300]
             latency_ms = (time.perf_counter() - started) * 1000
-            retry_after = self._retry_delay(status, resp_headers, error)
+            # A request that may have reached the target is never re-sent: the copy
+            # would meet the replay guard and a refusal would pass for a verdict.
+            retry_after = self._retry_delay(status, resp_headers, error, sent=sent)
             if retry_after is not None and attempt < self.policy.retries:
                 attempt += 1
                 with self._lock:
@@ -111,11 +128,15 @@ class Transport:
                 server_date=_parse_date(resp_headers.get("date")),
             )
 
+    def reserve(self) -> None:
+        """Take one rate-limit slot (for a burst sent with ``throttle=False``)."""
+        self._throttle()
+
     def _retry_delay(
-        self, status: int | None, headers: Mapping[str, str], error: str | None
+        self, status: int | None, headers: Mapping[str, str], error: str | None, *, sent: bool
     ) -> float | None:
         if error is not None:
-            return 0.2
+            return None if sent else 0.2
         if status in self.policy.retry_statuses:
             value = headers.get("retry-after", "1")
             try:
@@ -123,6 +144,8 @@ class Transport:
             except ValueError:
                 parsed = _parse_date(value)
                 delay = (parsed - time.time()) if parsed else 1.0
+            if not math.isfinite(delay):
+                delay = 1.0
             return min(max(delay, 0.0), self.policy.max_retry_after_s)
         return None
 

@@ -134,7 +134,7 @@ def run_child(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> C
             code=proc.returncode,
             started=started,
             wall_s=wall,
-            peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+            peak_rss_mb=usage.ru_maxrss * 1024 / 1e6,  # ru_maxrss is in KiB on Linux
             cpu_s=usage.ru_utime + usage.ru_stime,
             stdout=out.read().decode(errors="replace"),
             stderr=err.read().decode(errors="replace"),

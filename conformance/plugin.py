@@ -148,6 +148,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: xdist may not be installed
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: collect a worker's case records."""
     records = getattr(node, "workeroutput", {}).get(_WORKER_KEY)

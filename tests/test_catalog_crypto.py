@@ -187,8 +187,12 @@ class FakeContext:
     def check(self, condition: bool, message: str) -> None:
         assert condition, message
 
-    def fact(self, name: str, value: Any) -> None:
+    def fact(self, name: str, value: Any, detail: str = "") -> None:
         pass
+
+    def sleep(self, seconds: float) -> None:
+        # No real target behind this context: waiting would only slow the test down.
+        self.slept = getattr(self, "slept", 0.0) + seconds
 
     def skip(self, reason: str) -> None:
         pytest.skip(reason)

@@ -50,16 +50,50 @@ def test_a_verdict_is_never_retried() -> None:
 
 
 @pytest.mark.parametrize(
-    "fault",
-    [httpx.ConnectTimeout("slow"), httpx.ReadTimeout("slow"), httpx.ConnectError("reset")],
+    ("fault", "retried"),
+    [
+        (httpx.ConnectTimeout("slow"), True),
+        (httpx.ConnectError("refused"), True),
+        (httpx.ReadTimeout("slow"), False),  # it may have been processed: never re-sent
+        (httpx.ReadError("reset"), False),
+    ],
 )
 @respx.mock
-def test_transport_faults_become_an_error_not_an_exception(fault: Exception) -> None:
-    respx.post(URL).mock(side_effect=fault)
+def test_transport_faults_become_an_error_not_an_exception(fault: Exception, retried: bool) -> None:
+    route = respx.post(URL).mock(side_effect=fault)
     raw = transport(retries=1).request("POST", URL, headers={}, content=b"{}")
     assert raw.status is None
     assert raw.error is not None
-    assert raw.retries == 1
+    assert raw.retries == (1 if retried else 0)
+    assert route.call_count == (2 if retried else 1)
+
+
+@respx.mock
+def test_a_retry_after_that_is_not_a_number_does_not_crash() -> None:
+    respx.post(URL).mock(
+        side_effect=[httpx.Response(429, headers={"retry-after": "nan"}), httpx.Response(401)]
+    )
+    raw = transport(retries=1).request("POST", URL, headers={}, content=b"{}")
+    assert raw.status == 401 and raw.retries == 1
+
+
+@respx.mock
+def test_compression_is_never_asked_for() -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(401))
+    transport(retries=0).request("POST", URL, headers={}, content=b"{}")
+    assert route.calls.last.request.headers["accept-encoding"] == "identity"
+
+
+@respx.mock
+def test_the_copies_of_a_burst_bypass_the_rate_limit() -> None:
+    # A race spread out by the rate limiter is a sequence: its copies take no slot.
+    respx.post(URL).mock(return_value=httpx.Response(401))
+    t = Transport(_http.client(timeout_s=1.0), TransportPolicy(rate_limit_per_s=0.5))
+    for _ in range(3):
+        t.request("POST", URL, headers={}, content=b"{}", throttle=False)
+    assert t._next_slot == 0.0
+    t.reserve()
+    assert t._next_slot > 0.0
 
 
 @respx.mock

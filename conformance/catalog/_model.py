@@ -172,6 +172,15 @@ class CaseContext(Protocol):
 
     def fail(self, message: str) -> None: ...
 
+    def error(self, message: str) -> None:
+        """The target misbehaved in a way that decides nothing: the verdict is ``error``."""
+        ...
+
+    def refused(self, exchange: Exchange) -> bool:
+        """True for a clean 4xx refusal, False for a 2xx; a 5xx, a 429 or no answer makes
+        the verdict ``error`` (it proves neither)."""
+        ...
+
     def check(self, condition: bool, message: str) -> None:
         """Fail with ``message`` unless ``condition``."""
         ...

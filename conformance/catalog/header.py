@@ -151,18 +151,16 @@ def _kid_cases() -> list[Case]:
     for item in KID_INJECTIONS:
         row = _KID_ROWS.get(item.name, "G12")
         how = f"HS256 with the secret {item.secret!r}" if item.secret is not None else "ES256"
-        # kid null reads as "no kid" to most parsers; with one ES256 key either answer is
-        # defensible, a 5xx is not.
-        lenient = item.name == "null"
+        # kid null too: the policy wants a non-empty string (G12), and a parser that reads
+        # null as "no kid" differs from the one that selected the key.
         out.append(
             token_case(
                 f"header.kid.{item.name}",
-                f"kid {item.name.replace('_', ' ')} ({how})"
-                + (" (either answer)" if lenient else " is refused"),
+                f"kid {item.name.replace('_', ' ')} ({how}) is refused",
                 category=CATEGORY,
                 build=_kid_injection(item.kid, item.secret),
-                expect=Expect.EITHER if lenient else Expect.REJECT,
-                level=Level.SHOULD if lenient else Level.MUST,
+                expect=Expect.REJECT,
+                level=Level.MUST,
                 severity=Severity.CRITICAL if item.secret is not None else Severity.HIGH,
                 rationale=_KID_WHY[row],
                 references=_KID_REFS[row],

@@ -271,7 +271,7 @@ def _operation(
         token = exchange.issued_token or ""
         misuse = use(ctx, session, token, scope)
         ctx.check(
-            not succeeded(misuse),
+            ctx.refused(misuse),
             f"the operation accepted the misused token (status {misuse.status})",
         )
         genuine = ctx.operation(session, token, scope, label="genuine use")

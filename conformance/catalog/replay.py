@@ -397,7 +397,7 @@ def _token_twice(ctx: CaseContext) -> None:
         f"the fresh elevated token did not work on its operation (status {first.status})",
     )
     second = ctx.operation(session, token, scope, label="second use")
-    ctx.check(not succeeded(second), "the single-use elevated token worked twice")
+    ctx.check(ctx.refused(second), "the single-use elevated token worked twice")
 
 
 CASES: tuple[Case, ...] = (

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from .._redact import redact_headers, scrub
+from .._redact import redact_headers, remember_secret, scrub
 from .._settings import TargetSettings
 from .._transport import RawResponse, Transport
 from .base import Exchange, Session
@@ -82,6 +82,8 @@ class DynamicTarget:
         self.transport = transport
         self._signer = sign_in_signer
         self._session_tokens = dict(session_tokens or {})
+        for token in self._session_tokens.values():
+            remember_secret(token)
         self._operation_path = operation_path
         self.is_loopback = is_loopback(settings.base_url)
         self.description: Mapping[str, Any] = {
@@ -91,6 +93,12 @@ class DynamicTarget:
             "issuer": settings.issuer,
             "audience": settings.audience,
         }
+
+    @property
+    def configured_subjects(self) -> frozenset[str]:
+        """Subjects whose session token was supplied (not signed in): they cannot be
+        renewed, and a case must never log them out."""
+        return frozenset(self._session_tokens)
 
     def url(self, path: str, environment_id: str | None = None) -> str:
         env = quote(environment_id or self.settings.environment_id, safe="")
@@ -107,7 +115,9 @@ class DynamicTarget:
         token_field: str | None = None,
         client: httpx.Client | None = None,
     ) -> Exchange:
-        raw = self.transport.request("POST", url, headers=headers, content=body, client=client)
+        raw = self.transport.request(
+            "POST", url, headers=headers, content=body, client=client, throttle=client is None
+        )
         issued = None
         if token_field and raw.status is not None and 200 <= raw.status < 300:
             value = _json_field(raw.body, token_field)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .._redact import cut_signature
+from .._redact import cut_signature, remember_secret
 from .._settings import TargetSettings
 from .._transport import RawResponse, Transport
 from .base import Exchange, Session
@@ -177,10 +177,14 @@ class Rfc7523Target:
         client: httpx.Client | None = None,
     ) -> Exchange:
         url = self.options.token_url
-        raw = self.transport.request("POST", url, headers=headers, content=body, client=client)
+        raw = self.transport.request(
+            "POST", url, headers=headers, content=body, client=client, throttle=client is None
+        )
         issued = None
         if raw.status is not None and 200 <= raw.status < 300:
             issued = _access_token(raw.body)
+            if issued is not None:
+                remember_secret(issued)
         shown: RawResponse = dataclasses.replace(raw, body=_redacted_body(raw.body))
         return evidence(
             label, "POST", url, headers, body, shown, assertion=assertion, issued=issued
