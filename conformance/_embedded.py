@@ -48,6 +48,8 @@ def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[E
             # Short, so that the key cases' waits for a refetch stay short; still a limit,
             # so a flood of random kids shows no amplification.
             jwks_min_refetch_s=0.25,
+            # The slow-JWKS case waits for this timeout; a correct target gives up quickly.
+            jwks_timeout_s=0.5,
         )
         with run_emulator(config) as handle:
             settings = TargetSettings(
@@ -59,6 +61,7 @@ def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[E
                 leeway_s=int(config.leeway_s),
                 max_assertion_lifetime_s=int(config.max_assertion_lifetime_s),
                 max_token_lifetime_s=int(config.elevated_ttl_s),
+                jwks_refetch_s=float(config.jwks_min_refetch_s),
                 capabilities=CAPABILITIES - {"hmac_trusted"},
                 # A precomposed letter in user A's subject lets the Unicode-normalisation
                 # cases (NFD, NFKC) run against the embedded target.

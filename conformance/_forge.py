@@ -428,7 +428,12 @@ def rsa_raw_sign(encoded_message: bytes, key: SigningKey | Any) -> bytes:
     m = int.from_bytes(encoded_message, "big")
     if m >= n:
         raise ValueError("encoded message does not fit under the modulus")
-    signature: int = pow(m, numbers.d, n)
+    # The CRT form (Garner): the same result as pow(m, d, n), about 3x faster.
+    p, q = numbers.p, numbers.q
+    s1 = pow(m, numbers.dmp1, p)
+    s2 = pow(m, numbers.dmq1, q)
+    h = (numbers.iqmp * (s1 - s2)) % p
+    signature: int = s2 + h * q
     return signature.to_bytes(size, "big")
 
 

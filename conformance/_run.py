@@ -337,12 +337,18 @@ def open_embedded(*, flaws: Any = ()) -> Any:
     from . import _http
     from ._embedded import OPERATION_PATH, start_embedded
     from ._engine import Runtime
-    from ._keyring import Keyring
+    from ._keyring import ALGS, Keyring
     from ._transport import Transport, TransportPolicy
     from .targets.dynamic import DynamicTarget
 
     options = {"flaws": tuple(flaws)}
     keyring = Keyring()
+    # Make every key the plan will use now, once, rather than inside the first case
+    # that needs it (RSA generation is ~30 ms a key and would land on a case's latency).
+    for alg in ALGS:
+        keyring.trusted(alg)
+        keyring.other_environment(alg)
+        keyring.attacker(alg)
     with start_embedded(keyring, flaws=options["flaws"]) as embedded:
         policy = TransportPolicy(retries=0)
         transport = Transport(_http.client(timeout_s=10.0), policy)

@@ -43,4 +43,7 @@ class TargetSettings:
     leeway_s: int = 30
     #: the maximum assertion lifetime the target documents (seconds)
     max_assertion_lifetime_s: int = 600
+    #: the least time between two JWKS refetches on an unknown kid (seconds): key cases
+    #: wait up to four of these for a refetch
+    jwks_refetch_s: float = 0.5
     capabilities: frozenset[str] = field(default_factory=frozenset)

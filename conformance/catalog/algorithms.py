@@ -40,8 +40,11 @@ ALLOWED_ALGS = (
 BCP_ALLOWLIST = "RFC 8725bis §3.1"
 #: How long a case waits for a target to refetch its JWKS (the reference policy allows one
 #: refetch per second on an unknown kid; allow for a refetch another case just made).
-REFETCH_WAIT_S = 2.5
-_POLL_S = 0.2
+def _refetch_wait(ctx: CaseContext) -> tuple[float, float]:
+    """(how long to wait for a refetch, how often to poll), from the interval the target
+    documents between two JWKS refetches on an unknown kid."""
+    interval = float(ctx.settings.jwks_refetch_s)
+    return 4 * interval + 0.5, max(0.05, interval / 2)
 
 # --- helpers shared by the crypto-side catalog modules -----------------------------------
 
@@ -117,7 +120,8 @@ def after_refetch(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
     """
     host = ctx.jwks_host
     path = jwks_path(ctx)
-    deadline = time.monotonic() + REFETCH_WAIT_S
+    wait, poll = _refetch_wait(ctx)
+    deadline = time.monotonic() + wait
     while True:
         before = host.fetch_count(path)
         exchange = ctx.send(make())
@@ -127,17 +131,18 @@ def after_refetch(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
         if time.monotonic() > deadline:
             # No fetch at all: the target refused before looking keys up (HS*, say).
             return exchange
-        ctx.sleep(_POLL_S)
+        ctx.sleep(poll)
 
 
 def until_accepted(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
     """Send fresh tokens from ``make`` until one is accepted or the refetch wait is over."""
-    deadline = time.monotonic() + REFETCH_WAIT_S
+    wait, poll = _refetch_wait(ctx)
+    deadline = time.monotonic() + wait
     while True:
         exchange = ctx.send(make())
         if exchange.accepted or exchange.misbehaved or time.monotonic() > deadline:
             return exchange
-        ctx.sleep(_POLL_S)
+        ctx.sleep(poll)
 
 
 @functools.cache

@@ -22,6 +22,8 @@ EXAMPLES: dict[str, int | None] = {"value": 40, "seed": None}
 
 NOT_APPLICABLE: Mapping[str, str] = {}
 
+_CLAIM_STRATEGIES: dict[int, tuple[int, Any]] = {}
+
 
 def _rules(ctx: CaseContext) -> Any:
     from .._oracle import Rules
@@ -120,16 +122,21 @@ def _draw_claims(
     from ..strategies import claim_sets
 
     now = ctx.now()
-    valid = dict(ctx.assertion().claims)
-    s = ctx.settings
-    drawn = claim_sets(
-        valid=valid,
-        now=now,
-        leeway_s=s.leeway_s,
-        max_lifetime_s=s.max_assertion_lifetime_s,
-        known_scopes=tuple(s.known_scopes),
-    )
-    claims = _unique_jti(dict(data.draw(drawn, label="claims")))
+    # Building the strategy costs more than drawing from it: build it once per second of
+    # the target's clock (its times are absolute, so it must follow the clock).
+    cached = _CLAIM_STRATEGIES.get(id(ctx))
+    if cached is None or cached[0] != now:
+        s = ctx.settings
+        strategy = claim_sets(
+            valid=dict(ctx.assertion().claims),
+            now=now,
+            leeway_s=s.leeway_s,
+            max_lifetime_s=s.max_assertion_lifetime_s,
+            known_scopes=tuple(s.known_scopes),
+        )
+        _CLAIM_STRATEGIES.clear()  # one case at a time per process: keep only the current
+        _CLAIM_STRATEGIES[id(ctx)] = cached = (now, strategy)
+    claims = _unique_jti(dict(data.draw(cached[1], label="claims")))
     key = ctx.key
     header = {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
     return header, claims, compact(header, claims, key=key), key.alg
