@@ -30,20 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from ._exceptions import ConfigError
+from ._settings import ALLOWED_ALGS
 
 #: The asymmetric algorithms of the reference policy's allow-list, in report order.
-ALGS: tuple[str, ...] = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
+ALGS: tuple[str, ...] = ALLOWED_ALGS
 HMAC_ALGS: tuple[str, ...] = ("HS256", "HS384", "HS512")
 
 _EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}

@@ -15,19 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._settings import ALLOWED_ALGS as _POLICY_ALGS
+
 #: The policy's allow-list (exact case).
-ALLOWED_ALGS: tuple[str, ...] = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
+ALLOWED_ALGS: tuple[str, ...] = _POLICY_ALGS
 
 #: Every rule name :func:`violations` can return, with the policy sentence it encodes.
 RULES: Mapping[str, str] = {

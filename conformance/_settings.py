@@ -4,6 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: The asymmetric JWS algorithms of the reference policy's allow-list (exact case), in
+#: report order: the keyring makes one key for each, the emulator accepts them, the oracle
+#: and the catalog judge by them.
+ALLOWED_ALGS: tuple[str, ...] = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+
 #: TokenScope values of @dynamic-labs/sdk-api-core 0.40.0 (wire-protocol.md); override with
 #: ``known_scopes`` for newer SDKs.
 KNOWN_SCOPES: tuple[str, ...] = (

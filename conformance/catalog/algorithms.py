@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from .._settings import ALLOWED_ALGS as _POLICY_ALGS
 from ._model import Case, CaseContext, Expect, Level, Severity, case, token_case
 
 if TYPE_CHECKING:
@@ -25,19 +26,10 @@ if TYPE_CHECKING:
     from ..targets.base import Exchange
 
 CATEGORY = "algorithms"
-ALLOWED_ALGS = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
+ALLOWED_ALGS = _POLICY_ALGS
 BCP_ALLOWLIST = "RFC 8725bis §3.1"
+
+
 #: How long a case waits for a target to refetch its JWKS (the reference policy allows one
 #: refetch per second on an unknown kid; allow for a refetch another case just made).
 def _refetch_wait(ctx: CaseContext) -> tuple[float, float]:
@@ -45,6 +37,7 @@ def _refetch_wait(ctx: CaseContext) -> tuple[float, float]:
     documents between two JWKS refetches on an unknown kid."""
     interval = float(ctx.settings.jwks_refetch_s)
     return 4 * interval + 0.5, max(0.05, interval / 2)
+
 
 # --- helpers shared by the crypto-side catalog modules -----------------------------------
 

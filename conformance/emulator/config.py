@@ -25,22 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
-from .._settings import KNOWN_SCOPES
+from .._settings import ALLOWED_ALGS, KNOWN_SCOPES
 from .flaws import check_flaws
 
 #: The asymmetric algorithms a clean emulator accepts (exact case).
-DEFAULT_ALGS: tuple[str, ...] = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
+DEFAULT_ALGS: tuple[str, ...] = ALLOWED_ALGS
 
 #: ``state`` value for a private in-memory store (one process, lost on exit).
 MEMORY = ":memory:"
