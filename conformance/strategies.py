@@ -13,6 +13,7 @@ raises ``hypothesis.errors.InvalidArgument`` when the strategy is built.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -326,19 +327,36 @@ def _shift_time(
     return {**claims, name: draw(st.sampled_from(fitting))}
 
 
+# Building (and validating) a strategy costs more than drawing from it: the mutations
+# below draw from strategies made once per argument, not once per example.
+@functools.lru_cache(maxsize=64)
+def _subject_variants(subject: str) -> st.SearchStrategy[str]:
+    return subject_variants(subject=subject)
+
+
+@functools.lru_cache(maxsize=16)
+def _scope_values(known: tuple[str, ...]) -> st.SearchStrategy[str]:
+    return scope_values(known_scopes=known)
+
+
+@functools.lru_cache(maxsize=1)
+def _unknown_claims() -> st.SearchStrategy[dict[str, Any]]:
+    return unknown_claims()
+
+
 def _subject(
     draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int
 ) -> dict[str, Any]:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         return claims
-    return {**claims, "sub": draw(subject_variants(subject=subject))}
+    return {**claims, "sub": draw(_subject_variants(subject))}
 
 
 def _scope(
     draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int
 ) -> dict[str, Any]:
-    return {**claims, "scope": draw(scope_values(known_scopes=known))}
+    return {**claims, "scope": draw(_scope_values(tuple(known)))}
 
 
 def _strings(
@@ -364,7 +382,7 @@ def _strings(
 def _extra(
     draw: _Draw, claims: dict[str, Any], limits: Any, known: Sequence[str], margin: int
 ) -> dict[str, Any]:
-    return {**claims, **draw(unknown_claims())}
+    return {**claims, **draw(_unknown_claims())}
 
 
 _CLAIM_MUTATIONS = (_drop, _retype, _shift_time, _shift_time, _subject, _scope, _strings, _extra)
