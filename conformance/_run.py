@@ -281,6 +281,11 @@ class RunState:
             f"results: {results_path}",
             f"junit:   {out / 'junit.xml'}",
         ]
+        for verdict in ("warn", "waived"):
+            ids = [c["id"] for c in results["cases"] if c["verdict"] == verdict]
+            if ids:
+                more = f" (+{len(ids) - 8} more)" if len(ids) > 8 else ""
+                lines.append(f"{verdict}: {', '.join(ids[:8])}{more}")
         LAST_OUTPUTS.clear()
         LAST_OUTPUTS.update(results=str(results_path), junit=str(out / "junit.xml"))
         if not self.options["no_render"]:
