@@ -80,6 +80,9 @@ def register_profiles(*, ci_examples: int = 200, dev_examples: int = 50) -> None
     )
     settings.register_profile(
         DEV_PROFILE,
+        # explicit: a profile inherits the default, which is Hypothesis' own CI profile
+        # (derandomised) whenever CI is set in the environment
+        derandomize=False,
         deadline=None,
         print_blob=True,
         max_examples=dev_examples,
