@@ -367,7 +367,7 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
         "known_scopes": target.strings("known_scopes", KNOWN_SCOPES),
         "leeway_s": target.integer("leeway_s", 30, maximum=86_400),
         "max_token_lifetime_s": target.integer("max_token_lifetime_s", 900, minimum=1),
-        "max_assertion_lifetime_s": target.integer("max_assertion_lifetime_s", 3600, minimum=1),
+        "max_assertion_lifetime_s": target.integer("max_assertion_lifetime_s", 600, minimum=1),
     }
     audience = target.string("audience")
     keys = _load_keys(target, base)

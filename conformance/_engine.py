@@ -113,7 +113,11 @@ class Runtime:
             raise Skip("no second environment configured")
         session = target.sign_in(subjects[index])
         if session is None:
-            raise Skip(f"cannot obtain a session for subject {subjects[index]!r} on this target")
+            last = getattr(target, "last_sign_in", None)
+            why = f": sign-in answered {describe(last)}" if last is not None else ""
+            raise Skip(
+                f"cannot obtain a session for subject {subjects[index]!r} on this target{why}"
+            )
         if not fresh:
             with self._lock:
                 self._sessions[key] = session

@@ -86,6 +86,8 @@ class DynamicTarget:
             remember_secret(token)
         self._operation_path = operation_path
         self.is_loopback = is_loopback(settings.base_url)
+        #: the last sign-in exchange (why a session could not be had, for the message)
+        self.last_sign_in: Exchange | None = None
         self.description: Mapping[str, Any] = {
             "profile": self.profile,
             "base_url": settings.base_url,
@@ -192,6 +194,7 @@ class DynamicTarget:
             label="sign-in",
             token_field="jwt",
         )
+        self.last_sign_in = exchange
         if not exchange.accepted or exchange.issued_token is None:
             return None
         user = _json_field(exchange.response_body.encode(), "user")
