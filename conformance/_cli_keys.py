@@ -110,7 +110,10 @@ def run_new(args: argparse.Namespace) -> int:
     print("next:")
     print(f"  1. publish {targets[2]} at the JWKS URL your environment is configured with")
     print(f"     (or try it locally: conformance jwks serve --keys {out})")
-    print(f"  2. set private_key = {str(targets[1])!r} in your target configuration")
+    print(
+        f"  2. set private_key = {str(targets[1].resolve())!r} in your target configuration "
+        "(a relative path there is read from the configuration file's directory)"
+    )
     print(f"     (or {str(targets[0])!r}{kid_hint})")
     return 0
 

@@ -104,11 +104,15 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
 def run_suite(args: argparse.Namespace) -> int:
     import pytest
 
-    from ._run import LAST_OUTPUTS
+    from ._run import CLI, LAST_OUTPUTS
 
     _check_flaws(args.flaw)
     LAST_OUTPUTS.clear()
-    code = pytest.main(pytest_args(args))
+    CLI["prints_outputs"] = True
+    try:
+        code = pytest.main(pytest_args(args))
+    finally:
+        CLI["prints_outputs"] = False
     for name in ("results", "junit", "html"):
         if name in LAST_OUTPUTS:
             print(f"{name + ':':<9}{LAST_OUTPUTS[name]}")
@@ -135,6 +139,15 @@ def _check_flaws(names: list[str]) -> None:
 
 
 def list_cases(args: argparse.Namespace) -> int:
+    try:
+        return _list_cases(args)
+    except BrokenPipeError:
+        # `conformance cases | head`: the reader left; say nothing more.
+        sys.stderr.close()
+        return 0
+
+
+def _list_cases(args: argparse.Namespace) -> int:
     from .catalog import CASES
 
     if args.format == "json":

@@ -336,9 +336,11 @@ def describe(exchange: Exchange) -> str:
     """What the target did, in one line with a bounded body."""
     if exchange.error:
         return f"no answer ({exchange.error})"
+    if exchange.accepted:
+        # the token itself is in the evidence, decoded; the message stays readable
+        return f"HTTP {exchange.status}, issued a token"
     body = scrub(exchange.response_body, limit=300)
-    what = "issued a token" if exchange.accepted else "issued no token"
-    return f"HTTP {exchange.status}, {what}; body: {body}"
+    return f"HTTP {exchange.status}, issued no token; body: {body}"
 
 
 def _outcome(exchange: Exchange) -> str:
@@ -395,8 +397,10 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
             ):
                 verdict, message = _confirm(ctx, verdict, message)
         elif ctx.exchanges:
-            outcome = _outcome(ctx.exchanges[-1])
-            if case.control and outcome == "rejected":
+            # a self-judged case (several exchanges, its own checks): its outcome is its
+            # judgement, not the status of whichever exchange came last
+            outcome = "judged"
+            if case.control and ctx.exchanges[-1].rejected:
                 verdict, message = _confirm(ctx, verdict, message)
     except Skip as exc:
         verdict, message = "skip", str(exc)
@@ -449,7 +453,7 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def failure_message(result: CaseResult, *, nodeid: str = "") -> str:
+def failure_message(result: CaseResult, *, rerun: str = "") -> str:
     """The one-screen failure text (JUnit, terminal, report)."""
     case = result.case
     lines = [
@@ -462,8 +466,8 @@ def failure_message(result: CaseResult, *, nodeid: str = "") -> str:
         lines.append(f"References:         {'; '.join(case.references)}")
     if result.reproduce:
         lines.append(f"Reproduce:          {result.reproduce}")
-    if nodeid:
-        lines.append(f"                    pytest '{nodeid}'")
+    if rerun:
+        lines.append(f"                    {rerun}")
     return "\n".join(lines)
 
 

@@ -44,6 +44,7 @@ def case_record(
     nodeid: str,
     message: str,
     failure: str = "",
+    rerun: str = "",
     waiver: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One entry of ``cases`` from an engine ``CaseResult`` and the final verdict."""
@@ -64,6 +65,7 @@ def case_record(
         "message": message,
         "failure": failure,
         "nodeid": nodeid,
+        "rerun": rerun,
         "reproduce": result.reproduce,
         "duration_ms": round(result.duration_ms, 3),
         "waited_ms": round(result.waited_ms, 3),

@@ -19,6 +19,8 @@ from .catalog._model import Case, Level
 
 #: The outputs of the last run in this process (``conformance run`` prints them last).
 LAST_OUTPUTS: dict[str, str] = {}
+#: Set by ``conformance run``, which prints the output paths itself, last.
+CLI: dict[str, bool] = {"prints_outputs": False}
 
 
 def _abort(message: str, *, returncode: int) -> None:
@@ -189,7 +191,9 @@ class RunState:
         if self.waivers is not None:
             verdict, waiver = self.waivers.apply(case.id, verdict, today=dt.date.today())
         message = (
-            failure_message(result, nodeid=nodeid) if result.verdict in {"fail", "error"} else ""
+            failure_message(result, rerun=self.rerun_line(case.id))
+            if result.verdict in {"fail", "error"}
+            else ""
         )
         self.records.append(
             case_record(
@@ -198,6 +202,7 @@ class RunState:
                 nodeid=nodeid,
                 message=result.message,
                 failure=message,
+                rerun=self.rerun_line(case.id),
                 waiver=waiver,
             )
         )
@@ -209,6 +214,18 @@ class RunState:
             )
         if verdict == "error":
             raise TargetMisbehaved(message)
+
+    def rerun_line(self, case_id: str) -> str:
+        """The command that runs this one case again against the same target."""
+        parts = ["pytest --pyargs conformance.suite", f"--conformance-id '{case_id}'"]
+        if self.options["config"]:
+            parts.append(f"--conformance-config '{self.options['config']}'")
+        parts += [f"--conformance-flaw {flaw}" for flaw in self.options["flaws"]]
+        if self.options["strict"]:
+            parts.append("--conformance-strict")
+        if case_id.split(".")[1:2] == ["property"] and self.options["seed"] is not None:
+            parts.append(f"--hypothesis-seed={self.options['seed']}")
+        return " ".join(parts)
 
     def record(self, entry: dict[str, Any]) -> None:
         self.records.append(entry)
@@ -278,9 +295,9 @@ class RunState:
             + ", ".join(
                 f"{counts[k]} {k}" for k in ("pass", "fail", "warn", "error", "skip", "waived")
             ),
-            f"results: {results_path}",
-            f"junit:   {out / 'junit.xml'}",
         ]
+        if not CLI["prints_outputs"]:
+            lines += [f"results: {results_path}", f"junit:   {out / 'junit.xml'}"]
         for verdict in ("warn", "waived"):
             ids = [c["id"] for c in results["cases"] if c["verdict"] == verdict]
             if ids:
@@ -289,7 +306,9 @@ class RunState:
         LAST_OUTPUTS.clear()
         LAST_OUTPUTS.update(results=str(results_path), junit=str(out / "junit.xml"))
         if not self.options["no_render"]:
-            lines.append(self._render(results_path))
+            rendered = self._render(results_path)
+            if not CLI["prints_outputs"] or "html" not in LAST_OUTPUTS:
+                lines.append(rendered)
         self.summary_lines = lines
 
     def _render(self, results_path: Path) -> str:

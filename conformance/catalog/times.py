@@ -157,18 +157,35 @@ def _exp_cases() -> list[Case]:
     return cases
 
 
+_TOLERANCE_PROBES = (0, 5, 15, 25, 35, 60, 120, 300, 900, 3600)
+
+
 def _tolerance(ctx: CaseContext) -> None:
-    """Probe exp at growing past offsets; the largest accepted one is the tolerance."""
-    tolerance = None
-    for offset in (0, 5, 15, 25, 35, 60, 120, 300, 900, 3600):
+    """Probe exp at growing past offsets: the tolerance lies between the last accepted
+    offset and the first refused one (recorded as that bracket, never as a point)."""
+    accepted: int | None = None
+    for offset in _TOLERANCE_PROBES:
         exchange = ctx.send(
             ctx.sign(ctx.assertion().with_claims(exp=ctx.now() - offset)), label=f"exp-{offset}s"
         )
-        ctx.check(not exchange.misbehaved, f"the target erred on exp {offset} s in the past")
+        if exchange.misbehaved:
+            ctx.error(f"the target erred on exp {offset} s in the past")
         if not exchange.accepted:
-            break
-        tolerance = offset
-    ctx.fact("clock_tolerance_s", tolerance)
+            if accepted is None:
+                ctx.fact("clock_tolerance_s", 0, f"refused exp {offset} s in the past already")
+            else:
+                ctx.fact(
+                    "clock_tolerance_s",
+                    f"{accepted}–{offset}",
+                    f"accepted exp {accepted} s in the past, refused {offset} s",
+                )
+            return
+        accepted = offset
+    ctx.fact(
+        "clock_tolerance_s",
+        None,
+        f"accepted exp up to {accepted} s in the past: no bound found (exp may not be checked)",
+    )
 
 
 def _lifetime_cases() -> list[Case]:

@@ -69,7 +69,7 @@ def verdict_line(results: Mapping[str, Any]) -> str:
     errors = _int(_get(counts, "error"))
     critical = _int(_get(summary, "critical_failures"))
     word = _VERDICT_WORDS.get(verdict, f"Unknown verdict {verdict!r}")
-    parts = [_plural(fails, "failure") + (f", of which {critical} critical" if fails else "")]
+    parts = [_plural(fails, "failure") + (f", of which {critical} critical" if critical else "")]
     if errors:
         parts.append(_plural(errors, "error"))
     return f"{word}: {'; '.join(parts)}"
@@ -215,7 +215,7 @@ def _case_block(case: Mapping[str, Any]) -> str:
         (
             "Reproduce",
             _pre(_get(case, "reproduce") or "(no reproduction line recorded)")
-            + f"<code>{esc(_get(case, 'nodeid'))}</code>",
+            + f"<code>{esc(_get(case, 'rerun') or _get(case, 'nodeid'))}</code>",
         ),
     ]
     table = "".join(f'<tr><td class="cr-k">{k}</td><td>{v}</td></tr>' for k, v in rows)
