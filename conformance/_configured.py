@@ -9,7 +9,7 @@ probes the endpoint once so that an unreachable target stops the run before any 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,27 +65,18 @@ def _verify(ca_bundle: Path | None) -> Any:
     return ssl.create_default_context(cafile=str(ca_bundle))
 
 
-def _signer(key: SigningKey) -> Any:
-    from ._forge import compact
-
-    def sign(claims: Mapping[str, Any]) -> str:
-        return compact({"alg": key.alg, "kid": key.kid, "typ": "JWT"}, dict(claims), key=key)
-
-    return sign
-
-
 def build_target(config: RunConfig, transport: Transport) -> Target:
     """The adapter for ``config``'s profile, speaking through ``transport``."""
     if config.rfc7523 is not None:
         from .targets.rfc7523 import Rfc7523Target
 
         return Rfc7523Target(config.settings, transport, config.rfc7523)
-    from .targets.dynamic import DynamicTarget
+    from .targets.dynamic import DynamicTarget, key_signer
 
     return DynamicTarget(
         config.settings,
         transport,
-        sign_in_signer=_signer(config.signing_key),
+        sign_in_signer=key_signer(config.signing_key),
         session_tokens=config.session_tokens,
         operation_path=config.operation_path,
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._redact import scrub
-from .catalog._model import Case, Expect, Level
+from .catalog._model import Case, Expect
 from .targets.base import Exchange, Session
 
 if TYPE_CHECKING:
@@ -37,9 +37,6 @@ class Fail(AssertionError):
 
 class Erred(Exception):
     """The target misbehaved in a way that decides nothing (5xx, 429, no answer)."""
-
-
-VERDICTS = ("pass", "fail", "warn", "error", "skip", "waived")
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,7 +466,3 @@ def failure_message(result: CaseResult, *, rerun: str = "") -> str:
     if rerun:
         lines.append(f"                    {rerun}")
     return "\n".join(lines)
-
-
-def is_should(case: Case) -> bool:
-    return case.level is Level.SHOULD

@@ -52,10 +52,15 @@ def cut_signature(token: str) -> str:
     return ".".join(parts[:-1]) + f".[signature cut: {len(parts[-1])} chars]"
 
 
+def cut_signatures(text: str) -> str:
+    """Every compact JWS in ``text`` with its signature cut (header and payload kept)."""
+    return _JWT_RE.sub(lambda m: f"{m[1]}.{m[2]}.[signature cut: {len(m[3])} chars]", text)
+
+
 def scrub(text: str, *, limit: int = BODY_LIMIT) -> str:
     """Cut every JWT signature in ``text``, neutralise control characters, bound it."""
     text = _redact_secrets(text)
-    text = _JWT_RE.sub(lambda m: f"{m[1]}.{m[2]}.[signature cut: {len(m[3])} chars]", text)
+    text = cut_signatures(text)
     text = _CONTROL_RE.sub(
         lambda m: f"\\u{ord(m[0]):04x}" if ord(m[0]) > 0xFF else f"\\x{ord(m[0]):02x}", text
     )

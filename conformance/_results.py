@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -146,26 +145,3 @@ def write_json(path: Path, data: Mapping[str, Any]) -> Path:
     tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
-
-
-def load_results(path: Path) -> dict[str, Any]:
-    """Read a results file; raise ``ConfigError`` with one line when it is not one."""
-    from ._exceptions import ConfigError
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: no such results file; pass the path of a results.json"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: not a readable results.json ({exc})") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise ConfigError(
-            f"{path}: not an exchange-conformance results.json (no 'schema': {SCHEMA!r})"
-        )
-    return data
-
-
-def python_version() -> str:
-    return sys.version.split()[0]

@@ -227,9 +227,6 @@ class RunState:
             parts.append(f"--hypothesis-seed={self.options['seed']}")
         return " ".join(parts)
 
-    def record(self, entry: dict[str, Any]) -> None:
-        self.records.append(entry)
-
     def has_records(self) -> bool:
         return bool(self.records)
 
@@ -334,9 +331,7 @@ def _open_runtime(options: Mapping[str, Any], config: Any = None) -> Any:
         with open_configured(config) as runtime:
             yield runtime
         return
-    if options.get("flaws") is None:
-        options = {**options, "flaws": ()}
-    with open_embedded(flaws=options["flaws"]) as runtime:
+    with open_embedded(flaws=options.get("flaws", ())) as runtime:
         yield runtime
 
 
@@ -363,9 +358,8 @@ def open_embedded(*, flaws: Any = ()) -> Any:
     from ._engine import Runtime
     from ._keyring import ALGS, Keyring
     from ._transport import Transport, TransportPolicy
-    from .targets.dynamic import DynamicTarget
+    from .targets.dynamic import DynamicTarget, key_signer
 
-    options = {"flaws": tuple(flaws)}
     keyring = Keyring()
     # Make every key the plan will use now, once, rather than inside the first case
     # that needs it (RSA generation is ~30 ms a key and would land on a case's latency).
@@ -373,27 +367,19 @@ def open_embedded(*, flaws: Any = ()) -> Any:
         keyring.trusted(alg)
         keyring.other_environment(alg)
         keyring.attacker(alg)
-    with start_embedded(keyring, flaws=options["flaws"]) as embedded:
-        policy = TransportPolicy(retries=0)
-        transport = Transport(_http.client(timeout_s=10.0), policy)
-
-        def signer_for(settings: Any, key: Any) -> Any:
-            return lambda claims: _sign_claims(claims, key)
-
+    with start_embedded(keyring, flaws=tuple(flaws)) as embedded:
+        transport = Transport(_http.client(timeout_s=10.0), TransportPolicy(retries=0))
+        alg = embedded.settings.default_alg
         target = DynamicTarget(
             embedded.settings,
             transport,
-            sign_in_signer=signer_for(
-                embedded.settings, keyring.trusted(embedded.settings.default_alg)
-            ),
+            sign_in_signer=key_signer(keyring.trusted(alg)),
             operation_path=OPERATION_PATH,
         )
         other = DynamicTarget(
             embedded.other_settings,
             transport,
-            sign_in_signer=signer_for(
-                embedded.other_settings, keyring.other_environment(embedded.settings.default_alg)
-            ),
+            sign_in_signer=key_signer(keyring.other_environment(alg)),
             operation_path=OPERATION_PATH,
         )
         runtime = Runtime(
@@ -408,9 +394,3 @@ def open_embedded(*, flaws: Any = ()) -> Any:
             yield runtime
         finally:
             transport.client.close()
-
-
-def _sign_claims(claims: Mapping[str, Any], key: Any) -> str:
-    from ._forge import compact
-
-    return compact({"alg": key.alg, "kid": key.kid, "typ": "JWT"}, dict(claims), key=key)

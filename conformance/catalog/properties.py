@@ -22,8 +22,6 @@ EXAMPLES: dict[str, int | None] = {"value": 40, "seed": None}
 
 NOT_APPLICABLE: Mapping[str, str] = {}
 
-_CLAIM_STRATEGIES: dict[int, tuple[int, Any]] = {}
-
 
 def _rules(ctx: CaseContext) -> Any:
     from .._oracle import Rules
@@ -78,7 +76,8 @@ def _unique_jti(claims: dict[str, Any]) -> dict[str, Any]:
 
 def _property(
     draw_token: Callable[
-        [Any, CaseContext], tuple[dict[str, Any], dict[str, Any], str, str | None]
+        [Any, CaseContext, dict[str, Any]],
+        tuple[dict[str, Any], dict[str, Any], str, str | None],
     ],
 ) -> Callable[[CaseContext], Exchange | None]:
     def run(ctx: CaseContext) -> Exchange | None:
@@ -89,6 +88,9 @@ def _property(
 
         rules = _rules(ctx)
         mismatches: list[str] = []
+        # Building a strategy costs more than drawing from it: the draws of this run keep
+        # theirs here and rebuild only when what it depends on changes.
+        strategies: dict[str, Any] = {}
 
         @settings(
             max_examples=int(EXAMPLES["value"] or 40),
@@ -100,7 +102,7 @@ def _property(
         )
         @given(data=st.data())
         def prop(data: Any) -> None:
-            header, claims, token, key_alg = draw_token(data, ctx)
+            header, claims, token, key_alg = draw_token(data, ctx, strategies)
             now = ctx.now()
             broken = violations(header, claims, rules=rules, now=now, key_alg=key_alg)
             exchange = ctx.send(token, label="example")
@@ -132,44 +134,47 @@ def _property(
 
 
 def _draw_claims(
-    data: Any, ctx: CaseContext
+    data: Any, ctx: CaseContext, strategies: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
     from .._forge import compact
     from ..strategies import claim_sets
 
     now = ctx.now()
-    # Building the strategy costs more than drawing from it: build it once per second of
-    # the target's clock (its times are absolute, so it must follow the clock).
-    cached = _CLAIM_STRATEGIES.get(id(ctx))
-    if cached is None or cached[0] != now:
+    # The strategy's times are absolute: it follows the target's clock, second by second.
+    if strategies.get("claims_now") != now:
         s = ctx.settings
-        strategy = claim_sets(
+        strategies["claims_now"] = now
+        strategies["claims"] = claim_sets(
             valid=dict(ctx.assertion().claims),
             now=now,
             leeway_s=s.leeway_s,
             max_lifetime_s=s.max_assertion_lifetime_s,
             known_scopes=tuple(s.known_scopes),
         )
-        _CLAIM_STRATEGIES.clear()  # one case at a time per process: keep only the current
-        _CLAIM_STRATEGIES[id(ctx)] = cached = (now, strategy)
-    claims = _unique_jti(dict(data.draw(cached[1], label="claims")))
+    claims = _unique_jti(dict(data.draw(strategies["claims"], label="claims")))
     key = ctx.key
     header = {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
     return header, claims, compact(header, claims, key=key), key.alg
 
 
 def _draw_header(
-    data: Any, ctx: CaseContext
+    data: Any, ctx: CaseContext, strategies: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
     from .._forge import compact
     from ..strategies import header_mutations
 
     key = ctx.key
-    valid_header = {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
-    kids = [k["kid"] for k in ctx.keyring.published_jwks()["keys"]]
-    header = dict(data.draw(header_mutations(valid=valid_header, kids=kids), label="header"))
+    jwks = ctx.keyring.published_jwks()
+    kids = tuple(k["kid"] for k in jwks["keys"])
+    # The strategy draws kids of the published keys: rebuilt only when those change.
+    if strategies.get("header_kids") != kids:
+        strategies["header_kids"] = kids
+        strategies["header"] = header_mutations(
+            valid={"alg": key.alg, "kid": key.kid, "typ": "JWT"}, kids=kids
+        )
+    header = dict(data.draw(strategies["header"], label="header"))
     claims = dict(ctx.assertion().claims)
-    selected = _selected_alg(header, ctx.keyring.published_jwks())
+    selected = _selected_alg(header, jwks)
     # Sign with the key the header selects when we hold it, so that the only thing under
     # test is the header itself (not a signature by the wrong key).
     signer = key

@@ -13,6 +13,8 @@ import json
 import re
 from typing import Any
 
+from .._redact import cut_signatures
+
 #: Default bound for bodies and other long values shown in the report.
 BODY_LIMIT = 2000
 #: Bound for one-line values (ids, titles, header names, URLs).
@@ -22,18 +24,11 @@ SHORT_LIMIT = 300
 # read differently from what it is ("Trojan Source").
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# A compact JWS whose third segment is still there: the writer should have cut it, but a
-# report must never be the place where a live token shows up whole.
-_JWS = re.compile(r"(eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*\.)([A-Za-z0-9_-]{16,})")
 
 
 def _visible(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def _cut_signature(match: re.Match[str]) -> str:
-    return f"{match.group(1)}[signature cut: {len(match.group(2))} chars]"
 
 
 def as_text(value: Any) -> str:
@@ -60,7 +55,9 @@ def plain(value: Any, *, limit: int = BODY_LIMIT) -> str:
         text = text[:limit]
     text = _SURROGATE.sub("\ufffd", text).replace("\r\n", "\n")
     text = _CONTROL.sub(_visible, text)
-    text = _JWS.sub(_cut_signature, text)
+    # The writer should have cut every signature already, but a report must never be the
+    # place where a live token shows up whole: the writer's own function, again.
+    text = cut_signatures(text)
     if dropped > 0:
         text += f"\n[truncated {dropped} chars]"
     return text

@@ -17,8 +17,17 @@ from .base import Exchange, Session
 if TYPE_CHECKING:
     import httpx
 
+    from .._keyring import SigningKey
+
 #: Signs the claims of a sign-in JWT with the customer's registered key.
 SignInSigner = Callable[[Mapping[str, Any]], str]
+
+
+def key_signer(key: SigningKey) -> SignInSigner:
+    """Signs sign-in claims with ``key`` (header ``alg``, ``kid`` and ``typ`` from it)."""
+    from .._assertion import Assertion
+
+    return lambda claims: Assertion(claims).signed_with(key)
 
 
 def is_loopback(url: str) -> bool:
@@ -136,7 +145,10 @@ class DynamicTarget:
         content_type: str | None = None,
         headers: Mapping[str, str] | None = None,
         environment_id: str | None = None,
+        client: httpx.Client | None = None,
     ) -> Exchange:
+        """``client`` sends on a connection of its own (race copies), outside the rate
+        limit; by default the shared client does."""
         body = raw_body if raw_body is not None else json.dumps({"jwt": assertion}).encode()
         sent = {"content-type": content_type or "application/json"}
         if session is not None:
@@ -144,19 +156,6 @@ class DynamicTarget:
         sent.update(headers or {})
         env = environment_id or (session.environment_id if session is not None else None)
         url = self.url("/externalAuth/verify", env)
-        return self._post(
-            url, body, sent, label=label, assertion=assertion, token_field="elevatedAccessToken"
-        )
-
-    def exchange_with_client(
-        self, assertion: str, client: httpx.Client, *, session: Session | None, label: str
-    ) -> Exchange:
-        """:meth:`exchange` on a connection of its own (race cases)."""
-        body = json.dumps({"jwt": assertion}).encode()
-        sent = {"content-type": "application/json"}
-        if session is not None:
-            sent["authorization"] = f"Bearer {session.token}"
-        url = self.url("/externalAuth/verify", session.environment_id if session else None)
         return self._post(
             url,
             body,
@@ -166,6 +165,12 @@ class DynamicTarget:
             token_field="elevatedAccessToken",
             client=client,
         )
+
+    def exchange_with_client(
+        self, assertion: str, client: httpx.Client, *, session: Session | None, label: str
+    ) -> Exchange:
+        """:meth:`exchange` on a connection of its own (race cases)."""
+        return self.exchange(assertion, session=session, label=label, client=client)
 
     def sign_in(self, subject: str, *, environment_id: str | None = None) -> Session | None:
         if subject in self._session_tokens:
