@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ._exceptions import CaseFailure, ConfigError, ConformanceError, TargetUnreachable
     from ._jwks_host import JwksHost
     from ._keyring import Keyring, SigningKey, load_signing_key
-    from ._run import open_runtime
+    from ._runtime import open_runtime
     from ._settings import TargetSettings
     from .catalog import BY_ID, CASES, Case, Expect, Level, Severity
     from .targets.base import Exchange, Session, Target
@@ -37,7 +37,7 @@ _LAZY = {
     "SigningKey": "._keyring",
     "load_signing_key": "._keyring",
     "TargetSettings": "._settings",
-    "open_runtime": "._run",
+    "open_runtime": "._runtime",
     "BY_ID": ".catalog",
     "CASES": ".catalog",
     "Case": ".catalog",

@@ -102,23 +102,22 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
 
 
 def run_suite(args: argparse.Namespace) -> int:
-    import pytest
+    import pytest  # lazy: the CLI's other commands start without pytest
 
-    from ._run import CLI, LAST_OUTPUTS
     from .emulator import check_flaws
+    from .plugin import RunReport
 
     check_flaws(args.flaw)
-    LAST_OUTPUTS.clear()
-    CLI["prints_outputs"] = True
-    try:
-        code = pytest.main(pytest_args(args))
-    finally:
-        CLI["prints_outputs"] = False
-    for name in ("results", "junit", "html"):
-        if name in LAST_OUTPUTS:
-            print(f"{name + ':':<9}{LAST_OUTPUTS[name]}")
-    if "error" in LAST_OUTPUTS:
-        print(LAST_OUTPUTS["error"], file=sys.stderr)
+    report = RunReport()
+    code = pytest.main(pytest_args(args), plugins=[report])
+    outputs = report.outputs
+    if outputs is not None:
+        print(f"{'results:':<9}{outputs.results}")
+        print(f"{'junit:':<9}{outputs.junit}")
+        if outputs.html is not None:
+            print(f"{'html:':<9}{outputs.html}")
+    if report.error is not None:
+        print(report.error, file=sys.stderr)
     if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return int(code)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:

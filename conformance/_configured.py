@@ -9,19 +9,24 @@ probes the endpoint once so that an unreachable target stops the run before any 
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from . import _http
+from ._config import RunConfig
+from ._engine import Runtime, Skip
 from ._exceptions import TargetUnreachable
 from ._keyring import Keyring, SigningKey
-
-if TYPE_CHECKING:
-    from ._config import RunConfig
-    from ._engine import Runtime
-    from ._transport import Transport
-    from .targets.base import Target
+from ._settings import PropertySettings
+from ._transport import Transport
+from ._verdict import Policy
+from .targets._evidence import is_loopback
+from .targets.base import Target
+from .targets.dynamic import DynamicTarget, key_signer
+from .targets.rfc7523 import Rfc7523Target
 
 
 class ConfiguredKeyring(Keyring):
@@ -46,8 +51,6 @@ class ConfiguredKeyring(Keyring):
     def trusted(self, alg: str = "ES256") -> SigningKey:
         key = self._user.get(alg)
         if key is None:
-            from ._engine import Skip
-
             raise Skip(
                 f"no {alg} key is registered at this target; add one under [[target.keys]] "
                 "to run this case"
@@ -59,7 +62,6 @@ def _verify(ca_bundle: Path | None) -> Any:
     """TLS verification is always on; a CA bundle only adds trust anchors."""
     if ca_bundle is None:
         return True
-    import ssl
 
     # httpx 0.28 deprecates verify=<path>: give it a context built from the bundle.
     return ssl.create_default_context(cafile=str(ca_bundle))
@@ -68,11 +70,7 @@ def _verify(ca_bundle: Path | None) -> Any:
 def build_target(config: RunConfig, transport: Transport) -> Target:
     """The adapter for ``config``'s profile, speaking through ``transport``."""
     if config.rfc7523 is not None:
-        from .targets.rfc7523 import Rfc7523Target
-
         return Rfc7523Target(config.settings, transport, config.rfc7523)
-    from .targets.dynamic import DynamicTarget, key_signer
-
     return DynamicTarget(
         config.settings,
         transport,
@@ -107,7 +105,13 @@ def probe(config: RunConfig, transport: Transport) -> None:
 
 
 @contextlib.contextmanager
-def open_configured(config: RunConfig, *, check_reachable: bool = True) -> Iterator[Runtime]:
+def open_configured(
+    config: RunConfig,
+    *,
+    check_reachable: bool = True,
+    policy: Policy | None = None,
+    properties: PropertySettings | None = None,
+) -> Iterator[Runtime]:
     """The :class:`Runtime` for ``config``; the HTTP client closes when the block exits.
 
     ``bursts`` is a capability only for a loopback target or with
@@ -115,19 +119,22 @@ def open_configured(config: RunConfig, *, check_reachable: bool = True) -> Itera
     target's keys). Raises :class:`TargetUnreachable` when ``check_reachable`` and the
     endpoint does not answer.
     """
-    from . import _http
-    from ._engine import Runtime
-    from ._transport import Transport
-    from .targets.dynamic import is_loopback
-
     settings = config.settings
     base = config.rfc7523.token_url if config.rfc7523 is not None else settings.base_url
     if is_loopback(base) or config.allow_bursts:
         settings = replace(settings, capabilities=settings.capabilities | {"bursts"})
     config = replace(config, settings=settings)
-    client = _http.client(timeout_s=config.transport.timeout_s, verify=_verify(config.ca_bundle))
+    verify = _verify(config.ca_bundle)
+    client = _http.client(timeout_s=config.transport.timeout_s, verify=verify)
     try:
-        transport = Transport(client, config.transport)
+        transport = Transport(
+            client,
+            config.transport,
+            # the copies of a race trust what the run trusts (a CA bundle too)
+            connect=lambda: _http.client(
+                timeout_s=config.transport.timeout_s, verify=verify, max_connections=1
+            ),
+        )
         if check_reachable:
             probe(config, transport)
         target = build_target(config, transport)
@@ -135,6 +142,8 @@ def open_configured(config: RunConfig, *, check_reachable: bool = True) -> Itera
             settings=settings,
             keyring=ConfiguredKeyring(config.keys),
             target=target,
+            policy=policy or Policy(),
+            properties=properties or PropertySettings(),
             jwks_host=None,
         )
     finally:

@@ -13,9 +13,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ._keyring import Keyring
-from ._settings import TargetSettings
+from . import _http
+from ._engine import Runtime
+from ._jwks_host import JwksHost
+from ._keyring import ALGS, Keyring
+from ._settings import PropertySettings, TargetSettings
+from ._transport import Transport, TransportPolicy
+from ._verdict import Policy
 from .catalog._model import CAPABILITIES
+from .emulator import EmulatorConfig, Environment, run_emulator
+from .targets.dynamic import DynamicTarget, key_signer
 
 OPERATION_PATH = "/emulator/operations/{scope}"
 
@@ -31,9 +38,6 @@ class Embedded:
 @contextlib.contextmanager
 def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[Embedded]:
     """Start the JWKS host and the emulator; stop both when the block exits."""
-    from ._jwks_host import JwksHost
-    from .emulator import EmulatorConfig, Environment, run_emulator
-
     env_a, env_b = str(uuid.uuid4()), str(uuid.uuid4())
     issuer_a = "https://issuer.conformance.test/a"
     issuer_b = "https://issuer.conformance.test/b"
@@ -71,3 +75,48 @@ def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[E
             yield Embedded(
                 settings=settings, other_settings=other, jwks_host=host, flaws=tuple(flaws)
             )
+
+
+@contextlib.contextmanager
+def open_embedded(
+    *,
+    flaws: Sequence[str] = (),
+    policy: Policy | None = None,
+    properties: PropertySettings | None = None,
+) -> Iterator[Runtime]:
+    """A runtime against the embedded emulator (our JWKS host + the emulator, loopback)."""
+    keyring = Keyring()
+    # Make every key the plan will use now, once, rather than inside the first case
+    # that needs it (RSA generation is ~30 ms a key and would land on a case's latency).
+    for alg in ALGS:
+        keyring.trusted(alg)
+        keyring.other_environment(alg)
+        keyring.attacker(alg)
+    with start_embedded(keyring, flaws=tuple(flaws)) as embedded:
+        transport = Transport(_http.client(timeout_s=10.0), TransportPolicy(retries=0))
+        alg = embedded.settings.default_alg
+        target = DynamicTarget(
+            embedded.settings,
+            transport,
+            sign_in_signer=key_signer(keyring.trusted(alg)),
+            operation_path=OPERATION_PATH,
+        )
+        other = DynamicTarget(
+            embedded.other_settings,
+            transport,
+            sign_in_signer=key_signer(keyring.other_environment(alg)),
+            operation_path=OPERATION_PATH,
+        )
+        try:
+            yield Runtime(
+                settings=embedded.settings,
+                keyring=keyring,
+                target=target,
+                policy=policy or Policy(),
+                properties=properties or PropertySettings(),
+                jwks_host=embedded.jwks_host,
+                other_settings=embedded.other_settings,
+                other_target=other,
+            )
+        finally:
+            transport.client.close()

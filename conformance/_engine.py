@@ -8,23 +8,40 @@ positive control, and returns a :class:`CaseResult`.
 
 from __future__ import annotations
 
-import concurrent.futures
+import datetime as dt
 import secrets
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Unpack
 
+from ._assertion import Assertion
+from ._keyring import Keyring, SigningKey
 from ._redact import scrub
-from .catalog._model import Case, Expect
-from .targets.base import Exchange, Session
-
-if TYPE_CHECKING:
-    from ._assertion import Assertion
-    from ._keyring import Keyring, SigningKey
-    from ._settings import TargetSettings
-    from .targets.base import Target
+from ._settings import PropertySettings, TargetSettings
+from ._verdict import (
+    PASS,
+    Judged,
+    Judgement,
+    Policy,
+    Verdict,
+    confirm,
+    describe,
+    judge,
+    needs_control,
+    outcome,
+    settle,
+)
+from .catalog._model import Case
+from .targets.base import (
+    TARGET_CAPABILITIES,
+    Exchange,
+    ExchangeRequest,
+    RequestOptions,
+    Session,
+    Target,
+)
 
 
 class Skip(Exception):
@@ -41,14 +58,19 @@ class Erred(Exception):
 
 @dataclass(frozen=True, slots=True)
 class CaseResult:
+    """One case's run: its final verdict (after the run's policy), the judgement it
+    settled from, and the evidence."""
+
     case: Case
-    verdict: str  # pass | fail | error | skip  (warn/waived are decided by the plugin)
-    outcome: str  # accepted | rejected | error | none
+    verdict: Verdict  # pass | fail | warn | error | skip | waived (see _verdict)
+    outcome: str  # accepted | rejected | error | judged | none
     message: str
     exchanges: tuple[Exchange, ...]
     duration_ms: float
     reproduce: str = ""
     waited_ms: float = 0.0  # deliberate waits (clock and cache boundaries) within duration
+    judged: Judged = "pass"  # the judgement before strict/waivers
+    waiver: Mapping[str, Any] | None = None  # what the report shows about a waiver
 
 
 @dataclass
@@ -58,6 +80,8 @@ class Runtime:
     settings: TargetSettings
     keyring: Keyring
     target: Target
+    policy: Policy = field(default_factory=Policy)
+    properties: PropertySettings = field(default_factory=PropertySettings)
     jwks_host: Any = None  # conformance._jwks_host.JwksHost when we serve the keys
     other_settings: TargetSettings | None = None  # a second environment, when there is one
     other_target: Target | None = None  # the same service, speaking for that environment
@@ -69,7 +93,9 @@ class Runtime:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return self.settings.capabilities
+        """What cases may use: the run's settings (keys served, bursts allowed, ...) and,
+        of the target's optional calls, exactly those the target offers."""
+        return (self.settings.capabilities - TARGET_CAPABILITIES) | self.target.capabilities
 
     def now(self) -> int:
         return int(time.time() + self.clock_offset_s)
@@ -96,7 +122,7 @@ class Runtime:
         if index >= len(subjects):
             raise Skip(f"needs {index + 1} subjects; configure more under target.subjects")
         key = (index, environment)
-        if fresh and subjects[index] in getattr(self.target, "configured_subjects", ()):
+        if fresh and subjects[index] in self.target.supplied_subjects:
             raise Skip(
                 f"the session of {subjects[index]!r} is supplied, not signed in: a fresh one "
                 "cannot be made (and a supplied session is never logged out)"
@@ -110,7 +136,7 @@ class Runtime:
             raise Skip("no second environment configured")
         session = target.sign_in(subjects[index])
         if session is None:
-            last = getattr(target, "last_sign_in", None)
+            last = target.last_sign_in
             why = f": sign-in answered {describe(last)}" if last is not None else ""
             raise Skip(
                 f"cannot obtain a session for subject {subjects[index]!r} on this target{why}"
@@ -130,6 +156,7 @@ class Context:
         self.keyring: Keyring = runtime.keyring
         self.target: Target = runtime.target
         self.settings: TargetSettings = runtime.settings
+        self.properties: PropertySettings = runtime.properties
         self.exchanges: list[Exchange] = []
         self.waited_s = 0.0
 
@@ -148,8 +175,6 @@ class Context:
         scope: str | None = None,
         settings: TargetSettings | None = None,
     ) -> Assertion:
-        from ._assertion import Assertion
-
         use = settings or self.settings
         now = self.now()
         claims: dict[str, Any] = {
@@ -203,25 +228,13 @@ class Context:
         *,
         session: Session | None = None,
         label: str = "attempt",
-        raw_body: bytes | None = None,
-        content_type: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        environment_id: str | None = None,
         anonymous: bool = False,
+        **options: Unpack[RequestOptions],
     ) -> Exchange:
         if session is None and not anonymous and "sessions" in self.runtime.capabilities:
             session = self.runtime.session(0)
-        return self._record(
-            self.target.exchange(
-                token,
-                session=session,
-                label=label,
-                raw_body=raw_body,
-                content_type=content_type,
-                headers=headers,
-                environment_id=environment_id,
-            )
-        )
+        request = ExchangeRequest.of(token, session=session, label=label, **options)
+        return self._record(self.target.exchange(request))
 
     def valid(self, *, label: str = "control") -> Exchange:
         return self.send(self.sign(self.assertion()), label=label)
@@ -230,61 +243,33 @@ class Context:
         self, token: str, copies: int, *, session: Session | None = None
     ) -> Sequence[Exchange]:
         self.require("bursts")
+        self.require("races")
         use = session or self.session(0)
-        from . import _http
-
-        # One connection per sender: a shared pool serialises and skews the race.
-        clients = [_http.client(timeout_s=10.0, max_connections=1) for _ in range(copies)]
-        barrier = threading.Barrier(copies)
-
-        own_connection = getattr(self.target, "exchange_with_client", None)
-        transport = getattr(self.target, "transport", None)
-        if transport is not None:
-            # One rate-limit slot for the whole burst: spreading the copies out would
-            # turn a race into a sequence and hide a check-then-set bug.
-            transport.reserve()
-
-        def fire(i: int) -> Exchange:
-            barrier.wait(timeout=10)
-            if own_connection is not None:
-                sent: Exchange = own_connection(token, clients[i], session=use, label=f"race-{i}")
-                return sent
-            return self.target.exchange(token, session=use, label=f"race-{i}")
-
-        try:
-            with concurrent.futures.ThreadPoolExecutor(max_workers=copies) as pool:
-                results = list(pool.map(fire, range(copies)))
-        finally:
-            for c in clients:
-                c.close()
-        for exchange in results:
-            self._record(exchange)
+        results = self.target.race(ExchangeRequest(token, session=use, label="race"), copies)
+        for index, exchange in enumerate(results):
+            self._record(replace(exchange, label=f"race-{index}"))
         return results
 
     def operation(
         self, session: Session, elevated_token: str, scope: str, *, label: str = "operation"
     ) -> Exchange:
         self.require("sensitive_operation")
-        exchange = self.target.sensitive_operation(session, elevated_token, scope, label=label)
-        if exchange is None:
-            raise Skip("the target exposes no sensitive operation")
-        return self._record(exchange)
+        return self._record(
+            self.target.sensitive_operation(session, elevated_token, scope, label=label)
+        )
 
     def logout(self, session: Session) -> Exchange:
-        if session.subject in getattr(self.target, "configured_subjects", ()):
+        self.require("logout")
+        if session.subject in self.target.supplied_subjects:
             raise Skip("a supplied session is never logged out: later cases need it")
-        exchange = self.target.logout(session)
-        if exchange is None:
-            raise Skip("the target cannot end a session")
-        return self._record(exchange)
+        return self._record(self.target.logout(session))
 
     def sign_in_exchange(self, jwt: str, *, label: str = "sign-in") -> Exchange:
-        method = getattr(self.target, "sign_in_exchange", None)
-        if method is None:
-            raise Skip("the target has no sign-in call")
-        return self._record(method(jwt, label=label))
+        self.require("sign_in")
+        return self._record(self.target.sign_in_exchange(ExchangeRequest(jwt, label=label)))
 
     def token_jwks(self) -> Mapping[str, Any] | None:
+        self.require("token_jwks")
         return self.target.token_jwks()
 
     # -- judging -----------------------------------------------------------------------
@@ -329,107 +314,49 @@ class Context:
         return self.runtime.jwks_host
 
 
-def describe(exchange: Exchange) -> str:
-    """What the target did, in one line with a bounded body."""
-    if exchange.error:
-        return f"no answer ({exchange.error})"
-    if exchange.accepted:
-        # the token itself is in the evidence, decoded; the message stays readable
-        return f"HTTP {exchange.status}, issued a token"
-    body = scrub(exchange.response_body, limit=300)
-    return f"HTTP {exchange.status}, issued no token; body: {body}"
-
-
-def _outcome(exchange: Exchange) -> str:
-    if exchange.accepted:
-        return "accepted"
-    if exchange.rejected:
-        return "rejected"
-    return "error"
-
-
-def judge(case: Case, profile: str, exchange: Exchange) -> tuple[str, str]:
-    """(verdict, message) for the exchange a recipe returned."""
-    expect = case.expectation(profile)
-    if exchange.misbehaved:
-        return "error", f"the target misbehaved: {describe(exchange)}"
-    if expect is Expect.EITHER:
-        return "pass", ""
-    if expect is Expect.REJECT and exchange.accepted:
-        return "fail", f"accepted it: {describe(exchange)}"
-    if expect is Expect.ACCEPT and exchange.rejected:
-        return "fail", f"refused it: {describe(exchange)}"
-    return "pass", ""
-
-
 def run_case(runtime: Runtime, case: Case) -> CaseResult:
-    """Run ``case`` and judge it. Never raises for what the target does."""
+    """Run ``case`` and decide its verdict under ``runtime.policy``. Never raises for what
+    the target does."""
     ctx = Context(runtime, case)
     started = time.perf_counter()
-    verdict, message, outcome = "pass", "", "none"
+    judgement, result_outcome = PASS, "none"
     try:
         missing = case.needs - runtime.capabilities
         if missing:
             raise Skip(f"needs {', '.join(sorted(missing))}, which this target does not offer")
         returned = case.run(ctx)
+        profile = runtime.target.profile
         if returned is not None:
-            outcome = _outcome(returned)
-            verdict, message = judge(case, runtime.target.profile, returned)
-            if case.category == "time" and returned.retries:
-                # A Retry-After wait moved the clock under a boundary case: its margins
-                # no longer hold, so neither answer proves anything.
-                verdict, message = (
-                    "error",
-                    (
-                        f"the answer came after {returned.retries} rate-limit retr"
-                        f"{'y' if returned.retries == 1 else 'ies'}, which moved this clock case "
-                        "past its margins; rerun with a lower transport.rate_limit_per_s"
-                    ),
-                )
-            if (
-                verdict == "pass"
-                and case.control
-                and outcome == "rejected"
-                and case.expectation(runtime.target.profile) is not Expect.ACCEPT
-            ):
-                verdict, message = _confirm(ctx, verdict, message)
+            result_outcome = outcome(returned)
+            judgement = judge(case, profile, returned)
         elif ctx.exchanges:
             # a self-judged case (several exchanges, its own checks): its outcome is its
             # judgement, not the status of whichever exchange came last
-            outcome = "judged"
-            if case.control and ctx.exchanges[-1].rejected:
-                verdict, message = _confirm(ctx, verdict, message)
+            result_outcome = "judged"
+        last = returned if returned is not None else ctx.exchanges[-1] if ctx.exchanges else None
+        if last is not None and needs_control(case, judgement, last):
+            judgement = confirm(ctx.valid(label="control"))
     except Skip as exc:
-        verdict, message = "skip", str(exc)
+        judgement = Judgement("skip", str(exc))
     except Fail as exc:
-        verdict, message = "fail", str(exc)
+        judgement = Judgement("fail", str(exc))
     except Erred as exc:
-        verdict, message = "error", str(exc)
+        judgement = Judgement("error", str(exc))
     except Exception as exc:  # a broken recipe or library: an error, with the reason
-        verdict, message = "error", f"the case could not run: {type(exc).__name__}: {exc}"
+        judgement = Judgement("error", f"the case could not run: {type(exc).__name__}: {exc}")
     duration_ms = (time.perf_counter() - started) * 1000
+    settled = settle(case, judgement.verdict, runtime.policy, today=dt.date.today())
     return CaseResult(
         case=case,
-        verdict=verdict,
-        outcome=outcome,
-        message=scrub(message, limit=2000),
+        verdict=settled.verdict,
+        judged=judgement.verdict,
+        waiver=settled.waiver,
+        outcome=result_outcome,
+        message=scrub(judgement.message, limit=2000),
         exchanges=tuple(ctx.exchanges),
         duration_ms=duration_ms,
         reproduce=reproduce_line(ctx.exchanges),
         waited_ms=ctx.waited_s * 1000,
-    )
-
-
-def _confirm(ctx: Context, verdict: str, message: str) -> tuple[str, str]:
-    """A rejection counts only if a valid assertion sent right after it is accepted."""
-    if verdict != "pass":
-        return verdict, message
-    control = ctx.valid(label="control")
-    if control.accepted:
-        return verdict, message
-    return "error", (
-        "the positive control sent right after this rejection was not accepted "
-        f"({describe(control)}): the rejection proves nothing"
     )
 
 

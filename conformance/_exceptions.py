@@ -2,7 +2,8 @@
 
     ConformanceError
     ├── ConfigError          a wrong option, config key, key file or secret reference (exit 2)
-    └── TargetUnreachable    the target could not be reached at all (exit 2)
+    ├── TargetUnreachable    the target could not be reached at all (exit 2)
+    └── BaselineRefused      the target refused a valid assertion: nothing can be judged (exit 2)
     CaseFailure              (an AssertionError) a case's verdict is "fail"
     TargetMisbehaved         a case's verdict is "error" (5xx, timeout, unparsable answer)
 
@@ -25,6 +26,11 @@ class ConfigError(ConformanceError):
 
 class TargetUnreachable(ConformanceError):
     """The exchange endpoint (or a service it needs) does not answer."""
+
+
+class BaselineRefused(ConformanceError):
+    """A valid assertion was not accepted before any case: every negative would pass for
+    the wrong reason, so the run stops."""
 
 
 class CaseFailure(AssertionError):

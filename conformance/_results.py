@@ -36,18 +36,10 @@ def exchange_record(exchange: Exchange) -> dict[str, Any]:
     }
 
 
-def case_record(
-    result: Any,
-    *,
-    verdict: str,
-    nodeid: str,
-    message: str,
-    failure: str = "",
-    rerun: str = "",
-    waiver: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """One entry of ``cases`` from an engine ``CaseResult`` and the final verdict."""
+def case_record(result: Any, *, nodeid: str, failure: str = "", rerun: str = "") -> dict[str, Any]:
+    """One entry of ``cases`` from an engine ``CaseResult`` (its final verdict)."""
     case = result.case
+    verdict, message, waiver = result.verdict, result.message, result.waiver
     return {
         "id": case.id,
         "title": case.title,

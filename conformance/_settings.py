@@ -63,3 +63,12 @@ class TargetSettings:
     #: wait up to four of these for a refetch
     jwks_refetch_s: float = 0.5
     capabilities: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class PropertySettings:
+    """How the property cases draw: ``examples`` per property, and the run's ``seed``
+    (recorded in the results; the same seed draws the same examples)."""
+
+    examples: int = 40
+    seed: int | None = None

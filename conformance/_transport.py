@@ -4,16 +4,22 @@ retries for transport faults and 429/503 only (never to turn a verdict around).
 
 from __future__ import annotations
 
+import concurrent.futures
 import email.utils
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
+
+from . import _http
 
 if TYPE_CHECKING:
     import httpx
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +44,22 @@ class RawResponse:
 
 
 class Transport:
-    """One shared client, one policy. Thread-safe (race cases send from threads)."""
+    """One shared client, one policy. Thread-safe (race cases send from threads).
 
-    def __init__(self, client: httpx.Client, policy: TransportPolicy | None = None) -> None:
+    ``connect`` makes a client of the same kind (TLS trust, timeout) with a connection of
+    its own, for the copies of a burst; by default a plain one from :mod:`._http`.
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        policy: TransportPolicy | None = None,
+        *,
+        connect: Callable[[], httpx.Client] | None = None,
+    ) -> None:
         self.client = client
         self.policy = policy or TransportPolicy()
+        self._connect = connect
         self._lock = threading.Lock()
         self._next_slot = 0.0
         self.retry_count = 0
@@ -128,9 +145,31 @@ class Transport:
                 server_date=_parse_date(resp_headers.get("date")),
             )
 
-    def reserve(self) -> None:
-        """Take one rate-limit slot (for a burst sent with ``throttle=False``)."""
+    def burst(self, copies: int, send: Callable[[httpx.Client], _T]) -> list[_T]:
+        """Run ``send`` ``copies`` times at once, each with a client of its own, released
+        together, within ONE rate-limit slot: spreading the copies out would turn a race
+        into a sequence and hide a check-then-set bug. ``send`` must pass the client on to
+        :meth:`request` with ``throttle=False``."""
+        # One connection per sender: a shared pool serialises the copies (measured 0.24x).
+        clients = [self._new_client() for _ in range(copies)]
+        barrier = threading.Barrier(copies)
         self._throttle()
+
+        def fire(index: int) -> _T:
+            barrier.wait(timeout=10)
+            return send(clients[index])
+
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=copies) as pool:
+                return list(pool.map(fire, range(copies)))
+        finally:
+            for client in clients:
+                client.close()
+
+    def _new_client(self) -> httpx.Client:
+        if self._connect is not None:
+            return self._connect()
+        return _http.client(timeout_s=self.policy.timeout_s, max_connections=1)
 
     def _retry_delay(
         self, status: int | None, headers: Mapping[str, str], error: str | None, *, sent: bool

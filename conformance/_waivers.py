@@ -18,8 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-import threading
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,13 +57,11 @@ class Waiver:
 
 
 class Waivers:
-    """The waivers of a run; remembers which ones matched a case (thread-safe)."""
+    """The waivers of a run (immutable: safe to share between threads)."""
 
     def __init__(self, entries: tuple[Waiver, ...] = (), *, source: str = "") -> None:
         self.entries = entries
         self.source = source
-        self._used: set[int] = set()
-        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -75,8 +73,6 @@ class Waivers:
         matching = [(i, w) for i, w in enumerate(self.entries) if w.matches(case_id)]
         if not matching:
             return None
-        with self._lock:
-            self._used.update(i for i, _ in matching)
         # An exact id beats a glob; an active waiver beats an expired one.
         matching.sort(key=lambda iw: (iw[1].id != case_id, not iw[1].active(today)))
         return matching[0][1]
@@ -104,10 +100,11 @@ class Waivers:
             return verdict, waiver.info("stale")
         return verdict, waiver.info("not_applied")
 
-    def unused(self) -> tuple[Waiver, ...]:
-        """The waivers that matched no case so far (a typo, or a case that was renamed)."""
-        with self._lock:
-            return tuple(w for i, w in enumerate(self.entries) if i not in self._used)
+    def unused(self, case_ids: Iterable[str]) -> tuple[Waiver, ...]:
+        """The waivers that match none of ``case_ids`` (a typo, or a renamed case). Taken
+        from the run's records, so that it also holds when xdist workers applied them."""
+        ids = tuple(case_ids)
+        return tuple(w for w in self.entries if not any(w.matches(i) for i in ids))
 
 
 def load_waivers(path: Path | None) -> Waivers:

@@ -277,9 +277,9 @@ def measure_floor(mix: Sequence[tuple[str, dict[str, Any]]], *, repeat: int) -> 
     """Sign the mix with loaded keys, then POST a fixed body once per token, ``repeat`` times
     against one embedded emulator (started, like the plan's, in this process)."""
     from . import _http
+    from ._embedded import open_embedded
     from ._forge import compact
     from ._keyring import HMAC_ALGS
-    from ._run import open_embedded
 
     algs: dict[str, int] = {}
     for alg, _ in mix:
@@ -308,7 +308,8 @@ def measure_floor(mix: Sequence[tuple[str, dict[str, Any]]], *, repeat: int) -> 
         # parses, verifies the signature, checks the claims and looks the jti up each time.
         body = json.dumps({"jwt": fixed}).encode()
         headers = {"content-type": "application/json", "authorization": f"Bearer {session.token}"}
-        url = runtime.target.url("/externalAuth/verify")
+        settings = runtime.settings
+        url = f"{settings.base_url}/sdk/{settings.environment_id}/externalAuth/verify"
         with _http.client() as client:
             for _ in range(min(20, len(work))):  # warm: connection, caches, JWKS fetch
                 client.post(url, content=body, headers=headers)

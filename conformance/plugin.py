@@ -9,14 +9,24 @@ and sends its case records to the controller through ``workeroutput``.
 
 from __future__ import annotations
 
-import json
+import contextlib
+import datetime as dt
+import secrets
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from ._run import RunState
+    from ._config import RunConfig
+    from ._engine import Runtime
+    from ._outputs import Outputs
+    from ._runlog import RunLog
+    from ._verdict import Policy
+    from .catalog._model import Case
 
 OPT_CONFIG = "--conformance-config"
 OPT_CATEGORY = "--conformance-category"
@@ -29,7 +39,7 @@ OPT_FLAW = "--conformance-flaw"
 OPT_EXAMPLES = "--conformance-examples"
 OPT_WAIVERS = "--conformance-waivers"
 
-_STATE = pytest.StashKey["RunState"]()
+_RUN = pytest.StashKey["ConformanceRun"]()
 _WORKER_KEY = "conformance_records"
 
 
@@ -102,38 +112,281 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
-def _state(config: pytest.Config) -> RunState:
-    state = config.stash.get(_STATE, None)
-    if state is None:
-        from ._run import RunState
+def _seed(config: pytest.Config) -> int:
+    """The seed of the property cases: ``--hypothesis-seed`` when given, else a fresh one
+    (recorded in the results, so that any run can be reproduced)."""
+    given = (
+        config.getoption("hypothesis_seed", None)
+        if config.pluginmanager.hasplugin("hypothesispytest")
+        else None
+    )
+    return int(given) if given is not None else secrets.randbits(32)
 
-        state = RunState.from_config(config)
-        config.stash[_STATE] = state
-    return state
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """The ``--conformance-*`` options of one run, read once."""
+
+    config: str | None = None
+    categories: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    level: str | None = None
+    strict: bool = False
+    report_dir: str | None = None
+    render: bool = True
+    flaws: tuple[str, ...] = ()
+    examples: int = 40
+    waivers: str | None = None
+    seed: int | None = None
+
+    @classmethod
+    def from_pytest(cls, config: pytest.Config) -> RunOptions:
+        return cls(
+            config=config.getoption(OPT_CONFIG),
+            categories=tuple(config.getoption(OPT_CATEGORY) or ()),
+            ids=tuple(config.getoption(OPT_ID) or ()),
+            level=config.getoption(OPT_LEVEL),
+            strict=bool(config.getoption(OPT_STRICT)),
+            report_dir=config.getoption(OPT_REPORT_DIR),
+            render=not config.getoption(OPT_NO_RENDER),
+            flaws=tuple(config.getoption(OPT_FLAW) or ()),
+            examples=int(config.getoption(OPT_EXAMPLES)),
+            waivers=config.getoption(OPT_WAIVERS),
+            seed=_seed(config),
+        )
+
+    def rerun_line(self, case_id: str) -> str:
+        """The command that runs this one case again against the same target."""
+        parts = ["pytest --pyargs conformance.suite", f"{OPT_ID} '{case_id}'"]
+        if self.config:
+            parts.append(f"{OPT_CONFIG} '{self.config}'")
+        parts += [f"{OPT_FLAW} {flaw}" for flaw in self.flaws]
+        if self.strict:
+            parts.append(OPT_STRICT)
+        if case_id.split(".")[1:2] == ["property"] and self.seed is not None:
+            parts.append(f"--hypothesis-seed={self.seed}")
+        return " ".join(parts)
+
+
+class RunReport:
+    """Handed to ``pytest.main(plugins=[...])`` by ``conformance run``: the run leaves its
+    outputs (or the one-line reason it could not start) here for the CLI to print last,
+    instead of printing them itself."""
+
+    def __init__(self) -> None:
+        self.outputs: Outputs | None = None
+        self.error: str | None = None
+
+
+def _cli_report(config: pytest.Config) -> RunReport | None:
+    for plugin in config.pluginmanager.get_plugins():
+        if isinstance(plugin, RunReport):
+            return plugin
+    return None
+
+
+def _new_run_id() -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class ConformanceRun:
+    """One run inside one pytest process (kept in ``config.stash``): the selection, the
+    runtime while cases run, and the log of what they did."""
+
+    options: RunOptions
+    config: RunConfig | None
+    policy: Policy
+    report: RunReport | None
+    log: RunLog
+    run_id: str = field(default_factory=_new_run_id)
+    runtime: Runtime | None = None
+    summary_lines: list[str] | None = None
+    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    _started: float = field(default_factory=time.time)
+    _started_at: str = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    )
+
+    @classmethod
+    def from_pytest(cls, config: pytest.Config) -> ConformanceRun:
+        """Read the options and the target configuration (``--conformance-config`` or
+        ``[tool.conformance]`` in ``pyproject.toml``); a wrong one is a usage error with
+        one precise line."""
+        # lazy: the plugin loads in every pytest run; the run's modules only when asked
+        from ._config import load_run_config
+        from ._exceptions import ConformanceError
+        from ._runlog import RunLog
+        from ._runtime import policy_for
+
+        options = RunOptions.from_pytest(config)
+        try:
+            loaded = load_run_config(
+                Path(options.config) if options.config else None, cwd=Path.cwd()
+            )
+            policy = policy_for(loaded, strict=options.strict, waivers=options.waivers)
+        except ConformanceError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if loaded is not None and options.flaws:
+            raise pytest.UsageError(
+                f"{OPT_FLAW} applies to the embedded emulator only; drop it or the config"
+            )
+        return cls(
+            options=options,
+            config=loaded,
+            policy=policy,
+            report=_cli_report(config),
+            log=RunLog(),
+        )
+
+    @property
+    def profile(self) -> str:
+        return self.config.profile if self.config is not None else "dynamic"
+
+    def selected(self) -> list[Case]:
+        from ._selection import select_cases  # lazy: see from_pytest
+        from .catalog import CASES
+
+        o = self.options
+        return select_cases(
+            CASES, profile=self.profile, categories=o.categories, ids=o.ids, level=o.level
+        )
+
+    def _abort(self, message: str) -> None:
+        """Stop before any case (exit 2); ``conformance run`` prints ``message`` last."""
+        self._stack.close()
+        if self.report is not None:
+            self.report.error = message
+        pytest.exit(message, returncode=2)
+
+    def start(self) -> None:
+        from ._exceptions import ConformanceError  # lazy: see from_pytest
+        from ._runtime import build_runtime, check_baseline
+        from ._settings import PropertySettings
+
+        o = self.options
+        try:
+            properties = PropertySettings(examples=o.examples, seed=o.seed)
+            self.runtime = self._stack.enter_context(
+                build_runtime(self.config, flaws=o.flaws, policy=self.policy, properties=properties)
+            )
+            check_baseline(self.runtime)
+        except ConformanceError as exc:
+            self._abort(f"conformance: error: {exc}")
+        assert self.runtime is not None
+        target = dict(self.runtime.target.description)
+        target["flaws"] = list(o.flaws)
+        target["embedded"] = self.config is None
+        self.log.target = target
+
+    def stop(self) -> None:
+        if self.runtime is not None:
+            self.log.facts.update(self.runtime.facts)
+            self.log.retries += self.runtime.target.retries
+            self.runtime = None
+        self._stack.close()
+
+    def run(self, case: Case, nodeid: str) -> None:
+        """Run one case, record it, and turn its verdict into a pytest outcome."""
+        from ._engine import failure_message, run_case  # lazy: see from_pytest
+        from ._exceptions import CaseFailure, TargetMisbehaved
+        from ._results import case_record
+
+        assert self.runtime is not None, "the conformance_run fixture starts the runtime"
+        result = run_case(self.runtime, case)
+        rerun = self.options.rerun_line(case.id)
+        failure = failure_message(result, rerun=rerun) if result.judged in {"fail", "error"} else ""
+        self.log.records.append(case_record(result, nodeid=nodeid, failure=failure, rerun=rerun))
+        if result.verdict == "skip":
+            pytest.skip(result.message)
+        if result.verdict == "fail":
+            raise CaseFailure(
+                failure, case_id=case.id, severity=case.severity.value, level=case.level.value
+            )
+        if result.verdict == "error":
+            raise TargetMisbehaved(failure)
+
+    def finish(self) -> None:
+        """Write the outputs (the controller, or a run without xdist)."""
+        from ._outputs import write_outputs  # lazy: see from_pytest
+
+        o = self.options
+        if o.report_dir:
+            out = Path(o.report_dir)
+        else:
+            root = self.config.report_dir if self.config is not None else None
+            out = Path(root or "reports") / self.run_id
+        run: dict[str, Any] = {
+            "id": self.run_id,
+            "started_at": self._started_at,
+            "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "duration_s": round(time.time() - self._started, 3),
+            "seed": o.seed,
+            "strict": o.strict,
+            "target": self.log.target,
+        }
+        waivers = self.policy.waivers
+        if len(waivers):
+            run["unused_waivers"] = [
+                w.id for w in waivers.unused(r["id"] for r in self.log.records)
+            ]
+        outputs = write_outputs(self.log, run=run, out=out, render=o.render)
+        if self.report is not None:
+            self.report.outputs = outputs
+        self.summary_lines = _summary_lines(outputs, paths=self.report is None)
+
+
+def _summary_lines(outputs: Outputs, *, paths: bool) -> list[str]:
+    """The terminal summary; the paths are left to ``conformance run`` when it runs us."""
+    counts = outputs.summary["counts"]
+    order = ("pass", "fail", "warn", "error", "skip", "waived")
+    lines = [
+        f"verdict: {outputs.summary['verdict']} — " + ", ".join(f"{counts[k]} {k}" for k in order)
+    ]
+    if paths:
+        lines += [f"results: {outputs.results}", f"junit:   {outputs.junit}"]
+    for verdict in ("warn", "waived"):
+        ids = [c["id"] for c in outputs.cases if c["verdict"] == verdict]
+        if ids:
+            more = f" (+{len(ids) - 8} more)" if len(ids) > 8 else ""
+            lines.append(f"{verdict}: {', '.join(ids[:8])}{more}")
+    if outputs.report_note:
+        lines.append(f"report:  {outputs.report_note}")
+    elif paths and outputs.html is not None:
+        lines.append(f"report:  {outputs.html}")
+    return lines
+
+
+def _run(config: pytest.Config) -> ConformanceRun:
+    run = config.stash.get(_RUN, None)
+    if run is None:
+        run = ConformanceRun.from_pytest(config)
+        config.stash[_RUN] = run
+    return run
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "conformance_case" not in metafunc.fixturenames:
         return
-    state = _state(metafunc.config)
     params = [
         pytest.param(
             case,
             id=case.id,
             marks=[getattr(pytest.mark, case.category), getattr(pytest.mark, case.level.value)],
         )
-        for case in state.selected_cases()
+        for case in _run(metafunc.config).selected()
     ]
     metafunc.parametrize("conformance_case", params)
 
 
 @pytest.fixture(scope="session")
-def conformance_run(request: pytest.FixtureRequest) -> Iterator[RunState]:
+def conformance_run(request: pytest.FixtureRequest) -> Iterator[ConformanceRun]:
     """The run: starts the target (embedded emulator by default) once per process."""
-    state = _state(request.config)
-    state.start()
-    yield state
-    state.stop()
+    run = _run(request.config)
+    run.start()
+    yield run
+    run.stop()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -141,7 +394,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """A case's failure is its one-screen message, not a traceback through our engine."""
     report = yield
     if call.when == "call" and call.excinfo is not None:
-        from ._exceptions import CaseFailure, TargetMisbehaved
+        from ._exceptions import CaseFailure, TargetMisbehaved  # lazy: see from_pytest
 
         if isinstance(call.excinfo.value, CaseFailure | TargetMisbehaved):
             report.longrepr = str(call.excinfo.value)
@@ -150,29 +403,31 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: xdist may not be installed
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist controller: collect a worker's case records."""
-    records = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
-    if records:
-        payload = json.loads(records)
-        _state(node.config).merge_worker(payload)
+    """xdist controller: collect a worker's log."""
+    payload = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
+    if payload:
+        _run(node.config).log.merge(payload)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    state = session.config.stash.get(_STATE, None)
-    if state is None or not state.has_records():
+    run = session.config.stash.get(_RUN, None)
+    if run is None:
+        return
+    run.stop()  # idempotent: the fixture may not have been torn down on an abort
+    if not run.log.records:
         return
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: the controller writes the outputs
-        workeroutput[_WORKER_KEY] = json.dumps(state.worker_payload())
+        workeroutput[_WORKER_KEY] = run.log.payload()
         return
-    state.write_outputs()
+    run.finish()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    state = config.stash.get(_STATE, None)
-    if state is None or state.summary_lines is None:
+    run = config.stash.get(_RUN, None)
+    if run is None or run.summary_lines is None:
         return
     terminalreporter.section("exchange-conformance")
-    for line in state.summary_lines:
+    for line in run.summary_lines:
         terminalreporter.write_line(line)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 import respx
@@ -85,15 +87,27 @@ def test_compression_is_never_asked_for() -> None:
 
 
 @respx.mock
-def test_the_copies_of_a_burst_bypass_the_rate_limit() -> None:
-    # A race spread out by the rate limiter is a sequence: its copies take no slot.
+def test_a_burst_takes_one_rate_limit_slot_and_a_connection_per_copy() -> None:
+    # A race spread out by the rate limiter is a sequence: the burst takes one slot, its
+    # copies none, and each copy has a client (a connection) of its own.
     respx.post(URL).mock(return_value=httpx.Response(401))
-    t = Transport(_http.client(timeout_s=1.0), TransportPolicy(rate_limit_per_s=0.5))
-    for _ in range(3):
-        t.request("POST", URL, headers={}, content=b"{}", throttle=False)
-    assert t._next_slot == 0.0
-    t.reserve()
-    assert t._next_slot > 0.0
+    made: list[httpx.Client] = []
+
+    def connect() -> httpx.Client:
+        made.append(_http.client(timeout_s=1.0, max_connections=1))
+        return made[-1]
+
+    t = Transport(
+        _http.client(timeout_s=1.0), TransportPolicy(rate_limit_per_s=0.5), connect=connect
+    )
+    statuses = t.burst(
+        4,
+        lambda c: t.request("POST", URL, headers={}, content=b"{}", client=c, throttle=False),
+    )
+    assert [r.status for r in statuses] == [401] * 4
+    assert len(made) == 4 and all(c.is_closed for c in made)
+    # one slot of 2 s taken: the next throttled request would wait for it
+    assert 1.5 < t._next_slot - time.monotonic() <= 2.0
 
 
 @respx.mock

@@ -122,13 +122,13 @@ def test_exact_id_and_active_waiver_win(tmp_path: Path) -> None:
     )
     outcome, info = waivers.apply("claims.sub.missing", "fail", today=TODAY)
     assert (outcome, info and info["reason"]) == ("waived", "exact")
-    # both matched: neither is unused
-    assert waivers.unused() == ()
+    # both match the case: neither is unused
+    assert waivers.unused(["claims.sub.missing"]) == ()
 
 
 def test_unused(waivers: Waivers) -> None:
-    waivers.apply("claims.aud.wrong", "pass", today=TODAY)
-    assert [w.id for w in waivers.unused()] == ["time.exp.past_inside_leeway", "header.typ.*"]
+    unused = waivers.unused(["claims.aud.wrong", "envelope.valid.baseline"])
+    assert [w.id for w in unused] == ["time.exp.past_inside_leeway", "header.typ.*"]
 
 
 def test_none_path_means_no_waivers() -> None:

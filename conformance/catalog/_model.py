@@ -20,7 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
+
+from ..targets.base import TARGET_CAPABILITIES, RequestOptions
 
 if TYPE_CHECKING:
     from .._assertion import Assertion
@@ -77,6 +79,7 @@ CAPABILITIES = frozenset(
         "second_environment",  # a second environment with its own issuer and keys
         "hmac_trusted",  # the target is configured with a shared HMAC secret
     }
+    | TARGET_CAPABILITIES  # the target's optional calls (sign-in, logout, races, ...)
 )
 
 
@@ -86,6 +89,7 @@ class CaseContext(Protocol):
     keyring: Keyring
     target: Target
     settings: Any  # conformance._settings.TargetSettings: issuer, audience, scopes, subjects
+    properties: Any  # conformance._settings.PropertySettings: examples and seed of a run
 
     @property
     def key(self) -> SigningKey:
@@ -122,14 +126,16 @@ class CaseContext(Protocol):
         *,
         session: Session | None = None,
         label: str = "attempt",
-        raw_body: bytes | None = None,
-        content_type: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        environment_id: str | None = None,
         anonymous: bool = False,
+        **options: Unpack[RequestOptions],
     ) -> Exchange:
         """Exchange ``token`` (with user A's session unless given or ``anonymous``) and
-        record the evidence; ``environment_id`` overrides the path's environment."""
+        record the evidence; ``options`` change the request (a raw body, headers, the
+        environment in the path, body fields: see ``RequestOptions``)."""
+        ...
+
+    def sign_in_exchange(self, jwt: str, *, label: str = "sign-in") -> Exchange:
+        """Send ``jwt`` to the target's sign-in call as it is (skips if unsupported)."""
         ...
 
     def other_environment(self) -> Any:
@@ -145,7 +151,8 @@ class CaseContext(Protocol):
         ...
 
     def token_jwks(self) -> Mapping[str, Any] | None:
-        """The keys the target signs issued tokens with, when it publishes them."""
+        """The keys the target signs issued tokens with, or ``None`` when it does not
+        publish them (skips on a target without the call)."""
         ...
 
     def valid(self, *, label: str = "control") -> Exchange:

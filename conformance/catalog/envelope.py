@@ -19,7 +19,7 @@ from ._model import Case, CaseContext, Expect, Level, Severity, case, claims_cas
 
 if TYPE_CHECKING:
     from .._keyring import SigningKey
-    from ..targets.base import Exchange, Session
+    from ..targets.base import Exchange, RequestOptions, Session
 
 CATEGORY = "envelope"
 DYNAMIC = ("dynamic",)
@@ -246,7 +246,10 @@ def _raw_body(
 
     def run(ctx: CaseContext) -> Exchange:
         token = _valid_token(ctx)
-        return ctx.send(token, raw_body=build(token), content_type=content_type)
+        options: RequestOptions = {"raw_body": build(token)}
+        if content_type is not None:
+            options["content_type"] = content_type
+        return ctx.send(token, **options)
 
     return run
 

@@ -17,9 +17,6 @@ from ._model import Case, CaseContext, Expect, Level, Severity, case
 if TYPE_CHECKING:
     from ..targets.base import Exchange
 
-#: How many examples each property draws (the plugin's --conformance-examples sets it).
-EXAMPLES: dict[str, int | None] = {"value": 40, "seed": None}
-
 NOT_APPLICABLE: Mapping[str, str] = {}
 
 
@@ -93,7 +90,7 @@ def _property(
         strategies: dict[str, Any] = {}
 
         @settings(
-            max_examples=int(EXAMPLES["value"] or 40),
+            max_examples=ctx.properties.examples,
             deadline=None,
             database=None,
             derandomize=False,
@@ -118,15 +115,15 @@ def _property(
                 )
                 raise AssertionError(mismatches[-1])
 
-        if EXAMPLES["seed"] is not None:
+        if ctx.properties.seed is not None:
             # The run's seed (in results.json): --hypothesis-seed=N draws the same examples.
-            prop = seed(EXAMPLES["seed"])(prop)
+            prop = seed(ctx.properties.seed)(prop)
         try:
             prop()
         except AssertionError as exc:
             ctx.fail(
                 f"{mismatches[0] if mismatches else exc} (Hypothesis shrank it; "
-                f"rerun with --hypothesis-seed={EXAMPLES['seed']} to draw the same examples)"
+                f"rerun with --hypothesis-seed={ctx.properties.seed} to draw the same examples)"
             )
         return None
 

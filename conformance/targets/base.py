@@ -1,16 +1,17 @@
 """The target interface and the evidence of one exchange.
 
 A :class:`Target` is what the suite talks to. Its integration seam is one method,
-:meth:`Target.exchange`: send one assertion, get an :class:`Exchange` back. Sessions,
-sensitive operations and clock readings are optional capabilities; a target that lacks
-one returns ``None`` / raises ``NotImplementedError`` and the cases that need it skip.
+:meth:`Target.exchange`: an :class:`ExchangeRequest` in, an :class:`Exchange` out.
+Sessions, sign-in, logout, the sensitive operation, the token JWKS and races are
+optional calls, declared on the protocol and advertised in ``Target.capabilities``; the
+cases that need one skip on a target that lacks it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, Unpack, runtime_checkable
 
 #: Bodies kept as evidence are cut to this many characters.
 BODY_LIMIT = 4096
@@ -76,47 +77,130 @@ class Exchange:
             return None
 
 
-@runtime_checkable
-class Target(Protocol):
-    """An exchange endpoint under test."""
+#: The optional calls a target may offer, advertised in :attr:`Target.capabilities`.
+#: A case or recipe that needs one skips, with the reason, on a target without it.
+TARGET_CAPABILITIES = frozenset(
+    {
+        "sessions",  # sign_in() gives a session (signed in, or supplied by the user)
+        "sign_in",  # sign_in_exchange() sends a JWT to the sign-in call as it is
+        "logout",  # logout() ends a session
+        "sensitive_operation",  # sensitive_operation() uses an issued token
+        "token_jwks",  # token_jwks() reads the keys the target signs issued tokens with
+        "races",  # race() sends copies of one request at once, one connection each
+    }
+)
 
-    #: "dynamic" or "rfc7523"
-    profile: str
-    #: human description with secrets redacted (shown in reports)
-    description: Mapping[str, Any]
-    #: the target is on a loopback address (bursts allowed without opt-in)
-    is_loopback: bool
 
-    def exchange(
-        self,
+class RequestOptions(TypedDict, total=False):
+    """How one request departs from the profile's correct request (all optional)."""
+
+    #: replaces the whole body (malformed bodies); ``fields`` are then ignored
+    raw_body: bytes
+    #: replaces the profile's content type
+    content_type: str
+    #: added to (or replacing) the profile's headers
+    headers: Mapping[str, str]
+    #: the environment in the path, instead of the session's or the configured one
+    environment_id: str
+    #: body members (JSON) or form parameters to set; ``None`` removes one
+    fields: Mapping[str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeRequest:
+    """Everything one exchange needs; the target decides how its profile sends it.
+
+    ``assertion`` is the token as it is sent (any string, valid or hostile); ``session``
+    authenticates the call where the profile has sessions (ignored elsewhere).
+    """
+
+    assertion: str = field(repr=False)
+    session: Session | None = None
+    label: str = "exchange"
+    raw_body: bytes | None = None
+    content_type: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    environment_id: str | None = None
+    fields: Mapping[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
         assertion: str,
         *,
         session: Session | None = None,
         label: str = "exchange",
-        raw_body: bytes | None = None,
-        content_type: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        environment_id: str | None = None,
-    ) -> Exchange:
-        """Send ``assertion`` the way this profile does; ``raw_body`` overrides the body."""
+        **options: Unpack[RequestOptions],
+    ) -> ExchangeRequest:
+        """A request from a recipe's keyword arguments (see :class:`RequestOptions`)."""
+        return cls(assertion=assertion, session=session, label=label, **options)
+
+
+@runtime_checkable
+class Target(Protocol):
+    """An exchange endpoint under test.
+
+    The seam is :meth:`exchange`. Everything else is an optional call, declared here and
+    advertised in :attr:`capabilities` (names from :data:`TARGET_CAPABILITIES`); calling
+    one the target does not advertise raises ``NotImplementedError``.
+    """
+
+    #: "dynamic" or "rfc7523"
+    profile: str
+    #: human description with secrets redacted (shown in reports); profile options
+    #: (``mode``, ``client_id``, ``token_url`` for RFC 7523) are read from here
+    description: Mapping[str, Any]
+    #: the target is on a loopback address (bursts allowed without opt-in)
+    is_loopback: bool
+    #: the optional calls this target offers
+    capabilities: frozenset[str]
+    #: subjects whose session was supplied, not signed in: never renewed or logged out
+    supplied_subjects: frozenset[str]
+    #: the last sign-in exchange (says why a session could not be had), if any
+    last_sign_in: Exchange | None
+
+    @property
+    def retries(self) -> int:
+        """Transport retries so far (connect failures, 429/503), for the results."""
+        ...
+
+    def exchange(self, request: ExchangeRequest) -> Exchange:
+        """Send ``request`` the way this profile does and keep the answer as evidence."""
+        ...
+
+    def race(self, request: ExchangeRequest, copies: int) -> Sequence[Exchange]:
+        """Send ``copies`` copies of ``request`` at once, each on a connection of its own,
+        within one rate-limit slot (capability ``races``)."""
         ...
 
     def sign_in(self, subject: str, *, environment_id: str | None = None) -> Session | None:
-        """A session for ``subject``, or ``None`` when this target has no sessions."""
+        """A session for ``subject`` (capability ``sessions``), or ``None`` when the target
+        refused one (:attr:`last_sign_in` says why)."""
+        ...
+
+    def sign_in_exchange(self, request: ExchangeRequest) -> Exchange:
+        """Send ``request.assertion`` to the sign-in call as it is (capability ``sign_in``)."""
         ...
 
     def sensitive_operation(
         self, session: Session, elevated_token: str, scope: str, *, label: str = "operation"
-    ) -> Exchange | None:
-        """Use an issued token for the operation guarded by ``scope``; ``None`` if unsupported."""
+    ) -> Exchange:
+        """Use an issued token on the operation guarded by ``scope``
+        (capability ``sensitive_operation``)."""
         ...
 
-    def logout(self, session: Session) -> Exchange | None:
-        """End ``session`` at the target; ``None`` if unsupported."""
+    def logout(self, session: Session) -> Exchange:
+        """End ``session`` at the target (capability ``logout``)."""
         ...
 
     def token_jwks(self) -> Mapping[str, Any] | None:
-        """The public keys the target signs issued tokens with, when published."""
+        """The public keys the target signs issued tokens with, or ``None`` when it does
+        not publish them (capability ``token_jwks``)."""
         ...
 
     def close(self) -> None: ...
+
+
+def not_offered(target: Target, capability: str) -> NotImplementedError:
+    """The error an adapter raises for an optional call it does not offer."""
+    return NotImplementedError(f"the {target.profile} target does not offer {capability!r}")

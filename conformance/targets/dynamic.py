@@ -7,12 +7,14 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from .._redact import redact_headers, remember_secret, scrub
+from .._assertion import Assertion
+from .._redact import remember_secret
 from .._settings import TargetSettings
-from .._transport import RawResponse, Transport
-from .base import Exchange, Session
+from .._transport import Transport
+from ._evidence import evidence, is_loopback
+from .base import Exchange, ExchangeRequest, Session, not_offered
 
 if TYPE_CHECKING:
     import httpx
@@ -25,44 +27,7 @@ SignInSigner = Callable[[Mapping[str, Any]], str]
 
 def key_signer(key: SigningKey) -> SignInSigner:
     """Signs sign-in claims with ``key`` (header ``alg``, ``kid`` and ``typ`` from it)."""
-    from .._assertion import Assertion
-
     return lambda claims: Assertion(claims).signed_with(key)
-
-
-def is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host in {"localhost", "::1"} or host.startswith("127.")
-
-
-def evidence(
-    label: str,
-    method: str,
-    url: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    raw: RawResponse,
-    *,
-    assertion: str | None,
-    issued: str | None,
-) -> Exchange:
-    """An :class:`Exchange` from a raw response: bodies bounded and scrubbed of secrets."""
-    return Exchange(
-        label=label,
-        method=method,
-        url=url,
-        request_headers=redact_headers(headers),
-        request_body=scrub(body.decode("utf-8", "replace")),
-        status=raw.status,
-        response_headers=redact_headers(raw.headers),
-        response_body=scrub(raw.body.decode("utf-8", "replace")),
-        latency_ms=raw.latency_ms,
-        assertion=assertion,
-        issued_token=issued,
-        error=raw.error,
-        retries=raw.retries,
-        server_date=raw.server_date,
-    )
 
 
 def _json_field(body: bytes, name: str) -> Any:
@@ -95,8 +60,14 @@ class DynamicTarget:
             remember_secret(token)
         self._operation_path = operation_path
         self.is_loopback = is_loopback(settings.base_url)
-        #: the last sign-in exchange (why a session could not be had, for the message)
         self.last_sign_in: Exchange | None = None
+        self.supplied_subjects = frozenset(self._session_tokens)
+        offered = {"sign_in", "logout", "token_jwks", "races"}
+        if self._signer is not None or self._session_tokens:
+            offered.add("sessions")
+        if operation_path is not None:
+            offered.add("sensitive_operation")
+        self.capabilities = frozenset(offered)
         self.description: Mapping[str, Any] = {
             "profile": self.profile,
             "base_url": settings.base_url,
@@ -106,10 +77,8 @@ class DynamicTarget:
         }
 
     @property
-    def configured_subjects(self) -> frozenset[str]:
-        """Subjects whose session token was supplied (not signed in): they cannot be
-        renewed, and a case must never log them out."""
-        return frozenset(self._session_tokens)
+    def retries(self) -> int:
+        return self.transport.retry_count
 
     def url(self, path: str, environment_id: str | None = None) -> str:
         env = quote(environment_id or self.settings.environment_id, safe="")
@@ -135,42 +104,36 @@ class DynamicTarget:
             issued = value if isinstance(value, str) else None
         return evidence(label, "POST", url, headers, body, raw, assertion=assertion, issued=issued)
 
-    def exchange(
-        self,
-        assertion: str,
-        *,
-        session: Session | None = None,
-        label: str = "exchange",
-        raw_body: bytes | None = None,
-        content_type: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        environment_id: str | None = None,
-        client: httpx.Client | None = None,
-    ) -> Exchange:
-        """``client`` sends on a connection of its own (race copies), outside the rate
-        limit; by default the shared client does."""
-        body = raw_body if raw_body is not None else json.dumps({"jwt": assertion}).encode()
-        sent = {"content-type": content_type or "application/json"}
+    def _send(self, request: ExchangeRequest, client: httpx.Client | None = None) -> Exchange:
+        """The verify call; ``client`` sends on a connection of its own (race copies),
+        outside the rate limit."""
+        if request.raw_body is not None:
+            body = request.raw_body
+        else:
+            members: dict[str, Any] = {"jwt": request.assertion}
+            members.update(request.fields)
+            body = json.dumps({k: v for k, v in members.items() if v is not None}).encode()
+        sent = {"content-type": request.content_type or "application/json"}
+        session = request.session
         if session is not None:
             sent["authorization"] = f"Bearer {session.token}"
-        sent.update(headers or {})
-        env = environment_id or (session.environment_id if session is not None else None)
-        url = self.url("/externalAuth/verify", env)
+        sent.update(request.headers)
+        env = request.environment_id or (session.environment_id if session is not None else None)
         return self._post(
-            url,
+            self.url("/externalAuth/verify", env),
             body,
             sent,
-            label=label,
-            assertion=assertion,
+            label=request.label,
+            assertion=request.assertion,
             token_field="elevatedAccessToken",
             client=client,
         )
 
-    def exchange_with_client(
-        self, assertion: str, client: httpx.Client, *, session: Session | None, label: str
-    ) -> Exchange:
-        """:meth:`exchange` on a connection of its own (race cases)."""
-        return self.exchange(assertion, session=session, label=label, client=client)
+    def exchange(self, request: ExchangeRequest) -> Exchange:
+        return self._send(request)
+
+    def race(self, request: ExchangeRequest, copies: int) -> list[Exchange]:
+        return self.transport.burst(copies, lambda client: self._send(request, client))
 
     def sign_in(self, subject: str, *, environment_id: str | None = None) -> Session | None:
         if subject in self._session_tokens:
@@ -180,7 +143,7 @@ class DynamicTarget:
                 environment_id=environment_id or self.settings.environment_id,
             )
         if self._signer is None:
-            return None
+            return None  # only supplied sessions, and none for this subject
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.settings.issuer,
@@ -211,14 +174,13 @@ class DynamicTarget:
             environment_id=environment_id or self.settings.environment_id,
         )
 
-    def sign_in_exchange(self, jwt: str, *, label: str = "sign-in") -> Exchange:
-        """Send a sign-in JWT as it is (for cases about the sign-in call itself)."""
+    def sign_in_exchange(self, request: ExchangeRequest) -> Exchange:
         return self._post(
-            self.url("/externalAuth/signin"),
-            json.dumps({"jwt": jwt}).encode(),
-            {"content-type": "application/json"},
-            label=label,
-            assertion=jwt,
+            self.url("/externalAuth/signin", request.environment_id),
+            json.dumps({"jwt": request.assertion}).encode(),
+            {"content-type": "application/json", **request.headers},
+            label=request.label,
+            assertion=request.assertion,
             token_field="jwt",
         )
 
@@ -232,9 +194,9 @@ class DynamicTarget:
 
     def sensitive_operation(
         self, session: Session, elevated_token: str, scope: str, *, label: str = "operation"
-    ) -> Exchange | None:
+    ) -> Exchange:
         if self._operation_path is None:
-            return None
+            raise not_offered(self, "sensitive_operation")
         path = self._operation_path.format(scope=quote(scope, safe=":"))
         return self._post(
             self.url(path, session.environment_id),
@@ -248,7 +210,6 @@ class DynamicTarget:
         )
 
     def token_jwks(self) -> Mapping[str, Any] | None:
-        """The keys the target signs its tokens with, when it publishes them."""
         raw = self.transport.request("GET", self.url("/.well-known/jwks"), headers={}, content=None)
         if raw.status != 200:
             return None

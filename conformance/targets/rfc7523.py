@@ -10,7 +10,7 @@ Two modes (RFC 7523 §2):
 
 Success is a 2xx with ``access_token``; refusals are 400/401 with ``{"error": …}``. The
 target has no sessions, no sensitive operation and publishes no token keys: the cases
-that need those skip.
+that need those skip. ``ExchangeRequest.fields`` edit the form (``None`` drops one).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from urllib.parse import urlencode
 from .._redact import cut_signature, remember_secret
 from .._settings import TargetSettings
 from .._transport import RawResponse, Transport
-from .base import Exchange, Session
-from .dynamic import evidence, is_loopback
+from ._evidence import evidence, is_loopback
+from .base import Exchange, ExchangeRequest, Session, not_offered
 
 if TYPE_CHECKING:
     import httpx
@@ -125,6 +125,9 @@ class Rfc7523Target:
         self.transport = transport
         self.options = options
         self.is_loopback = is_loopback(options.token_url)
+        self.capabilities = frozenset({"races"})
+        self.supplied_subjects: frozenset[str] = frozenset()
+        self.last_sign_in: Exchange | None = None
         self.description: Mapping[str, Any] = {
             "profile": self.profile,
             "token_url": options.token_url,
@@ -133,10 +136,14 @@ class Rfc7523Target:
             "audience": settings.audience,
         }
 
+    @property
+    def retries(self) -> int:
+        return self.transport.retry_count
+
     # -- the form --------------------------------------------------------------------
     def form(self, assertion: str | None) -> dict[str, str]:
         """The form parameters of a correct request carrying ``assertion`` (``None``
-        leaves the assertion parameter out). Recipes edit this to break one thing."""
+        leaves the assertion parameter out)."""
         params: dict[str, str] = {}
         if self.options.mode == "client_assertion":
             params["grant_type"] = "client_credentials"
@@ -154,28 +161,23 @@ class Rfc7523Target:
         return params
 
     def form_body(
-        self,
-        assertion: str | None,
-        *,
-        drop: Sequence[str] = (),
-        override: Mapping[str, str] | None = None,
+        self, assertion: str | None, fields: Mapping[str, str | None] | None = None
     ) -> bytes:
-        """:meth:`form` without the parameters in ``drop`` and with ``override`` applied,
-        form-encoded."""
-        params = {k: v for k, v in self.form(assertion).items() if k not in drop}
-        params.update(override or {})
-        return urlencode(params).encode("ascii")
+        """:meth:`form` with ``fields`` applied (``None`` removes a parameter), encoded."""
+        params: dict[str, str | None] = dict(self.form(assertion))
+        params.update(fields or {})
+        return urlencode({k: v for k, v in params.items() if v is not None}).encode("ascii")
 
     # -- Target ----------------------------------------------------------------------
-    def _post(
-        self,
-        assertion: str,
-        body: bytes,
-        headers: dict[str, str],
-        *,
-        label: str,
-        client: httpx.Client | None = None,
-    ) -> Exchange:
+    def _send(self, request: ExchangeRequest, client: httpx.Client | None = None) -> Exchange:
+        """POST the request in this mode's form; ``raw_body`` replaces the whole body.
+        Sessions and environments mean nothing here and are ignored."""
+        if request.raw_body is not None:
+            body = request.raw_body
+        else:
+            body = self.form_body(request.assertion, request.fields)
+        headers = {"content-type": request.content_type or FORM, "accept": "application/json"}
+        headers.update(request.headers)
         url = self.options.token_url
         raw = self.transport.request(
             "POST", url, headers=headers, content=body, client=client, throttle=client is None
@@ -187,47 +189,40 @@ class Rfc7523Target:
                 remember_secret(issued)
         shown: RawResponse = dataclasses.replace(raw, body=_redacted_body(raw.body))
         return evidence(
-            label, "POST", url, headers, body, shown, assertion=assertion, issued=issued
+            request.label,
+            "POST",
+            url,
+            headers,
+            body,
+            shown,
+            assertion=request.assertion,
+            issued=issued,
         )
 
-    def exchange(
-        self,
-        assertion: str,
-        *,
-        session: Session | None = None,
-        label: str = "exchange",
-        raw_body: bytes | None = None,
-        content_type: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        environment_id: str | None = None,
-    ) -> Exchange:
-        """POST ``assertion`` in this mode's form; ``raw_body`` replaces the whole body.
-        ``session`` and ``environment_id`` mean nothing here and are ignored."""
-        body = raw_body if raw_body is not None else self.form_body(assertion)
-        sent = {"content-type": content_type or FORM, "accept": "application/json"}
-        sent.update(headers or {})
-        return self._post(assertion, body, sent, label=label)
+    def exchange(self, request: ExchangeRequest) -> Exchange:
+        return self._send(request)
 
-    def exchange_with_client(
-        self, assertion: str, client: httpx.Client, *, session: Session | None, label: str
-    ) -> Exchange:
-        """:meth:`exchange` on a connection of its own (race cases)."""
-        sent = {"content-type": FORM, "accept": "application/json"}
-        return self._post(assertion, self.form_body(assertion), sent, label=label, client=client)
+    def race(self, request: ExchangeRequest, copies: int) -> list[Exchange]:
+        return self.transport.burst(copies, lambda client: self._send(request, client))
 
+    # A token endpoint has no user sessions, no sign-in, no guarded operation and
+    # publishes no token keys: it does not advertise those capabilities.
     def sign_in(self, subject: str, *, environment_id: str | None = None) -> Session | None:
-        return None  # a token endpoint has no user sessions
+        raise not_offered(self, "sessions")
+
+    def sign_in_exchange(self, request: ExchangeRequest) -> Exchange:
+        raise not_offered(self, "sign_in")
 
     def sensitive_operation(
         self, session: Session, elevated_token: str, scope: str, *, label: str = "operation"
-    ) -> Exchange | None:
-        return None
+    ) -> Exchange:
+        raise not_offered(self, "sensitive_operation")
 
-    def logout(self, session: Session) -> Exchange | None:
-        return None
+    def logout(self, session: Session) -> Exchange:
+        raise not_offered(self, "logout")
 
     def token_jwks(self) -> Mapping[str, Any] | None:
-        return None
+        raise not_offered(self, "token_jwks")
 
     def close(self) -> None:
         self.transport.client.close()

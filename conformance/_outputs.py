@@ -1,0 +1,58 @@
+"""Writing a run's outputs: results.json (the one stream), then its consumers — junit.xml
+and, unless asked not to, the executed notebook and the HTML report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._junit import write_junit
+from ._results import build_results, write_json
+from ._runlog import RunLog
+
+
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    """Where a run's outputs went; ``report_note`` says why there is no HTML."""
+
+    results: Path
+    junit: Path
+    html: Path | None
+    report_note: str
+    summary: Mapping[str, Any]
+    cases: tuple[Mapping[str, Any], ...]
+
+
+def write_outputs(log: RunLog, *, run: Mapping[str, Any], out: Path, render: bool) -> Outputs:
+    """Write results.json and junit.xml into ``out``; render the report when ``render``.
+    A failed render is reported in ``report_note``, never raised: the results stand."""
+    results = build_results(log.records, run=run, facts=log.facts, retries=log.retries)
+    results_path = write_json(out / "results.json", results)
+    junit_path = write_junit(out / "junit.xml", results)
+    html, note = None, ""
+    if render:
+        html, note = _render(results_path)
+    return Outputs(
+        results=results_path,
+        junit=junit_path,
+        html=html,
+        report_note=note,
+        summary=results["summary"],
+        cases=tuple(results["cases"]),
+    )
+
+
+def _render(results_path: Path) -> tuple[Path | None, str]:
+    try:
+        # lazy: the report stack (nbclient, matplotlib) is an optional extra
+        from .report import render_report
+    except ImportError as exc:
+        hint = "pip install 'exchange-conformance[report]'"
+        return None, f"not rendered ({exc.name} missing: {hint})"
+    try:
+        paths = render_report(results_path)
+    except Exception as exc:  # the results are written; a render failure must not hide them
+        return None, f"rendering failed: {type(exc).__name__}: {exc}"
+    return paths.html, ""
