@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import TargetUnreachable
-from ._keyring import Keyring, SigningKey
+from ._jose import SigningKey
+from ._keyring import Keyring
 
 if TYPE_CHECKING:
     from ._config import RunConfig

@@ -22,7 +22,8 @@ from .targets.base import Exchange, Session
 
 if TYPE_CHECKING:
     from ._assertion import Assertion
-    from ._keyring import Keyring, SigningKey
+    from ._jose import SigningKey
+    from ._keyring import Keyring
     from ._settings import TargetSettings
     from .targets.base import Target
 

@@ -277,9 +277,9 @@ def measure_floor(mix: Sequence[tuple[str, dict[str, Any]]], *, repeat: int) -> 
     """Sign the mix with loaded keys, then POST a fixed body once per token, ``repeat`` times
     against one embedded emulator (started, like the plan's, in this process)."""
     from . import _http
-    from ._forge import compact
     from ._keyring import HMAC_ALGS
     from ._run import open_embedded
+    from .forge import compact
 
     algs: dict[str, int] = {}
     for alg, _ in mix:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .._assertion import Assertion
-    from .._keyring import Keyring, SigningKey
+    from .._jose import SigningKey
+    from .._keyring import Keyring
     from ..targets.base import Exchange, Session, Target
 
 
