@@ -101,7 +101,11 @@ def sign(signing_input: bytes, key: SigningKey | Any, alg: str) -> bytes:
         if not isinstance(private, ed25519.Ed25519PrivateKey):
             raise TypeError("EdDSA needs an Ed25519 private key")
         return private.sign(signing_input)
-    chosen = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[alg[-3:]]
+    by_bits = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
+    chosen = by_bits.get(alg[-3:])
+    if chosen is None or family not in ("RS", "PS", "ES"):
+        # Checked up front: "none" or "XY999" must be a ValueError, not a KeyError.
+        raise ValueError(f"cannot sign with alg {alg!r}")
     if family == "RS":
         if not isinstance(private, rsa.RSAPrivateKey):
             raise TypeError("RS* needs an RSA private key")
@@ -111,14 +115,12 @@ def sign(signing_input: bytes, key: SigningKey | Any, alg: str) -> bytes:
             raise TypeError("PS* needs an RSA private key")
         pss = padding.PSS(mgf=padding.MGF1(chosen), salt_length=chosen.digest_size)
         return private.sign(signing_input, pss, chosen)
-    if family == "ES":
-        if not isinstance(private, ec.EllipticCurvePrivateKey):
-            raise TypeError("ES* needs an EC private key")
-        der = private.sign(signing_input, ec.ECDSA(chosen))
-        r, s = utils.decode_dss_signature(der)
-        size = (private.curve.key_size + 7) // 8
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-    raise ValueError(f"cannot sign with alg {alg!r}")
+    if not isinstance(private, ec.EllipticCurvePrivateKey):
+        raise TypeError("ES* needs an EC private key")
+    der = private.sign(signing_input, ec.ECDSA(chosen))
+    r, s = utils.decode_dss_signature(der)
+    size = (private.curve.key_size + 7) // 8
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
 
 def compact(
