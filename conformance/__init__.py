@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from ._assertion import OMIT, Assertion
     from ._engine import CaseResult, Runtime, run_case
     from ._exceptions import CaseFailure, ConfigError, ConformanceError, TargetUnreachable
+    from ._jose import SigningKey
     from ._jwks_host import JwksHost
-    from ._keyring import Keyring, SigningKey, load_signing_key
+    from ._keyring import Keyring, load_signing_key
     from ._runtime import open_runtime
     from ._settings import TargetSettings
     from .catalog import BY_ID, CASES, Case, Expect, Level, Severity
@@ -34,7 +35,7 @@ _LAZY = {
     "TargetUnreachable": "._exceptions",
     "JwksHost": "._jwks_host",
     "Keyring": "._keyring",
-    "SigningKey": "._keyring",
+    "SigningKey": "._jose",
     "load_signing_key": "._keyring",
     "TargetSettings": "._settings",
     "open_runtime": "._runtime",

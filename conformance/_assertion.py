@@ -7,7 +7,8 @@ For people (a security reviewer in a notebook) and for cases::
     a.without("jti").with_header(typ="at+jwt").signed_with(key)
 
 Every method returns a new :class:`Assertion`; nothing is validated (an invalid assertion
-is the point of most cases). Signing goes through the forge, so any header can be signed.
+is the point of most cases). Signing goes through the JOSE core (``_jose``), so any header
+can be signed.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from ._forge import compact, split
-from ._keyring import SigningKey
+from ._jose import SigningKey, compact, split
 
 
 class _Omit:

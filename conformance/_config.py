@@ -22,7 +22,7 @@ from ._settings import KNOWN_SCOPES, TargetSettings
 from ._transport import TransportPolicy
 
 if TYPE_CHECKING:
-    from ._keyring import SigningKey
+    from ._jose import SigningKey
     from .targets.rfc7523 import Rfc7523Options
 
 PROFILES = ("dynamic", "rfc7523")

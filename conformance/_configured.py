@@ -19,7 +19,8 @@ from . import _http
 from ._config import RunConfig
 from ._engine import Runtime, Skip
 from ._exceptions import TargetUnreachable
-from ._keyring import Keyring, SigningKey
+from ._jose import SigningKey
+from ._keyring import Keyring
 from ._settings import PropertySettings
 from ._transport import Transport
 from ._verdict import Policy

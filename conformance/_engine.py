@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Unpack
 
 from ._assertion import Assertion
-from ._keyring import Keyring, SigningKey
+from ._jose import SigningKey
+from ._keyring import Keyring
 from ._redact import scrub
 from ._settings import PropertySettings, TargetSettings
 from ._verdict import (

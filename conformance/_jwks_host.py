@@ -15,8 +15,10 @@ Any path can be made to fail (:meth:`JwksHost.fail`) or to serve a fixed body
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import textwrap
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -24,7 +26,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._keyring import Keyring, SigningKey
+from ._jose import SigningKey
+from ._keyring import Keyring
+from ._serving import serve_app
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -109,8 +113,6 @@ class JwksHost:
 
     def start(self) -> JwksHost:
         """Start serving (idempotent). Raises ``ConfigError`` if the port is unavailable."""
-        from ._serving import serve_app
-
         if self._stack is not None:
             return self
         self._stopping.clear()
@@ -180,9 +182,6 @@ class JwksHost:
 
     def attacker_cert_pem(self, alg: str = "ES256") -> bytes:
         """The PEM certificate served at :attr:`attacker_cert_url` (for ``alg``'s key)."""
-        import base64
-        import textwrap
-
         der = self.keyring.certificate(self.keyring.attacker(alg))
         body = "\n".join(textwrap.wrap(base64.b64encode(der).decode("ascii"), 64))
         return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n".encode("ascii")

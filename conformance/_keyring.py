@@ -25,11 +25,11 @@ import os
 import secrets
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ._exceptions import ConfigError
+from ._jose import SigningKey, b64url_encode
 from ._settings import ALLOWED_ALGS
 
 #: The asymmetric algorithms of the reference policy's allow-list, in report order.
@@ -44,31 +44,6 @@ _THUMBPRINT_MEMBERS = {
     "EC": ("crv", "kty", "x", "y"),
     "OKP": ("crv", "kty", "x"),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class SigningKey:
-    """One key and the single JWS algorithm it is used with.
-
-    ``private_key`` is a loaded ``cryptography`` private key object (never a PEM string:
-    parsing costs ~30 ms a signature), or ``bytes`` for an HMAC secret.
-    ``public_jwk`` is the public JWK (``kty``, ``kid``, ``use``, ``alg`` and the key
-    parameters) as published in a JWKS.
-    """
-
-    kid: str
-    alg: str
-    kty: str  # "RSA" | "EC" | "OKP" | "oct"
-    private_key: Any = field(repr=False)
-    public_jwk: Mapping[str, Any] = field(repr=False)
-    role: str = "trusted"  # trusted | rotation | attacker | weak | other-env | user
-
-    @property
-    def public_key(self) -> Any:
-        """The ``cryptography`` public key object (``bytes`` for an HMAC secret)."""
-        if isinstance(self.private_key, bytes | bytearray):
-            return bytes(self.private_key)
-        return self.private_key.public_key()
 
 
 def _check_alg(alg: str, allowed: tuple[str, ...] = ALGS) -> None:
@@ -130,8 +105,6 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
     if members is None or any(m not in jwk for m in members):
         raise ValueError("thumbprint needs an RSA, EC or OKP JWK with its required members")
     canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
-    from ._forge import b64url_encode  # the forge imports this module: import late
-
     return b64url_encode(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
@@ -163,8 +136,6 @@ def private_jwk(key: SigningKey) -> dict[str, Any]:
     """The full private JWK of ``key`` (with ``d``, or ``k`` for a secret). It is secret:
     write it to a 0600 file, never to a log."""
     if isinstance(key.private_key, bytes | bytearray):
-        from ._forge import b64url_encode
-
         return {**key.public_jwk, "k": b64url_encode(bytes(key.private_key))}
     return {"kid": key.kid, "use": "sig", "alg": key.alg, **_key_jwk(key.private_key)}
 

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from ._forge import b64url_decode
+from ._jose import b64url_decode
 
 BODY_LIMIT = 4096
 # A JOSE header is a JSON object, so its base64url starts with "e" ("{" is 0x7B) whatever

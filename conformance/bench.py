@@ -278,8 +278,8 @@ def measure_floor(mix: Sequence[tuple[str, dict[str, Any]]], *, repeat: int) -> 
     against one embedded emulator (started, like the plan's, in this process)."""
     from . import _http
     from ._embedded import open_embedded
-    from ._forge import compact
     from ._keyring import HMAC_ALGS
+    from .forge import compact
 
     algs: dict[str, int] = {}
     for alg, _ in mix:

@@ -5,8 +5,9 @@ import pytest
 from jwt.algorithms import ECAlgorithm
 
 from conformance._assertion import OMIT, Assertion
-from conformance._forge import split
-from conformance._keyring import Keyring, SigningKey
+from conformance._jose import SigningKey
+from conformance._keyring import Keyring
+from conformance.forge import split
 
 
 @pytest.fixture(scope="module")

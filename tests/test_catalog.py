@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conformance import _forge
+from conformance import forge
 from conformance.catalog import _MODULES as MODULES
 from conformance.catalog import (
     BY_ID,
@@ -172,11 +172,11 @@ def test_importing_the_catalog_imports_nothing_heavy() -> None:
 
 
 def test_break_signature_changes_every_byte_and_keeps_the_rest() -> None:
-    token = _forge.compact({"alg": "HS256"}, {"sub": "a"}, key=b"k" * 32)
+    token = forge.compact({"alg": "HS256"}, {"sub": "a"}, key=b"k" * 32)
     broken = envelope.break_signature(token)
     head, body, sig = token.split(".")
     assert broken.rsplit(".", 1)[0] == f"{head}.{body}"
-    old, new = _forge.b64url_decode(sig), _forge.b64url_decode(broken.split(".")[2])
+    old, new = forge.b64url_decode(sig), forge.b64url_decode(broken.split(".")[2])
     assert len(old) == len(new) and all(a != b for a, b in zip(old, new, strict=True))
 
 
@@ -227,9 +227,9 @@ def test_high_s_twin_of_an_es256_signature_still_verifies() -> None:
     from cryptography.hazmat.primitives.asymmetric import ec, utils
 
     key = ec.generate_private_key(ec.SECP256R1())
-    token = _forge.compact({"alg": "ES256"}, {"sub": "a"}, key=key, alg="ES256")
+    token = forge.compact({"alg": "ES256"}, {"sub": "a"}, key=key, alg="ES256")
     head, body, sig = token.split(".")
-    raw = _forge.b64url_decode(sig)
+    raw = forge.b64url_decode(sig)
     twin = raw[:32] + (replay._P256_N - int.from_bytes(raw[32:], "big")).to_bytes(32, "big")
     assert twin != raw
     der = utils.encode_dss_signature(
@@ -253,14 +253,14 @@ def test_disclosure_patterns_catch_known_leaks_and_spare_plain_errors() -> None:
 
 
 def test_the_hmac_dictionary_finds_a_common_secret() -> None:
-    token = _forge.compact({"alg": "HS256"}, {"scope": "wallet:export"}, key=b"secret")
+    token = forge.compact({"alg": "HS256"}, {"scope": "wallet:export"}, key=b"secret")
     signing_input, sig = token.rsplit(".", 1)
     found = [
         s
         for s in issued.COMMON_SECRETS
         if hmac.compare_digest(
             hmac.new(s.encode(), signing_input.encode(), hashlib.sha256).digest(),
-            _forge.b64url_decode(sig),
+            forge.b64url_decode(sig),
         )
     ]
     assert found == ["secret"]

@@ -21,7 +21,7 @@ from typing import Any
 import jwt
 import pytest
 
-from conformance import _forge as forge
+from conformance import forge
 from conformance._assertion import Assertion
 from conformance._jwks_host import FAILURE_MODES
 from conformance._keyring import ALGS, Keyring

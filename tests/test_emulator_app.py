@@ -11,7 +11,6 @@ from typing import Any
 import jwt
 import pytest
 
-from conformance._forge import b64url_encode, compact, split
 from conformance.emulator.testing import (
     DELETE,
     ENV_A,
@@ -22,6 +21,7 @@ from conformance.emulator.testing import (
     sign,
     world,
 )
+from conformance.forge import b64url_encode, compact, split
 
 pytestmark = pytest.mark.slow
 

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from conformance import _http
-from conformance._forge import b64url_encode, compact, split
 from conformance.emulator import FLAWS
 from conformance.emulator.testing import DELETE, ISSUER_A, ISSUER_B, Harness, Keys, sign, world
 from conformance.emulator.tokens import public_jwk
+from conformance.forge import b64url_encode, compact, split
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 
-from conformance._forge import compact
 from conformance._oracle import Rules, violations
 from conformance._settings import KNOWN_SCOPES
 from conformance.emulator.testing import ISSUER_A, Harness, Keys, world
+from conformance.forge import compact
 from conformance.strategies import claim_sets, header_mutations
 
 pytestmark = pytest.mark.slow

@@ -21,8 +21,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from conformance import _forge as forge
-from conformance._keyring import ALGS, SigningKey, make_key
+from conformance import forge
+from conformance._jose import SigningKey
+from conformance._keyring import ALGS, make_key
 
 CLAIMS = {"sub": "alice", "scope": "wallet:export", "jti": "j-1", "exp": 2_000_000_000}
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from conformance._forge import b64url_encode, compact
 from conformance._redact import cut_signature, decode_token, redact_headers, scrub
+from conformance.forge import b64url_encode, compact
 
 TOKEN = compact({"alg": "HS256"}, {"sub": "alice"}, key=b"k" * 32)
 

@@ -18,7 +18,8 @@ from rfc7523_server import running
 from conformance._config import RunConfig, load_run_config
 from conformance._configured import open_configured
 from conformance._engine import Runtime, run_case
-from conformance._keyring import SigningKey, make_key, private_jwk
+from conformance._jose import SigningKey
+from conformance._keyring import make_key, private_jwk
 from conformance.catalog import BY_ID
 from conformance.catalog import rfc7523 as rfc7523_cases
 from conformance.targets.base import ExchangeRequest

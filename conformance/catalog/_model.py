@@ -26,7 +26,8 @@ from ..targets.base import TARGET_CAPABILITIES, RequestOptions
 
 if TYPE_CHECKING:
     from .._assertion import Assertion
-    from .._keyring import Keyring, SigningKey
+    from .._jose import SigningKey
+    from .._keyring import Keyring
     from ..targets.base import Exchange, Session, Target
 
 

@@ -22,7 +22,7 @@ from .._settings import ALLOWED_ALGS as _POLICY_ALGS
 from ._model import Case, CaseContext, Expect, Level, Severity, case, token_case
 
 if TYPE_CHECKING:
-    from .._keyring import SigningKey
+    from .._jose import SigningKey
     from ..targets.base import Exchange
 
 CATEGORY = "algorithms"
@@ -63,7 +63,7 @@ def signed(
     some, ``header`` replaces the header outright; ``sign_alg`` is the algorithm the
     signature is really made with (default the key's); ``payload`` replaces the claims.
     """
-    from .._forge import compact, standard_header
+    from ..forge import compact, standard_header
 
     chosen = key or ctx.key
     head = dict(header) if header is not None else standard_header(chosen, drop=drop, **extra)
@@ -151,7 +151,7 @@ def secp256k1_key() -> Any:
 
 def _none(casing: str, *, keep_signature: bool) -> Callable[[CaseContext], str]:
     def build(ctx: CaseContext) -> str:
-        from .._forge import alg_none, alg_none_keeping_signature, standard_header
+        from ..forge import alg_none, alg_none_keeping_signature, standard_header
 
         if keep_signature:
             return alg_none_keeping_signature(signed(ctx), casing=casing)
@@ -162,7 +162,7 @@ def _none(casing: str, *, keep_signature: bool) -> Callable[[CaseContext], str]:
 
 def _null_signature(alg: str) -> Callable[[CaseContext], str]:
     def build(ctx: CaseContext) -> str:
-        from .._forge import strip_signature
+        from ..forge import strip_signature
 
         return strip_signature(signed(ctx, ctx.keyring.trusted(alg)))
 
@@ -171,7 +171,7 @@ def _null_signature(alg: str) -> Callable[[CaseContext], str]:
 
 def _confusion(key_alg: str, encoding: str, mac_alg: str = "HS256") -> Callable[[CaseContext], str]:
     def build(ctx: CaseContext) -> str:
-        from .._forge import hmac_with_public_key, standard_header
+        from ..forge import hmac_with_public_key, standard_header
 
         key = ctx.keyring.trusted(key_alg)
         return hmac_with_public_key(
@@ -185,7 +185,7 @@ def _hmac_secret(secret: bytes | None, mac_alg: str = "HS256") -> Callable[[Case
     """HS* with ``secret`` (``None``: the keyring's shared secret) under the trusted kid."""
 
     def build(ctx: CaseContext) -> str:
-        from .._forge import compact, standard_header
+        from ..forge import compact, standard_header
 
         key = secret if secret is not None else ctx.keyring.hmac(mac_alg).private_key
         header = standard_header(ctx.key, alg=mac_alg)
@@ -199,7 +199,7 @@ def _mismatch(header_alg: str, key_alg: str, signer_alg: str) -> Callable[[CaseC
     ``signer_alg`` key's material under ``header_alg`` wherever that is possible."""
 
     def build(ctx: CaseContext) -> str:
-        from .._forge import compact, standard_header
+        from ..forge import compact, standard_header
 
         signer = ctx.keyring.trusted(signer_alg)
         header = standard_header(ctx.keyring.trusted(key_alg), alg=header_alg)
@@ -225,7 +225,7 @@ def _rs1(ctx: CaseContext) -> str:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
 
-    from .._forge import compact, replace_signature, signing_input_of, standard_header
+    from ..forge import compact, replace_signature, signing_input_of, standard_header
 
     key = ctx.keyring.trusted("RS256")
     token = compact(standard_header(key, alg="RS1"), claims(ctx), signature=b"")
@@ -238,7 +238,7 @@ def _hs1(ctx: CaseContext) -> str:
     import hashlib
     import hmac
 
-    from .._forge import compact, replace_signature, signing_input_of, standard_header
+    from ..forge import compact, replace_signature, signing_input_of, standard_header
 
     token = compact(standard_header(ctx.key, alg="HS1"), claims(ctx), signature=b"")
     mac = hmac.new(b"", signing_input_of(token), hashlib.sha1).digest()
@@ -249,7 +249,7 @@ def _secp256k1_published(ctx: CaseContext) -> Exchange:
     """ES256K with its secp256k1 key in the trusted JWKS: still outside the allow-list."""
     from jwt.algorithms import ECAlgorithm
 
-    from .._forge import compact
+    from ..forge import compact
 
     private = secp256k1_key()
     kid = unique_kid("es256k")

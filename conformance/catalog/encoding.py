@@ -26,7 +26,7 @@ def _raw(header: bytes | None = None, payload: bytes | None = None) -> Build:
     """A token signed by the trusted key over exactly these header/payload bytes."""
 
     def build(ctx: CaseContext) -> str:
-        from .._forge import compact, encode_json, standard_header
+        from ..forge import compact, encode_json, standard_header
 
         head = header if header is not None else encode_json(standard_header(ctx.key))
         body = payload if payload is not None else encode_json(claims(ctx))
@@ -48,7 +48,7 @@ def _header_bytes(make: Callable[[dict[str, Any]], bytes]) -> Build:
     """A token whose header bytes are ``make(standard header)``."""
 
     def build(ctx: CaseContext) -> str:
-        from .._forge import standard_header
+        from ..forge import standard_header
 
         return _raw(header=make(standard_header(ctx.key)))(ctx)
 
@@ -61,9 +61,9 @@ def _on_token(change: Callable[[str], str]) -> Build:
 
 def _forge_fn(name: str, *args: Any, **kwargs: Any) -> Callable[[str], str]:
     def apply(token: str) -> str:
-        from .. import _forge
+        from .. import forge
 
-        function: Callable[..., str] = getattr(_forge, name)
+        function: Callable[..., str] = getattr(forge, name)
         return function(token, *args, **kwargs)
 
     return apply
@@ -88,7 +88,7 @@ def _until(ctx: CaseContext, ok: Callable[[str], bool], *, index: int) -> str:
 
 def _std_alphabet(index: int) -> Build:
     def build(ctx: CaseContext) -> str:
-        from .._forge import standard_alphabet
+        from ..forge import standard_alphabet
 
         token = _until(ctx, lambda seg: "-" in seg or "_" in seg, index=index)
         return standard_alphabet(token, index)
@@ -98,7 +98,7 @@ def _std_alphabet(index: int) -> Build:
 
 def _noncanonical(index: int) -> Build:
     def build(ctx: CaseContext) -> str:
-        from .._forge import noncanonical
+        from ..forge import noncanonical
 
         return noncanonical(_until(ctx, lambda seg: len(seg) % 4 != 0, index=index), index)
 
@@ -107,7 +107,7 @@ def _noncanonical(index: int) -> Build:
 
 def _padded(index: int) -> Build:
     def build(ctx: CaseContext) -> str:
-        from .._forge import pad_segment
+        from ..forge import pad_segment
 
         return pad_segment(_until(ctx, lambda seg: len(seg) % 4 != 0, index=index), index)
 
@@ -116,7 +116,7 @@ def _padded(index: int) -> Build:
 
 def _json_in(encoding: str, *, bom: bool = False, part: str = "payload") -> Build:
     def make(value: dict[str, Any]) -> bytes:
-        from .._forge import json_in
+        from ..forge import json_in
 
         return json_in(value, encoding, bom=bom)
 
@@ -124,13 +124,13 @@ def _json_in(encoding: str, *, bom: bool = False, part: str = "payload") -> Buil
 
 
 def _invalid_utf8(value: dict[str, Any]) -> bytes:
-    from .._forge import encode_json
+    from ..forge import encode_json
 
     return encode_json({**value, "note": "@"}).replace(b'"@"', b'"\xff\xfe"')
 
 
 def _overlong_sub(value: dict[str, Any]) -> bytes:
-    from .._forge import encode_json, overlong_utf8
+    from ..forge import encode_json, overlong_utf8
 
     raw, first = encode_json(value), str(value["sub"])[0]
     marker = b'"sub":"' + first.encode()
@@ -143,7 +143,7 @@ def _json_text(text: str | bytes) -> Callable[[dict[str, Any]], bytes]:
 
 def _suffixed(suffix: bytes) -> Callable[[dict[str, Any]], bytes]:
     def make(value: dict[str, Any]) -> bytes:
-        from .._forge import encode_json
+        from ..forge import encode_json
 
         return encode_json(value) + suffix
 
@@ -160,7 +160,7 @@ def _escaped_name(name: str) -> Callable[[dict[str, Any]], bytes]:
     """Compact JSON with the member ``name`` written with its first letter as ``\\uXXXX``."""
 
     def make(value: dict[str, Any]) -> bytes:
-        from .._forge import encode_json
+        from ..forge import encode_json
 
         escaped = f'"\\u{ord(name[0]):04x}{name[1:]}"'.encode("ascii")
         return encode_json(value).replace(f'"{name}"'.encode(), escaped, 1)
@@ -170,7 +170,7 @@ def _escaped_name(name: str) -> Callable[[dict[str, Any]], bytes]:
 
 def _with_claim(**extra: Any) -> Callable[[dict[str, Any]], bytes]:
     def make(value: dict[str, Any]) -> bytes:
-        from .._forge import encode_json
+        from ..forge import encode_json
 
         return encode_json({**value, **extra})
 
@@ -179,7 +179,7 @@ def _with_claim(**extra: Any) -> Callable[[dict[str, Any]], bytes]:
 
 def _deep_array(depth: int) -> Callable[[dict[str, Any]], bytes]:
     def make(value: dict[str, Any]) -> bytes:
-        from .._forge import encode_json
+        from ..forge import encode_json
 
         body = encode_json(value)
         return body[:-1] + b',"deep":' + b"[" * depth + b"]" * depth + b"}"
@@ -189,7 +189,7 @@ def _deep_array(depth: int) -> Callable[[dict[str, Any]], bytes]:
 
 def _huge_int(name: str, digits: int) -> Callable[[dict[str, Any]], bytes]:
     def make(value: dict[str, Any]) -> bytes:
-        from .._forge import encode_json
+        from ..forge import encode_json
 
         rest = {k: v for k, v in value.items() if k != name}
         return encode_json(rest)[:-1] + f',"{name}":{"9" * digits}}}'.encode()
@@ -278,7 +278,7 @@ _MALFORMED: tuple[tuple[str, str, Build, str], ...] = (
 
 
 def _jwe(ctx: CaseContext, *, kid: bool) -> str:
-    from .._forge import jwe_shaped
+    from ..forge import jwe_shaped
 
     header: dict[str, Any] = {"alg": "RSA-OAEP", "enc": "A256GCM"}
     if kid:
@@ -287,7 +287,7 @@ def _jwe(ctx: CaseContext, *, kid: bool) -> str:
 
 
 def _json_serial(token: str, *, flattened: bool) -> str:
-    from .._forge import json_serialization
+    from ..forge import json_serialization
 
     return json_serialization(token, flattened=flattened)
 

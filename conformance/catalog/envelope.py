@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ._model import Case, CaseContext, Expect, Level, Severity, case, claims_case
 
 if TYPE_CHECKING:
-    from .._keyring import SigningKey
+    from .._jose import SigningKey
     from ..targets.base import Exchange, RequestOptions, Session
 
 CATEGORY = "envelope"
@@ -44,7 +44,7 @@ def header_for(key: SigningKey, **extra: Any) -> dict[str, Any]:
 def forge(ctx: CaseContext, payload: Any, *, key: SigningKey | None = None) -> str:
     """A token whose payload is exactly ``payload`` (any JSON value, or raw ``bytes``),
     correctly signed with ``key`` (default the trusted key)."""
-    from .._forge import compact
+    from ..forge import compact
 
     chosen = key or ctx.key
     return compact(header_for(chosen), payload, key=chosen)
@@ -59,7 +59,7 @@ def claims_with(ctx: CaseContext, **changes: Any) -> dict[str, Any]:
 
 def break_signature(token: str) -> str:
     """``token`` with every signature byte XORed with 0x5A (OIDF's invalidation)."""
-    from .._forge import b64url_decode, b64url_encode
+    from ..forge import b64url_decode, b64url_encode
 
     head, body, sig = token.split(".")
     broken = bytes(b ^ 0x5A for b in b64url_decode(sig)) or b"\x5a"
@@ -67,7 +67,7 @@ def break_signature(token: str) -> str:
 
 
 def _payload(ctx: CaseContext, token: str) -> tuple[list[str], dict[str, Any]]:
-    from .._forge import b64url_decode
+    from ..forge import b64url_decode
 
     parts = token.split(".")
     try:
@@ -82,7 +82,7 @@ def _payload(ctx: CaseContext, token: str) -> tuple[list[str], dict[str, Any]]:
 
 def rewrite_claims(ctx: CaseContext, token: str, **changes: Any) -> str:
     """``token`` with claims changed and its original signature kept."""
-    from .._forge import b64url_encode
+    from ..forge import b64url_encode
 
     parts, claims = _payload(ctx, token)
     claims.update(changes)
@@ -91,7 +91,7 @@ def rewrite_claims(ctx: CaseContext, token: str, **changes: Any) -> str:
 
 def unsigned_copy(ctx: CaseContext, token: str) -> str:
     """``token``'s claims re-issued with ``alg: none`` and no signature."""
-    from .._forge import compact
+    from ..forge import compact
 
     _, claims = _payload(ctx, token)
     return compact({"alg": "none", "typ": "JWT"}, claims)
@@ -100,7 +100,7 @@ def unsigned_copy(ctx: CaseContext, token: str) -> str:
 def issued_claims(ctx: CaseContext, exchange: Exchange) -> dict[str, Any]:
     """The claims of the token ``exchange`` issued (unchecked); fails when there is none
     or it is not a decodable compact JWS."""
-    from .._forge import split
+    from ..forge import split
 
     token = exchange.issued_token
     ctx.check(exchange.accepted and token is not None, "the valid assertion was not accepted")
@@ -174,7 +174,7 @@ def with_bearer(make: Callable[[CaseContext, Session], str]) -> Callable[[CaseCo
 
 def _attacker_session(ctx: CaseContext, real: Session) -> str:
     """Session-shaped claims signed with a key the target never saw."""
-    from .._forge import compact
+    from ..forge import compact
 
     key = ctx.keyring.attacker("ES256")
     claims = {"sub": real.user_id or real.subject, "sid": "forged", "exp": ctx.now() + 3600}

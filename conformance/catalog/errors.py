@@ -50,7 +50,7 @@ def _hs256_public_key(ctx: CaseContext) -> str:
     """HS256 MACed with the trusted key's public JWK text (a key-confusion attempt)."""
     import json
 
-    from .._forge import compact
+    from ..forge import compact
 
     secret = json.dumps(dict(ctx.key.public_jwk)).encode()
     return compact(
@@ -95,7 +95,7 @@ _NEGATIVES: tuple[tuple[str, str, Negative, bool], ...] = (
 
 
 def _attacker(ctx: CaseContext) -> str:
-    from .._forge import compact
+    from ..forge import compact
 
     attacker = ctx.keyring.attacker(ctx.key.alg)
     return compact(header_for(ctx.key), dict(ctx.assertion().claims), key=attacker, alg=ctx.key.alg)

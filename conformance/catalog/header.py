@@ -65,7 +65,7 @@ def _private_jwk(ctx: CaseContext) -> dict[str, Any]:
 
 
 def _symmetric_jwk(ctx: CaseContext) -> str:
-    from .._forge import b64url_encode, compact
+    from ..forge import b64url_encode, compact
 
     secret = b"attacker-chosen-secret-32-bytes!"
     header = {"alg": "HS256", "typ": "JWT", "jwk": {"kty": "oct", "k": b64url_encode(secret)}}
@@ -135,7 +135,7 @@ _KID_REFS = {
 
 def _kid_injection(kid: Any, secret: bytes | None) -> Build:
     def build(ctx: CaseContext) -> str:
-        from .._forge import compact
+        from ..forge import compact
 
         if secret is None:
             return signed(ctx, kid=kid)
@@ -145,7 +145,7 @@ def _kid_injection(kid: Any, secret: bytes | None) -> Build:
 
 
 def _kid_cases() -> list[Case]:
-    from .._forge import KID_INJECTIONS
+    from ..forge import KID_INJECTIONS
 
     out = []
     for item in KID_INJECTIONS:
@@ -316,13 +316,13 @@ def _without(*names: str) -> Build:
 
 
 def _nested(ctx: CaseContext) -> str:
-    from .._forge import nested, standard_header
+    from ..forge import nested, standard_header
 
     return nested(signed(ctx), standard_header(ctx.key), ctx.key.private_key)
 
 
 def _deflated(ctx: CaseContext) -> str:
-    from .._forge import deflate, encode_json
+    from ..forge import deflate, encode_json
 
     return signed(ctx, payload=deflate(encode_json(claims(ctx))), zip="DEF")
 
@@ -337,7 +337,7 @@ _TYP_IDS = {
 
 
 def _processing_cases() -> list[Case]:
-    from .._forge import CRIT_VARIANTS, TYP_ACCEPTED, TYP_REJECTED
+    from ..forge import CRIT_VARIANTS, TYP_ACCEPTED, TYP_REJECTED
 
     out = [
         token_case(
@@ -474,7 +474,7 @@ def _processing_cases() -> list[Case]:
 
 def _duplicate_header(pairs: Callable[[CaseContext], list[tuple[str, Any]]]) -> Build:
     def build(ctx: CaseContext) -> str:
-        from .._forge import compact, json_with_duplicates
+        from ..forge import compact, json_with_duplicates
 
         return compact(
             json_with_duplicates(pairs(ctx)), claims(ctx), key=ctx.key.private_key, alg="ES256"
@@ -487,7 +487,7 @@ def _thumbprint(name: str) -> Build:
     def build(ctx: CaseContext) -> str:
         import secrets
 
-        from .._forge import b64url_encode
+        from ..forge import b64url_encode
 
         size = 32 if "S256" in name else 20  # SHA-256 or SHA-1 thumbprint length
         members: dict[str, Any] = {name: b64url_encode(secrets.token_bytes(size))}

@@ -71,7 +71,7 @@ def _issue(
 
 
 def _parts(ctx: CaseContext, exchange: Exchange) -> tuple[dict[str, Any], dict[str, Any], bytes]:
-    from .._forge import split
+    from ..forge import split
 
     token = exchange.issued_token or ""
     ctx.check(token.count(".") == 2, f"the issued token has {token.count('.') + 1} segments, not 3")
@@ -158,7 +158,7 @@ def _short_lived(ctx: CaseContext) -> None:
 
 
 def _session_expiry(session: Session) -> float | None:
-    from .._forge import split
+    from ..forge import split
 
     try:
         _, claims, _ = split(session.token)

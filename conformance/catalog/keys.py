@@ -30,7 +30,7 @@ from .algorithms import (
 )
 
 if TYPE_CHECKING:
-    from .._keyring import SigningKey
+    from .._jose import SigningKey
     from ..targets.base import Exchange
 
 CATEGORY = "keys"
@@ -146,7 +146,7 @@ def _weak_token(ctx: CaseContext, kid: str) -> str:
 
 
 def _e_one_token(ctx: CaseContext, kid: str) -> str:
-    from .._forge import e_equals_one_signature
+    from ..forge import e_equals_one_signature
 
     key = ctx.keyring.trusted("RS256")
     size = (key.public_key.key_size + 7) // 8
@@ -154,7 +154,7 @@ def _e_one_token(ctx: CaseContext, kid: str) -> str:
 
 
 def _point_off_curve(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
-    from .._forge import b64url_decode, b64url_encode
+    from ..forge import b64url_decode, b64url_encode
 
     jwk = dict(relabelled(ctx.keyring.trusted("ES256"), kid).public_jwk)
     y = int.from_bytes(b64url_decode(jwk["y"]), "big")
@@ -164,7 +164,7 @@ def _point_off_curve(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
 
 def _symmetric_entries(secret: bytes) -> Callable[[CaseContext, str], list[Mapping[str, Any]]]:
     def entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
-        from .._forge import b64url_encode
+        from ..forge import b64url_encode
 
         return [
             {"kty": "oct", "kid": kid, "use": "sig", "alg": "HS256", "k": b64url_encode(secret)}
@@ -175,7 +175,7 @@ def _symmetric_entries(secret: bytes) -> Callable[[CaseContext, str], list[Mappi
 
 def _hmac_token(secret: bytes) -> Callable[[CaseContext, str], str]:
     def build(ctx: CaseContext, kid: str) -> str:
-        from .._forge import compact
+        from ..forge import compact
 
         return compact({"alg": "HS256", "typ": "JWT", "kid": kid}, claims(ctx), key=secret)
 

@@ -133,7 +133,7 @@ def _property(
 def _draw_claims(
     data: Any, ctx: CaseContext, strategies: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
-    from .._forge import compact
+    from ..forge import compact
     from ..strategies import claim_sets
 
     now = ctx.now()
@@ -157,7 +157,7 @@ def _draw_claims(
 def _draw_header(
     data: Any, ctx: CaseContext, strategies: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
-    from .._forge import compact
+    from ..forge import compact
     from ..strategies import header_mutations
 
     key = ctx.key

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._serving import serve_app
 from .config import DEFAULT_ALGS, MEMORY, EmulatorConfig, Environment
 from .flaws import FLAWS, Flaw, check_flaws
 
@@ -36,7 +37,7 @@ __all__ = [
 
 def create_app(config: EmulatorConfig, **kwargs: Any) -> Starlette:
     """The emulator's ASGI app (see :func:`conformance.emulator.app.create_app`)."""
-    from .app import create_app as _create_app
+    from .app import create_app as _create_app  # lazy: app.py imports starlette
 
     return _create_app(config, **kwargs)
 
@@ -67,8 +68,6 @@ def run_emulator(
 
     Raises ConfigError when the port cannot be bound or the config is wrong.
     """
-    from .._serving import serve_app
-
     kwargs: dict[str, Any] = {} if clock is None else {"clock": clock}
     app = create_app(config, **kwargs)
     emulator: Emulator = app.state.emulator

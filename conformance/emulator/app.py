@@ -23,8 +23,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .._exceptions import ConfigError
 from .config import EmulatorConfig
 from .service import Emulator, Reply
+from .tokens import public_jwk
 from .validation import Rejected
 
 BASE_PATH = "/api/v0"
@@ -188,8 +190,6 @@ def create_app(
 def _demo_jwks(path: str) -> dict[str, Any]:
     from cryptography.hazmat.primitives import serialization
 
-    from .tokens import public_jwk
-
     with open(path, "rb") as handle:
         key = serialization.load_pem_private_key(handle.read(), password=None)
     return {"keys": [public_jwk(key, alg="ES256")]}
@@ -197,8 +197,6 @@ def _demo_jwks(path: str) -> dict[str, Any]:
 
 def app_from_env() -> Starlette:
     """App factory for ``uvicorn --factory`` workers: reads the file named by ``CONFIG_ENV``."""
-    from .._exceptions import ConfigError
-
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise ConfigError(f"set {CONFIG_ENV} to the emulator's config file")

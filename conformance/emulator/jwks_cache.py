@@ -17,6 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
+from .. import _http
+
 _CURVES = {"EC": ("P-256", "P-384", "P-521"), "OKP": ("Ed25519",)}
 _PRIVATE_MEMBERS = ("d", "k", "p", "q", "dp", "dq", "qi", "oth")
 
@@ -162,10 +166,6 @@ class JwksCache:
             return keys
 
     def _fetch(self, url: str) -> bytes:
-        import httpx
-
-        from .. import _http
-
         self.fetches[url] = self.fetches.get(url, 0) + 1
         if self._client is None:
             self._client = _http.client(

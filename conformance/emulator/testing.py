@@ -17,6 +17,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import _http
+from .._serving import serve_app
+from . import run_emulator
+from .config import EmulatorConfig, Environment
+from .tokens import public_jwk
+
 
 def jwks_app(
     documents: MutableMapping[str, Any], *, hits: dict[str, int] | None = None
@@ -99,8 +105,6 @@ class Keys:
 
     def __init__(self) -> None:
         from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-        from .tokens import public_jwk
 
         self.trusted: dict[str, tuple[Any, str, str]] = {
             "a-rsa": (
@@ -205,11 +209,6 @@ def world(
 
     @contextlib.contextmanager
     def run() -> Iterator[Harness]:
-        from .. import _http
-        from .._serving import serve_app
-        from . import run_emulator
-        from .config import EmulatorConfig, Environment
-
         docs: dict[str, Any] = {
             "a.json": keys.jwks_a,
             "b.json": keys.jwks_b,

@@ -7,12 +7,15 @@ atomically, so that every worker process signs and verifies with the same key.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ._b64 import b64url_encode
 from .config import MEMORY
 
 KEY_NAME = "emulator-signing-key.pem"
@@ -80,8 +83,6 @@ def public_jwk(key: Any, *, alg: str | None = None) -> dict[str, Any]:
 
 
 def _public_dict(key: Any) -> dict[str, Any]:
-    import json
-
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
@@ -94,11 +95,6 @@ def _public_dict(key: Any) -> dict[str, Any]:
 
 def thumbprint(jwk: Mapping[str, Any]) -> str:
     """RFC 7638 JWK thumbprint (SHA-256, base64url)."""
-    import hashlib
-    import json
-
-    from .._forge import b64url_encode
-
     required = {
         "RSA": ("e", "kty", "n"),
         "EC": ("crv", "kty", "x", "y"),

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._forge import b64url_decode, b64url_encode
+from ._b64 import b64url_decode, b64url_encode
 from .config import EmulatorConfig, Environment
 from .jwks_cache import JwksCache, JwksUnavailable, PublishedKey, parse_jwk
 

@@ -19,7 +19,7 @@ from .base import Exchange, ExchangeRequest, Session, not_offered
 if TYPE_CHECKING:
     import httpx
 
-    from .._keyring import SigningKey
+    from .._jose import SigningKey
 
 #: Signs the claims of a sign-in JWT with the customer's registered key.
 SignInSigner = Callable[[Mapping[str, Any]], str]

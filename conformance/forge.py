@@ -1,126 +1,125 @@
-"""Forge: build compact JWS strings from any header, any payload and any key.
+"""Forge: hostile compact JWS tokens, the toolkit of cases and of reviewers' notebooks.
 
-The core (:func:`compact`, :func:`sign`, the base64url helpers) is what valid tokens are
-made with too; the mutations below it produce what no library would (alg ``none``, key
-confusion, broken signatures and encodings). Nothing here validates anything: the
-emulator validates with PyJWT, so a bug here cannot hide a bug there.
+``from conformance import forge`` is all a notebook needs: the JOSE core (:func:`compact`,
+:func:`split`, :func:`sign`, :func:`b64url_encode`, :func:`b64url_decode`) is re-exported
+from ``conformance._jose``, and the families below make what no library would:
+
+- **alg none**: :func:`alg_none`, :func:`alg_none_keeping_signature`, :data:`NONE_CASINGS`.
+- **key confusion**: HMAC keyed with the trusted *public* key (:func:`hmac_with_public_key`,
+  :func:`public_key_bytes`, :data:`PUBLIC_KEY_ENCODINGS`), weak secrets
+  (:data:`WEAK_SECRETS`).
+- **signature mutations** on a finished token: :func:`replace_signature`,
+  :func:`strip_signature`, :func:`truncate_signature`, :func:`zero_signature`,
+  :func:`xor_signature`, :func:`resign`, :func:`append_zeros`, :func:`prepend_zeros`.
+- **header and payload mutations** keeping the signature: :func:`tamper_header`,
+  :func:`tamper_payload`, :func:`standard_header`.
+- **ECDSA**: psychic signatures (CVE-2022-21449: :func:`psychic_raw`, :func:`psychic_der`),
+  high-s malleation, DER instead of raw ``r || s``.
+- **RSA**: PKCS#1 v1.5 padding tricks (:data:`PKCS1_VARIANTS`), PSS parameter tricks
+  (:data:`PSS_VARIANTS`), ``e = 1``, a stripped leading zero, textbook RSA.
+- **encodings**: base64url padding, alphabet, inserted text, non-canonical segments;
+  duplicate JSON names, other text encodings, overlong UTF-8, DEFLATE.
+- **shapes**: segment counts, JWE-shaped tokens, JSON serialisations, nesting, size,
+  RFC 7797 unencoded payloads.
+- **header members**: ``x5c`` chains, ``x5t#S256``, hostile ``kid`` values
+  (:data:`KID_INJECTIONS`), ``crit`` and ``typ`` variants.
+
+Nothing here validates anything: the emulator validates with PyJWT and shares no code
+with this module, so a bug here cannot hide the same bug there.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
+import os
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._keyring import SigningKey
+from ._jose import (
+    SigningKey,
+    b64url_decode,
+    b64url_encode,
+    compact,
+    encode_json,
+    sign,
+    split,
+)
+from ._jose import hash_for as _hash_for
+from ._jose import signing_input as signing_input_of
+from ._keyring import self_signed_certificate
 
-_HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
-
-
-def b64url_encode(data: bytes) -> str:
-    """Unpadded base64url (RFC 7515 §2)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    """Decode base64url with or without padding."""
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def encode_json(value: Any) -> bytes:
-    """Compact JSON, UTF-8, key order kept (so forged duplicate-free objects are stable)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _segment(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):
-        return b64url_encode(bytes(value))
-    return b64url_encode(encode_json(value))
-
-
-def _hash_for(alg: str) -> Any:
-    try:
-        return _HASHES[alg[-3:]]
-    except KeyError:
-        raise ValueError(f"no hash for alg {alg!r}") from None
-
-
-def sign(signing_input: bytes, key: SigningKey | Any, alg: str) -> bytes:
-    """The JWS signature of ``signing_input`` with ``key`` under ``alg``.
-
-    ``key`` is a :class:`SigningKey`, a ``cryptography`` private key or ``bytes`` (an
-    HMAC secret, any length: no library would sign with a 0-byte or PEM-text secret).
-    ECDSA signatures come out in the JWS raw ``r || s`` form.
-    """
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
-
-    private = key.private_key if isinstance(key, SigningKey) else key
-    family = alg[:2]
-    if family == "HS":
-        if not isinstance(private, bytes | bytearray):
-            raise TypeError("HS* needs a bytes secret")
-        return hmac.new(bytes(private), signing_input, _hash_for(alg)).digest()
-    if alg == "EdDSA" or alg == "Ed25519":
-        if not isinstance(private, ed25519.Ed25519PrivateKey):
-            raise TypeError("EdDSA needs an Ed25519 private key")
-        return private.sign(signing_input)
-    chosen = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[alg[-3:]]
-    if family == "RS":
-        if not isinstance(private, rsa.RSAPrivateKey):
-            raise TypeError("RS* needs an RSA private key")
-        return private.sign(signing_input, padding.PKCS1v15(), chosen)
-    if family == "PS":
-        if not isinstance(private, rsa.RSAPrivateKey):
-            raise TypeError("PS* needs an RSA private key")
-        pss = padding.PSS(mgf=padding.MGF1(chosen), salt_length=chosen.digest_size)
-        return private.sign(signing_input, pss, chosen)
-    if family == "ES":
-        if not isinstance(private, ec.EllipticCurvePrivateKey):
-            raise TypeError("ES* needs an EC private key")
-        der = private.sign(signing_input, ec.ECDSA(chosen))
-        r, s = utils.decode_dss_signature(der)
-        size = (private.curve.key_size + 7) // 8
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-    raise ValueError(f"cannot sign with alg {alg!r}")
-
-
-def compact(
-    header: Mapping[str, Any] | bytes | Any,
-    payload: Mapping[str, Any] | bytes | Any,
-    *,
-    key: SigningKey | Any | None = None,
-    alg: str | None = None,
-    signature: bytes | None = None,
-) -> str:
-    """``b64(header).b64(payload).b64(signature)``.
-
-    ``header``/``payload``: a mapping or any JSON value is encoded as compact JSON;
-    ``bytes`` are used verbatim (invalid UTF-8, duplicate keys, BOMs...). The signature is
-    ``signature`` if given, else made with ``key`` under ``alg`` (default: the header's
-    ``alg``, then the key's), else empty.
-    """
-    signing_input = f"{_segment(header)}.{_segment(payload)}".encode("ascii")
-    if signature is None and key is not None:
-        chosen = alg
-        if chosen is None and isinstance(header, Mapping):
-            chosen = header.get("alg") if isinstance(header.get("alg"), str) else None
-        if chosen is None and isinstance(key, SigningKey):
-            chosen = key.alg
-        if chosen is None:
-            raise ValueError("no alg: pass alg= or put one in the header")
-        signature = sign(signing_input, key, chosen)
-    return f"{signing_input.decode('ascii')}.{b64url_encode(signature or b'')}"
-
-
-def split(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes]:
-    """Decode a well-formed compact JWS into (header, payload, signature) without checking it."""
-    head, body, sig = token.split(".")
-    return json.loads(b64url_decode(head)), json.loads(b64url_decode(body)), b64url_decode(sig)
+__all__ = [
+    "COORDINATE_SIZES",
+    "CRIT_VARIANTS",
+    "CURVE_ORDERS",
+    "KID_INJECTIONS",
+    "NONE_CASINGS",
+    "PKCS1_VARIANTS",
+    "PSS_VARIANTS",
+    "PSYCHIC_DER",
+    "PUBLIC_KEY_ENCODINGS",
+    "TYP_ACCEPTED",
+    "TYP_REJECTED",
+    "WEAK_SECRETS",
+    "KidInjection",
+    "alg_none",
+    "alg_none_keeping_signature",
+    "append_zeros",
+    "b64url_decode",
+    "b64url_encode",
+    "compact",
+    "deflate",
+    "e_equals_one_signature",
+    "ecdsa_der",
+    "ecdsa_high_s",
+    "ecdsa_rs",
+    "encode_json",
+    "hmac_with_public_key",
+    "insert_text",
+    "json_in",
+    "json_serialization",
+    "json_with_duplicates",
+    "jwe_shaped",
+    "nested",
+    "noncanonical",
+    "noncanonical_segment",
+    "overlong_utf8",
+    "pad_segment",
+    "padded_payload",
+    "pkcs1v15_encoded",
+    "pkcs1v15_forged",
+    "prepend_zeros",
+    "pss_variant",
+    "psychic_der",
+    "psychic_raw",
+    "public_key_bytes",
+    "replace_signature",
+    "resign",
+    "rsa_raw_sign",
+    "rsa_strip_leading_zero",
+    "sign",
+    "signature_of",
+    "signing_input_of",
+    "split",
+    "standard_alphabet",
+    "standard_header",
+    "strip_signature",
+    "tamper_header",
+    "tamper_payload",
+    "trailing_empty_segment",
+    "truncate_signature",
+    "unencoded_payload",
+    "with_ecdsa_rs",
+    "with_segments",
+    "x5c_chain",
+    "x5t_s256",
+    "xor_signature",
+    "zero_signature",
+]
 
 
 # ---------------------------------------------------------------------------
@@ -261,12 +260,6 @@ def hmac_with_public_key(
 def signature_of(token: str) -> bytes:
     """The decoded signature segment of a compact token."""
     return b64url_decode(_parts(token)[2])
-
-
-def signing_input_of(token: str) -> bytes:
-    """``header.payload`` of a compact token, as the bytes that were signed."""
-    head, body = _parts(token)[:2]
-    return f"{head}.{body}".encode("ascii")
 
 
 def replace_signature(token: str, signature: bytes) -> str:
@@ -608,8 +601,6 @@ def overlong_utf8(char: str) -> bytes:
 
 def deflate(data: bytes) -> bytes:
     """Raw DEFLATE (RFC 1951), as JWE ``zip: DEF`` would carry it."""
-    import zlib
-
     compressor = zlib.compressobj(wbits=-15)
     return compressor.compress(data) + compressor.flush()
 
@@ -632,8 +623,6 @@ def trailing_empty_segment(token: str) -> str:
 
 def jwe_shaped(header: Mapping[str, Any] | None = None) -> str:
     """A 5-segment JWE compact token (random key, IV, ciphertext and tag)."""
-    import os
-
     head = dict(header or {"alg": "RSA-OAEP", "enc": "A256GCM"})
     pieces = (os.urandom(256), os.urandom(12), os.urandom(48), os.urandom(16))
     return ".".join([b64url_encode(encode_json(head)), *(b64url_encode(p) for p in pieces)])
@@ -679,8 +668,6 @@ def unencoded_payload(header: Mapping[str, Any], payload: bytes, key: SigningKey
 
 def x5c_chain(key: SigningKey, *, common_name: str = "attacker") -> list[str]:
     """An ``x5c`` value: one self-signed certificate, standard base64 DER (RFC 7515 §4.1.6)."""
-    from ._keyring import self_signed_certificate
-
     return [base64.b64encode(self_signed_certificate(key, common_name=common_name)).decode()]
 
 
