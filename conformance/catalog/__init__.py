@@ -23,7 +23,7 @@ from . import (
     subject,
     times,
 )
-from ._model import CATEGORIES, Case, CaseContext, Expect, Level, Severity, case
+from .authoring import CATEGORIES, Case, CaseContext, Expect, Level, Severity, case
 
 _MODULES = (
     envelope,

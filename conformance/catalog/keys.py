@@ -17,14 +17,20 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, case, token_case
-from .algorithms import (
+from .authoring import (
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Severity,
     after_refetch,
-    claims,
+    case,
+    claims_with,
     extra_jwks_entries,
     jwks_path,
     relabelled,
     signed,
+    token_case,
     unique_kid,
     until_accepted,
 )
@@ -177,7 +183,7 @@ def _hmac_token(secret: bytes) -> Callable[[CaseContext, str], str]:
     def build(ctx: CaseContext, kid: str) -> str:
         from .._forge import compact
 
-        return compact({"alg": "HS256", "typ": "JWT", "kid": kid}, claims(ctx), key=secret)
+        return compact({"alg": "HS256", "typ": "JWT", "kid": kid}, claims_with(ctx), key=secret)
 
     return build
 

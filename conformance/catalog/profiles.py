@@ -11,7 +11,7 @@ import dataclasses
 import fnmatch
 from collections.abc import Mapping
 
-from ._model import Case, Expect
+from .authoring import Case, Expect
 
 #: Cases about Dynamic's contract only (globs over case ids).
 DYNAMIC_ONLY: tuple[str, ...] = (

@@ -12,7 +12,7 @@ import base64
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, case
+from .authoring import Case, CaseContext, Expect, Level, Severity, case
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange

@@ -11,8 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, case, claims_case
-from .envelope import claims_with, forge
+from .authoring import (
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Severity,
+    case,
+    claims_case,
+    claims_with,
+    signed_payload,
+)
 
 if TYPE_CHECKING:
     from .._assertion import Assertion
@@ -67,7 +76,7 @@ def _times(**clocks: Clock) -> Mutation:
 
 def _raw_exp(value: Clock) -> Callable[[CaseContext], Exchange]:
     """A recipe with ``exp`` set to any JSON value (null, booleans, huge numbers)."""
-    return lambda ctx: ctx.send(forge(ctx, claims_with(ctx, exp=value(ctx))))
+    return lambda ctx: ctx.send(signed_payload(ctx, claims_with(ctx, exp=value(ctx))))
 
 
 def _exp_cases() -> list[Case]:
