@@ -1,5 +1,10 @@
 """The catalog: every case, in report order. One catalog feeds the plugin, the report,
-the waivers and the documentation table."""
+the waivers and the documentation table.
+
+``CASES``/``BY_ID`` are the built-in cases (data, cheap to import); ``load_cases`` adds an
+organisation's own case modules (entry points and ``--cases MODULE``). Case modules are
+written with ``conformance.catalog.authoring``.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from . import (
     subject,
     times,
 )
+from ._extensions import ENTRY_POINT_GROUP, load_cases
 from .authoring import CATEGORIES, Case, CaseContext, Expect, Level, Severity, case
 
 _MODULES = (
@@ -64,6 +70,7 @@ __all__ = [
     "BY_ID",
     "CASES",
     "CATEGORIES",
+    "ENTRY_POINT_GROUP",
     "NOT_APPLICABLE",
     "Case",
     "CaseContext",
@@ -71,4 +78,5 @@ __all__ = [
     "Level",
     "Severity",
     "case",
+    "load_cases",
 ]
