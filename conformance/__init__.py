@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ._exceptions import CaseFailure, ConfigError, ConformanceError, TargetUnreachable
     from ._jwks_host import JwksHost
     from ._keyring import Keyring, SigningKey, load_signing_key
+    from ._redact import scrub
     from ._run import open_runtime
     from ._settings import TargetSettings
     from .catalog import BY_ID, CASES, Case, Expect, Level, Severity
@@ -36,6 +37,7 @@ _LAZY = {
     "Keyring": "._keyring",
     "SigningKey": "._keyring",
     "load_signing_key": "._keyring",
+    "scrub": "._redact",
     "TargetSettings": "._settings",
     "open_runtime": "._run",
     "BY_ID": ".catalog",
@@ -76,6 +78,7 @@ __all__ = [
     "load_signing_key",
     "open_runtime",
     "run_case",
+    "scrub",
 ]
 
 

@@ -31,6 +31,8 @@ from .authoring import (
 if TYPE_CHECKING:
     from ..targets.base import Exchange
 
+__all__ = ["ALLOWED_ALGS", "BCP_ALLOWLIST", "CASES", "CATEGORY", "NOT_APPLICABLE"]
+
 CATEGORY = "algorithms"
 ALLOWED_ALGS = _POLICY_ALGS
 BCP_ALLOWLIST = "RFC 8725bis §3.1"

@@ -17,6 +17,7 @@ from .authoring import (
     CaseContext,
     Expect,
     Level,
+    Mutation,
     Severity,
     case,
     claims_case,
@@ -31,8 +32,9 @@ if TYPE_CHECKING:
     from .._assertion import Assertion
     from ..targets.base import Exchange
 
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
+
 CATEGORY = "claims"
-Mutation = Callable[["Assertion", CaseContext], "Assertion"]
 
 _SUB_WHY = (
     "The assertion's sub says whose session is elevated: a sub that is not exactly the "

@@ -13,12 +13,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .authoring import Case, CaseContext, Expect, Level, Severity, claims_with, signed, token_case
+from .authoring import (
+    Build,
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Severity,
+    claims_with,
+    signed,
+    token_case,
+)
+
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
 
 CATEGORY = "encoding"
 _STRICT = ("RFC 7519 §7.2", "RFC 8725bis §3.14")
-
-Build = Callable[[CaseContext], str]
 
 
 def _raw(header: bytes | None = None, payload: bytes | None = None) -> Build:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .authoring import (
+    DYNAMIC,
     Case,
     CaseContext,
     Expect,
@@ -29,8 +30,9 @@ from .authoring import (
 if TYPE_CHECKING:
     from ..targets.base import Exchange, Session
 
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
+
 CATEGORY = "envelope"
-DYNAMIC = ("dynamic",)
 
 # --- envelope cases -----------------------------------------------------------------------
 

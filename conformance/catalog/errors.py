@@ -17,6 +17,8 @@ from .authoring import Case, CaseContext, Level, Severity, break_signature, case
 if TYPE_CHECKING:
     from ..targets.base import Exchange
 
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE", "REFUSAL_STATUSES"]
+
 CATEGORY = "errors"
 #: 422 is what schema validators (FastAPI, NestJS) answer for a wrong body type (row A04)
 REFUSAL_STATUSES = frozenset({400, 401, 403, 422})

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .authoring import (
+    Build,
     Case,
     CaseContext,
     Expect,
@@ -27,11 +28,11 @@ from .authoring import (
 if TYPE_CHECKING:
     from ..targets.base import Exchange
 
+__all__ = ["ATTACKER_PREFIX", "CASES", "CATEGORY", "NOT_APPLICABLE"]
+
 CATEGORY = "header"
 ATTACKER_PREFIX = "/attacker"
 _BCP_INDIRECT = "RFC 8725bis §3.10"
-
-Build = Callable[[CaseContext], str]
 
 
 def _attacker_signed(alg: str = "ES256", *, kid: str = "attacker", **extra: Any) -> Build:

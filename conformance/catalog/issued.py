@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._settings import ALLOWED_ALGS as _POLICY_ALGS
 from .authoring import (
+    DYNAMIC,
     Case,
     CaseContext,
     Expect,
@@ -32,8 +33,9 @@ from .authoring import (
 if TYPE_CHECKING:
     from ..targets.base import Exchange, Session
 
+__all__ = ["ALLOWED_ALGS", "CASES", "CATEGORY", "COMMON_SECRETS", "NOT_APPLICABLE"]
+
 CATEGORY = "issued"
-DYNAMIC = ("dynamic",)
 
 #: what a correct issuer may sign with: asymmetric algorithms, or HMAC (checked by L11)
 ALLOWED_ALGS = frozenset({*_POLICY_ALGS, "HS256", "HS384", "HS512"})

@@ -22,6 +22,7 @@ from .authoring import (
     CaseContext,
     Expect,
     Level,
+    Recipe,
     Severity,
     after_refetch,
     case,
@@ -39,6 +40,16 @@ if TYPE_CHECKING:
     from .._keyring import SigningKey
     from ..targets.base import Exchange
 
+__all__ = [
+    "CASES",
+    "CATEGORY",
+    "FAILURE_MODES",
+    "FLOOD_KIDS",
+    "FLOOD_MAX_FETCHES",
+    "JWKS",
+    "NOT_APPLICABLE",
+]
+
 CATEGORY = "keys"
 JWKS = ("jwks_host",)
 #: The JWKS host's failure modes (``conformance._jwks_host.FAILURE_MODES``; a test pins it).
@@ -46,8 +57,6 @@ FAILURE_MODES = ("500", "slow", "oversized", "invalid_json", "html", "keys_not_a
 #: At most this many JWKS fetches for a burst of random kids (one per refetch interval).
 FLOOD_KIDS = 20
 FLOOD_MAX_FETCHES = 3
-
-Recipe = Callable[[CaseContext], "Exchange | None"]
 
 
 # --- plain selection cases ---------------------------------------------------------------

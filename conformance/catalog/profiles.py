@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 from .authoring import Case, Expect
 
+__all__ = ["DYNAMIC_ONLY", "EXPECT_BY_PROFILE", "apply"]
+
 #: Cases about Dynamic's contract only (globs over case ids).
 DYNAMIC_ONLY: tuple[str, ...] = (
     "scope.*",

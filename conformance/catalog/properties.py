@@ -17,6 +17,8 @@ from .authoring import Case, CaseContext, Expect, Level, Severity, case
 if TYPE_CHECKING:
     from ..targets.base import Exchange
 
+__all__ = ["ADVISORY_RULES", "CASES", "EXAMPLES", "NOT_APPLICABLE"]
+
 #: How many examples each property draws (the plugin's --conformance-examples sets it).
 EXAMPLES: dict[str, int | None] = {"value": 40, "seed": None}
 

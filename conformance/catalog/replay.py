@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .authoring import (
+    DYNAMIC,
     Case,
     CaseContext,
     Expect,
@@ -29,8 +30,9 @@ if TYPE_CHECKING:
     from .._assertion import Assertion
     from ..targets.base import Exchange
 
+__all__ = ["CASES", "CATEGORY", "EITHER_IN_RFC7523", "NOT_APPLICABLE"]
+
 CATEGORY = "replay"
-DYNAMIC = ("dynamic",)
 EITHER_IN_RFC7523 = {"rfc7523": Expect.EITHER}
 
 _REPLAY_WHY = (

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from ..targets.base import Exchange
     from ..targets.rfc7523 import Rfc7523Target
 
+__all__ = ["CASES", "NOT_APPLICABLE"]
+
 _RFC = ("rfc7523",)
 _FORM = "application/x-www-form-urlencoded"
 _OTHER_CLIENT = "conformance-other-client"

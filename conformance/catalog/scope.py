@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .authoring import (
+    DYNAMIC,
     Case,
     CaseContext,
     Expect,
@@ -26,8 +27,9 @@ from .authoring import (
 if TYPE_CHECKING:
     from ..targets.base import Exchange
 
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
+
 CATEGORY = "scope"
-DYNAMIC = ("dynamic",)
 Scopes = Callable[[CaseContext], Any]
 
 _WHY = (

@@ -12,12 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .authoring import Case, CaseContext, Expect, Level, Severity, claims_with, signed, token_case
+from .authoring import (
+    Build,
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Severity,
+    claims_with,
+    signed,
+    token_case,
+)
+
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
 
 CATEGORY = "signature"
 _WYCHEPROOF = "Wycheproof json_web_signature_test"
-
-Build = Callable[[CaseContext], str]
 
 
 def _mutated(alg: str, mutate: Callable[[str], str]) -> Build:

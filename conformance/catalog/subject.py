@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .authoring import Case, CaseContext, Severity, case, succeeded, with_bearer
+from .authoring import DYNAMIC, Case, CaseContext, Severity, case, succeeded, with_bearer
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange, Session
 
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
+
 CATEGORY = "subject"
-DYNAMIC = ("dynamic",)
 
 _WHY = (
     "If the verify call does not bind the assertion to the session's user and environment, "

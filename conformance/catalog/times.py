@@ -16,6 +16,7 @@ from .authoring import (
     CaseContext,
     Expect,
     Level,
+    Mutation,
     Severity,
     case,
     claims_case,
@@ -27,9 +28,10 @@ if TYPE_CHECKING:
     from .._assertion import Assertion
     from ..targets.base import Exchange
 
+__all__ = ["CASES", "CATEGORY", "MARGIN_S", "NOT_APPLICABLE"]
+
 CATEGORY = "time"
 MARGIN_S = 5  # either side of a boundary: Date has 1 s resolution, requests take time
-Mutation = Callable[["Assertion", CaseContext], "Assertion"]
 Clock = Callable[[CaseContext], Any]
 
 _EXP_WHY = (
