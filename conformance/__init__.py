@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._jose import SigningKey
     from ._jwks_host import JwksHost
     from ._keyring import Keyring, load_signing_key
+    from ._redact import scrub
     from ._runtime import open_runtime
     from ._settings import TargetSettings
     from .catalog import BY_ID, CASES, Case, Expect, Level, Severity
@@ -37,6 +38,7 @@ _LAZY = {
     "Keyring": "._keyring",
     "SigningKey": "._jose",
     "load_signing_key": "._keyring",
+    "scrub": "._redact",
     "TargetSettings": "._settings",
     "open_runtime": "._runtime",
     "BY_ID": ".catalog",
@@ -77,6 +79,7 @@ __all__ = [
     "load_signing_key",
     "open_runtime",
     "run_case",
+    "scrub",
 ]
 
 

@@ -208,7 +208,14 @@ class CaseContext(Protocol):
         ...
 
 
+#: A case's ``run``: returns the exchange to judge, or ``None`` when it judged itself.
 Recipe = Callable[[CaseContext], "Exchange | None"]
+#: A ``claims_case`` mutation: the fresh valid assertion in, the changed one out.
+Mutation = Callable[["Assertion", CaseContext], "Assertion"]
+#: A ``token_case`` builder: the exact string to send as the assertion.
+Build = Callable[[CaseContext], str]
+#: ``profiles=DYNAMIC``: a case about Dynamic's contract only (sessions, scopes...).
+DYNAMIC: tuple[str, ...] = ("dynamic",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +298,7 @@ def claims_case(
     id: str,
     title: str,
     *,
-    mutate: Callable[[Assertion, CaseContext], Assertion],
+    mutate: Mutation,
     category: str = "claims",
     **kwargs: Any,
 ) -> Case:
@@ -303,9 +310,7 @@ def claims_case(
     return case(id, title, category=category, run=run, **kwargs)
 
 
-def token_case(
-    id: str, title: str, *, build: Callable[[CaseContext], str], category: str, **kwargs: Any
-) -> Case:
+def token_case(id: str, title: str, *, build: Build, category: str, **kwargs: Any) -> Case:
     """A case that sends whatever string ``build`` forges."""
 
     def run(ctx: CaseContext) -> Exchange:

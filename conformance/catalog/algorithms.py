@@ -4,138 +4,38 @@
 encoding, weak and empty HMAC secrets, every allow-listed alg as a positive control, a
 header ``alg`` that does not fit the selected key, and malformed or foreign ``alg``
 values.
-
-This module also holds the small helpers the crypto-side categories (``signature``,
-``keys``, ``header``, ``encoding``) share: a correctly signed token with one thing
-changed, a JWKS swapped in for one case, and polling until the target refetched it.
 """
 
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._settings import ALLOWED_ALGS as _POLICY_ALGS
-from ._model import Case, CaseContext, Expect, Level, Severity, case, token_case
+from .authoring import (
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Severity,
+    after_refetch,
+    case,
+    claims_with,
+    extra_jwks_entries,
+    signed,
+    token_case,
+    unique_kid,
+)
 
 if TYPE_CHECKING:
-    from .._jose import SigningKey
     from ..targets.base import Exchange
+
+__all__ = ["ALLOWED_ALGS", "BCP_ALLOWLIST", "CASES", "CATEGORY", "NOT_APPLICABLE"]
 
 CATEGORY = "algorithms"
 ALLOWED_ALGS = _POLICY_ALGS
 BCP_ALLOWLIST = "RFC 8725bis §3.1"
-
-
-#: How long a case waits for a target to refetch its JWKS (the reference policy allows one
-#: refetch per second on an unknown kid; allow for a refetch another case just made).
-def _refetch_wait(ctx: CaseContext) -> tuple[float, float]:
-    """(how long to wait for a refetch, how often to poll), from the interval the target
-    documents between two JWKS refetches on an unknown kid."""
-    interval = float(ctx.settings.jwks_refetch_s)
-    return 4 * interval + 0.5, max(0.05, interval / 2)
-
-
-# --- helpers shared by the crypto-side catalog modules -----------------------------------
-
-
-def claims(ctx: CaseContext) -> dict[str, Any]:
-    """The claims of a fresh valid assertion (new jti, current times)."""
-    return dict(ctx.assertion().claims)
-
-
-def signed(
-    ctx: CaseContext,
-    key: SigningKey | None = None,
-    *,
-    sign_alg: str | None = None,
-    drop: tuple[str, ...] = (),
-    payload: Any = None,
-    header: Mapping[str, Any] | None = None,
-    **extra: Any,
-) -> str:
-    """A fresh valid assertion signed by ``key`` (default the trusted key).
-
-    ``extra`` changes header members (``alg="RS512"`` lies about the alg), ``drop`` removes
-    some, ``header`` replaces the header outright; ``sign_alg`` is the algorithm the
-    signature is really made with (default the key's); ``payload`` replaces the claims.
-    """
-    from ..forge import compact, standard_header
-
-    chosen = key or ctx.key
-    head = dict(header) if header is not None else standard_header(chosen, drop=drop, **extra)
-    body = claims(ctx) if payload is None else payload
-    return compact(head, body, key=chosen.private_key, alg=sign_alg or chosen.alg)
-
-
-def relabelled(key: SigningKey, kid: str, **jwk_changes: Any) -> SigningKey:
-    """``key``'s material under another ``kid``, with its published JWK changed."""
-    from dataclasses import replace
-
-    jwk = {**key.public_jwk, "kid": kid, **jwk_changes}
-    return replace(key, kid=kid, public_jwk=jwk, role="crafted")
-
-
-def unique_kid(prefix: str) -> str:
-    """A kid no JWKS cache has seen (so the target must refetch to find it)."""
-    import secrets
-
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
-def jwks_path(ctx: CaseContext) -> str:
-    """The path of the trusted JWKS on the suite's JWKS host."""
-    from urllib.parse import urlsplit
-
-    return str(urlsplit(ctx.jwks_host.jwks_url).path)
-
-
-@contextmanager
-def extra_jwks_entries(ctx: CaseContext, entries: list[Mapping[str, Any]]) -> Iterator[None]:
-    """Serve the trusted JWKS plus ``entries`` (any JSON, hostile JWKs included) for the
-    duration of the block; the keyring itself is not changed."""
-    host = ctx.jwks_host
-    body = {"keys": [*ctx.keyring.published_jwks()["keys"], *entries]}
-    with host.overriding(jwks_path(ctx), body):
-        yield
-
-
-def after_refetch(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
-    """Send fresh tokens from ``make`` until one was answered after the target fetched the
-    JWKS again, and return that exchange (or the first acceptance, or the last answer).
-
-    Tokens carry a kid the target has not seen, so a correct target refetches, but at most
-    once per interval: one answer alone may predate the fetch and prove nothing. Every
-    answer before the deciding one must be a clean refusal, never a 5xx.
-    """
-    host = ctx.jwks_host
-    path = jwks_path(ctx)
-    wait, poll = _refetch_wait(ctx)
-    deadline = time.monotonic() + wait
-    while True:
-        before = host.fetch_count(path)
-        exchange = ctx.send(make())
-        if exchange.accepted or host.fetch_count(path) > before:
-            return exchange
-        ctx.check(not exchange.misbehaved, "the target erred while its JWKS was being refetched")
-        if time.monotonic() > deadline:
-            # No fetch at all: the target refused before looking keys up (HS*, say).
-            return exchange
-        ctx.sleep(poll)
-
-
-def until_accepted(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
-    """Send fresh tokens from ``make`` until one is accepted or the refetch wait is over."""
-    wait, poll = _refetch_wait(ctx)
-    deadline = time.monotonic() + wait
-    while True:
-        exchange = ctx.send(make())
-        if exchange.accepted or exchange.misbehaved or time.monotonic() > deadline:
-            return exchange
-        ctx.sleep(poll)
 
 
 @functools.cache
@@ -155,7 +55,7 @@ def _none(casing: str, *, keep_signature: bool) -> Callable[[CaseContext], str]:
 
         if keep_signature:
             return alg_none_keeping_signature(signed(ctx), casing=casing)
-        return alg_none(standard_header(ctx.key), claims(ctx), casing=casing)
+        return alg_none(standard_header(ctx.key), claims_with(ctx), casing=casing)
 
     return build
 
@@ -175,7 +75,7 @@ def _confusion(key_alg: str, encoding: str, mac_alg: str = "HS256") -> Callable[
 
         key = ctx.keyring.trusted(key_alg)
         return hmac_with_public_key(
-            standard_header(key), claims(ctx), key, encoding=encoding, alg=mac_alg
+            standard_header(key), claims_with(ctx), key, encoding=encoding, alg=mac_alg
         )
 
     return build
@@ -189,7 +89,7 @@ def _hmac_secret(secret: bytes | None, mac_alg: str = "HS256") -> Callable[[Case
 
         key = secret if secret is not None else ctx.keyring.hmac(mac_alg).private_key
         header = standard_header(ctx.key, alg=mac_alg)
-        return compact(header, claims(ctx), key=key, alg=mac_alg)
+        return compact(header, claims_with(ctx), key=key, alg=mac_alg)
 
     return build
 
@@ -205,7 +105,7 @@ def _mismatch(header_alg: str, key_alg: str, signer_alg: str) -> Callable[[CaseC
         header = standard_header(ctx.keyring.trusted(key_alg), alg=header_alg)
         family = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}[header_alg[:2]]
         real = header_alg if signer.kty == family else signer_alg
-        return compact(header, claims(ctx), key=signer.private_key, alg=real)
+        return compact(header, claims_with(ctx), key=signer.private_key, alg=real)
 
     return build
 
@@ -228,7 +128,7 @@ def _rs1(ctx: CaseContext) -> str:
     from ..forge import compact, replace_signature, signing_input_of, standard_header
 
     key = ctx.keyring.trusted("RS256")
-    token = compact(standard_header(key, alg="RS1"), claims(ctx), signature=b"")
+    token = compact(standard_header(key, alg="RS1"), claims_with(ctx), signature=b"")
     sha1 = hashes.SHA1()  # noqa: S303 - the weak hash is the point of the case
     signature = key.private_key.sign(signing_input_of(token), padding.PKCS1v15(), sha1)
     return replace_signature(token, signature)
@@ -240,7 +140,7 @@ def _hs1(ctx: CaseContext) -> str:
 
     from ..forge import compact, replace_signature, signing_input_of, standard_header
 
-    token = compact(standard_header(ctx.key, alg="HS1"), claims(ctx), signature=b"")
+    token = compact(standard_header(ctx.key, alg="HS1"), claims_with(ctx), signature=b"")
     mac = hmac.new(b"", signing_input_of(token), hashlib.sha1).digest()
     return replace_signature(token, mac)
 
@@ -262,7 +162,7 @@ def _secp256k1_published(ctx: CaseContext) -> Exchange:
 
     def make() -> str:
         header = {"alg": "ES256K", "typ": "JWT", "kid": kid}
-        return compact(header, claims(ctx), key=private, alg="ES256")
+        return compact(header, claims_with(ctx), key=private, alg="ES256")
 
     with extra_jwks_entries(ctx, [jwk]):
         return after_refetch(ctx, make)

@@ -12,15 +12,29 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, case, claims_case
-from .envelope import claims_with, forge, full, issued_claims, no_outbound_fetch, scope_items
+from .authoring import (
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Mutation,
+    Severity,
+    case,
+    claims_case,
+    claims_with,
+    issued_claims,
+    no_outbound_fetch,
+    scope_items,
+    signed_payload,
+)
 
 if TYPE_CHECKING:
     from .._assertion import Assertion
     from ..targets.base import Exchange
 
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
+
 CATEGORY = "claims"
-Mutation = Callable[["Assertion", CaseContext], "Assertion"]
 
 _SUB_WHY = (
     "The assertion's sub says whose session is elevated: a sub that is not exactly the "
@@ -62,7 +76,7 @@ def _drop(*names: str) -> Mutation:
 
 def _raw(build: Callable[[CaseContext], Any]) -> Callable[[CaseContext], Exchange]:
     """A recipe that signs exactly the payload ``build`` returns (any JSON value or bytes)."""
-    return lambda ctx: ctx.send(forge(ctx, build(ctx)))
+    return lambda ctx: ctx.send(signed_payload(ctx, build(ctx)))
 
 
 # --- sub ----------------------------------------------------------------------------------
@@ -244,14 +258,14 @@ def _issuer_variant(transform: Callable[[str], str]) -> Mutation:
 
 
 def _other_issuer_own_key(ctx: CaseContext) -> Exchange:
-    other = full(ctx).other_environment()
+    other = ctx.other_environment()
     return ctx.send(ctx.sign(ctx.assertion().with_claims(iss=other.issuer)))
 
 
 def _other_environment_assertion(ctx: CaseContext) -> Exchange:
     # Only iss and the key change: aud stays this environment's (it is public), so a
     # refusal can only come from the issuer/key binding.
-    other = full(ctx).other_environment()
+    other = ctx.other_environment()
     assertion = ctx.assertion().with_claims(iss=other.issuer)
     return ctx.send(ctx.sign(assertion, key=ctx.keyring.other_environment(ctx.key.alg)))
 

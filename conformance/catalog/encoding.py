@@ -13,13 +13,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, token_case
-from .algorithms import claims, signed
+from .authoring import (
+    Build,
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Severity,
+    claims_with,
+    signed,
+    token_case,
+)
+
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
 
 CATEGORY = "encoding"
 _STRICT = ("RFC 7519 §7.2", "RFC 8725bis §3.14")
-
-Build = Callable[[CaseContext], str]
 
 
 def _raw(header: bytes | None = None, payload: bytes | None = None) -> Build:
@@ -29,7 +38,7 @@ def _raw(header: bytes | None = None, payload: bytes | None = None) -> Build:
         from ..forge import compact, encode_json, standard_header
 
         head = header if header is not None else encode_json(standard_header(ctx.key))
-        body = payload if payload is not None else encode_json(claims(ctx))
+        body = payload if payload is not None else encode_json(claims_with(ctx))
         return compact(head, body, key=ctx.key.private_key, alg=ctx.key.alg)
 
     return build
@@ -39,7 +48,7 @@ def _payload_bytes(make: Callable[[dict[str, Any]], bytes]) -> Build:
     """A token whose payload bytes are ``make(valid claims)``."""
 
     def build(ctx: CaseContext) -> str:
-        return _raw(payload=make(claims(ctx)))(ctx)
+        return _raw(payload=make(claims_with(ctx)))(ctx)
 
     return build
 
@@ -78,7 +87,7 @@ def _until(ctx: CaseContext, ok: Callable[[str], bool], *, index: int) -> str:
         token = (
             signed(ctx, x=filler)
             if index == 0
-            else signed(ctx, payload={**claims(ctx), "x": filler})
+            else signed(ctx, payload={**claims_with(ctx), "x": filler})
         )
         if ok(token.split(".")[index]):
             return token

@@ -3,148 +3,36 @@
 The session bearer, the JSON body, its ``jwt`` member, the environment in the path and
 the request size. Malformed bodies only exist in the Dynamic profile (JSON ``{"jwt"}``);
 the RFC 7523 profile's form encoding is covered when its target lands.
-
-This module also holds the few helpers the other catalog modules of the request/claims
-side share (forging raw payloads, breaking a signature, the engine's extra context
-methods), so that none of them is copied.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, case, claims_case
+from .authoring import (
+    DYNAMIC,
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Severity,
+    break_signature,
+    case,
+    claims_case,
+    header_for,
+    rewrite_claims,
+    unsigned_copy,
+    with_bearer,
+)
 
 if TYPE_CHECKING:
-    from .._jose import SigningKey
     from ..targets.base import Exchange, RequestOptions, Session
 
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
+
 CATEGORY = "envelope"
-DYNAMIC = ("dynamic",)
-
-# --- helpers shared by the catalog modules ------------------------------------------------
-
-
-#: Kept for the recipes that name it; the protocol itself now declares every method.
-FullContext = CaseContext
-
-
-def full(ctx: CaseContext) -> FullContext:
-    """``ctx`` with the engine's extra methods visible to the type checker."""
-    return ctx
-
-
-def header_for(key: SigningKey, **extra: Any) -> dict[str, Any]:
-    """The header a correct signer would write for ``key``."""
-    return {"alg": key.alg, "kid": key.kid, "typ": "JWT", **extra}
-
-
-def forge(ctx: CaseContext, payload: Any, *, key: SigningKey | None = None) -> str:
-    """A token whose payload is exactly ``payload`` (any JSON value, or raw ``bytes``),
-    correctly signed with ``key`` (default the trusted key)."""
-    from ..forge import compact
-
-    chosen = key or ctx.key
-    return compact(header_for(chosen), payload, key=chosen)
-
-
-def claims_with(ctx: CaseContext, **changes: Any) -> dict[str, Any]:
-    """The claims of a fresh valid assertion with ``changes`` applied (``None`` → null)."""
-    claims = dict(ctx.assertion().claims)
-    claims.update(changes)
-    return claims
-
-
-def break_signature(token: str) -> str:
-    """``token`` with every signature byte XORed with 0x5A (OIDF's invalidation)."""
-    from ..forge import b64url_decode, b64url_encode
-
-    head, body, sig = token.split(".")
-    broken = bytes(b ^ 0x5A for b in b64url_decode(sig)) or b"\x5a"
-    return f"{head}.{body}.{b64url_encode(broken)}"
-
-
-def _payload(ctx: CaseContext, token: str) -> tuple[list[str], dict[str, Any]]:
-    from ..forge import b64url_decode
-
-    parts = token.split(".")
-    try:
-        claims = json.loads(b64url_decode(parts[1])) if len(parts) == 3 else None
-    except ValueError:
-        claims = None
-    if not isinstance(claims, dict):
-        ctx.skip("the token is not a JWT with a JSON object payload")
-        raise AssertionError("unreachable: skip raises")
-    return parts, claims
-
-
-def rewrite_claims(ctx: CaseContext, token: str, **changes: Any) -> str:
-    """``token`` with claims changed and its original signature kept."""
-    from ..forge import b64url_encode
-
-    parts, claims = _payload(ctx, token)
-    claims.update(changes)
-    return ".".join((parts[0], b64url_encode(json.dumps(claims).encode()), parts[2]))
-
-
-def unsigned_copy(ctx: CaseContext, token: str) -> str:
-    """``token``'s claims re-issued with ``alg: none`` and no signature."""
-    from ..forge import compact
-
-    _, claims = _payload(ctx, token)
-    return compact({"alg": "none", "typ": "JWT"}, claims)
-
-
-def issued_claims(ctx: CaseContext, exchange: Exchange) -> dict[str, Any]:
-    """The claims of the token ``exchange`` issued (unchecked); fails when there is none
-    or it is not a decodable compact JWS."""
-    from ..forge import split
-
-    token = exchange.issued_token
-    ctx.check(exchange.accepted and token is not None, "the valid assertion was not accepted")
-    try:
-        _, claims, _ = split(token or "")
-    except ValueError:
-        ctx.fail("the issued token is not a compact JWS with JSON header and claims")
-        raise
-    ctx.check(isinstance(claims, dict), "the issued token's claims are not a JSON object")
-    return claims
-
-
-def succeeded(exchange: Exchange) -> bool:
-    """A 2xx answer (operations and logout answer without issuing a token)."""
-    return exchange.status is not None and 200 <= exchange.status < 300
-
-
-def scope_items(value: Any) -> list[str]:
-    """The items of a space-delimited ``scope`` claim (empty when it is not a string)."""
-    return value.split(" ") if isinstance(value, str) else []
-
-
-def other_scope(ctx: CaseContext, *, avoid: Sequence[str] = ()) -> str:
-    """A known scope different from ``avoid`` (default: from the first requested scope)."""
-    taken = set(avoid) or {ctx.settings.scopes[0]}
-    for scope in (*ctx.settings.scopes, *ctx.settings.known_scopes):
-        if scope not in taken:
-            return str(scope)
-    ctx.skip("needs two known scopes")
-    raise AssertionError("unreachable: skip raises")
-
-
-def no_outbound_fetch(ctx: CaseContext, send: Callable[[str], Exchange]) -> Exchange:
-    """Run ``send(url)`` with a fresh URL on our host and fail if the target fetched it."""
-    import uuid
-
-    host = ctx.jwks_host
-    path = f"/callback/{uuid.uuid4().hex}"
-    exchange = send(host.url(path))
-    ctx.sleep(0.3)  # a fetch made in the background lands a moment after the answer
-    fetched = host.requests(path)
-    ctx.check(not fetched, f"the target fetched our callback URL {len(fetched)} time(s)")
-    return exchange
-
 
 # --- envelope cases -----------------------------------------------------------------------
 
@@ -154,22 +42,7 @@ def _valid_token(ctx: CaseContext) -> str:
 
 
 def _no_bearer(ctx: CaseContext) -> Exchange:
-    return full(ctx).send(_valid_token(ctx), anonymous=True, label="no bearer")
-
-
-def with_bearer(make: Callable[[CaseContext, Session], str]) -> Callable[[CaseContext], Exchange]:
-    """A recipe that sends a valid assertion with ``make(ctx, real session)`` as the bearer."""
-
-    def run(ctx: CaseContext) -> Exchange:
-        from ..targets.base import Session
-
-        real = ctx.session(0)
-        fake = Session(
-            subject=real.subject, token=make(ctx, real), environment_id=real.environment_id
-        )
-        return ctx.send(_valid_token(ctx), session=fake, label="broken bearer")
-
-    return run
+    return ctx.send(_valid_token(ctx), anonymous=True, label="no bearer")
 
 
 def _attacker_session(ctx: CaseContext, real: Session) -> str:
@@ -391,9 +264,7 @@ def _size_cases() -> list[Case]:
 
 def _to_environment(environment: Callable[[CaseContext], str]) -> Callable[[CaseContext], Exchange]:
     def run(ctx: CaseContext) -> Exchange:
-        return full(ctx).send(
-            _valid_token(ctx), environment_id=environment(ctx), label="other path"
-        )
+        return ctx.send(_valid_token(ctx), environment_id=environment(ctx), label="other path")
 
     return run
 
@@ -423,7 +294,7 @@ _ENVIRONMENTS: tuple[tuple[str, str, Callable[[CaseContext], str]], ...] = (
     (
         "other",
         "environmentId of another environment than the session's",
-        lambda ctx: full(ctx).other_environment().environment_id,
+        lambda ctx: ctx.other_environment().environment_id,
     ),
 )
 

@@ -12,11 +12,12 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Level, Severity, case
-from .envelope import break_signature, full, header_for
+from .authoring import Case, CaseContext, Level, Severity, break_signature, case, header_for
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange
+
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE", "REFUSAL_STATUSES"]
 
 CATEGORY = "errors"
 #: 422 is what schema validators (FastAPI, NestJS) answer for a wrong body type (row A04)
@@ -43,7 +44,7 @@ def _body(body: bytes) -> Negative:
 
 def _no_session(ctx: CaseContext) -> tuple[Exchange, str]:
     token = ctx.sign(ctx.assertion())
-    return full(ctx).send(token, anonymous=True, label="negative"), token
+    return ctx.send(token, anonymous=True, label="negative"), token
 
 
 def _hs256_public_key(ctx: CaseContext) -> str:

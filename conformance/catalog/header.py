@@ -12,17 +12,27 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, case, token_case
-from .algorithms import claims, signed
+from .authoring import (
+    Build,
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Severity,
+    case,
+    claims_with,
+    signed,
+    token_case,
+)
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange
 
+__all__ = ["ATTACKER_PREFIX", "CASES", "CATEGORY", "NOT_APPLICABLE"]
+
 CATEGORY = "header"
 ATTACKER_PREFIX = "/attacker"
 _BCP_INDIRECT = "RFC 8725bis §3.10"
-
-Build = Callable[[CaseContext], str]
 
 
 def _attacker_signed(alg: str = "ES256", *, kid: str = "attacker", **extra: Any) -> Build:
@@ -69,7 +79,7 @@ def _symmetric_jwk(ctx: CaseContext) -> str:
 
     secret = b"attacker-chosen-secret-32-bytes!"
     header = {"alg": "HS256", "typ": "JWT", "jwk": {"kty": "oct", "k": b64url_encode(secret)}}
-    return compact(header, claims(ctx), key=secret)
+    return compact(header, claims_with(ctx), key=secret)
 
 
 def _x5c(alg: str) -> Callable[[CaseContext], list[str]]:
@@ -139,7 +149,7 @@ def _kid_injection(kid: Any, secret: bytes | None) -> Build:
 
         if secret is None:
             return signed(ctx, kid=kid)
-        return compact({"alg": "HS256", "typ": "JWT", "kid": kid}, claims(ctx), key=secret)
+        return compact({"alg": "HS256", "typ": "JWT", "kid": kid}, claims_with(ctx), key=secret)
 
     return build
 
@@ -324,7 +334,7 @@ def _nested(ctx: CaseContext) -> str:
 def _deflated(ctx: CaseContext) -> str:
     from ..forge import deflate, encode_json
 
-    return signed(ctx, payload=deflate(encode_json(claims(ctx))), zip="DEF")
+    return signed(ctx, payload=deflate(encode_json(claims_with(ctx))), zip="DEF")
 
 
 #: id parts of the accepted typ values (ids stay lowercase; case variants are G16).
@@ -477,7 +487,7 @@ def _duplicate_header(pairs: Callable[[CaseContext], list[tuple[str, Any]]]) -> 
         from ..forge import compact, json_with_duplicates
 
         return compact(
-            json_with_duplicates(pairs(ctx)), claims(ctx), key=ctx.key.private_key, alg="ES256"
+            json_with_duplicates(pairs(ctx)), claims_with(ctx), key=ctx.key.private_key, alg="ES256"
         )
 
     return build

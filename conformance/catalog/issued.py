@@ -14,9 +14,14 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._settings import ALLOWED_ALGS as _POLICY_ALGS
-from ._model import Case, CaseContext, Expect, Level, Severity, case
-from .envelope import (
-    full,
+from .authoring import (
+    DYNAMIC,
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Severity,
+    case,
     issued_claims,
     other_scope,
     rewrite_claims,
@@ -28,8 +33,9 @@ from .envelope import (
 if TYPE_CHECKING:
     from ..targets.base import Exchange, Session
 
+__all__ = ["ALLOWED_ALGS", "CASES", "CATEGORY", "COMMON_SECRETS", "NOT_APPLICABLE"]
+
 CATEGORY = "issued"
-DYNAMIC = ("dynamic",)
 
 #: what a correct issuer may sign with: asymmetric algorithms, or HMAC (checked by L11)
 ALLOWED_ALGS = frozenset({*_POLICY_ALGS, "HS256", "HS384", "HS512"})
@@ -109,7 +115,7 @@ def _verifies(ctx: CaseContext) -> None:
 
     exchange = ctx.valid(label="issue")
     header, _, _ = _parts(ctx, exchange)
-    jwks = full(ctx).token_jwks()
+    jwks = ctx.token_jwks()
     if not jwks or not isinstance(jwks.get("keys"), list):
         ctx.skip("the target publishes no keys for its tokens")
         return
@@ -277,7 +283,7 @@ def _other_user_use(ctx: CaseContext, session: Session, token: str, scope: str) 
 
 
 def _other_environment_use(ctx: CaseContext, session: Session, token: str, scope: str) -> Exchange:
-    other = full(ctx).session_in_other_environment(0)
+    other = ctx.session_in_other_environment(0)
     return ctx.operation(other, token, scope, label="same user, other environment")
 
 

@@ -17,14 +17,21 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, case, token_case
-from .algorithms import (
+from .authoring import (
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Recipe,
+    Severity,
     after_refetch,
-    claims,
+    case,
+    claims_with,
     extra_jwks_entries,
     jwks_path,
     relabelled,
     signed,
+    token_case,
     unique_kid,
     until_accepted,
 )
@@ -33,6 +40,16 @@ if TYPE_CHECKING:
     from .._jose import SigningKey
     from ..targets.base import Exchange
 
+__all__ = [
+    "CASES",
+    "CATEGORY",
+    "FAILURE_MODES",
+    "FLOOD_KIDS",
+    "FLOOD_MAX_FETCHES",
+    "JWKS",
+    "NOT_APPLICABLE",
+]
+
 CATEGORY = "keys"
 JWKS = ("jwks_host",)
 #: The JWKS host's failure modes (``conformance._jwks_host.FAILURE_MODES``; a test pins it).
@@ -40,8 +57,6 @@ FAILURE_MODES = ("500", "slow", "oversized", "invalid_json", "html", "keys_not_a
 #: At most this many JWKS fetches for a burst of random kids (one per refetch interval).
 FLOOD_KIDS = 20
 FLOOD_MAX_FETCHES = 3
-
-Recipe = Callable[[CaseContext], "Exchange | None"]
 
 
 # --- plain selection cases ---------------------------------------------------------------
@@ -177,7 +192,7 @@ def _hmac_token(secret: bytes) -> Callable[[CaseContext, str], str]:
     def build(ctx: CaseContext, kid: str) -> str:
         from ..forge import compact
 
-        return compact({"alg": "HS256", "typ": "JWT", "kid": kid}, claims(ctx), key=secret)
+        return compact({"alg": "HS256", "typ": "JWT", "kid": kid}, claims_with(ctx), key=secret)
 
     return build
 

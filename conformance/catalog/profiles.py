@@ -11,7 +11,9 @@ import dataclasses
 import fnmatch
 from collections.abc import Mapping
 
-from ._model import Case, Expect
+from .authoring import Case, Expect
+
+__all__ = ["DYNAMIC_ONLY", "EXPECT_BY_PROFILE", "apply"]
 
 #: Cases about Dynamic's contract only (globs over case ids).
 DYNAMIC_ONLY: tuple[str, ...] = (

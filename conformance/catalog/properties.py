@@ -12,10 +12,12 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, case
+from .authoring import Case, CaseContext, Expect, Level, Severity, case
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange
+
+__all__ = ["ADVISORY_RULES", "CASES", "NOT_APPLICABLE"]
 
 NOT_APPLICABLE: Mapping[str, str] = {}
 

@@ -11,15 +11,28 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, case
-from .envelope import break_signature, claims_with, forge, full, other_scope, succeeded
+from .authoring import (
+    DYNAMIC,
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Severity,
+    break_signature,
+    case,
+    claims_with,
+    other_scope,
+    signed_payload,
+    succeeded,
+)
 
 if TYPE_CHECKING:
     from .._assertion import Assertion
     from ..targets.base import Exchange
 
+__all__ = ["CASES", "CATEGORY", "EITHER_IN_RFC7523", "NOT_APPLICABLE"]
+
 CATEGORY = "replay"
-DYNAMIC = ("dynamic",)
 EITHER_IN_RFC7523 = {"rfc7523": Expect.EITHER}
 
 _REPLAY_WHY = (
@@ -182,7 +195,7 @@ def _replay_cases() -> list[Case]:
 
 
 def _raw_jti(value: Any) -> Callable[[CaseContext], Exchange]:
-    return lambda ctx: ctx.send(forge(ctx, claims_with(ctx, jti=value)))
+    return lambda ctx: ctx.send(signed_payload(ctx, claims_with(ctx, jti=value)))
 
 
 _JTI_VALUES: tuple[tuple[str, str, Any], ...] = (
@@ -290,13 +303,12 @@ _SPOILERS: tuple[tuple[str, str, Callable[[CaseContext, Any], str]], ...] = (
 
 def _other_environment_first(ctx: CaseContext) -> Exchange:
     """jti X used in environment B, then jti X in environment A."""
-    extra = full(ctx)
-    other = extra.other_environment()
+    other = ctx.other_environment()
     jti = "conformance-" + secrets.token_hex(8)
     theirs = ctx.assertion().with_claims(iss=other.issuer, jti=jti).without("aud")
-    session = extra.session_in_other_environment(0)
+    session = ctx.session_in_other_environment(0)
     token = ctx.sign(theirs, key=ctx.keyring.other_environment(ctx.key.alg))
-    first = extra.send(
+    first = ctx.send(
         token, session=session, environment_id=other.environment_id, label="environment B"
     )
     ctx.check(first.accepted, "the valid assertion in the second environment was not accepted")

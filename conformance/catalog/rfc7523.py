@@ -12,10 +12,12 @@ import base64
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, case
+from .authoring import Case, CaseContext, Expect, Level, Severity, case
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange
+
+__all__ = ["CASES", "NOT_APPLICABLE"]
 
 _RFC = ("rfc7523",)
 _FORM = "application/x-www-form-urlencoded"

@@ -10,14 +10,26 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, case
-from .envelope import claims_with, forge, issued_claims, scope_items
+from .authoring import (
+    DYNAMIC,
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Severity,
+    case,
+    claims_with,
+    issued_claims,
+    scope_items,
+    signed_payload,
+)
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange
 
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
+
 CATEGORY = "scope"
-DYNAMIC = ("dynamic",)
 Scopes = Callable[[CaseContext], Any]
 
 _WHY = (
@@ -54,7 +66,7 @@ def _send_scope(value: Scopes) -> Callable[[CaseContext], Exchange]:
         chosen = value(ctx)
         if chosen is Ellipsis:
             return ctx.send(ctx.sign(ctx.assertion().without("scope")))
-        return ctx.send(forge(ctx, claims_with(ctx, scope=chosen)))
+        return ctx.send(signed_payload(ctx, claims_with(ctx, scope=chosen)))
 
     return run
 

@@ -12,13 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, token_case
-from .algorithms import claims, signed
+from .authoring import (
+    Build,
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Severity,
+    claims_with,
+    signed,
+    token_case,
+)
+
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
 
 CATEGORY = "signature"
 _WYCHEPROOF = "Wycheproof json_web_signature_test"
-
-Build = Callable[[CaseContext], str]
 
 
 def _mutated(alg: str, mutate: Callable[[str], str]) -> Build:
@@ -113,7 +122,7 @@ def _leading_zero_stripped(ctx: CaseContext) -> str:
     from ..forge import rsa_strip_leading_zero, signature_of
 
     key = ctx.keyring.trusted("RS256")
-    base = claims(ctx)
+    base = claims_with(ctx)
     for attempt in range(8192):
         token = signed(ctx, key, payload={**base, "jti": f"{base['jti']}-{attempt}"})
         if signature_of(token)[:1] == b"\x00":

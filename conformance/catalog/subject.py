@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Severity, case
-from .envelope import full, succeeded, with_bearer
+from .authoring import DYNAMIC, Case, CaseContext, Severity, case, succeeded, with_bearer
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange, Session
 
+__all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
+
 CATEGORY = "subject"
-DYNAMIC = ("dynamic",)
 
 _WHY = (
     "If the verify call does not bind the assertion to the session's user and environment, "
@@ -43,7 +43,7 @@ def _after_logout(ctx: CaseContext) -> Exchange:
     session = ctx.fresh_session(0)
     before = ctx.send(ctx.sign(ctx.assertion()), session=session, label="before logout")
     ctx.check(before.accepted, "the fresh session did not work before logout")
-    logged_out = full(ctx).logout(session)
+    logged_out = ctx.logout(session)
     if not succeeded(logged_out):
         ctx.skip(f"logout answered {logged_out.status}: no revoked session to test with")
     return ctx.send(ctx.sign(ctx.assertion()), session=session, label="after logout")
@@ -51,21 +51,17 @@ def _after_logout(ctx: CaseContext) -> Exchange:
 
 def _session_x_path_y(ctx: CaseContext) -> Exchange:
     """Environment A's session on environment B's path with an assertion valid for B."""
-    extra = full(ctx)
-    other = extra.other_environment()
+    other = ctx.other_environment()
     assertion = ctx.assertion().with_claims(iss=other.issuer).without("aud")
     token = ctx.sign(assertion, key=ctx.keyring.other_environment(ctx.key.alg))
-    return extra.send(token, session=ctx.session(0), environment_id=other.environment_id)
+    return ctx.send(token, session=ctx.session(0), environment_id=other.environment_id)
 
 
 def _session_y_assertion_x(ctx: CaseContext) -> Exchange:
     """Environment B's session on B's path with an assertion valid for environment A."""
-    extra = full(ctx)
-    other = extra.other_environment()
-    session = extra.session_in_other_environment(0)
-    return extra.send(
-        ctx.sign(ctx.assertion()), session=session, environment_id=other.environment_id
-    )
+    other = ctx.other_environment()
+    session = ctx.session_in_other_environment(0)
+    return ctx.send(ctx.sign(ctx.assertion()), session=session, environment_id=other.environment_id)
 
 
 def _elevated(ctx: CaseContext) -> str:

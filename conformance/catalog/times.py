@@ -11,16 +11,27 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._model import Case, CaseContext, Expect, Level, Severity, case, claims_case
-from .envelope import claims_with, forge
+from .authoring import (
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Mutation,
+    Severity,
+    case,
+    claims_case,
+    claims_with,
+    signed_payload,
+)
 
 if TYPE_CHECKING:
     from .._assertion import Assertion
     from ..targets.base import Exchange
 
+__all__ = ["CASES", "CATEGORY", "MARGIN_S", "NOT_APPLICABLE"]
+
 CATEGORY = "time"
 MARGIN_S = 5  # either side of a boundary: Date has 1 s resolution, requests take time
-Mutation = Callable[["Assertion", CaseContext], "Assertion"]
 Clock = Callable[[CaseContext], Any]
 
 _EXP_WHY = (
@@ -67,7 +78,7 @@ def _times(**clocks: Clock) -> Mutation:
 
 def _raw_exp(value: Clock) -> Callable[[CaseContext], Exchange]:
     """A recipe with ``exp`` set to any JSON value (null, booleans, huge numbers)."""
-    return lambda ctx: ctx.send(forge(ctx, claims_with(ctx, exp=value(ctx))))
+    return lambda ctx: ctx.send(signed_payload(ctx, claims_with(ctx, exp=value(ctx))))
 
 
 def _exp_cases() -> list[Case]:

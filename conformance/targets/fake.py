@@ -20,6 +20,8 @@ from typing import Any
 
 from .base import TARGET_CAPABILITIES, Exchange, ExchangeRequest, Session, not_offered
 
+__all__ = ["FakeTarget", "Handler", "Reply", "accept_all", "reject_all"]
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:

@@ -1,0 +1,60 @@
+"""The built-in cases, collected from the category modules in report order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from . import (
+    algorithms,
+    claims,
+    encoding,
+    envelope,
+    errors,
+    header,
+    issued,
+    keys,
+    profiles,
+    properties,
+    replay,
+    rfc7523,
+    scope,
+    signature,
+    subject,
+    times,
+)
+from ._model import CATEGORIES, Case
+
+_MODULES = (
+    envelope,
+    claims,
+    times,
+    algorithms,
+    signature,
+    keys,
+    header,
+    replay,
+    subject,
+    scope,
+    encoding,
+    issued,
+    errors,
+    rfc7523,
+    properties,
+)
+
+
+def _collect() -> tuple[Case, ...]:
+    cases = [profiles.apply(c) for module in _MODULES for c in module.CASES]
+    seen: set[str] = set()
+    for c in cases:
+        if c.id in seen:
+            raise ValueError(f"duplicate case id {c.id!r}")
+        seen.add(c.id)
+    return tuple(sorted(cases, key=lambda c: CATEGORIES.index(c.category)))
+
+
+CASES: tuple[Case, ...] = _collect()
+BY_ID: Mapping[str, Case] = {c.id: c for c in CASES}
+NOT_APPLICABLE: Mapping[str, str] = {
+    row: reason for module in _MODULES for row, reason in module.NOT_APPLICABLE.items()
+}

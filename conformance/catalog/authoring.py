@@ -1,0 +1,333 @@
+"""The public case-authoring API: everything a case module imports, from one place.
+
+The built-in category modules (``envelope``, ``claims``, ``algorithms``...) and an
+organisation's own case modules use the same names, all from here; none imports from a
+sibling category module. The model itself (:class:`Case`, :func:`case`, the enums and
+:class:`CaseContext`) lives in the private ``_model`` module and is re-exported here
+unchanged: one definition of each thing. Tokens beyond these helpers are forged with
+``conformance.forge``. How to write a case: ``docs/writing-cases.md``.
+
+A new case module (``acme_cases.py``, loaded with ``conformance run --cases acme_cases``
+or through a ``conformance.cases`` entry point, see ``load_cases``)::
+
+    from conformance.catalog.authoring import (
+        Severity, claims_case, claims_with, signed_payload, token_case,
+    )
+
+    CASES = (
+        claims_case(
+            "claims.acme.tenant_missing", "No tenant claim",
+            mutate=lambda a, ctx: a.without("tenant"),
+            rationale="Our gateway routes on tenant: without one, a default tenant applies.",
+            severity=Severity.MEDIUM,
+        ),
+        token_case(
+            "claims.acme.tenant_null", "tenant is null", category="claims",
+            build=lambda ctx: signed_payload(ctx, claims_with(ctx, tenant=None)),
+            rationale="A null tenant must not match every tenant.",
+        ),
+    )
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from ._model import (
+    CAPABILITIES,
+    CATEGORIES,
+    DYNAMIC,
+    Build,
+    Case,
+    CaseContext,
+    Expect,
+    Level,
+    Mutation,
+    Recipe,
+    Severity,
+    case,
+    claims_case,
+    token_case,
+)
+
+if TYPE_CHECKING:
+    from .._jose import SigningKey
+    from ..targets.base import Exchange, Session
+
+__all__ = [
+    "CAPABILITIES",
+    "CATEGORIES",
+    "DYNAMIC",
+    "Build",
+    "Case",
+    "CaseContext",
+    "Expect",
+    "Level",
+    "Mutation",
+    "Recipe",
+    "Severity",
+    "after_refetch",
+    "break_signature",
+    "case",
+    "claims_case",
+    "claims_with",
+    "extra_jwks_entries",
+    "header_for",
+    "issued_claims",
+    "jwks_path",
+    "no_outbound_fetch",
+    "other_scope",
+    "relabelled",
+    "rewrite_claims",
+    "scope_items",
+    "signed",
+    "signed_payload",
+    "succeeded",
+    "token_case",
+    "unique_kid",
+    "unsigned_copy",
+    "until_accepted",
+    "with_bearer",
+]
+
+
+# --- building tokens ----------------------------------------------------------------------
+
+
+def claims_with(ctx: CaseContext, **changes: Any) -> dict[str, Any]:
+    """The claims of a fresh valid assertion (new jti, current times) with ``changes``
+    applied (``None`` → null)."""
+    claims = dict(ctx.assertion().claims)
+    claims.update(changes)
+    return claims
+
+
+def header_for(key: SigningKey, **extra: Any) -> dict[str, Any]:
+    """The header a correct signer would write for ``key``, updated with ``extra``."""
+    return {"alg": key.alg, "kid": key.kid, "typ": "JWT", **extra}
+
+
+def signed_payload(ctx: CaseContext, payload: Any, *, key: SigningKey | None = None) -> str:
+    """A token whose payload is exactly ``payload`` (any JSON value, ``None`` → null, or
+    raw ``bytes``), correctly signed with ``key`` (default the trusted key)."""
+    from ..forge import compact
+
+    chosen = key or ctx.key
+    return compact(header_for(chosen), payload, key=chosen)
+
+
+def signed(
+    ctx: CaseContext,
+    key: SigningKey | None = None,
+    *,
+    sign_alg: str | None = None,
+    drop: tuple[str, ...] = (),
+    payload: Any = None,
+    header: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> str:
+    """A fresh valid assertion signed by ``key`` (default the trusted key).
+
+    ``extra`` changes header members (``alg="RS512"`` lies about the alg), ``drop`` removes
+    some, ``header`` replaces the header outright; ``sign_alg`` is the algorithm the
+    signature is really made with (default the key's); ``payload`` replaces the claims.
+    """
+    from ..forge import compact, standard_header
+
+    chosen = key or ctx.key
+    head = dict(header) if header is not None else standard_header(chosen, drop=drop, **extra)
+    body = claims_with(ctx) if payload is None else payload
+    return compact(head, body, key=chosen.private_key, alg=sign_alg or chosen.alg)
+
+
+def break_signature(token: str) -> str:
+    """``token`` with every signature byte XORed with 0x5A (OIDF's invalidation)."""
+    from ..forge import b64url_decode, b64url_encode
+
+    head, body, sig = token.split(".")
+    broken = bytes(b ^ 0x5A for b in b64url_decode(sig)) or b"\x5a"
+    return f"{head}.{body}.{b64url_encode(broken)}"
+
+
+def _payload(ctx: CaseContext, token: str) -> tuple[list[str], dict[str, Any]]:
+    from ..forge import b64url_decode
+
+    parts = token.split(".")
+    try:
+        claims = json.loads(b64url_decode(parts[1])) if len(parts) == 3 else None
+    except ValueError:
+        claims = None
+    if not isinstance(claims, dict):
+        ctx.skip("the token is not a JWT with a JSON object payload")
+        raise AssertionError("unreachable: skip raises")
+    return parts, claims
+
+
+def rewrite_claims(ctx: CaseContext, token: str, **changes: Any) -> str:
+    """``token`` with claims changed and its original signature kept."""
+    from ..forge import b64url_encode
+
+    parts, claims = _payload(ctx, token)
+    claims.update(changes)
+    return ".".join((parts[0], b64url_encode(json.dumps(claims).encode()), parts[2]))
+
+
+def unsigned_copy(ctx: CaseContext, token: str) -> str:
+    """``token``'s claims re-issued with ``alg: none`` and no signature."""
+    from ..forge import compact
+
+    _, claims = _payload(ctx, token)
+    return compact({"alg": "none", "typ": "JWT"}, claims)
+
+
+# --- reading answers ----------------------------------------------------------------------
+
+
+def issued_claims(ctx: CaseContext, exchange: Exchange) -> dict[str, Any]:
+    """The claims of the token ``exchange`` issued (unchecked); fails when there is none
+    or it is not a decodable compact JWS."""
+    from ..forge import split
+
+    token = exchange.issued_token
+    ctx.check(exchange.accepted and token is not None, "the valid assertion was not accepted")
+    try:
+        _, claims, _ = split(token or "")
+    except ValueError:
+        ctx.fail("the issued token is not a compact JWS with JSON header and claims")
+        raise
+    ctx.check(isinstance(claims, dict), "the issued token's claims are not a JSON object")
+    return claims
+
+
+def succeeded(exchange: Exchange) -> bool:
+    """A 2xx answer (operations and logout answer without issuing a token)."""
+    return exchange.status is not None and 200 <= exchange.status < 300
+
+
+def scope_items(value: Any) -> list[str]:
+    """The items of a space-delimited ``scope`` claim (empty when it is not a string)."""
+    return value.split(" ") if isinstance(value, str) else []
+
+
+def other_scope(ctx: CaseContext, *, avoid: Sequence[str] = ()) -> str:
+    """A known scope different from ``avoid`` (default: from the first requested scope);
+    skips the case when the target knows only one."""
+    taken = set(avoid) or {ctx.settings.scopes[0]}
+    for scope in (*ctx.settings.scopes, *ctx.settings.known_scopes):
+        if scope not in taken:
+            return str(scope)
+    ctx.skip("needs two known scopes")
+    raise AssertionError("unreachable: skip raises")
+
+
+# --- recipes around the request -----------------------------------------------------------
+
+
+def with_bearer(make: Callable[[CaseContext, Session], str]) -> Callable[[CaseContext], Exchange]:
+    """A recipe that sends a valid assertion with ``make(ctx, real session)`` as the bearer."""
+
+    def run(ctx: CaseContext) -> Exchange:
+        from ..targets.base import Session
+
+        real = ctx.session(0)
+        fake = Session(
+            subject=real.subject, token=make(ctx, real), environment_id=real.environment_id
+        )
+        return ctx.send(ctx.sign(ctx.assertion()), session=fake, label="broken bearer")
+
+    return run
+
+
+def no_outbound_fetch(ctx: CaseContext, send: Callable[[str], Exchange]) -> Exchange:
+    """Run ``send(url)`` with a fresh URL on our host and fail if the target fetched it."""
+    import uuid
+
+    host = ctx.jwks_host
+    path = f"/callback/{uuid.uuid4().hex}"
+    exchange = send(host.url(path))
+    ctx.sleep(0.3)  # a fetch made in the background lands a moment after the answer
+    fetched = host.requests(path)
+    ctx.check(not fetched, f"the target fetched our callback URL {len(fetched)} time(s)")
+    return exchange
+
+
+# --- keys and the JWKS host ---------------------------------------------------------------
+
+
+def relabelled(key: SigningKey, kid: str, **jwk_changes: Any) -> SigningKey:
+    """``key``'s material under another ``kid``, with its published JWK changed."""
+    from dataclasses import replace
+
+    jwk = {**key.public_jwk, "kid": kid, **jwk_changes}
+    return replace(key, kid=kid, public_jwk=jwk, role="crafted")
+
+
+def unique_kid(prefix: str) -> str:
+    """A kid no JWKS cache has seen (so the target must refetch to find it)."""
+    import secrets
+
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def jwks_path(ctx: CaseContext) -> str:
+    """The path of the trusted JWKS on the suite's JWKS host."""
+    from urllib.parse import urlsplit
+
+    return str(urlsplit(ctx.jwks_host.jwks_url).path)
+
+
+@contextmanager
+def extra_jwks_entries(ctx: CaseContext, entries: list[Mapping[str, Any]]) -> Iterator[None]:
+    """Serve the trusted JWKS plus ``entries`` (any JSON, hostile JWKs included) for the
+    duration of the block; the keyring itself is not changed."""
+    host = ctx.jwks_host
+    body = {"keys": [*ctx.keyring.published_jwks()["keys"], *entries]}
+    with host.overriding(jwks_path(ctx), body):
+        yield
+
+
+def _refetch_wait(ctx: CaseContext) -> tuple[float, float]:
+    """(how long to wait for a refetch, how often to poll), from the interval the target
+    documents between two JWKS refetches on an unknown kid (the reference policy allows
+    one refetch per second; allow for a refetch another case just made)."""
+    interval = float(ctx.settings.jwks_refetch_s)
+    return 4 * interval + 0.5, max(0.05, interval / 2)
+
+
+def after_refetch(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
+    """Send fresh tokens from ``make`` until one was answered after the target fetched the
+    JWKS again, and return that exchange (or the first acceptance, or the last answer).
+
+    Tokens carry a kid the target has not seen, so a correct target refetches, but at most
+    once per interval: one answer alone may predate the fetch and prove nothing. Every
+    answer before the deciding one must be a clean refusal, never a 5xx.
+    """
+    host = ctx.jwks_host
+    path = jwks_path(ctx)
+    wait, poll = _refetch_wait(ctx)
+    deadline = time.monotonic() + wait
+    while True:
+        before = host.fetch_count(path)
+        exchange = ctx.send(make())
+        if exchange.accepted or host.fetch_count(path) > before:
+            return exchange
+        ctx.check(not exchange.misbehaved, "the target erred while its JWKS was being refetched")
+        if time.monotonic() > deadline:
+            # No fetch at all: the target refused before looking keys up (HS*, say).
+            return exchange
+        ctx.sleep(poll)
+
+
+def until_accepted(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
+    """Send fresh tokens from ``make`` until one is accepted or the refetch wait is over."""
+    wait, poll = _refetch_wait(ctx)
+    deadline = time.monotonic() + wait
+    while True:
+        exchange = ctx.send(make())
+        if exchange.accepted or exchange.misbehaved or time.monotonic() > deadline:
+            return exchange
+        ctx.sleep(poll)
