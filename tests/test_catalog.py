@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from conformance import forge
-from conformance.catalog._builtin import _MODULES as MODULES
 from conformance.catalog import (
     BY_ID,
     CASES,
@@ -36,6 +35,7 @@ from conformance.catalog import (
     subject,
     times,
 )
+from conformance.catalog._builtin import _MODULES as MODULES
 
 THREAT_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "docs" / "threat-catalog.md"
 #: rows per letter group (threat-catalog.md §1: "A 8 + B 23 + ... = 188 rows"), used when
