@@ -42,13 +42,15 @@ class Erred(Exception):
 @dataclass(frozen=True, slots=True)
 class CaseResult:
     case: Case
-    verdict: str  # pass | fail | error | skip  (warn/waived are decided by the plugin)
-    outcome: str  # accepted | rejected | error | none
+    verdict: str  # the final verdict: pass | fail | warn | error | skip | waived
+    outcome: str  # accepted | rejected | error | judged | none
     message: str
     exchanges: tuple[Exchange, ...]
     duration_ms: float
     reproduce: str = ""
     waited_ms: float = 0.0  # deliberate waits (clock and cache boundaries) within duration
+    judged: str = ""  # the engine's own judgement (pass | fail | error | skip)
+    waiver: Mapping[str, Any] | None = None  # the waiver that matched (Waiver.info)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fnmatch
 import secrets
@@ -190,21 +191,14 @@ class RunState:
         waiver = None
         if self.waivers is not None:
             verdict, waiver = self.waivers.apply(case.id, verdict, today=dt.date.today())
+        result = dataclasses.replace(result, verdict=verdict, judged=result.verdict, waiver=waiver)
         message = (
             failure_message(result, rerun=self.rerun_line(case.id))
-            if result.verdict in {"fail", "error"}
+            if result.judged in {"fail", "error"}
             else ""
         )
         self.records.append(
-            case_record(
-                result,
-                verdict=verdict,
-                nodeid=nodeid,
-                message=result.message,
-                failure=message,
-                rerun=self.rerun_line(case.id),
-                waiver=waiver,
-            )
+            case_record(result, nodeid=nodeid, failure=message, rerun=self.rerun_line(case.id))
         )
         if verdict == "skip":
             pytest.skip(result.message)
@@ -285,18 +279,18 @@ class RunState:
         results = build_results(self.records, run=run, facts=self.facts, retries=self.retries)
         results_path = write_json(out / "results.json", results)
         write_junit(out / "junit.xml", results)
-        summary = results["summary"]
-        counts = summary["counts"]
+        summary = results.summary
         lines = [
-            f"verdict: {summary['verdict']} — "
+            f"verdict: {summary.verdict} — "
             + ", ".join(
-                f"{counts[k]} {k}" for k in ("pass", "fail", "warn", "error", "skip", "waived")
+                f"{summary.counts.get(k)} {k}"
+                for k in ("pass", "fail", "warn", "error", "skip", "waived")
             ),
         ]
         if not CLI["prints_outputs"]:
             lines += [f"results: {results_path}", f"junit:   {out / 'junit.xml'}"]
         for verdict in ("warn", "waived"):
-            ids = [c["id"] for c in results["cases"] if c["verdict"] == verdict]
+            ids = [c.id for c in results.cases if c.verdict == verdict]
             if ids:
                 more = f" (+{len(ids) - 8} more)" if len(ids) > 8 else ""
                 lines.append(f"{verdict}: {', '.join(ids[:8])}{more}")
