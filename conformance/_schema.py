@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 SCHEMA: Final = "exchange-conformance/results"
-SCHEMA_ID: Final = "https://exchange-conformance.invalid/schemas/results.schema.json"
+SCHEMA_ID: Final = f"urn:exchange-conformance:results:v{RESULTS_SCHEMA_VERSION}"
 #: The schema versions the reader accepts (a baseline from an earlier run must still load).
 SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
 Verdict = Literal["pass", "fail", "warn", "error", "skip", "waived"]
@@ -274,8 +274,8 @@ def json_schema() -> dict[str, Any]:
 
 
 def json_schema_text() -> str:
-    """:func:`json_schema` as the shipped file holds it (sorted keys, two-space indent)."""
-    return json.dumps(json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """:func:`json_schema` as the shipped file holds it (two-space indent, UTF-8)."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
 def _type_name(spec: Mapping[str, Any]) -> str:
@@ -318,12 +318,18 @@ def markdown_tables() -> str:
     out: list[str] = []
     for name in order:
         spec = defs[name]
-        out += [f"### `{name}`", "", spec.get("description", "").replace("\n", " "), ""]
+        text = spec.get("description", "").replace("\n", " ").replace("``", "`")
+        out += [f"### `{name}`", "", text, ""]
         out += ["| field | type | required | meaning |", "|---|---|---|---|"]
         required = set(spec.get("required", ()))
         for field, prop in spec["properties"].items():
-            default = "yes" if field in required else f"no (`{json.dumps(prop.get('default'))}`)"
-            meaning = prop.get("description", "").replace("|", "\\|")
+            if field in required:
+                default = "yes"
+            elif "default" in prop:
+                default = f"no (`{json.dumps(prop['default'])}`)"
+            else:
+                default = "no (absent)"
+            meaning = prop.get("description", "").replace("``", "`").replace("|", "\\|")
             out.append(f"| `{field}` | {_type_name(prop)} | {default} | {meaning} |")
         out.append("")
     return "\n".join(out)
