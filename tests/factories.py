@@ -279,3 +279,27 @@ def with_verdicts(data: dict[str, Any], changes: dict[str, str]) -> dict[str, An
             case["verdict"] = changes[case["id"]]
     new["summary"] = summarise(new["cases"])
     return new
+
+
+def shipped_schema() -> dict[str, Any]:
+    """The JSON Schema of results.json as the installed package ships it."""
+    from importlib.resources import files
+
+    text = files("conformance").joinpath("schemas/results.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def assert_valid_results(path: Path) -> dict[str, Any]:
+    """Validate the results file at ``path`` against the shipped JSON Schema (jsonschema,
+    independent of the models that wrote it); the document. Fails listing every error."""
+    import jsonschema
+
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(shipped_schema())
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+        for e in validator.iter_errors(data)
+    ]
+    assert not errors, errors[:10]
+    return data
