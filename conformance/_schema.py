@@ -28,7 +28,9 @@ from ._version import RESULTS_SCHEMA_VERSION
 __all__ = [
     "SCHEMA",
     "SCHEMA_ID",
+    "SEVERITIES",
     "SUPPORTED_SCHEMA_VERSIONS",
+    "VERDICTS",
     "CaseRecord",
     "Counts",
     "ExchangeRecord",
@@ -39,6 +41,7 @@ __all__ = [
     "TokenRecord",
     "WaiverRecord",
     "json_schema",
+    "json_schema_text",
     "markdown_tables",
     "summarise",
 ]
