@@ -1,57 +1,80 @@
-"""junit.xml from results: one testcase per case id (a consumer of results.json)."""
+"""junit.xml from results: one testcase per case id (a consumer of results.json).
+
+``fail`` → ``<failure>``, ``error`` → ``<error>`` (both with the one-screen failure as
+text), ``skip`` → ``<skipped>``; ``warn`` and ``waived`` pass for CI and say why in
+``<system-out>``. ElementTree escapes markup; characters XML 1.0 cannot carry at all
+(control characters, lone surrogates, U+FFFE/U+FFFF) become visible escapes here, since
+a results file written by another version or edited by hand may still hold them.
+"""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._schema import Results
 
 
-def junit_tree(results: Mapping[str, Any]) -> ET.ElementTree[ET.Element[str]]:
-    cases = results["cases"]
-    counts = results["summary"]["counts"]
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _x(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot carry made a visible escape."""
+    return _NOT_XML.sub(
+        lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text
+    )
+
+
+def junit_tree(results: Results) -> ET.ElementTree[ET.Element[str]]:
+    cases = results.cases
+    counts = results.summary.counts
     suite = ET.Element(
         "testsuite",
         name="exchange-conformance",
         tests=str(len(cases)),
-        failures=str(counts["fail"]),
-        errors=str(counts["error"]),
-        skipped=str(counts["skip"]),
-        time=f"{results['run'].get('duration_s', 0):.3f}",
-        timestamp=str(results["run"].get("started_at", "")),
+        failures=str(counts.fail),
+        errors=str(counts.error),
+        skipped=str(counts.skip),
+        time=f"{results.run.duration_s:.3f}",
+        timestamp=_x(results.run.started_at),
     )
     for c in cases:
         tc = ET.SubElement(
             suite,
             "testcase",
-            classname=f"conformance.{c['category']}",
-            name=c["id"],
-            time=f"{c['duration_ms'] / 1000:.4f}",
+            classname=_x(f"conformance.{c.category}"),
+            name=_x(c.id),
+            time=f"{c.duration_ms / 1000:.4f}",
         )
         props = ET.SubElement(tc, "properties")
-        for key in ("level", "severity", "expect", "outcome", "verdict"):
-            ET.SubElement(props, "property", name=key, value=str(c[key]))
-        verdict = c["verdict"]
-        if verdict == "fail":
-            el = ET.SubElement(
-                tc, "failure", message=f"{c['id']}: {c['title']}", type=c["severity"]
-            )
-            el.text = c.get("failure") or c["message"]
-        elif verdict == "error":
-            el = ET.SubElement(tc, "error", message=f"{c['id']}: target misbehaved", type="error")
-            el.text = c.get("failure") or c["message"]
-        elif verdict == "skip":
-            ET.SubElement(tc, "skipped", message=c["message"][:500])
-        elif verdict in {"warn", "waived"}:
+        for key, value in (
+            ("level", c.level),
+            ("severity", c.severity),
+            ("expect", c.expect),
+            ("outcome", c.outcome),
+            ("verdict", c.verdict),
+        ):
+            ET.SubElement(props, "property", name=key, value=value)
+        if c.verdict == "fail":
+            el = ET.SubElement(tc, "failure", message=_x(f"{c.id}: {c.title}"), type=c.severity)
+            el.text = _x(c.failure or c.message)
+        elif c.verdict == "error":
+            el = ET.SubElement(tc, "error", message=_x(f"{c.id}: target misbehaved"), type="error")
+            el.text = _x(c.failure or c.message)
+        elif c.verdict == "skip":
+            ET.SubElement(tc, "skipped", message=_x(c.message[:500]))
+        elif c.verdict in {"warn", "waived"}:
             out = ET.SubElement(tc, "system-out")
-            out.text = f"{verdict}: {c.get('failure') or c['message']}"
+            out.text = _x(f"{c.verdict}: {c.failure or c.message}")
     root = ET.Element("testsuites")
     root.append(suite)
     return ET.ElementTree(root)
 
 
-def write_junit(path: Path, results: Mapping[str, Any]) -> Path:
+def write_junit(path: Path, results: Results) -> Path:
     tree = junit_tree(results)
     ET.indent(tree)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from typing import Any
 from ._junit import write_junit
 from ._results import build_results, write_json
 from ._runlog import RunLog
+from ._schema import CaseRecord, Summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +22,8 @@ class Outputs:
     junit: Path
     html: Path | None
     report_note: str
-    summary: Mapping[str, Any]
-    cases: tuple[Mapping[str, Any], ...]
+    summary: Summary
+    cases: tuple[CaseRecord, ...]
 
 
 def write_outputs(log: RunLog, *, run: Mapping[str, Any], out: Path, render: bool) -> Outputs:
@@ -39,8 +40,8 @@ def write_outputs(log: RunLog, *, run: Mapping[str, Any], out: Path, render: boo
         junit=junit_path,
         html=html,
         report_note=note,
-        summary=results["summary"],
-        cases=tuple(results["cases"]),
+        summary=results.summary,
+        cases=tuple(results.cases),
     )
 
 

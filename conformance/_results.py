@@ -1,139 +1,145 @@
-"""results.json: the one stream every output is made from (schema in docs/results-schema.md)."""
+"""results.json: the one stream every output is made from.
+
+The shape is defined once, by the models of :mod:`conformance._schema`; this module
+turns what the engine produced into them and writes the file. Secrets are cut here
+(:mod:`conformance._redact`) before anything is recorded.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from ._redact import decode_token
+from ._schema import SCHEMA, CaseRecord, ExchangeRecord, Fact, Results, RunInfo, summarise
 from ._version import CATALOG_VERSION, RESULTS_SCHEMA_VERSION, __version__
-from .catalog._model import CATEGORIES, Severity
-from .targets.base import Exchange
+from .catalog._model import CATEGORIES
 
-SCHEMA = "exchange-conformance/results"
-COUNT_KEYS = ("pass", "fail", "warn", "error", "skip", "waived")
+if TYPE_CHECKING:
+    from ._engine import CaseResult
+    from .targets.base import Exchange
 
-
-def exchange_record(exchange: Exchange) -> dict[str, Any]:
-    return {
-        "label": exchange.label,
-        "method": exchange.method,
-        "url": exchange.url,
-        "request_headers": dict(exchange.request_headers),
-        "request_body": exchange.request_body,
-        "assertion": decode_token(exchange.assertion),
-        "status": exchange.status,
-        "response_headers": dict(exchange.response_headers),
-        "response_body": exchange.response_body,
-        "latency_ms": round(exchange.latency_ms, 3),
-        "error": exchange.error,
-        "retries": exchange.retries,
-        "issued": decode_token(exchange.issued_token, secret=True),
-    }
+__all__ = ["build_results", "case_record", "encode_results", "exchange_record", "write_json"]
 
 
-def case_record(result: Any, *, nodeid: str, failure: str = "", rerun: str = "") -> dict[str, Any]:
-    """One entry of ``cases`` from an engine ``CaseResult`` (its final verdict)."""
+def exchange_record(exchange: Exchange) -> ExchangeRecord:
+    """The evidence of one exchange: the assertion decoded with its signature cut, the
+    issued token never whole (its claims, or only its length)."""
+    return msgspec.convert(
+        {
+            "label": exchange.label,
+            "method": exchange.method,
+            "url": exchange.url,
+            "request_headers": dict(exchange.request_headers),
+            "request_body": exchange.request_body,
+            "assertion": decode_token(exchange.assertion),
+            "status": exchange.status,
+            "response_headers": dict(exchange.response_headers),
+            "response_body": exchange.response_body,
+            "latency_ms": round(exchange.latency_ms, 3),
+            "error": exchange.error,
+            "retries": exchange.retries,
+            "issued": decode_token(exchange.issued_token, secret=True),
+        },
+        ExchangeRecord,
+    )
+
+
+def case_record(
+    result: CaseResult, *, nodeid: str, failure: str = "", rerun: str = ""
+) -> dict[str, Any]:
+    """One entry of ``cases`` (a :class:`~conformance._schema.CaseRecord`, as JSON
+    builtins: records travel from xdist workers to the controller as JSON).
+
+    Reads the result's ``case``, final ``verdict`` (after strict and waivers), ``waiver``,
+    ``outcome``, ``message``, ``reproduce``, ``duration_ms``, ``waited_ms`` and
+    ``exchanges``; the engine's own judgement (``judged``) is not recorded: the verdict
+    and the waiver's state say it. Raises ``msgspec.ValidationError`` for a verdict,
+    outcome or waiver state the schema does not know.
+    """
     case = result.case
-    verdict, message, waiver = result.verdict, result.message, result.waiver
-    return {
-        "id": case.id,
-        "title": case.title,
-        "category": case.category,
-        "level": case.level.value,
-        "severity": case.severity.value,
-        "expect": case.expect.value,
-        "correct": case.correct,
-        "rationale": case.rationale,
-        "references": list(case.references),
-        "anchors": list(case.anchors),
-        "verdict": verdict,
-        "outcome": result.outcome,
-        "message": message,
-        "failure": failure,
-        "nodeid": nodeid,
-        "rerun": rerun,
-        "reproduce": result.reproduce,
-        "duration_ms": round(result.duration_ms, 3),
-        "waited_ms": round(result.waited_ms, 3),
-        "waiver": dict(waiver) if waiver else None,
-        "exchanges": [exchange_record(e) for e in result.exchanges],
-    }
+    record = msgspec.convert(
+        {
+            "id": case.id,
+            "title": case.title,
+            "category": case.category,
+            "level": case.level.value,
+            "severity": case.severity.value,
+            "expect": case.expect.value,
+            "correct": case.correct,
+            "rationale": case.rationale,
+            "references": list(case.references),
+            "anchors": list(case.anchors),
+            "verdict": result.verdict,
+            "outcome": result.outcome,
+            "message": result.message,
+            "failure": failure,
+            "nodeid": nodeid,
+            "rerun": rerun,
+            "reproduce": result.reproduce,
+            "duration_ms": round(result.duration_ms, 3),
+            "waited_ms": round(result.waited_ms, 3),
+            "waiver": dict(result.waiver) if result.waiver else None,
+            "exchanges": [exchange_record(e) for e in result.exchanges],
+        },
+        CaseRecord,
+    )
+    builtins: dict[str, Any] = msgspec.to_builtins(record)
+    return builtins
 
 
-def _zero() -> dict[str, int]:
-    return dict.fromkeys(COUNT_KEYS, 0)
-
-
-def summarise(cases: Sequence[Mapping[str, Any]], *, retries: int = 0) -> dict[str, Any]:
-    counts = _zero()
-    by_category: dict[str, dict[str, int]] = {}
-    by_severity: dict[str, dict[str, int]] = {s.value: _zero() for s in Severity}
-    exchanges = 0
-    for c in cases:
-        verdict = c["verdict"]
-        counts[verdict] += 1
-        by_category.setdefault(c["category"], _zero())[verdict] += 1
-        by_severity.setdefault(c["severity"], _zero())[verdict] += 1
-        exchanges += len(c.get("exchanges", ()))
-    ordered = {k: by_category[k] for k in [*CATEGORIES, *sorted(by_category)] if k in by_category}
-    critical = by_severity.get("critical", {}).get("fail", 0)
-    if counts["fail"]:
-        verdict = "not_conformant"
-    elif counts["error"]:
-        verdict = "error"
-    else:
-        verdict = "conformant"
-    return {
-        "verdict": verdict,
-        "counts": counts,
-        "critical_failures": critical,
-        "by_category": ordered,
-        "by_severity": by_severity,
-        "retries": retries,
-        "exchanges": exchanges,
-    }
+def _order(case: CaseRecord) -> tuple[int, str]:
+    known = case.category in CATEGORIES
+    return (CATEGORIES.index(case.category) if known else len(CATEGORIES), case.id)
 
 
 def build_results(
-    cases: Iterable[Mapping[str, Any]],
+    cases: Iterable[Mapping[str, Any] | CaseRecord],
     *,
     run: Mapping[str, Any],
     facts: Mapping[str, Any],
     retries: int = 0,
-) -> dict[str, Any]:
-    ordered = sorted(
-        cases,
-        key=lambda c: (
-            CATEGORIES.index(c["category"]) if c["category"] in CATEGORIES else 99,
-            c["id"],
-        ),
+) -> Results:
+    """The whole document: ``cases`` in catalog order (then by id), counted by
+    :func:`~conformance._schema.summarise`; ``run`` completed with the suite, catalog and
+    Python versions. Every part is validated by the models (``msgspec.ValidationError``
+    names the bad field)."""
+    records = [c if isinstance(c, CaseRecord) else msgspec.convert(c, CaseRecord) for c in cases]
+    records.sort(key=_order)
+    info = msgspec.convert(
+        {
+            "suite_version": __version__,
+            "catalog_version": CATALOG_VERSION,
+            "python": platform.python_version(),
+            "platform": platform.platform(terse=True),
+            **run,
+        },
+        RunInfo,
     )
-    info = {
-        "suite_version": __version__,
-        "catalog_version": CATALOG_VERSION,
-        "python": platform.python_version(),
-        "platform": platform.platform(terse=True),
-        **run,
-    }
-    return {
-        "schema": SCHEMA,
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "run": info,
-        "summary": summarise(ordered, retries=retries),
-        "facts": dict(facts),
-        "cases": ordered,
-    }
+    return Results(
+        schema=SCHEMA,
+        schema_version=RESULTS_SCHEMA_VERSION,
+        run=info,
+        summary=summarise(records, retries=retries),
+        facts=msgspec.convert(dict(facts), dict[str, Fact]),
+        cases=records,
+    )
 
 
-def write_json(path: Path, data: Mapping[str, Any]) -> Path:
+def encode_results(results: Results | Mapping[str, Any]) -> bytes:
+    """UTF-8 JSON (non-ASCII kept as is), indented for humans, newline-terminated."""
+    return msgspec.json.format(msgspec.json.encode(results), indent=1) + b"\n"
+
+
+def write_json(path: Path, data: Results | Mapping[str, Any]) -> Path:
     """Write atomically (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_bytes(encode_results(data))
     os.replace(tmp, path)
     return path

@@ -28,14 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._redact import scrub
+from ._schema import VERDICTS, Verdict
 from ._waivers import Waivers
 from .catalog._model import Case, Expect, Level
 from .targets.base import Exchange
 
+#: What the answers prove, before the run's policy (final verdicts: ``_schema.Verdict``).
 Judged = Literal["pass", "fail", "error", "skip"]
-Verdict = Literal["pass", "fail", "warn", "error", "skip", "waived"]
-#: Final verdicts, in report order.
-VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "warn", "error", "skip", "waived")
 
 
 @dataclass(frozen=True, slots=True)

@@ -334,6 +334,8 @@ def synthetic_results(
     """A results document of ``n_cases`` cases cut from a real run's (cycled, ids made
     unique), every ``fail_every``-th turned into a failure with a message, so the report
     shows failures first as a real not-conformant run does. Summary from the writer."""
+    import msgspec
+
     from ._results import build_results
 
     source = list(real["cases"])
@@ -352,7 +354,10 @@ def synthetic_results(
             )
         cases.append(case)
     run = {k: v for k, v in real["run"].items() if k not in ("python", "platform")}
-    return build_results(cases, run=run, facts=real.get("facts", {}))
+    doc: dict[str, Any] = msgspec.to_builtins(
+        build_results(cases, run=run, facts=real.get("facts", {}))
+    )
+    return doc
 
 
 @dataclass(frozen=True, slots=True)

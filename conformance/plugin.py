@@ -339,15 +339,15 @@ class ConformanceRun:
 
 def _summary_lines(outputs: Outputs, *, paths: bool) -> list[str]:
     """The terminal summary; the paths are left to ``conformance run`` when it runs us."""
-    counts = outputs.summary["counts"]
+    counts = outputs.summary.counts
     order = ("pass", "fail", "warn", "error", "skip", "waived")
     lines = [
-        f"verdict: {outputs.summary['verdict']} — " + ", ".join(f"{counts[k]} {k}" for k in order)
+        f"verdict: {outputs.summary.verdict} — " + ", ".join(f"{counts.get(k)} {k}" for k in order)
     ]
     if paths:
         lines += [f"results: {outputs.results}", f"junit:   {outputs.junit}"]
     for verdict in ("warn", "waived"):
-        ids = [c["id"] for c in outputs.cases if c["verdict"] == verdict]
+        ids = [c.id for c in outputs.cases if c.verdict == verdict]
         if ids:
             more = f" (+{len(ids) - 8} more)" if len(ids) > 8 else ""
             lines.append(f"{verdict}: {', '.join(ids[:8])}{more}")

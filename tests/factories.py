@@ -1,8 +1,9 @@
 """Synthetic results.json documents (docs/results-schema.md, version 1) for tests.
 
 ``make_results`` builds a whole, self-consistent document: summary counts, by_category
-and by_severity are computed from the cases it generates, so a consumer that only lays
-out what the file holds renders a coherent report. Shared with other test modules.
+and by_severity are computed by the writer's own ``summarise`` from the cases it
+generates, so a consumer that only lays out what the file holds renders a coherent
+report. Shared with other test modules.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import random
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "exchange-conformance/results"
-COUNT_KEYS = ("pass", "fail", "warn", "error", "skip", "waived")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+import msgspec
+
+from conformance._schema import SCHEMA, SEVERITIES, CaseRecord
+from conformance._schema import summarise as _summarise
+
 CATEGORIES = ("envelope", "claims", "time", "algorithms", "signature", "keys", "replay")
 
 #: Strings a hostile target could send back; the report must show them as inert text.
@@ -34,10 +37,6 @@ HUGE_BODY_CHARS = 10 * 1024 * 1024
 
 _HEADER = "eyJhbGciOiJFUzI1NiJ9"
 _CLAIMS = "eyJzdWIiOiJ1c2VyLTEifQ"
-
-
-def _zero() -> dict[str, int]:
-    return dict.fromkeys(COUNT_KEYS, 0)
 
 
 def make_exchange(
@@ -137,6 +136,7 @@ def make_case(
         "duration_ms": round(rng.uniform(0.5, 12.0), 3),
         "waiver": (
             {
+                "id": case_id,
                 "reason": "accepted risk until the new verifier ships",
                 "owner": "security@example.com",
                 "expires": "2027-01-31",
@@ -150,29 +150,10 @@ def make_case(
 
 
 def summarise(cases: list[dict[str, Any]], *, retries: int = 0) -> dict[str, Any]:
-    counts = _zero()
-    by_category: dict[str, dict[str, int]] = {}
-    by_severity: dict[str, dict[str, int]] = {s: _zero() for s in SEVERITIES}
-    for case in cases:
-        v = case["verdict"]
-        counts[v] += 1
-        by_category.setdefault(case["category"], _zero())[v] += 1
-        by_severity.setdefault(case["severity"], _zero())[v] += 1
-    if counts["fail"]:
-        verdict = "not_conformant"
-    elif counts["error"]:
-        verdict = "error"
-    else:
-        verdict = "conformant"
-    return {
-        "verdict": verdict,
-        "counts": counts,
-        "critical_failures": by_severity["critical"]["fail"],
-        "by_category": by_category,
-        "by_severity": by_severity,
-        "retries": retries,
-        "exchanges": sum(len(c["exchanges"]) for c in cases),
-    }
+    """The writer's own ``summarise`` over dict cases (validated by the models first)."""
+    records = msgspec.convert(cases, list[CaseRecord])
+    summary: dict[str, Any] = msgspec.to_builtins(_summarise(records, retries=retries))
+    return summary
 
 
 def make_results(
@@ -298,3 +279,27 @@ def with_verdicts(data: dict[str, Any], changes: dict[str, str]) -> dict[str, An
             case["verdict"] = changes[case["id"]]
     new["summary"] = summarise(new["cases"])
     return new
+
+
+def shipped_schema() -> dict[str, Any]:
+    """The JSON Schema of results.json as the installed package ships it."""
+    from importlib.resources import files
+
+    text = files("conformance").joinpath("schemas/results.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def assert_valid_results(path: Path) -> dict[str, Any]:
+    """Validate the results file at ``path`` against the shipped JSON Schema (jsonschema,
+    independent of the models that wrote it); the document. Fails listing every error."""
+    import jsonschema
+
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(shipped_schema())
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+        for e in validator.iter_errors(data)
+    ]
+    assert not errors, errors[:10]
+    return data

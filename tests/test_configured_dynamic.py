@@ -3,12 +3,12 @@ user takes with a sandbox (TOML, a key file, sign-in through the target), on loo
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from factories import assert_valid_results
 
 from conformance import cli
 from conformance._jwks_host import JwksHost
@@ -68,7 +68,7 @@ rate_limit_per_s = 1000  # the default (5/s) protects a staging service, not our
                     "10",
                 ]
             )
-    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    data = assert_valid_results(tmp_path / "out" / "results.json")  # the shipped schema
     verdicts = {c["id"]: c["verdict"] for c in data["cases"]}
     assert code == 0, [
         (c["id"], c["message"]) for c in data["cases"] if c["verdict"] in {"fail", "error"}
