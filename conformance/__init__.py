@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._runtime import open_runtime
     from ._settings import TargetSettings
     from .catalog import BY_ID, CASES, Case, Expect, Level, Severity
-    from .targets.base import Exchange, Session, Target
+    from .targets.base import Exchange, ExchangeRequest, Session, Target
 
 _LAZY = {
     "Assertion": "._assertion",
@@ -48,6 +48,7 @@ _LAZY = {
     "Level": ".catalog",
     "Severity": ".catalog",
     "Exchange": ".targets.base",
+    "ExchangeRequest": ".targets.base",
     "Session": ".targets.base",
     "Target": ".targets.base",
 }
@@ -64,6 +65,7 @@ __all__ = [
     "ConfigError",
     "ConformanceError",
     "Exchange",
+    "ExchangeRequest",
     "Expect",
     "JwksHost",
     "Keyring",

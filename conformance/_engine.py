@@ -20,13 +20,13 @@ from ._assertion import Assertion
 from ._jose import SigningKey
 from ._keyring import Keyring
 from ._redact import scrub
+from ._schema import Verdict
 from ._settings import PropertySettings, TargetSettings
 from ._verdict import (
     PASS,
     Judged,
     Judgement,
     Policy,
-    Verdict,
     confirm,
     describe,
     judge,
