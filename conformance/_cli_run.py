@@ -49,6 +49,13 @@ def register(sub: Any) -> None:
     )
     run.add_argument("--waivers", metavar="FILE", help="accepted risks (TOML)")
     run.add_argument(
+        "--cases",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="also run your own case module (dotted name or .py path; repeatable)",
+    )
+    run.add_argument(
         "--examples", type=int, metavar="N", help="Hypothesis examples per property test"
     )
     run.add_argument("--no-report", action="store_true", help="skip the notebook and HTML")
@@ -90,6 +97,13 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--conformance-report-dir", args.report_dir]
     if args.waivers:
         argv += ["--conformance-waivers", args.waivers]
+    if args.cases:
+        from .catalog import load_cases
+
+        # Load them here first so that a wrong module is one clean line and exit 2.
+        load_cases(args.cases)
+        for module in args.cases:
+            argv += ["--conformance-cases", module]
     if args.examples is not None:
         argv += ["--conformance-examples", str(args.examples)]
     if args.no_report:

@@ -38,6 +38,7 @@ OPT_NO_RENDER = "--conformance-no-render"
 OPT_FLAW = "--conformance-flaw"
 OPT_EXAMPLES = "--conformance-examples"
 OPT_WAIVERS = "--conformance-waivers"
+OPT_CASES = "--conformance-cases"
 
 _RUN = pytest.StashKey["ConformanceRun"]()
 _WORKER_KEY = "conformance_records"
@@ -91,6 +92,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Hypothesis examples per property test (default 40)",
     )
     group.addoption(
+        OPT_CASES,
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="also run the cases of this module (dotted name or .py path; repeatable); "
+        "installed 'conformance.cases' entry points are always loaded",
+    )
+    group.addoption(
         OPT_WAIVERS,
         metavar="FILE",
         help="a TOML file of accepted risks (case id, reason, owner, expires)",
@@ -138,6 +147,7 @@ class RunOptions:
     examples: int = 40
     waivers: str | None = None
     seed: int | None = None
+    cases: tuple[str, ...] = ()
 
     @classmethod
     def from_pytest(cls, config: pytest.Config) -> RunOptions:
@@ -153,6 +163,7 @@ class RunOptions:
             examples=int(config.getoption(OPT_EXAMPLES)),
             waivers=config.getoption(OPT_WAIVERS),
             seed=_seed(config),
+            cases=tuple(config.getoption(OPT_CASES) or ()),
         )
 
     def rerun_line(self, case_id: str) -> str:
@@ -160,6 +171,7 @@ class RunOptions:
         parts = ["pytest --pyargs conformance.suite", f"{OPT_ID} '{case_id}'"]
         if self.config:
             parts.append(f"{OPT_CONFIG} '{self.config}'")
+        parts += [f"{OPT_CASES} '{module}'" for module in self.cases]
         parts += [f"{OPT_FLAW} {flaw}" for flaw in self.flaws]
         if self.strict:
             parts.append(OPT_STRICT)
@@ -198,6 +210,7 @@ class ConformanceRun:
     options: RunOptions
     config: RunConfig | None
     policy: Policy
+    catalog: tuple[Case, ...]  # the built-in cases and the extension modules' cases
     report: RunReport | None
     log: RunLog
     run_id: str = field(default_factory=_new_run_id)
@@ -219,6 +232,7 @@ class ConformanceRun:
         from ._exceptions import ConformanceError
         from ._runlog import RunLog
         from ._runtime import policy_for
+        from .catalog import load_cases
 
         options = RunOptions.from_pytest(config)
         try:
@@ -226,6 +240,7 @@ class ConformanceRun:
                 Path(options.config) if options.config else None, cwd=Path.cwd()
             )
             policy = policy_for(loaded, strict=options.strict, waivers=options.waivers)
+            catalog = load_cases(options.cases)
         except ConformanceError as exc:
             raise pytest.UsageError(str(exc)) from None
         if loaded is not None and options.flaws:
@@ -236,6 +251,7 @@ class ConformanceRun:
             options=options,
             config=loaded,
             policy=policy,
+            catalog=catalog,
             report=_cli_report(config),
             log=RunLog(),
         )
@@ -246,11 +262,10 @@ class ConformanceRun:
 
     def selected(self) -> list[Case]:
         from ._selection import select_cases  # lazy: see from_pytest
-        from .catalog import CASES
 
         o = self.options
         return select_cases(
-            CASES, profile=self.profile, categories=o.categories, ids=o.ids, level=o.level
+            self.catalog, profile=self.profile, categories=o.categories, ids=o.ids, level=o.level
         )
 
     def _abort(self, message: str) -> None:

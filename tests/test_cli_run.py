@@ -102,3 +102,71 @@ def test_run_prints_the_outputs_last_and_exits_0(tmp_path: Path) -> None:
     assert last == [f"results: {tmp_path / 'results.json'}", f"junit:   {tmp_path / 'junit.xml'}"]
     data = json.loads((tmp_path / "results.json").read_text())
     assert {c["id"] for c in data["cases"]} >= {"time.exp.past_5min", "envelope.valid.baseline"}
+
+
+def test_an_unknown_case_module_is_one_line_and_exit_2() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "run", "--cases", "no_such_module_xyz"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line, no traceback
+    assert "case module 'no_such_module_xyz' not found" in proc.stderr
+
+
+@pytest.mark.slow
+def test_run_adds_the_cases_of_a_module(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conformance.cli",
+            "run",
+            "--no-report",
+            "--report-dir",
+            str(tmp_path),
+            "--cases",
+            str(ROOT / "tests" / "extension_cases.py"),
+            "--id",
+            "*.acme.*",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    data = json.loads((tmp_path / "results.json").read_text())
+    cases = {c["id"]: c for c in data["cases"]}
+    assert set(cases) == {"time.acme.exp_past_1h", "claims.acme.sub_null"}
+    assert {c["verdict"] for c in cases.values()} == {"pass"}
+    # the re-run line names the module, so the one case runs again as it did
+    assert all("--conformance-cases" in c["rerun"] for c in cases.values())
+
+
+@pytest.mark.slow
+def test_run_case_and_the_cli_settle_a_should_failure_alike(tmp_path: Path) -> None:
+    """The same exchange gets the same verdict everywhere: a failed should case is a
+    warning from `conformance run` and from `run_case` in a notebook, and a failure of
+    both under --strict / strict=True."""
+    from conformance import BY_ID, open_runtime, run_case
+
+    case_id, flaw = "time.lifetime.over_max", "no_max_lifetime"
+    assert BY_ID[case_id].level.value == "should"
+    verdicts = {}
+    for strict in (False, True):
+        out = tmp_path / f"strict-{strict}"
+        argv = ["run", "--no-report", "--report-dir", str(out), "--id", case_id, "--flaw", flaw]
+        proc = subprocess.run(
+            [sys.executable, "-m", "conformance.cli", *argv, *(["--strict"] if strict else [])],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == (1 if strict else 0), proc.stdout[-2000:]
+        cli_verdict = json.loads((out / "results.json").read_text())["cases"][0]["verdict"]
+        with open_runtime(flaws=[flaw], strict=strict) as runtime:
+            api_verdict = run_case(runtime, BY_ID[case_id]).verdict
+        verdicts[strict] = (cli_verdict, api_verdict)
+    assert verdicts == {False: ("warn", "warn"), True: ("fail", "fail")}
