@@ -77,26 +77,17 @@ def test_unknown_category_through_the_cli_is_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
+def conformance_run(out: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``conformance run --no-report --report-dir OUT ARGV...`` in a child process."""
+    command = [sys.executable, "-m", "conformance.cli", "run", "--no-report"]
+    return subprocess.run(
+        [*command, "--report-dir", str(out), *argv], capture_output=True, text=True, timeout=120
+    )
+
+
 @pytest.mark.slow
 def test_run_prints_the_outputs_last_and_exits_0(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "conformance.cli",
-            "run",
-            "--no-report",
-            "--report-dir",
-            str(tmp_path),
-            "--id",
-            "envelope.valid.*",
-            "--id",
-            "time.exp.past_5min",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = conformance_run(tmp_path, "--id", "envelope.valid.*", "--id", "time.exp.past_5min")
     assert proc.returncode == 0, proc.stdout[-2000:]
     last = proc.stdout.strip().splitlines()[-2:]
     assert last == [f"results: {tmp_path / 'results.json'}", f"junit:   {tmp_path / 'junit.xml'}"]
@@ -118,24 +109,8 @@ def test_an_unknown_case_module_is_one_line_and_exit_2() -> None:
 
 @pytest.mark.slow
 def test_run_adds_the_cases_of_a_module(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "conformance.cli",
-            "run",
-            "--no-report",
-            "--report-dir",
-            str(tmp_path),
-            "--cases",
-            str(ROOT / "tests" / "extension_cases.py"),
-            "--id",
-            "*.acme.*",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    extension = str(ROOT / "tests" / "extension_cases.py")
+    proc = conformance_run(tmp_path, "--cases", extension, "--id", "*.acme.*")
     assert proc.returncode == 0, proc.stdout[-2000:]
     data = json.loads((tmp_path / "results.json").read_text())
     cases = {c["id"]: c for c in data["cases"]}
@@ -157,13 +132,8 @@ def test_run_case_and_the_cli_settle_a_should_failure_alike(tmp_path: Path) -> N
     verdicts = {}
     for strict in (False, True):
         out = tmp_path / f"strict-{strict}"
-        argv = ["run", "--no-report", "--report-dir", str(out), "--id", case_id, "--flaw", flaw]
-        proc = subprocess.run(
-            [sys.executable, "-m", "conformance.cli", *argv, *(["--strict"] if strict else [])],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        more = ["--strict"] if strict else []
+        proc = conformance_run(out, "--id", case_id, "--flaw", flaw, *more)
         assert proc.returncode == (1 if strict else 0), proc.stdout[-2000:]
         cli_verdict = json.loads((out / "results.json").read_text())["cases"][0]["verdict"]
         with open_runtime(flaws=[flaw], strict=strict) as runtime:
