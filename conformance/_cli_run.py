@@ -72,10 +72,6 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     ini = Path(__file__).parent / "suite" / "pytest.ini"
     argv = ["--pyargs", "conformance.suite", "-c", str(ini), f"--rootdir={os.getcwd()}", "-q"]
     if args.config:
-        from ._config import load_run_config
-
-        # Read it here first so that a wrong configuration is one clean line and exit 2.
-        load_run_config(Path(args.config), cwd=Path.cwd())
         argv += ["--conformance-config", args.config]
         if args.flaw:
             raise ConfigError("--flaw applies to the embedded emulator only; drop it or --config")
@@ -97,13 +93,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--conformance-report-dir", args.report_dir]
     if args.waivers:
         argv += ["--conformance-waivers", args.waivers]
-    if args.cases:
-        from .catalog import load_cases
-
-        # Load them here first so that a wrong module is one clean line and exit 2.
-        load_cases(args.cases)
-        for module in args.cases:
-            argv += ["--conformance-cases", module]
+    for module in args.cases:
+        argv += ["--conformance-cases", module]
     if args.examples is not None:
         argv += ["--conformance-examples", str(args.examples)]
     if args.no_report:
@@ -112,7 +103,33 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         # worksteal: the cases that wait on clocks and caches would otherwise pile up on
         # one worker (measured 1.40x with load, 1.98x with worksteal on 2 cores).
         argv += ["-n", str(args.workers), "--dist", "worksteal"]
+    _check_run(args)
     return argv + list(args.pytest_args)
+
+
+def _check_run(args: argparse.Namespace) -> None:
+    """Read the configuration, the waivers and the case modules, and select, before pytest
+    starts: a mistake is then one clean line and exit 2, not a collection error."""
+    # lazy: `conformance --help` and the other commands do not need the catalog
+    from ._config import load_run_config
+    from ._selection import select_cases
+    from ._waivers import load_waivers
+    from .catalog import load_cases
+
+    config = load_run_config(Path(args.config) if args.config else None, cwd=Path.cwd())
+    load_waivers(Path(args.waivers) if args.waivers else None)
+    profile = config.profile if config is not None else "dynamic"
+    chosen = select_cases(
+        load_cases(args.cases),
+        profile=profile,
+        categories=args.category,
+        ids=args.id,
+        level=args.level,
+    )
+    if not chosen and not args.pytest_args:
+        raise ConfigError(
+            f"no case of the {profile} profile matched the selection; see 'conformance cases'"
+        )
 
 
 def run_suite(args: argparse.Namespace) -> int:

@@ -246,10 +246,8 @@ class Context:
         self.require("bursts")
         self.require("races")
         use = session or self.session(0)
-        results = self.target.race(ExchangeRequest(token, session=use, label="race"), copies)
-        for index, exchange in enumerate(results):
-            self._record(replace(exchange, label=f"race-{index}"))
-        return results
+        sent = self.target.race(ExchangeRequest(token, session=use, label="race"), copies)
+        return [self._record(replace(e, label=f"race-{i}")) for i, e in enumerate(sent)]
 
     def operation(
         self, session: Session, elevated_token: str, scope: str, *, label: str = "operation"

@@ -5,6 +5,7 @@ retries for transport faults and 429/503 only (never to turn a verdict around).
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import email.utils
 import math
 import threading
@@ -86,7 +87,7 @@ class Transport:
         throttle: bool = True,
     ) -> RawResponse:
         """Send one request. ``throttle=False`` skips the rate limit (a race's copies,
-        whose slot the caller reserved once with :meth:`reserve`)."""
+        whose one slot :meth:`burst` took)."""
         import httpx
 
         use = client or self.client
@@ -150,21 +151,20 @@ class Transport:
         together, within ONE rate-limit slot: spreading the copies out would turn a race
         into a sequence and hide a check-then-set bug. ``send`` must pass the client on to
         :meth:`request` with ``throttle=False``."""
-        # One connection per sender: a shared pool serialises the copies (measured 0.24x).
-        clients = [self._new_client() for _ in range(copies)]
+        if copies < 1:
+            raise ValueError(f"a burst needs at least one copy, not {copies}")
         barrier = threading.Barrier(copies)
-        self._throttle()
+        with contextlib.ExitStack() as opened:
+            # One connection per sender: a shared pool serialises the copies (0.24x).
+            clients = [opened.enter_context(self._new_client()) for _ in range(copies)]
+            self._throttle()
 
-        def fire(index: int) -> _T:
-            barrier.wait(timeout=10)
-            return send(clients[index])
+            def fire(index: int) -> _T:
+                barrier.wait(timeout=10)
+                return send(clients[index])
 
-        try:
             with concurrent.futures.ThreadPoolExecutor(max_workers=copies) as pool:
                 return list(pool.map(fire, range(copies)))
-        finally:
-            for client in clients:
-                client.close()
 
     def _new_client(self) -> httpx.Client:
         if self._connect is not None:

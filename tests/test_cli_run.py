@@ -42,6 +42,8 @@ def test_the_documentation_table_of_cases_is_current() -> None:
         (["run", "--config", "/nonexistent/conformance.toml"], "/nonexistent/conformance.toml"),
         (["run", "--level", "sometimes"], "invalid choice: 'sometimes'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["run", "--id", "nomatch.*"], "no case of the dynamic profile matched the selection"),
+        (["run", "--waivers", "/nonexistent/waivers.toml"], "waivers file /nonexistent"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv: list[str], needle: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance._assertion import Assertion
 from conformance._engine import CaseResult, Context, Runtime, Skip, failure_message, run_case
 from conformance._keyring import Keyring
 from conformance._settings import TargetSettings
@@ -226,7 +227,7 @@ def test_a_race_goes_through_the_target_and_is_recorded() -> None:
     ctx = Context(rt, sends())
     results = ctx.race("a.b.c", 3)
     assert [e.label for e in ctx.exchanges] == ["race-0", "race-1", "race-2"]
-    assert len(results) == 3
+    assert list(results) == ctx.exchanges  # what is returned is what is recorded
     requests = rt.target.requests  # type: ignore[attr-defined]
     assert [r.assertion for r in requests] == ["a.b.c"] * 3
     assert all(r.session is not None for r in requests)  # sent as signed-in user A
@@ -318,6 +319,37 @@ def test_the_failure_message_fits_one_screen_and_reproduces() -> None:
     assert lines[2].startswith("This endpoint:      accepted it: HTTP 200")
     assert any(line.startswith("Reproduce:          curl -sS -X POST") for line in lines)
     assert lines[-1].strip().endswith("--conformance-id x")
+
+
+def test_fake_evidence_is_redacted_like_a_real_targets() -> None:
+    """Results trust the evidence is clean: a scripted answer that echoes secrets is cut
+    exactly as an HTTP target's is."""
+    from conformance._results import case_record
+
+    signed = Context(runtime(accept_all), sends()).sign(Assertion(sub="a", jti="j"))
+    signature = signed.rsplit(".", 1)[1]
+
+    def echo(request: ExchangeRequest) -> Reply:
+        return Reply(200, body=f'{{"echo": "{request.assertion}"}}', issued="opaque-issued-1")
+
+    rt = runtime(echo)
+    result = run_case(rt, sends(expect=Expect.ACCEPT))
+    ctx = Context(rt, sends())
+    ctx.send(signed, headers={"x-dyn-elevated-access-token": "opaque-issued-1"})
+    text = repr(case_record(result, nodeid="n")) + repr([vars_of(e) for e in ctx.exchanges])
+    session = rt.session(0).token
+    for secret in (signature, session, "opaque-issued-1"):
+        assert secret not in text
+    request = ExchangeRequest.of(signed, raw_body=signed.encode(), headers={"a": session})
+    assert signature not in repr(request) and session not in repr(request)
+
+
+def vars_of(exchange: Exchange) -> dict[str, object]:
+    return {
+        "request_headers": dict(exchange.request_headers),
+        "response_body": exchange.response_body,
+        "response_headers": dict(exchange.response_headers),
+    }
 
 
 def test_the_fake_target_satisfies_the_protocol() -> None:

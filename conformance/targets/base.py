@@ -117,11 +117,12 @@ class ExchangeRequest:
     assertion: str = field(repr=False)
     session: Session | None = None
     label: str = "exchange"
-    raw_body: bytes | None = None
+    # bodies, headers and fields carry the assertion or a bearer: never in a repr
+    raw_body: bytes | None = field(default=None, repr=False)
     content_type: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     environment_id: str | None = None
-    fields: Mapping[str, str | None] = field(default_factory=dict)
+    fields: Mapping[str, str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(

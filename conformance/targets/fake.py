@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._redact import redact_headers, remember_secret, scrub
 from .base import TARGET_CAPABILITIES, Exchange, ExchangeRequest, Session, not_offered
 
 __all__ = ["FakeTarget", "Handler", "Reply", "accept_all", "reject_all"]
@@ -86,15 +87,21 @@ class FakeTarget:
         with self._lock:
             self.requests.append(request)
         reply = self.handler(request)
+        if reply.issued:
+            remember_secret(reply.issued)
+        # The same redaction as the HTTP adapters' evidence: results trust it is done.
+        sent = dict(request.headers)
+        if request.session is not None:
+            sent["authorization"] = f"Bearer {request.session.token}"
         return Exchange(
             label=request.label,
             method=method,
             url=f"fake://{self.profile}/{request.label}",
-            request_headers=dict(request.headers),
+            request_headers=redact_headers(sent),
             request_body="",
             status=reply.status,
-            response_headers=dict(reply.headers),
-            response_body=reply.body,
+            response_headers=redact_headers(reply.headers),
+            response_body=scrub(reply.body),
             latency_ms=0.0,
             assertion=request.assertion,
             issued_token=reply.issued,
@@ -116,6 +123,7 @@ class FakeTarget:
 
     def sign_in(self, subject: str, *, environment_id: str | None = None) -> Session | None:
         self._require("sessions")
+        remember_secret(f"session-of-{subject}")
         return Session(
             subject=subject,
             token=f"session-of-{subject}",
