@@ -87,6 +87,7 @@ class Transport:
     ) -> RawResponse:
         """Send one request. ``throttle=False`` skips the rate limit (a race's copies,
         whose slot the caller reserved once with :meth:`reserve`)."""
+        # lazy: _config imports this module; httpx loads with the first request
         import httpx
 
         use = client or self.client
