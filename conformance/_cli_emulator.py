@@ -7,8 +7,11 @@ publishes itself, and prints a snippet that signs a valid sign-in JWT and assert
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -47,6 +50,7 @@ def register(subparsers: Any) -> None:
 
 def _demo(state_dir: Path, base_url: str) -> tuple[dict[str, Any], Path, str]:
     """The demo environment: a fresh ES256 key written as PEM into ``state_dir``."""
+    # lazy: the CLI starts without cryptography and the emulator (starlette)
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from .emulator.app import DEMO_JWKS_PATH
@@ -86,6 +90,7 @@ print(reply.status_code, jwt.decode(token, options={{"verify_signature": False}}
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: the CLI starts without the emulator
     from .emulator.config import MEMORY, EmulatorConfig
     from .emulator.flaws import check_flaws
 
@@ -131,8 +136,6 @@ def run(args: argparse.Namespace) -> int:
 def _check_listen(host: str, port: int) -> int:
     """The port to serve on, checked before anything is printed: a port in use or a host
     that is not ours is one line and exit 2, not a banner followed by a bind error."""
-    import socket
-
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -148,15 +151,13 @@ def _check_listen(host: str, port: int) -> int:
 
 def _temporary_dir(prefix: str) -> str:
     """A private directory removed when the emulator stops (it may hold a demo key)."""
-    import atexit
-    import shutil
-
     path = tempfile.mkdtemp(prefix=prefix)
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
 
 
 def _serve(config: Any, *, host: str, port: int, workers: int) -> int:
+    # lazy: the CLI starts without uvicorn and the emulator's app (starlette)
     import uvicorn
 
     from .emulator.app import CONFIG_ENV, create_app

@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
 
 
 def _resolve_alg(text: str) -> str:
-    from ._keyring import ALGS
+    from ._keyring import ALGS  # lazy: the CLI starts without the keyring
 
     by_upper = {alg.upper(): alg for alg in ALGS}
     alg = by_upper.get(text.upper())
@@ -75,6 +75,7 @@ def _write_secret(path: Path, data: bytes) -> None:
 
 
 def run_new(args: argparse.Namespace) -> int:
+    # lazy: the CLI starts without cryptography and the keyring
     from cryptography.hazmat.primitives import serialization
 
     from ._keyring import make_key, private_jwk
@@ -141,7 +142,7 @@ def _load_jwks(directory: Path) -> dict[str, Any]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from ._jwks_host import JWKS_PATH, JwksHost
+    from ._jwks_host import JWKS_PATH, JwksHost  # lazy: the CLI starts without the server
 
     jwks = _load_jwks(args.keys) if args.keys is not None else None
     host = JwksHost(host=args.host, port=args.port)

@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ._exceptions import ConfigError
+
 
 def register(subparsers: Any) -> None:
     report = subparsers.add_parser(
@@ -42,8 +44,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from ._exceptions import ConfigError
-    from .report import render_report
+    from .report import render_report  # lazy: the report stack is an optional extra
 
     if args.timeout <= 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {args.timeout}")
@@ -55,7 +56,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from .report import diff_files
+    from .report import diff_files  # lazy: the report stack is an optional extra
 
     result = diff_files(args.old, args.new)
     print(result.to_json() if args.format == "json" else result.to_text())

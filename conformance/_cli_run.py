@@ -75,7 +75,7 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--conformance-config", args.config]
         if args.flaw:
             raise ConfigError("--flaw applies to the embedded emulator only; drop it or --config")
-    from .catalog._model import CATEGORIES
+    from .catalog._model import CATEGORIES  # lazy: `conformance --help` loads no catalog
 
     for value in args.category:
         if value not in CATEGORIES:
@@ -169,7 +169,7 @@ def list_cases(args: argparse.Namespace) -> int:
 
 
 def _list_cases(args: argparse.Namespace) -> int:
-    from .catalog import CASES
+    from .catalog import CASES  # lazy: `conformance --help` loads no catalog
 
     if args.format == "json":
         rows = [
@@ -205,7 +205,7 @@ def _list_cases(args: argparse.Namespace) -> int:
 
 def catalog_markdown() -> str:
     """The documentation table of cases (docs/catalog.md), made from the catalog itself."""
-    from .catalog import CASES, CATEGORIES, NOT_APPLICABLE
+    from .catalog import CASES, CATEGORIES, NOT_APPLICABLE  # lazy: as in _list_cases
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")

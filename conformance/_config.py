@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ._exceptions import ConfigError
+from ._keyring import load_signing_key
 from ._settings import KNOWN_SCOPES, TargetSettings
 from ._transport import TransportPolicy
+from .catalog._model import CAPABILITIES
+from .targets.rfc7523 import AUDIENCE_KINDS, MODES, Rfc7523Options, rfc7523_settings
 
 if TYPE_CHECKING:
     from ._jose import SigningKey
-    from .targets.rfc7523 import Rfc7523Options
 
 PROFILES = ("dynamic", "rfc7523")
 DYNAMIC_BASE_URL = "https://app.dynamicauth.com/api/v0"
@@ -306,8 +308,6 @@ def _resolve_secret(reader: _Reader, key: str, value: str, base: Path) -> str:
 
 
 def _load_keys(target: _Reader, base: Path) -> tuple[SigningKey, ...]:
-    from ._keyring import load_signing_key
-
     raw = target.table.get("keys")
     if raw is None:
         raise ConfigError(
@@ -340,8 +340,6 @@ def _load_keys(target: _Reader, base: Path) -> tuple[SigningKey, ...]:
 
 
 def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
-    from .catalog._model import CAPABILITIES
-
     root = _Reader(data, "", source)
     root.only(_SECTIONS)
     if "target" not in data:
@@ -420,8 +418,6 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
             **common,
         )
     else:
-        from .targets.rfc7523 import AUDIENCE_KINDS, MODES, Rfc7523Options, rfc7523_settings
-
         token_url = target.url("token_url", required="the token endpoint URL")
         assert token_url is not None  # url() raised otherwise
         client_id = target.need("client_id", "the client id registered at the server")

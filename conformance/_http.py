@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
+
 if TYPE_CHECKING:
     import ssl
 
@@ -24,9 +26,7 @@ def client(
 
     Redirects are never followed: a token endpoint that redirects is reported, not obeyed.
     """
-    import httpx
-
-    from . import __version__
+    import httpx  # lazy: _config reaches this module (via _transport); httpx loads here
 
     return httpx.Client(
         timeout=httpx.Timeout(timeout_s),

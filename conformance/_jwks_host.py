@@ -26,13 +26,17 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.routing import Route
+
 from ._jose import SigningKey
 from ._keyring import Keyring
 from ._serving import serve_app
 
 if TYPE_CHECKING:
     from starlette.requests import Request
-    from starlette.responses import Response
 
 JWKS_PATH = "/jwks.json"
 OTHER_JWKS_PATH = "/other/jwks.json"
@@ -258,9 +262,6 @@ class JwksHost:
     # --- the app ----------------------------------------------------------------------
 
     def _app(self) -> Any:
-        from starlette.applications import Starlette
-        from starlette.routing import Route
-
         methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
         return Starlette(routes=[Route("/{path:path}", self._handle, methods=methods)])
 
@@ -276,9 +277,6 @@ class JwksHost:
         return None
 
     async def _handle(self, request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-        from starlette.responses import Response
-
         path = request.url.path
         record = RequestRecord(
             method=request.method,

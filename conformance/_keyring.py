@@ -65,6 +65,7 @@ def kty_for(alg: str) -> str:
 
 
 def _generate_private(alg: str, *, rsa_bits: int) -> Any:
+    # lazy: the catalog imports this module; it loads without cryptography
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
     kty = kty_for(alg)
@@ -84,6 +85,7 @@ def _generate_private(alg: str, *, rsa_bits: int) -> Any:
 
 def _key_jwk(key_object: Any) -> dict[str, Any]:
     """The JWK members of a ``cryptography`` key object (private members if private)."""
+    # lazy: the catalog imports this module; it loads without cryptography
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
     from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
@@ -143,6 +145,7 @@ def private_jwk(key: SigningKey) -> dict[str, Any]:
 def self_signed_certificate(key: SigningKey, *, common_name: str = "conformance") -> bytes:
     """A DER X.509 certificate for ``key``'s public key, self-signed with it (for ``x5u``
     and ``x5c`` cases). Raises ``TypeError`` for an HMAC key."""
+    # lazy: the catalog imports this module; it loads without cryptography
     import datetime
 
     from cryptography import x509
@@ -329,6 +332,7 @@ def _read_source(source: str) -> bytes:
 
 
 def _parse_jwk(data: bytes, source: str) -> tuple[Any, Mapping[str, Any]]:
+    # lazy: the catalog imports this module; it loads without cryptography
     from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
     try:
@@ -374,6 +378,7 @@ def _parse_jwk(data: bytes, source: str) -> tuple[Any, Mapping[str, Any]]:
 
 
 def _parse_pem(data: bytes, source: str) -> Any:
+    # lazy: the catalog imports this module; it loads without cryptography
     from cryptography.hazmat.primitives import serialization
 
     if b"-----BEGIN" in data:
@@ -396,6 +401,7 @@ def _parse_pem(data: bytes, source: str) -> Any:
 
 
 def _infer_alg(private: Any, source: str) -> str:
+    # lazy: the catalog imports this module; it loads without cryptography
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
     if isinstance(private, rsa.RSAPrivateKey):

@@ -88,6 +88,7 @@ class Transport:
     ) -> RawResponse:
         """Send one request. ``throttle=False`` skips the rate limit (a race's copies,
         whose one slot :meth:`burst` took)."""
+        # lazy: _config imports this module; httpx loads with the first request
         import httpx
 
         use = client or self.client

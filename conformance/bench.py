@@ -28,6 +28,7 @@ module imports the standard library only, so ``-p conformance.bench`` costs noth
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -242,6 +243,7 @@ def token_mix(results: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     our keyring can sign with it, else a plain ES256 token (alg ``none``, ``ES256K``,
     garbage headers, undecodable tokens); its claims when they decoded, else a plain set.
     """
+    # lazy: the benchmarked run loads this module (-p conformance.bench): stdlib only
     from ._keyring import ALGS, HMAC_ALGS
 
     signable = set(ALGS) | set(HMAC_ALGS)
@@ -276,6 +278,7 @@ class Floor:
 def measure_floor(mix: Sequence[tuple[str, dict[str, Any]]], *, repeat: int) -> list[Floor]:
     """Sign the mix with loaded keys, then POST a fixed body once per token, ``repeat`` times
     against one embedded emulator (started, like the plan's, in this process)."""
+    # lazy: the benchmarked run loads this module (-p conformance.bench): stdlib only
     from . import _http
     from ._embedded import open_embedded
     from ._keyring import HMAC_ALGS
@@ -334,6 +337,7 @@ def synthetic_results(
     """A results document of ``n_cases`` cases cut from a real run's (cycled, ids made
     unique), every ``fail_every``-th turned into a failure with a message, so the report
     shows failures first as a real not-conformant run does. Summary from the writer."""
+    # lazy: the benchmarked run loads this module (-p conformance.bench): stdlib only
     import msgspec
 
     from ._results import build_results
@@ -372,9 +376,7 @@ class Render:
 def measure_render(results_path: Path, workdir: Path) -> Render:
     """``conformance report`` in a child (cold, as a user runs it), then the same render
     in this process, timed as notebook execution and HTML export."""
-    import importlib
-
-    from .report.render import export_html, render_report
+    from .report.render import export_html, render_report  # lazy: the optional report extra
 
     nbformat: Any = importlib.import_module("nbformat")  # untyped
 
@@ -525,6 +527,7 @@ def benchmark(
         extra["floor_algs"] = floor.algs
 
     synthetic_path = workdir / "synthetic" / "results.json"
+    # lazy: the benchmarked run loads this module (-p conformance.bench): stdlib only
     from ._results import write_json
 
     write_json(synthetic_path, synthetic_results(reference.results, plan.synthetic_cases))

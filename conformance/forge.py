@@ -206,6 +206,7 @@ def public_key_bytes(key: SigningKey | Any, encoding: str) -> bytes:
     JSON; needs a :class:`SigningKey`), ``raw`` (RSA modulus bytes, or the uncompressed EC
     point ``04 || x || y``, or the 32 Ed25519 bytes). Raises ``ValueError`` otherwise.
     """
+    # lazy: the catalog imports this module; it loads without cryptography
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -358,6 +359,7 @@ def with_ecdsa_rs(token: str, r: int, s: int, *, size: int) -> str:
 
 def ecdsa_der(token: str) -> str:
     """The raw JWS ECDSA signature re-encoded as ASN.1 DER (the X.509 form, not JWS's)."""
+    # lazy: the catalog imports this module; it loads without cryptography
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
     r, s = ecdsa_rs(token)
@@ -405,6 +407,7 @@ def rsa_strip_leading_zero(token: str) -> str:
 
 
 def _rsa_private_numbers(key: SigningKey | Any) -> Any:
+    # lazy: the catalog imports this module; it loads without cryptography
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     private = key.private_key if isinstance(key, SigningKey) else key
@@ -491,6 +494,7 @@ PSS_VARIANTS: tuple[str, ...] = ("salt_zero", "salt_max", "mgf1_sha1", "hash_sha
 
 def pss_variant(token: str, key: SigningKey | Any, variant: str, alg: str = "PS256") -> str:
     """``token`` re-signed with RSASSA-PSS under parameters other than the JWS ones."""
+    # lazy: the catalog imports this module; it loads without cryptography
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
 

@@ -107,7 +107,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from .catalog._model import CATEGORIES  # data only: cheap
+    from .catalog._model import CATEGORIES  # lazy: the plugin's import stays pytest-only
 
     for category in CATEGORIES:
         config.addinivalue_line("markers", f"{category}: conformance cases of category {category}")

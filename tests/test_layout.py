@@ -2,12 +2,20 @@
 
 Built with grimp from the source (function-level imports included, ``TYPE_CHECKING``-only
 imports excluded: they never run). Fast: no servers, nothing of the package is imported.
+
+An import inside a function is kept only where it keeps something heavy out of a module
+that must stay cheap (the plugin, the catalog, the CLI's start), and it says so: a
+``# lazy: <why>`` comment on its line, or on the comment lines just above its run of
+consecutive import statements, or on the first import of that run.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 
 import grimp
 import pytest
@@ -34,6 +42,26 @@ TOKEN_MODULES = (
     "conformance._oracle",
     "conformance._jwks_host",
 )
+
+
+#: Third-party packages heavy enough that importing one inside a function is a decision
+#: that says why (``# lazy:``), as an import of the package's own modules there is.
+HEAVY = (
+    "cryptography",
+    "httpx",
+    "hypothesis",
+    "jwt",
+    "matplotlib",
+    "msgspec",
+    "nbclient",
+    "nbconvert",
+    "nbformat",
+    "nh3",
+    "starlette",
+    "uvicorn",
+)
+
+LAZY_MARK = "# lazy:"
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +142,72 @@ def _report(graph: grimp.ImportGraph, components: list[list[str]]) -> str:
     )
 
 
-# --- the helper itself ---------------------------------------------------------------
+def _import_runs(tree: ast.Module) -> Iterator[list[ast.Import | ast.ImportFrom]]:
+    """Each run of consecutive import statements inside a function (blank lines between
+    them do not end a run: isort puts one between sections)."""
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(function):
+            if node is not function and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue  # its own turn of the outer loop
+            for name in ("body", "orelse", "finalbody"):
+                statements = getattr(node, name, None)
+                if not isinstance(statements, list):
+                    continue
+                run: list[ast.Import | ast.ImportFrom] = []
+                for statement in [*statements, None]:
+                    if isinstance(statement, ast.Import | ast.ImportFrom):
+                        run.append(statement)
+                    elif run:
+                        yield run
+                        run = []
+
+
+def _needs_reason(statement: ast.Import | ast.ImportFrom) -> bool:
+    """An import of the package itself (relative, or ``conformance...``) or of a heavy one."""
+    if isinstance(statement, ast.ImportFrom):
+        if statement.level:
+            return True
+        names = [statement.module or ""]
+    else:
+        names = [alias.name for alias in statement.names]
+    return any(
+        n == PACKAGE or n.startswith(PACKAGE + ".") or n.split(".")[0] in HEAVY for n in names
+    )
+
+
+def unexplained_lazy_imports(source: str) -> list[tuple[int, str]]:
+    """(line, statement) of each function-level import of the package or of a heavy package
+    that no ``# lazy:`` comment explains (on its own lines, on the first import of its run,
+    or in the comment lines just above the run)."""
+    lines = source.splitlines()
+
+    def marked(statement: ast.stmt) -> bool:
+        end = statement.end_lineno or statement.lineno
+        return any(LAZY_MARK in line for line in lines[statement.lineno - 1 : end])
+
+    found: set[tuple[int, str]] = set()
+    for run in _import_runs(ast.parse(source)):
+        above = run[0].lineno - 2
+        comments: list[str] = []
+        while above >= 0 and lines[above].lstrip().startswith("#"):
+            comments.append(lines[above])
+            above -= 1
+        run_explained = marked(run[0]) or any(LAZY_MARK in c for c in comments)
+        for statement in run:
+            if _needs_reason(statement) and not (run_explained or marked(statement)):
+                found.add((statement.lineno, lines[statement.lineno - 1].strip()))
+    return sorted(found)
+
+
+def _package_root() -> Path:
+    spec = importlib.util.find_spec(PACKAGE)  # finds the package without importing it
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+# --- the helpers themselves ---------------------------------------------------------------
 
 
 def test_strongly_connected_finds_cycles_and_only_cycles() -> None:
@@ -141,10 +234,54 @@ def test_type_checking_imports_are_left_out(graph: grimp.ImportGraph) -> None:
 
 
 def test_function_level_imports_are_included(graph: grimp.ImportGraph) -> None:
-    # The catalog imports the forge inside its recipes; those imports run, so they count.
+    # The property cases import the strategies inside their recipes (hypothesis stays out
+    # of the catalog); those imports run, so they count.
     assert graph.direct_import_exists(
-        importer="conformance.catalog.signature", imported="conformance.forge"
+        importer="conformance.catalog.properties", imported="conformance.strategies"
     )
+
+
+def test_unexplained_lazy_imports_finds_only_the_unexplained() -> None:
+    source = """\
+import httpx
+
+
+def explained() -> None:
+    import jwt  # lazy: heavy
+
+    from . import forge
+
+
+def explained_above() -> None:
+    x = 1
+    # lazy: heavy,
+    # and said on two lines
+    from cryptography import x509
+    from .._keyring import Keyring
+
+
+def plain() -> None:
+    import json
+    import sys
+
+    from . import forge
+    from conformance.catalog import CASES
+    from matplotlib import figure
+
+
+def nested() -> None:
+    def inner() -> None:
+        if True:
+            import starlette  # lazy: heavy
+        else:
+            import uvicorn
+"""
+    assert unexplained_lazy_imports(source) == [
+        (22, "from . import forge"),
+        (23, "from conformance.catalog import CASES"),
+        (24, "from matplotlib import figure"),
+        (32, "import uvicorn"),
+    ]
 
 
 # --- the package -------------------------------------------------------------------------
@@ -200,3 +337,20 @@ def test_the_jose_core_imports_no_other_module_of_the_package(graph: grimp.Impor
     # And the modules standing on it do stand on it.
     for module in ("conformance.forge", "conformance._keyring", "conformance._assertion"):
         assert graph.direct_import_exists(importer=module, imported="conformance._jose"), module
+
+
+def test_function_level_imports_say_why_they_are_lazy() -> None:
+    root = _package_root()
+    sources = sorted(root.rglob("*.py"))
+    assert root / "plugin.py" in sources
+    found = [
+        (path.relative_to(root.parent).as_posix(), line, statement)
+        for path in sources
+        for line, statement in unexplained_lazy_imports(path.read_text(encoding="utf-8"))
+    ]
+    offenders = [f"{p}:{line}: {st}" for p, line, st in found]
+    assert not offenders, (
+        "function-level imports without a '# lazy: <why>' comment (hoist them to module "
+        "level, or say what heavy thing they keep out of which cheap module):\n"
+        + "\n".join(offenders)
+    )

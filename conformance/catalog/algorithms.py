@@ -9,10 +9,22 @@ values.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._settings import ALLOWED_ALGS as _POLICY_ALGS
+from ..forge import (
+    alg_none,
+    alg_none_keeping_signature,
+    compact,
+    hmac_with_public_key,
+    replace_signature,
+    signing_input_of,
+    standard_header,
+    strip_signature,
+)
 from .authoring import (
     Case,
     CaseContext,
@@ -41,6 +53,7 @@ BCP_ALLOWLIST = "RFC 8725bis §3.1"
 @functools.cache
 def secp256k1_key() -> Any:
     """A secp256k1 private key (ES256K), made once: no trusted JWKS should accept it."""
+    # lazy: cryptography; the catalog loads in every pytest run
     from cryptography.hazmat.primitives.asymmetric import ec
 
     return ec.generate_private_key(ec.SECP256K1())
@@ -51,8 +64,6 @@ def secp256k1_key() -> Any:
 
 def _none(casing: str, *, keep_signature: bool) -> Callable[[CaseContext], str]:
     def build(ctx: CaseContext) -> str:
-        from ..forge import alg_none, alg_none_keeping_signature, standard_header
-
         if keep_signature:
             return alg_none_keeping_signature(signed(ctx), casing=casing)
         return alg_none(standard_header(ctx.key), claims_with(ctx), casing=casing)
@@ -62,8 +73,6 @@ def _none(casing: str, *, keep_signature: bool) -> Callable[[CaseContext], str]:
 
 def _null_signature(alg: str) -> Callable[[CaseContext], str]:
     def build(ctx: CaseContext) -> str:
-        from ..forge import strip_signature
-
         return strip_signature(signed(ctx, ctx.keyring.trusted(alg)))
 
     return build
@@ -71,8 +80,6 @@ def _null_signature(alg: str) -> Callable[[CaseContext], str]:
 
 def _confusion(key_alg: str, encoding: str, mac_alg: str = "HS256") -> Callable[[CaseContext], str]:
     def build(ctx: CaseContext) -> str:
-        from ..forge import hmac_with_public_key, standard_header
-
         key = ctx.keyring.trusted(key_alg)
         return hmac_with_public_key(
             standard_header(key), claims_with(ctx), key, encoding=encoding, alg=mac_alg
@@ -85,8 +92,6 @@ def _hmac_secret(secret: bytes | None, mac_alg: str = "HS256") -> Callable[[Case
     """HS* with ``secret`` (``None``: the keyring's shared secret) under the trusted kid."""
 
     def build(ctx: CaseContext) -> str:
-        from ..forge import compact, standard_header
-
         key = secret if secret is not None else ctx.keyring.hmac(mac_alg).private_key
         header = standard_header(ctx.key, alg=mac_alg)
         return compact(header, claims_with(ctx), key=key, alg=mac_alg)
@@ -99,8 +104,6 @@ def _mismatch(header_alg: str, key_alg: str, signer_alg: str) -> Callable[[CaseC
     ``signer_alg`` key's material under ``header_alg`` wherever that is possible."""
 
     def build(ctx: CaseContext) -> str:
-        from ..forge import compact, standard_header
-
         signer = ctx.keyring.trusted(signer_alg)
         header = standard_header(ctx.keyring.trusted(key_alg), alg=header_alg)
         family = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}[header_alg[:2]]
@@ -122,10 +125,9 @@ def _with_trusted(key_alg: str, **header: Any) -> Callable[[CaseContext], str]:
 
 def _rs1(ctx: CaseContext) -> str:
     """RS1: a genuine PKCS#1 v1.5 SHA-1 signature by the trusted RSA key."""
+    # lazy: cryptography; the catalog loads in every pytest run
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
-
-    from ..forge import compact, replace_signature, signing_input_of, standard_header
 
     key = ctx.keyring.trusted("RS256")
     token = compact(standard_header(key, alg="RS1"), claims_with(ctx), signature=b"")
@@ -135,11 +137,6 @@ def _rs1(ctx: CaseContext) -> str:
 
 
 def _hs1(ctx: CaseContext) -> str:
-    import hashlib
-    import hmac
-
-    from ..forge import compact, replace_signature, signing_input_of, standard_header
-
     token = compact(standard_header(ctx.key, alg="HS1"), claims_with(ctx), signature=b"")
     mac = hmac.new(b"", signing_input_of(token), hashlib.sha1).digest()
     return replace_signature(token, mac)
@@ -147,9 +144,7 @@ def _hs1(ctx: CaseContext) -> str:
 
 def _secp256k1_published(ctx: CaseContext) -> Exchange:
     """ES256K with its secp256k1 key in the trusted JWKS: still outside the allow-list."""
-    from jwt.algorithms import ECAlgorithm
-
-    from ..forge import compact
+    from jwt.algorithms import ECAlgorithm  # lazy: the catalog loads in every pytest run
 
     private = secp256k1_key()
     kid = unique_kid("es256k")

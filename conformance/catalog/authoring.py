@@ -32,11 +32,17 @@ or through a ``conformance.cases`` entry point, see ``load_cases``)::
 from __future__ import annotations
 
 import json
+import secrets
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from ..forge import b64url_decode, b64url_encode, compact, split, standard_header
+from ..targets.base import Session
 from ._model import (
     CAPABILITIES,
     CATEGORIES,
@@ -56,7 +62,7 @@ from ._model import (
 
 if TYPE_CHECKING:
     from .._jose import SigningKey
-    from ..targets.base import Exchange, Session
+    from ..targets.base import Exchange
 
 __all__ = [
     "CAPABILITIES",
@@ -114,8 +120,6 @@ def header_for(key: SigningKey, **extra: Any) -> dict[str, Any]:
 def signed_payload(ctx: CaseContext, payload: Any, *, key: SigningKey | None = None) -> str:
     """A token whose payload is exactly ``payload`` (any JSON value, ``None`` → null, or
     raw ``bytes``), correctly signed with ``key`` (default the trusted key)."""
-    from ..forge import compact
-
     chosen = key or ctx.key
     return compact(header_for(chosen), payload, key=chosen)
 
@@ -136,8 +140,6 @@ def signed(
     some, ``header`` replaces the header outright; ``sign_alg`` is the algorithm the
     signature is really made with (default the key's); ``payload`` replaces the claims.
     """
-    from ..forge import compact, standard_header
-
     chosen = key or ctx.key
     head = dict(header) if header is not None else standard_header(chosen, drop=drop, **extra)
     body = claims_with(ctx) if payload is None else payload
@@ -146,16 +148,12 @@ def signed(
 
 def break_signature(token: str) -> str:
     """``token`` with every signature byte XORed with 0x5A (OIDF's invalidation)."""
-    from ..forge import b64url_decode, b64url_encode
-
     head, body, sig = token.split(".")
     broken = bytes(b ^ 0x5A for b in b64url_decode(sig)) or b"\x5a"
     return f"{head}.{body}.{b64url_encode(broken)}"
 
 
 def _payload(ctx: CaseContext, token: str) -> tuple[list[str], dict[str, Any]]:
-    from ..forge import b64url_decode
-
     parts = token.split(".")
     try:
         claims = json.loads(b64url_decode(parts[1])) if len(parts) == 3 else None
@@ -169,8 +167,6 @@ def _payload(ctx: CaseContext, token: str) -> tuple[list[str], dict[str, Any]]:
 
 def rewrite_claims(ctx: CaseContext, token: str, **changes: Any) -> str:
     """``token`` with claims changed and its original signature kept."""
-    from ..forge import b64url_encode
-
     parts, claims = _payload(ctx, token)
     claims.update(changes)
     return ".".join((parts[0], b64url_encode(json.dumps(claims).encode()), parts[2]))
@@ -178,8 +174,6 @@ def rewrite_claims(ctx: CaseContext, token: str, **changes: Any) -> str:
 
 def unsigned_copy(ctx: CaseContext, token: str) -> str:
     """``token``'s claims re-issued with ``alg: none`` and no signature."""
-    from ..forge import compact
-
     _, claims = _payload(ctx, token)
     return compact({"alg": "none", "typ": "JWT"}, claims)
 
@@ -190,8 +184,6 @@ def unsigned_copy(ctx: CaseContext, token: str) -> str:
 def issued_claims(ctx: CaseContext, exchange: Exchange) -> dict[str, Any]:
     """The claims of the token ``exchange`` issued (unchecked); fails when there is none
     or it is not a decodable compact JWS."""
-    from ..forge import split
-
     token = exchange.issued_token
     ctx.check(exchange.accepted and token is not None, "the valid assertion was not accepted")
     try:
@@ -231,8 +223,6 @@ def with_bearer(make: Callable[[CaseContext, Session], str]) -> Callable[[CaseCo
     """A recipe that sends a valid assertion with ``make(ctx, real session)`` as the bearer."""
 
     def run(ctx: CaseContext) -> Exchange:
-        from ..targets.base import Session
-
         real = ctx.session(0)
         fake = Session(
             subject=real.subject, token=make(ctx, real), environment_id=real.environment_id
@@ -244,8 +234,6 @@ def with_bearer(make: Callable[[CaseContext, Session], str]) -> Callable[[CaseCo
 
 def no_outbound_fetch(ctx: CaseContext, send: Callable[[str], Exchange]) -> Exchange:
     """Run ``send(url)`` with a fresh URL on our host and fail if the target fetched it."""
-    import uuid
-
     host = ctx.jwks_host
     path = f"/callback/{uuid.uuid4().hex}"
     exchange = send(host.url(path))
@@ -260,23 +248,17 @@ def no_outbound_fetch(ctx: CaseContext, send: Callable[[str], Exchange]) -> Exch
 
 def relabelled(key: SigningKey, kid: str, **jwk_changes: Any) -> SigningKey:
     """``key``'s material under another ``kid``, with its published JWK changed."""
-    from dataclasses import replace
-
     jwk = {**key.public_jwk, "kid": kid, **jwk_changes}
     return replace(key, kid=kid, public_jwk=jwk, role="crafted")
 
 
 def unique_kid(prefix: str) -> str:
     """A kid no JWKS cache has seen (so the target must refetch to find it)."""
-    import secrets
-
     return f"{prefix}-{secrets.token_hex(4)}"
 
 
 def jwks_path(ctx: CaseContext) -> str:
     """The path of the trusted JWKS on the suite's JWKS host."""
-    from urllib.parse import urlsplit
-
     return str(urlsplit(ctx.jwks_host.jwks_url).path)
 
 

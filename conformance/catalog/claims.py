@@ -8,6 +8,7 @@ rejection is caused by the one thing changed.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -444,8 +445,6 @@ def _duplicate(
     """A payload whose member ``name`` appears twice: ``first`` then ``last``."""
 
     def build(ctx: CaseContext) -> bytes:
-        import json
-
         claims = dict(ctx.assertion().claims)
         claims.pop(name, None)
         body = json.dumps(claims, separators=(",", ":"))
@@ -651,8 +650,6 @@ _INJECTIONS: tuple[tuple[str, str], ...] = (
 
 
 def _reflected(payload: str, exchange: Exchange) -> bool:
-    import json
-
     forms = {payload, json.dumps(payload)[1:-1]}
     headers = " ".join(exchange.response_headers.values())
     return any(form in exchange.response_body or form in headers for form in forms)

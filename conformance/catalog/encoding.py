@@ -10,9 +10,23 @@ the encoding is the only fault.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .. import forge
+from ..forge import (
+    compact,
+    encode_json,
+    json_in,
+    json_serialization,
+    jwe_shaped,
+    noncanonical,
+    overlong_utf8,
+    pad_segment,
+    standard_alphabet,
+    standard_header,
+)
 from .authoring import (
     Build,
     Case,
@@ -35,8 +49,6 @@ def _raw(header: bytes | None = None, payload: bytes | None = None) -> Build:
     """A token signed by the trusted key over exactly these header/payload bytes."""
 
     def build(ctx: CaseContext) -> str:
-        from ..forge import compact, encode_json, standard_header
-
         head = header if header is not None else encode_json(standard_header(ctx.key))
         body = payload if payload is not None else encode_json(claims_with(ctx))
         return compact(head, body, key=ctx.key.private_key, alg=ctx.key.alg)
@@ -57,8 +69,6 @@ def _header_bytes(make: Callable[[dict[str, Any]], bytes]) -> Build:
     """A token whose header bytes are ``make(standard header)``."""
 
     def build(ctx: CaseContext) -> str:
-        from ..forge import standard_header
-
         return _raw(header=make(standard_header(ctx.key)))(ctx)
 
     return build
@@ -70,8 +80,6 @@ def _on_token(change: Callable[[str], str]) -> Build:
 
 def _forge_fn(name: str, *args: Any, **kwargs: Any) -> Callable[[str], str]:
     def apply(token: str) -> str:
-        from .. import forge
-
         function: Callable[..., str] = getattr(forge, name)
         return function(token, *args, **kwargs)
 
@@ -97,8 +105,6 @@ def _until(ctx: CaseContext, ok: Callable[[str], bool], *, index: int) -> str:
 
 def _std_alphabet(index: int) -> Build:
     def build(ctx: CaseContext) -> str:
-        from ..forge import standard_alphabet
-
         token = _until(ctx, lambda seg: "-" in seg or "_" in seg, index=index)
         return standard_alphabet(token, index)
 
@@ -107,8 +113,6 @@ def _std_alphabet(index: int) -> Build:
 
 def _noncanonical(index: int) -> Build:
     def build(ctx: CaseContext) -> str:
-        from ..forge import noncanonical
-
         return noncanonical(_until(ctx, lambda seg: len(seg) % 4 != 0, index=index), index)
 
     return build
@@ -116,8 +120,6 @@ def _noncanonical(index: int) -> Build:
 
 def _padded(index: int) -> Build:
     def build(ctx: CaseContext) -> str:
-        from ..forge import pad_segment
-
         return pad_segment(_until(ctx, lambda seg: len(seg) % 4 != 0, index=index), index)
 
     return build
@@ -125,22 +127,16 @@ def _padded(index: int) -> Build:
 
 def _json_in(encoding: str, *, bom: bool = False, part: str = "payload") -> Build:
     def make(value: dict[str, Any]) -> bytes:
-        from ..forge import json_in
-
         return json_in(value, encoding, bom=bom)
 
     return _payload_bytes(make) if part == "payload" else _header_bytes(make)
 
 
 def _invalid_utf8(value: dict[str, Any]) -> bytes:
-    from ..forge import encode_json
-
     return encode_json({**value, "note": "@"}).replace(b'"@"', b'"\xff\xfe"')
 
 
 def _overlong_sub(value: dict[str, Any]) -> bytes:
-    from ..forge import encode_json, overlong_utf8
-
     raw, first = encode_json(value), str(value["sub"])[0]
     marker = b'"sub":"' + first.encode()
     return raw.replace(marker, b'"sub":"' + overlong_utf8(first), 1)
@@ -152,16 +148,12 @@ def _json_text(text: str | bytes) -> Callable[[dict[str, Any]], bytes]:
 
 def _suffixed(suffix: bytes) -> Callable[[dict[str, Any]], bytes]:
     def make(value: dict[str, Any]) -> bytes:
-        from ..forge import encode_json
-
         return encode_json(value) + suffix
 
     return make
 
 
 def _pretty(value: dict[str, Any]) -> bytes:
-    import json
-
     return json.dumps(value, indent="\t", separators=(" ,\n", " : ")).encode("utf-8")
 
 
@@ -169,8 +161,6 @@ def _escaped_name(name: str) -> Callable[[dict[str, Any]], bytes]:
     """Compact JSON with the member ``name`` written with its first letter as ``\\uXXXX``."""
 
     def make(value: dict[str, Any]) -> bytes:
-        from ..forge import encode_json
-
         escaped = f'"\\u{ord(name[0]):04x}{name[1:]}"'.encode("ascii")
         return encode_json(value).replace(f'"{name}"'.encode(), escaped, 1)
 
@@ -179,8 +169,6 @@ def _escaped_name(name: str) -> Callable[[dict[str, Any]], bytes]:
 
 def _with_claim(**extra: Any) -> Callable[[dict[str, Any]], bytes]:
     def make(value: dict[str, Any]) -> bytes:
-        from ..forge import encode_json
-
         return encode_json({**value, **extra})
 
     return make
@@ -188,8 +176,6 @@ def _with_claim(**extra: Any) -> Callable[[dict[str, Any]], bytes]:
 
 def _deep_array(depth: int) -> Callable[[dict[str, Any]], bytes]:
     def make(value: dict[str, Any]) -> bytes:
-        from ..forge import encode_json
-
         body = encode_json(value)
         return body[:-1] + b',"deep":' + b"[" * depth + b"]" * depth + b"}"
 
@@ -198,8 +184,6 @@ def _deep_array(depth: int) -> Callable[[dict[str, Any]], bytes]:
 
 def _huge_int(name: str, digits: int) -> Callable[[dict[str, Any]], bytes]:
     def make(value: dict[str, Any]) -> bytes:
-        from ..forge import encode_json
-
         rest = {k: v for k, v in value.items() if k != name}
         return encode_json(rest)[:-1] + f',"{name}":{"9" * digits}}}'.encode()
 
@@ -287,8 +271,6 @@ _MALFORMED: tuple[tuple[str, str, Build, str], ...] = (
 
 
 def _jwe(ctx: CaseContext, *, kid: bool) -> str:
-    from ..forge import jwe_shaped
-
     header: dict[str, Any] = {"alg": "RSA-OAEP", "enc": "A256GCM"}
     if kid:
         header["kid"] = ctx.key.kid
@@ -296,8 +278,6 @@ def _jwe(ctx: CaseContext, *, kid: bool) -> str:
 
 
 def _json_serial(token: str, *, flattened: bool) -> str:
-    from ..forge import json_serialization
-
     return json_serialization(token, flattened=flattened)
 
 

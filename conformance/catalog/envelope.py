@@ -8,9 +8,11 @@ the RFC 7523 profile's form encoding is covered when its target lands.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..forge import compact
 from .authoring import (
     DYNAMIC,
     Case,
@@ -47,8 +49,6 @@ def _no_bearer(ctx: CaseContext) -> Exchange:
 
 def _attacker_session(ctx: CaseContext, real: Session) -> str:
     """Session-shaped claims signed with a key the target never saw."""
-    from ..forge import compact
-
     key = ctx.keyring.attacker("ES256")
     claims = {"sub": real.user_id or real.subject, "sid": "forged", "exp": ctx.now() + 3600}
     return compact(header_for(key), claims, key=key)
@@ -270,8 +270,6 @@ def _to_environment(environment: Callable[[CaseContext], str]) -> Callable[[Case
 
 
 def _unknown_uuid(ctx: CaseContext) -> str:
-    import uuid
-
     return str(uuid.uuid4())
 
 

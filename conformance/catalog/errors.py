@@ -8,10 +8,12 @@ what the body discloses, and the charset of the message. The RFC 7523 error code
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..forge import compact
 from .authoring import Case, CaseContext, Level, Severity, break_signature, case, header_for
 
 if TYPE_CHECKING:
@@ -49,10 +51,6 @@ def _no_session(ctx: CaseContext) -> tuple[Exchange, str]:
 
 def _hs256_public_key(ctx: CaseContext) -> str:
     """HS256 MACed with the trusted key's public JWK text (a key-confusion attempt)."""
-    import json
-
-    from ..forge import compact
-
     secret = json.dumps(dict(ctx.key.public_jwk)).encode()
     return compact(
         header_for(ctx.key, alg="HS256"), dict(ctx.assertion().claims), key=secret, alg="HS256"
@@ -96,8 +94,6 @@ _NEGATIVES: tuple[tuple[str, str, Negative, bool], ...] = (
 
 
 def _attacker(ctx: CaseContext) -> str:
-    from ..forge import compact
-
     attacker = ctx.keyring.attacker(ctx.key.alg)
     return compact(header_for(ctx.key), dict(ctx.assertion().claims), key=attacker, alg=ctx.key.alg)
 

@@ -8,10 +8,27 @@ that the target fetched nothing from the suite's attacker paths.
 
 from __future__ import annotations
 
+import base64
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from .._keyring import private_jwk
+from ..forge import (
+    CRIT_VARIANTS,
+    KID_INJECTIONS,
+    TYP_ACCEPTED,
+    TYP_REJECTED,
+    b64url_encode,
+    compact,
+    deflate,
+    encode_json,
+    json_with_duplicates,
+    nested,
+    standard_header,
+)
 from .authoring import (
     Build,
     Case,
@@ -69,14 +86,10 @@ def _public_jwk(ctx: CaseContext, alg: str = "ES256") -> dict[str, Any]:
 
 
 def _private_jwk(ctx: CaseContext) -> dict[str, Any]:
-    from .._keyring import private_jwk
-
     return private_jwk(ctx.keyring.attacker("ES256"))
 
 
 def _symmetric_jwk(ctx: CaseContext) -> str:
-    from ..forge import b64url_encode, compact
-
     secret = b"attacker-chosen-secret-32-bytes!"
     header = {"alg": "HS256", "typ": "JWT", "jwk": {"kty": "oct", "k": b64url_encode(secret)}}
     return compact(header, claims_with(ctx), key=secret)
@@ -84,8 +97,6 @@ def _symmetric_jwk(ctx: CaseContext) -> str:
 
 def _x5c(alg: str) -> Callable[[CaseContext], list[str]]:
     def chain(ctx: CaseContext) -> list[str]:
-        import base64
-
         der = ctx.keyring.certificate(ctx.keyring.attacker(alg))
         return [base64.b64encode(der).decode("ascii")]
 
@@ -96,8 +107,6 @@ def _jku_variant(shape: str) -> Callable[[CaseContext], str]:
     """A jku that looks like the trusted JWKS host but lands on the attacker's JWKS."""
 
     def url(ctx: CaseContext) -> str:
-        from urllib.parse import urlsplit
-
         host = ctx.jwks_host
         trusted, attacker = urlsplit(host.jwks_url), urlsplit(host.attacker_jwks_url)
         if shape == "userinfo":
@@ -145,8 +154,6 @@ _KID_REFS = {
 
 def _kid_injection(kid: Any, secret: bytes | None) -> Build:
     def build(ctx: CaseContext) -> str:
-        from ..forge import compact
-
         if secret is None:
             return signed(ctx, kid=kid)
         return compact({"alg": "HS256", "typ": "JWT", "kid": kid}, claims_with(ctx), key=secret)
@@ -155,8 +162,6 @@ def _kid_injection(kid: Any, secret: bytes | None) -> Build:
 
 
 def _kid_cases() -> list[Case]:
-    from ..forge import KID_INJECTIONS
-
     out = []
     for item in KID_INJECTIONS:
         row = _KID_ROWS.get(item.name, "G12")
@@ -326,14 +331,10 @@ def _without(*names: str) -> Build:
 
 
 def _nested(ctx: CaseContext) -> str:
-    from ..forge import nested, standard_header
-
     return nested(signed(ctx), standard_header(ctx.key), ctx.key.private_key)
 
 
 def _deflated(ctx: CaseContext) -> str:
-    from ..forge import deflate, encode_json
-
     return signed(ctx, payload=deflate(encode_json(claims_with(ctx))), zip="DEF")
 
 
@@ -347,8 +348,6 @@ _TYP_IDS = {
 
 
 def _processing_cases() -> list[Case]:
-    from ..forge import CRIT_VARIANTS, TYP_ACCEPTED, TYP_REJECTED
-
     out = [
         token_case(
             f"header.crit.{name}",
@@ -484,8 +483,6 @@ def _processing_cases() -> list[Case]:
 
 def _duplicate_header(pairs: Callable[[CaseContext], list[tuple[str, Any]]]) -> Build:
     def build(ctx: CaseContext) -> str:
-        from ..forge import compact, json_with_duplicates
-
         return compact(
             json_with_duplicates(pairs(ctx)), claims_with(ctx), key=ctx.key.private_key, alg="ES256"
         )
@@ -495,10 +492,6 @@ def _duplicate_header(pairs: Callable[[CaseContext], list[tuple[str, Any]]]) -> 
 
 def _thumbprint(name: str) -> Build:
     def build(ctx: CaseContext) -> str:
-        import secrets
-
-        from ..forge import b64url_encode
-
         size = 32 if "S256" in name else 20  # SHA-256 or SHA-1 thumbprint length
         members: dict[str, Any] = {name: b64url_encode(secrets.token_bytes(size))}
         return signed(ctx, header=None, **members)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._settings import ALLOWED_ALGS as _POLICY_ALGS
+from ..forge import split
 from .authoring import (
     DYNAMIC,
     Case,
@@ -77,8 +78,6 @@ def _issue(
 
 
 def _parts(ctx: CaseContext, exchange: Exchange) -> tuple[dict[str, Any], dict[str, Any], bytes]:
-    from ..forge import split
-
     token = exchange.issued_token or ""
     ctx.check(token.count(".") == 2, f"the issued token has {token.count('.') + 1} segments, not 3")
     header, claims, signature = split(token)
@@ -111,7 +110,7 @@ def _is_jws(ctx: CaseContext) -> None:
 
 
 def _verifies(ctx: CaseContext) -> None:
-    import jwt
+    import jwt  # lazy: the catalog loads in every pytest run
 
     exchange = ctx.valid(label="issue")
     header, _, _ = _parts(ctx, exchange)
@@ -164,8 +163,6 @@ def _short_lived(ctx: CaseContext) -> None:
 
 
 def _session_expiry(session: Session) -> float | None:
-    from ..forge import split
-
     try:
         _, claims, _ = split(session.token)
     except ValueError:

@@ -17,6 +17,8 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._keyring import private_jwk
+from ..forge import b64url_decode, b64url_encode, compact, e_equals_one_signature
 from .authoring import (
     Case,
     CaseContext,
@@ -161,16 +163,12 @@ def _weak_token(ctx: CaseContext, kid: str) -> str:
 
 
 def _e_one_token(ctx: CaseContext, kid: str) -> str:
-    from ..forge import e_equals_one_signature
-
     key = ctx.keyring.trusted("RS256")
     size = (key.public_key.key_size + 7) // 8
     return e_equals_one_signature(signed(ctx, key, kid=kid), size=size)
 
 
 def _point_off_curve(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
-    from ..forge import b64url_decode, b64url_encode
-
     jwk = dict(relabelled(ctx.keyring.trusted("ES256"), kid).public_jwk)
     y = int.from_bytes(b64url_decode(jwk["y"]), "big")
     jwk["y"] = b64url_encode(((y + 1) % (1 << 256)).to_bytes(32, "big"))
@@ -179,8 +177,6 @@ def _point_off_curve(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
 
 def _symmetric_entries(secret: bytes) -> Callable[[CaseContext, str], list[Mapping[str, Any]]]:
     def entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
-        from ..forge import b64url_encode
-
         return [
             {"kty": "oct", "kid": kid, "use": "sig", "alg": "HS256", "k": b64url_encode(secret)}
         ]
@@ -190,16 +186,12 @@ def _symmetric_entries(secret: bytes) -> Callable[[CaseContext, str], list[Mappi
 
 def _hmac_token(secret: bytes) -> Callable[[CaseContext, str], str]:
     def build(ctx: CaseContext, kid: str) -> str:
-        from ..forge import compact
-
         return compact({"alg": "HS256", "typ": "JWT", "kid": kid}, claims_with(ctx), key=secret)
 
     return build
 
 
 def _private_entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
-    from .._keyring import private_jwk
-
     return [private_jwk(relabelled(ctx.keyring.trusted("ES384"), kid))]
 
 

@@ -12,6 +12,8 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._oracle import Rules, violations
+from ..forge import compact
 from .authoring import Case, CaseContext, Expect, Level, Severity, case
 
 if TYPE_CHECKING:
@@ -23,8 +25,6 @@ NOT_APPLICABLE: Mapping[str, str] = {}
 
 
 def _rules(ctx: CaseContext) -> Any:
-    from .._oracle import Rules
-
     s = ctx.settings
     return Rules(
         issuer=s.issuer,
@@ -80,10 +80,9 @@ def _property(
     ],
 ) -> Callable[[CaseContext], Exchange | None]:
     def run(ctx: CaseContext) -> Exchange | None:
+        # lazy: hypothesis; the catalog loads in every pytest run
         from hypothesis import HealthCheck, given, seed, settings
         from hypothesis import strategies as st
-
-        from .._oracle import violations
 
         rules = _rules(ctx)
         mismatches: list[str] = []
@@ -135,8 +134,7 @@ def _property(
 def _draw_claims(
     data: Any, ctx: CaseContext, strategies: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
-    from ..forge import compact
-    from ..strategies import claim_sets
+    from ..strategies import claim_sets  # lazy: strategies imports hypothesis
 
     now = ctx.now()
     # The strategy's times are absolute: it follows the target's clock, second by second.
@@ -159,8 +157,7 @@ def _draw_claims(
 def _draw_header(
     data: Any, ctx: CaseContext, strategies: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
-    from ..forge import compact
-    from ..strategies import header_mutations
+    from ..strategies import header_mutations  # lazy: strategies imports hypothesis
 
     key = ctx.key
     jwks = ctx.keyring.published_jwks()

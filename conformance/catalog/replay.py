@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..forge import b64url_decode, b64url_encode
 from .authoring import (
     DYNAMIC,
     Case,
@@ -86,8 +87,6 @@ _P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 def _malleated(ctx: CaseContext) -> Exchange:
     """The accepted token with its ECDSA signature's s replaced by n - s (still valid)."""
-    from ..forge import b64url_decode, b64url_encode
-
     if ctx.key.alg != "ES256":
         ctx.skip("the malleation probe needs the default key to be ES256")
     token = ctx.sign(ctx.assertion())

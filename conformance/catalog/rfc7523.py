@@ -113,6 +113,8 @@ def _error_code_case(
     """An assertion with a bad signature must be refused with the right OAuth ``error``."""
 
     def run(ctx: CaseContext) -> Exchange:
+        # lazy: the transport stack (logging, concurrent.futures: ~15 ms) stays out of the
+        # catalog, which the plugin imports in every pytest run
         from ..targets.rfc7523 import error_code
 
         _target(ctx, mode)

@@ -12,6 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .. import forge
+from ..forge import (
+    COORDINATE_SIZES,
+    CURVE_ORDERS,
+    ecdsa_rs,
+    pkcs1v15_forged,
+    pss_variant,
+    replace_signature,
+    rsa_strip_leading_zero,
+    signature_of,
+    tamper_payload,
+    with_ecdsa_rs,
+)
 from .authoring import (
     Build,
     Case,
@@ -39,8 +52,6 @@ def _forge_fn(name: str, *args: Any, **kwargs: Any) -> Callable[[str], str]:
     """The forge's token mutation ``name`` with extra arguments bound (imported late)."""
 
     def apply(token: str) -> str:
-        from .. import forge
-
         function: Callable[..., str] = getattr(forge, name)
         return function(token, *args, **kwargs)
 
@@ -49,8 +60,6 @@ def _forge_fn(name: str, *args: Any, **kwargs: Any) -> Callable[[str], str]:
 
 def _payload_changed(change: Callable[[CaseContext], dict[str, Any]]) -> Build:
     def build(ctx: CaseContext) -> str:
-        from ..forge import tamper_payload
-
         return tamper_payload(signed(ctx), **change(ctx))
 
     return build
@@ -70,8 +79,6 @@ def _ecdsa_rs(alg: str, pick: Callable[[int, int, int], tuple[int, int]]) -> Bui
     """ES ``alg`` token whose raw signature is ``pick(r, s, n)``."""
 
     def build(ctx: CaseContext) -> str:
-        from ..forge import COORDINATE_SIZES, CURVE_ORDERS, ecdsa_rs, with_ecdsa_rs
-
         token = signed(ctx, ctx.keyring.trusted(alg))
         r, s = pick(*ecdsa_rs(token), CURVE_ORDERS[alg])
         return with_ecdsa_rs(token, r, s, size=COORDINATE_SIZES[alg])
@@ -81,22 +88,16 @@ def _ecdsa_rs(alg: str, pick: Callable[[int, int, int], tuple[int, int]]) -> Bui
 
 def _pad_coordinates(token: str) -> str:
     """Each ECDSA coordinate as 33 octets (a leading zero each): 66 bytes, not 64."""
-    from ..forge import ecdsa_rs, with_ecdsa_rs
-
     r, s = ecdsa_rs(token)
     return with_ecdsa_rs(token, r, s, size=33)
 
 
 def _drop_last_byte(token: str) -> str:
-    from ..forge import replace_signature, signature_of
-
     return replace_signature(token, signature_of(token)[:-1])
 
 
 def _pkcs1(variant: str) -> Build:
     def build(ctx: CaseContext) -> str:
-        from ..forge import pkcs1v15_forged
-
         key = ctx.keyring.trusted("RS256")
         return pkcs1v15_forged(signed(ctx, key), key, variant)
 
@@ -105,8 +106,6 @@ def _pkcs1(variant: str) -> Build:
 
 def _pss(variant: str) -> Build:
     def build(ctx: CaseContext) -> str:
-        from ..forge import pss_variant
-
         key = ctx.keyring.trusted("PS256")
         return pss_variant(signed(ctx, key), key, variant)
 
@@ -119,8 +118,6 @@ def _leading_zero_stripped(ctx: CaseContext) -> str:
     PKCS#1 v1.5 is deterministic, so fresh claims (a new jti) are drawn until one of the
     ~1 in 256 signatures with a leading zero appears.
     """
-    from ..forge import rsa_strip_leading_zero, signature_of
-
     key = ctx.keyring.trusted("RS256")
     base = claims_with(ctx)
     for attempt in range(8192):

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+from cryptography.hazmat.primitives import serialization
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -188,8 +189,6 @@ def create_app(
 
 
 def _demo_jwks(path: str) -> dict[str, Any]:
-    from cryptography.hazmat.primitives import serialization
-
     with open(path, "rb") as handle:
         key = serialization.load_pem_private_key(handle.read(), password=None)
     return {"keys": [public_jwk(key, alg="ES256")]}

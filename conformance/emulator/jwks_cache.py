@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from .. import _http
 
@@ -50,9 +52,6 @@ class _Entry:
 
 def parse_jwk(jwk: Any) -> PublishedKey | None:
     """A usable public key from one JWK, or ``None`` when it must not be used."""
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-
     if not isinstance(jwk, dict):
         return None
     kty = jwk.get("kty")

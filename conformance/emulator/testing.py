@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -58,8 +60,6 @@ def sign(
     headers: Mapping[str, Any] | None = None,
 ) -> str:
     """A JWT signed with PyJWT (a loaded key object, never a PEM string: it is slow)."""
-    import jwt
-
     extra: dict[str, Any] = dict(headers or {})
     if kid is not None:
         extra["kid"] = kid
@@ -104,8 +104,6 @@ class Keys:
     """
 
     def __init__(self) -> None:
-        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
         self.trusted: dict[str, tuple[Any, str, str]] = {
             "a-rsa": (
                 rsa.generate_private_key(public_exponent=65537, key_size=2048),

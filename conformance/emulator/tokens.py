@@ -15,6 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
 from ._b64 import b64url_encode
 from .config import MEMORY
 
@@ -22,14 +27,10 @@ KEY_NAME = "emulator-signing-key.pem"
 
 
 def _new_key() -> Any:
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     return ec.generate_private_key(ec.SECP256R1())
 
 
 def _pem(key: Any) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
     return bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -48,8 +49,6 @@ def load_or_create_key(state: str) -> Any:
     """
     if state == MEMORY:
         return _new_key()
-    from cryptography.hazmat.primitives import serialization
-
     directory = Path(state)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / KEY_NAME
@@ -83,9 +82,6 @@ def public_jwk(key: Any, *, alg: str | None = None) -> dict[str, Any]:
 
 
 def _public_dict(key: Any) -> dict[str, Any]:
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-
     if isinstance(key, rsa.RSAPrivateKey):
         return dict(json.loads(RSAAlgorithm.to_jwk(key.public_key())))
     if isinstance(key, ec.EllipticCurvePrivateKey):
@@ -124,8 +120,6 @@ class TokenIssuer:
     def sign(self, claims: Mapping[str, Any], *, typ: str) -> str:
         """Sign with an explicit ``typ`` (``SESSION_TYP`` or ``ELEVATED_TYP``): a token of
         one kind is never accepted where the other is expected (8725bis §3.11, §3.12)."""
-        import jwt
-
         return jwt.encode(
             dict(claims), self._key, algorithm="ES256", headers={"kid": self.kid, "typ": typ}
         )
@@ -133,8 +127,6 @@ class TokenIssuer:
     def verify(self, token: str, *, now: float, typ: str) -> dict[str, Any] | None:
         """The claims of one of our tokens of kind ``typ`` if its signature holds and it
         is unexpired."""
-        import jwt
-
         try:
             header = jwt.get_unverified_header(token)
             if header.get("kid") != self.kid or header.get("alg") != "ES256":

@@ -25,6 +25,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from jwt.algorithms import get_default_algorithms
+
 from ._b64 import b64url_decode, b64url_encode
 from .config import EmulatorConfig, Environment
 from .jwks_cache import JwksCache, JwksUnavailable, PublishedKey, parse_jwk
@@ -232,8 +235,6 @@ class Validator:
         key = self._select_key(header, alg, kid, source)
         if has("signature_not_checked"):
             return
-        from jwt.algorithms import get_default_algorithms
-
         algorithm = get_default_algorithms()[alg]
         try:
             ok = algorithm.verify(
@@ -285,8 +286,6 @@ class Validator:
         return usable[0]
 
     def _check_hmac_confusion(self, decoded: Decoded, source: Environment, kid: str | None) -> None:
-        from cryptography.hazmat.primitives import serialization
-
         try:
             keys = self.jwks.keys(source.jwks_url, kid=kid)
         except JwksUnavailable:

@@ -47,6 +47,7 @@ def _count(mapping: Any, key: str) -> int:
 
 
 def _new_figure(height: float) -> Any:
+    # lazy: importing the report package (conformance diff) needs no matplotlib
     from matplotlib.figure import Figure as MplFigure
 
     # A bare Figure (no pyplot) has no global state and needs no GUI backend.
@@ -61,6 +62,7 @@ def _png(fig: Any) -> bytes:
 
 
 def _rc() -> Any:
+    # lazy: importing the report package (conformance diff) needs no matplotlib
     import matplotlib as mpl
 
     return mpl.rc_context({"font.size": 8, "axes.spines.top": False, "axes.spines.right": False})
@@ -173,6 +175,7 @@ def latency(results: Mapping[str, Any]) -> Figure | None:
         )
         ax.set_yticks(range(1, len(names) + 1), [_label(n) for n in names][::-1])
         ax.set_xscale("log")
+        # lazy: importing the report package (conformance diff) needs no matplotlib
         from matplotlib.ticker import NullFormatter, ScalarFormatter
 
         ax.xaxis.set_major_formatter(ScalarFormatter())  # "10", not "$10^{1}$"
