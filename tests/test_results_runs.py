@@ -47,7 +47,7 @@ def _run(tmp_path: Path, *argv: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_a_clean_run_validates(tmp_path: Path) -> None:
-    code, data = _run(tmp_path, "--id", "time.*")
+    code, data = _run(tmp_path, "--id", "claims.*")
     cases = data["cases"]
     assert code == 0
     assert len(cases) > 10
