@@ -54,6 +54,7 @@ def junit_tree(results: Results) -> ET.ElementTree[ET.Element[str]]:
             ("level", c.level),
             ("severity", c.severity),
             ("expect", c.expect),
+            ("kind", c.kind),
             ("outcome", c.outcome),
             ("verdict", c.verdict),
         ):

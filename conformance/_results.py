@@ -71,6 +71,7 @@ def case_record(
             "level": case.level.value,
             "severity": case.severity.value,
             "expect": case.expect.value,
+            "kind": case.kind.value,
             "correct": case.correct,
             "rationale": case.rationale,
             "references": list(case.references),

@@ -56,6 +56,7 @@ Outcome = Literal["accepted", "rejected", "error", "judged", "none"]
 Level = Literal["must", "should"]
 Severity = Literal["critical", "high", "medium", "low", "info"]
 Expect = Literal["accept", "reject", "either"]
+Kind = Literal["security", "interop"]
 WaiverState = Literal["active", "expired", "stale", "not_applied"]
 
 VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "warn", "error", "skip", "waived")
@@ -124,6 +125,9 @@ class CaseRecord(msgspec.Struct, frozen=True, kw_only=True):
     level: Annotated[Level, _d("must (contract) or should (hardening)")]
     severity: Annotated[Severity, _d("impact when the case fails")]
     expect: Annotated[Expect, _d("what a correct endpoint does with the assertion")]
+    kind: Annotated[
+        Kind, _d("security: accepting it gains a token; interop: refusing it is too strict")
+    ] = "security"
     correct: Annotated[str, _d("a correct endpoint's behaviour, in words")]
     rationale: Annotated[str, _d("why it matters")]
     references: Annotated[list[str], _d("RFC sections, tools, test suites")]

@@ -15,7 +15,8 @@ gets the same verdict everywhere. Two steps:
    * ``skip``  the case cannot run here (a capability, key or setting is missing).
 
 2. **settle** (:func:`settle`): the run's policy turns a judgement into the final
-   verdict — a ``should`` case's ``fail`` is ``warn`` unless the run is strict, and
+   verdict — a ``should`` case's ``fail``, and an ``interop`` case's (a refusal of what
+   a correct target accepts: stricter than needed), is ``warn`` unless the run is strict;
    waivers turn ``fail``/``warn`` into ``waived`` while active (an expired waiver
    leaves a ``fail``).
 """
@@ -30,7 +31,7 @@ from typing import Any, Literal
 from ._redact import scrub
 from ._schema import VERDICTS, Verdict
 from ._waivers import Waivers
-from .catalog._model import Case, Expect, Level
+from .catalog._model import Case, Expect, Kind, Level
 from .targets.base import Exchange
 
 #: What the answers prove, before the run's policy (final verdicts: ``_schema.Verdict``).
@@ -124,7 +125,8 @@ def confirm(control: Exchange) -> Judgement:
 def settle(case: Case, judged: Judged, policy: Policy, *, today: dt.date) -> Settled:
     """The final verdict of ``judged`` under the run's ``policy`` (see the module doc)."""
     verdict: str = judged
-    if judged == "fail" and case.level is Level.SHOULD and not policy.strict:
+    lenient = case.level is Level.SHOULD or case.kind is Kind.INTEROP
+    if judged == "fail" and lenient and not policy.strict:
         verdict = "warn"
     verdict, waiver = policy.waivers.apply(case.id, verdict, today=today)
     return Settled(verdict=_verdict(verdict), waiver=waiver)

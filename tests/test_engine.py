@@ -18,7 +18,15 @@ from conformance._keyring import Keyring
 from conformance._settings import TargetSettings
 from conformance._verdict import Policy
 from conformance._waivers import load_waivers
-from conformance.catalog._model import CAPABILITIES, Case, CaseContext, Expect, Level, case
+from conformance.catalog._model import (
+    CAPABILITIES,
+    Case,
+    CaseContext,
+    Expect,
+    Kind,
+    Level,
+    case,
+)
 from conformance.targets.base import Exchange, ExchangeRequest, Target
 from conformance.targets.fake import FakeTarget, Reply, accept_all, reject_all
 
@@ -119,7 +127,7 @@ def test_a_token_for_a_negative_is_a_fail_and_sends_no_control() -> None:
 
 def test_a_refusal_of_what_must_be_accepted_is_a_fail() -> None:
     result = run_case(runtime(reject_all), sends(expect=Expect.ACCEPT))
-    assert result.verdict == "fail"
+    assert result.judged == "fail"  # settled as warn: see the interop test below
     assert result.message.startswith("refused it: HTTP 401")
 
 
@@ -271,6 +279,18 @@ def test_a_should_failure_is_a_warning_unless_strict() -> None:
     assert (strict.verdict, strict.judged) == ("fail", "fail")
     # a must failure is a failure either way
     assert run_case(runtime(accept_all), sends()).verdict == "fail"
+
+
+def test_an_interop_failure_is_a_warning_unless_strict() -> None:
+    """Refusing what a correct target accepts is stricter than needed, never a security
+    failure: a must case of kind interop warns, and fails only a strict run."""
+    interop = sends(expect=Expect.ACCEPT)
+    assert interop.kind is Kind.INTEROP and interop.level is Level.MUST
+    lenient = run_case(runtime(reject_all), interop)
+    strict = run_case(runtime(reject_all, policy=Policy(strict=True)), interop)
+    assert (lenient.verdict, lenient.judged) == ("warn", "fail")
+    assert strict.verdict == "fail"
+    assert sends().kind is Kind.SECURITY
 
 
 def waivers(tmp_path: Path, case_id: str, expires: dt.date) -> Policy:

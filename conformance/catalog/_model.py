@@ -42,6 +42,16 @@ class Level(StrEnum):
     SHOULD = "should"  # hardening from the JWT BCP: a failure is a warning unless --strict
 
 
+class Kind(StrEnum):
+    """What a failure of the case means (docs/levels.md)."""
+
+    #: the target accepted what it must refuse: an attacker gains a token
+    SECURITY = "security"
+    #: the target refused what it should accept: stricter than needed, never a security
+    #: failure; it fails the run only under --strict
+    INTEROP = "interop"
+
+
 class Severity(StrEnum):
     CRITICAL = "critical"  # a token for someone else / without a valid signature
     HIGH = "high"
@@ -238,6 +248,7 @@ class Case:
     expect_by_profile: Mapping[str, Expect] = field(default_factory=dict)
     #: the case sends a positive control after a rejection (off for cases that judge themselves)
     control: bool = True
+    kind: Kind = Kind.SECURITY
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
@@ -267,8 +278,10 @@ def case(
     profiles: Sequence[str] = ("dynamic", "rfc7523"),
     expect_by_profile: Mapping[str, Expect] | None = None,
     control: bool = True,
+    kind: Kind | None = None,
 ) -> Case:
-    """Build a :class:`Case` with defaults (reject, must, high)."""
+    """Build a :class:`Case` with defaults (reject, must, high). ``kind`` defaults to
+    ``interop`` for a case that expects an acceptance, else ``security``."""
     if correct is None:
         correct = {
             Expect.REJECT: "refuses it with a 4xx and issues no token",
@@ -291,6 +304,7 @@ def case(
         profiles=frozenset(profiles),
         expect_by_profile=dict(expect_by_profile or {}),
         control=control,
+        kind=kind or (Kind.INTEROP if expect is Expect.ACCEPT else Kind.SECURITY),
     )
 
 
