@@ -482,8 +482,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for item in session.items:
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("conformance_case") if callspec is not None else None
-        if case is not None:
-            chosen.append(case.id)
+        case_id = getattr(case, "id", None)  # an empty parameter set holds NOTSET
+        if isinstance(case_id, str):
+            chosen.append(case_id)
     run.log.selected = chosen
 
 
