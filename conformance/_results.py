@@ -118,9 +118,10 @@ def build_results(
 ) -> Results:
     """The whole document: ``cases`` in catalog order (then by id), counted by
     :func:`~conformance._schema.summarise`; ``run`` completed with the suite, catalog and
-    Python versions; ``scope`` (the profile's catalog, the selection, why the run stopped
-    early) decides the coverage, else the cases are taken as the whole selection. Every part is validated by the models (``msgspec.ValidationError``
-    names the bad field)."""
+    Python versions; ``scope`` (the profile's catalog, the selection, why the run
+    stopped early) decides the coverage, else the cases are taken as the whole selection.
+    Every part is validated by the models (``msgspec.ValidationError`` names the bad
+    field)."""
     records = [c if isinstance(c, CaseRecord) else msgspec.convert(c, CaseRecord) for c in cases]
     records.sort(key=_order)
     info = msgspec.convert(

@@ -453,6 +453,7 @@ def changes(diff: ResultsDiff) -> str:
     blocks = []
     groups = (
         ("Regressions", diff.regressions),
+        ("Lost coverage (ran before, skipped or missing now)", diff.lost_coverage),
         ("Fixed", diff.fixed),
         ("Other verdict changes", diff.other_changes),
         ("Added cases", diff.added),
@@ -478,5 +479,8 @@ def changes(diff: ResultsDiff) -> str:
         f'<p class="cr-small">Baseline run <code>{esc(diff.old_run_id)}</code> '
         f"({esc(diff.old_started_at)}).</p>"
     )
+    notes = "".join(f"<li>Lost coverage: {esc(n, limit=300)}</li>" for n in diff.coverage_notes)
+    if notes:
+        blocks.insert(0, f'<ul class="cr-gaps">{notes}</ul>')
     body = "".join(blocks) or '<p class="cr-ok">No verdict changed.</p>'
     return _section("Changes since baseline", intro + body, anchor="changes")
