@@ -114,7 +114,7 @@ def test_a_stopped_run_is_incomplete_whatever_its_cases_did() -> None:
 def test_selected_cases_without_a_verdict_make_a_run_incomplete() -> None:
     records = _records(("pass", "time", "high"), ("pass", "time", "high"))
     scope = Scope(
-        catalog=tuple((c.id, c.category, c.severity) for c in records) + (("x", "time", "low"),),
+        catalog=(*tuple((c.id, c.category, c.severity) for c in records), ("x", "time", "low")),
         selected=frozenset({records[0].id, records[1].id, "x"}),
     )
     summary = summarise(records, scope=scope)
