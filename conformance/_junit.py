@@ -47,7 +47,7 @@ def junit_tree(results: Results) -> ET.ElementTree[ET.Element[str]]:
         timestamp=_x(results.run.started_at),
     )
     props = ET.SubElement(suite, "properties")
-    run_props = [("verdict", summary.verdict)]
+    run_props: list[tuple[str, str]] = [("verdict", summary.verdict)]
     if cov is not None:
         run_props += [
             ("complete", str(cov.complete).lower()),
@@ -60,8 +60,8 @@ def junit_tree(results: Results) -> ET.ElementTree[ET.Element[str]]:
         ]
         run_props += [("stopped", _x(cov.stopped))] if cov.stopped else []
         run_props += [("gap", _x(gap)) for gap in cov.gaps]
-    for key, value in run_props:
-        ET.SubElement(props, "property", name=key, value=value)
+    for name, text in run_props:
+        ET.SubElement(props, "property", name=name, value=text)
     if incomplete:
         # CI shows a red run even when every recorded case passed: the rest never ran
         tc = ET.SubElement(suite, "testcase", classname="conformance.run", name="run.complete")

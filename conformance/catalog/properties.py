@@ -82,7 +82,7 @@ def _blob(exc: BaseException) -> str:
     for note in getattr(exc, "__notes__", ()):
         at = note.find("@reproduce_failure(")
         if at >= 0:
-            return note[at:].split(" as a decorator")[0].strip()
+            return str(note[at:].split(" as a decorator")[0]).strip()
     return ""
 
 
