@@ -1,7 +1,9 @@
 """``conformance report`` and ``conformance diff``: render a results file, compare two.
 
 Exit codes: ``report`` 0 when the page was written; ``diff`` 1 when the newer run
-regressed (a case turned fail/error, or a new case fails), else 0; both 2 on bad input
+regressed (a case turned fail/error, a new case fails, or coverage was lost: a case that
+ran now skips or is missing, fewer cases were selected, the newer run is incomplete;
+``--allow-lost-coverage`` accepts the lost coverage), else 0; both 2 on bad input
 (a missing or invalid results file), with one line on stderr.
 """
 
@@ -34,12 +36,19 @@ def register(subparsers: Any) -> None:
     diff = subparsers.add_parser(
         "diff",
         help="compare two results files (exit 1 on regression)",
-        description="List new failures, fixed cases, changed verdicts and added/removed "
-        "cases between OLD and NEW; exit 1 when NEW regressed.",
+        description="List new failures, lost coverage, fixed cases, changed verdicts and "
+        "added/removed cases between OLD and NEW; exit 1 when NEW regressed: a new failure, "
+        "or lost coverage (a case that ran now skips or is missing, fewer cases selected, an "
+        "incomplete NEW run) unless --allow-lost-coverage.",
     )
     diff.add_argument("old", type=Path, metavar="OLD/results.json")
     diff.add_argument("new", type=Path, metavar="NEW/results.json")
     diff.add_argument("--format", choices=("text", "json"), default="text")
+    diff.add_argument(
+        "--allow-lost-coverage",
+        action="store_true",
+        help="a case that ran and now skips or is missing is listed, not a regression",
+    )
     diff.set_defaults(func=run_diff)
 
 
@@ -58,7 +67,7 @@ def run_report(args: argparse.Namespace) -> int:
 def run_diff(args: argparse.Namespace) -> int:
     from .report import diff_files  # lazy: the report stack is an optional extra
 
-    result = diff_files(args.old, args.new)
+    result = diff_files(args.old, args.new, allow_lost_coverage=args.allow_lost_coverage)
     print(result.to_json() if args.format == "json" else result.to_text())
     return 1 if result.regressed else 0
 

@@ -11,14 +11,19 @@ from typing import Any
 
 from ._exceptions import ConfigError
 
+#: The exit code of a run that stopped before every selected case ran.
+INCOMPLETE = 3
+
 
 def register(sub: Any) -> None:
     run = sub.add_parser(
         "run",
         help="run the conformance suite (default target: the embedded emulator)",
         description="Run the packaged suite (pytest --pyargs conformance.suite) and write "
-        "results.json, junit.xml, report.ipynb and report.html. Exit 0: conformant; "
-        "1: a case failed or erred; 2: could not run.",
+        "results.json, junit.xml, report.ipynb and report.html. Exit 0: conformant (also "
+        "conformant_with_gaps: nothing failed, but critical cases did not run); 1: a case "
+        "failed or erred; 2: could not run; 3: incomplete (stopped before every selected "
+        "case ran: Ctrl-C, -x, a crashed worker).",
     )
     run.add_argument("--config", metavar="FILE", help="target configuration (TOML)")
     run.add_argument(
@@ -149,6 +154,11 @@ def run_suite(args: argparse.Namespace) -> int:
             print(f"{'html:':<9}{outputs.html}")
     if report.error is not None:
         print(report.error, file=sys.stderr)
+    if outputs is not None and outputs.summary.verdict == "incomplete":
+        cov = outputs.summary.coverage
+        why = f": {cov.stopped}" if cov is not None else ""
+        print(f"conformance: the run is incomplete{why}", file=sys.stderr)
+        return INCOMPLETE
     if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return int(code)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:

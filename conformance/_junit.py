@@ -2,7 +2,9 @@
 
 ``fail`` → ``<failure>``, ``error`` → ``<error>`` (both with the one-screen failure as
 text), ``skip`` → ``<skipped>``; ``warn`` and ``waived`` pass for CI and say why in
-``<system-out>``. ElementTree escapes markup; characters XML 1.0 cannot carry at all
+``<system-out>``. The testsuite's properties carry the run verdict and its coverage; an
+``incomplete`` run adds a ``run.complete`` testcase with an ``<error>``, so that CI never
+shows it green. ElementTree escapes markup; characters XML 1.0 cannot carry at all
 (control characters, lone surrogates, U+FFFE/U+FFFF) become visible escapes here, since
 a results file written by another version or edited by hand may still hold them.
 """
@@ -30,17 +32,47 @@ def _x(text: str) -> str:
 
 def junit_tree(results: Results) -> ET.ElementTree[ET.Element[str]]:
     cases = results.cases
-    counts = results.summary.counts
+    summary = results.summary
+    counts = summary.counts
+    cov = summary.coverage
+    incomplete = summary.verdict == "incomplete"
     suite = ET.Element(
         "testsuite",
         name="exchange-conformance",
-        tests=str(len(cases)),
+        tests=str(len(cases) + incomplete),
         failures=str(counts.fail),
-        errors=str(counts.error),
+        errors=str(counts.error + incomplete),
         skipped=str(counts.skip),
         time=f"{results.run.duration_s:.3f}",
         timestamp=_x(results.run.started_at),
     )
+    props = ET.SubElement(suite, "properties")
+    run_props: list[tuple[str, str]] = [("verdict", summary.verdict)]
+    if cov is not None:
+        run_props += [
+            ("complete", str(cov.complete).lower()),
+            ("catalog", str(cov.catalog)),
+            ("selected", str(cov.selected)),
+            ("ran", str(cov.ran)),
+            ("skipped", str(cov.skipped)),
+            ("not_run", str(cov.not_run)),
+            ("critical_unproved", str(cov.critical_unproved)),
+        ]
+        run_props += [("stopped", _x(cov.stopped))] if cov.stopped else []
+        run_props += [("gap", _x(gap)) for gap in cov.gaps]
+    for name, text in run_props:
+        ET.SubElement(props, "property", name=name, value=text)
+    if incomplete:
+        # CI shows a red run even when every recorded case passed: the rest never ran
+        tc = ET.SubElement(suite, "testcase", classname="conformance.run", name="run.complete")
+        not_run = cov.not_run if cov is not None else 0
+        el = ET.SubElement(
+            tc,
+            "error",
+            message=_x(f"run incomplete: {not_run} selected cases did not run"),
+            type="incomplete",
+        )
+        el.text = _x(cov.stopped if cov is not None else "the run stopped early")
     for c in cases:
         tc = ET.SubElement(
             suite,

@@ -11,7 +11,7 @@ from typing import Any
 from ._junit import write_junit
 from ._results import build_results, write_json
 from ._runlog import RunLog
-from ._schema import CaseRecord, Summary
+from ._schema import CaseRecord, Scope, Summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +26,18 @@ class Outputs:
     cases: tuple[CaseRecord, ...]
 
 
-def write_outputs(log: RunLog, *, run: Mapping[str, Any], out: Path, render: bool) -> Outputs:
+def write_outputs(
+    log: RunLog,
+    *,
+    run: Mapping[str, Any],
+    out: Path,
+    render: bool,
+    scope: Scope | None = None,
+) -> Outputs:
     """Write results.json and junit.xml into ``out``; render the report when ``render``.
-    A failed render is reported in ``report_note``, never raised: the results stand."""
-    results = build_results(log.records, run=run, facts=log.facts, retries=log.retries)
+    ``scope`` is what the run set out to do (its coverage). A failed render is reported in
+    ``report_note``, never raised: the results stand."""
+    results = build_results(log.records, run=run, facts=log.facts, retries=log.retries, scope=scope)
     results_path = write_json(out / "results.json", results)
     junit_path = write_junit(out / "junit.xml", results)
     html, note = None, ""

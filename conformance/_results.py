@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ._redact import decode_token
-from ._schema import SCHEMA, CaseRecord, ExchangeRecord, Fact, Results, RunInfo, summarise
+from ._schema import (
+    SCHEMA,
+    CaseRecord,
+    ExchangeRecord,
+    Fact,
+    Results,
+    RunInfo,
+    Scope,
+    summarise,
+)
 from ._version import CATALOG_VERSION, RESULTS_SCHEMA_VERSION, __version__
 from .catalog._model import CATEGORIES
 
@@ -105,11 +114,14 @@ def build_results(
     run: Mapping[str, Any],
     facts: Mapping[str, Any],
     retries: int = 0,
+    scope: Scope | None = None,
 ) -> Results:
     """The whole document: ``cases`` in catalog order (then by id), counted by
     :func:`~conformance._schema.summarise`; ``run`` completed with the suite, catalog and
-    Python versions. Every part is validated by the models (``msgspec.ValidationError``
-    names the bad field)."""
+    Python versions; ``scope`` (the profile's catalog, the selection, why the run
+    stopped early) decides the coverage, else the cases are taken as the whole selection.
+    Every part is validated by the models (``msgspec.ValidationError`` names the bad
+    field)."""
     records = [c if isinstance(c, CaseRecord) else msgspec.convert(c, CaseRecord) for c in cases]
     records.sort(key=_order)
     info = msgspec.convert(
@@ -126,7 +138,7 @@ def build_results(
         schema=SCHEMA,
         schema_version=RESULTS_SCHEMA_VERSION,
         run=info,
-        summary=summarise(records, retries=retries),
+        summary=summarise(records, retries=retries, scope=scope),
         facts=msgspec.convert(dict(facts), dict[str, Fact]),
         cases=records,
     )

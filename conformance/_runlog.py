@@ -16,6 +16,10 @@ class RunLog:
     facts: dict[str, Any] = field(default_factory=dict)
     retries: int = 0
     target: dict[str, Any] = field(default_factory=dict)
+    #: the case ids pytest collected (after -k/-m); every worker collects them all
+    selected: list[str] = field(default_factory=list)
+    #: why the run stopped early (Ctrl-C, -x, a crashed worker); empty when it did not
+    stopped: list[str] = field(default_factory=list)
 
     def payload(self) -> str:
         """What an xdist worker sends to the controller."""
@@ -25,6 +29,8 @@ class RunLog:
                 "facts": self.facts,
                 "retries": self.retries,
                 "target": self.target,
+                "selected": self.selected,
+                "stopped": self.stopped,
             }
         )
 
@@ -34,5 +40,11 @@ class RunLog:
         self.records.extend(data.get("records", ()))
         self.facts.update(data.get("facts", {}))
         self.retries += int(data.get("retries", 0))
+        for case_id in data.get("selected", ()):
+            if case_id not in self.selected:
+                self.selected.append(case_id)
+        for why in data.get("stopped", ()):
+            if why not in self.stopped:
+                self.stopped.append(why)
         if data.get("target"):
             self.target = dict(data["target"])

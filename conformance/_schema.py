@@ -8,9 +8,11 @@
     python3 -m conformance._schema > conformance/schemas/results.schema.json
     python3 tools/results_schema.py          # both files; --check only compares
 
-Fields that early files of schema version 1 may lack (``failure``, ``rerun``,
-``waited_ms``, ``unused_waivers``) have defaults, so old baselines still load; every
-other field is required, and the writer always writes every field.
+Schema version 2 added the run verdicts ``incomplete`` and ``conformant_with_gaps``,
+``summary.coverage`` and ``run.selection``; the reader still reads version 1. Fields
+that files of version 1 may lack (``failure``, ``rerun``, ``waited_ms``,
+``unused_waivers``, ``coverage``, ``selection``) have defaults, so old baselines still
+load; every other field is required, and the writer always writes every field.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -26,6 +29,7 @@ from msgspec import UNSET, Meta, UnsetType
 from ._version import RESULTS_SCHEMA_VERSION
 
 __all__ = [
+    "RUN_VERDICTS",
     "SCHEMA",
     "SCHEMA_ID",
     "SEVERITIES",
@@ -33,10 +37,13 @@ __all__ = [
     "VERDICTS",
     "CaseRecord",
     "Counts",
+    "Coverage",
     "ExchangeRecord",
     "Fact",
     "Results",
     "RunInfo",
+    "Scope",
+    "Selection",
     "Summary",
     "TokenRecord",
     "WaiverRecord",
@@ -49,9 +56,9 @@ __all__ = [
 SCHEMA: Final = "exchange-conformance/results"
 SCHEMA_ID: Final = f"urn:exchange-conformance:results:v{RESULTS_SCHEMA_VERSION}"
 #: The schema versions the reader accepts (a baseline from an earlier run must still load).
-SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
+SUPPORTED_SCHEMA_VERSIONS = frozenset({1, 2})
 Verdict = Literal["pass", "fail", "warn", "error", "skip", "waived"]
-RunVerdict = Literal["conformant", "not_conformant", "error"]
+RunVerdict = Literal["conformant", "conformant_with_gaps", "not_conformant", "error", "incomplete"]
 Outcome = Literal["accepted", "rejected", "error", "judged", "none"]
 Level = Literal["must", "should"]
 Severity = Literal["critical", "high", "medium", "low", "info"]
@@ -61,6 +68,15 @@ WaiverState = Literal["active", "expired", "stale", "not_applied"]
 
 VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "warn", "error", "skip", "waived")
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+RUN_VERDICTS: tuple[RunVerdict, ...] = (
+    "conformant",
+    "conformant_with_gaps",
+    "not_conformant",
+    "error",
+    "incomplete",
+)
+#: More than this share of the profile's critical cases unproved is a gap on its own.
+GAP_SHARE: Final = 0.10
 
 
 def _d(text: str) -> Meta:
@@ -168,11 +184,38 @@ class Counts(msgspec.Struct, frozen=True, kw_only=True):
         return int(getattr(self, "pass_" if verdict == "pass" else verdict))
 
 
+class Coverage(msgspec.Struct, frozen=True, kw_only=True):
+    """What the run covered: of the profile's catalog, what was selected, what ran, what
+    was skipped, and whether the run finished. A verdict is only as good as this."""
+
+    complete: Annotated[
+        bool, _d("every selected case has a verdict and the session was not stopped early")
+    ]
+    stopped: Annotated[str, _d("why the run stopped early (Ctrl-C, -x, a crashed worker); ''")]
+    catalog: Annotated[int, _d("cases of the target's profile in the catalog (with extensions)")]
+    selected: Annotated[int, _d("cases the run selected (options, then pytest's -k/-m)")]
+    ran: Annotated[int, _d("selected cases that got a verdict other than skip")]
+    skipped: Annotated[int, _d("selected cases that were skipped (a capability missing…)")]
+    not_run: Annotated[int, _d("selected cases without any verdict (the run stopped first)")]
+    skipped_by_category: Annotated[dict[str, int], _d("skipped cases per category")]
+    skipped_by_severity: Annotated[dict[str, int], _d("skipped cases per severity")]
+    critical: Annotated[int, _d("critical cases of the profile's catalog")]
+    critical_unproved: Annotated[
+        int, _d("critical cases of the catalog that did not run: skipped, not selected, not run")
+    ]
+    gaps: Annotated[list[str], _d("why the verdict is conformant_with_gaps (empty when it is not)")]
+
+
 class Summary(msgspec.Struct, frozen=True, kw_only=True):
     """Everything counted from ``cases`` (``summarise``), plus the transport retries."""
 
     verdict: Annotated[
-        RunVerdict, _d("not_conformant when a case fails, else error when one erred")
+        RunVerdict,
+        _d(
+            "incomplete when the run stopped early; else not_conformant when a case fails; "
+            "else error when one erred; else conformant_with_gaps when critical cases were "
+            "left unproved wholesale; else conformant"
+        ),
     ]
     counts: Annotated[Counts, _d("per verdict, the whole run")]
     critical_failures: Annotated[int, _d("fail verdicts with severity critical")]
@@ -180,6 +223,22 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     by_severity: Annotated[dict[str, Counts], _d("per severity, critical first")]
     retries: Annotated[int, _d("transport retries performed (never turn a verdict)")]
     exchanges: Annotated[int, _d("exchanges recorded over all cases")]
+    coverage: Annotated[
+        Coverage | None, _d("what the run covered (null in files of schema version 1)")
+    ] = None
+
+
+class Selection(msgspec.Struct, frozen=True, kw_only=True):
+    """What the run asked for (the ``--conformance-*`` selection options)."""
+
+    profile: Annotated[str, _d("the target's profile: cases of other profiles never run")]
+    categories: Annotated[list[str], _d("--category (all when empty)")]
+    ids: Annotated[list[str], _d("--id globs (all when empty)")]
+    level: Annotated[Level | None, _d("--level (both when null)")]
+    cases: Annotated[list[str], _d("--cases modules added to the catalog")]
+    deselected: Annotated[
+        int, _d("cases the options selected that pytest's own -k/-m/--deselect left out")
+    ] = 0
 
 
 class RunInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -204,6 +263,9 @@ class RunInfo(msgspec.Struct, frozen=True, kw_only=True):
     unused_waivers: Annotated[
         list[str], _d("waiver ids that matched no case (a typo, a renamed case)")
     ] = msgspec.field(default_factory=list)
+    selection: Annotated[
+        Selection | None, _d("what the run selected (null in files of schema version 1)")
+    ] = None
 
 
 class Fact(msgspec.Struct, frozen=True, kw_only=True):
@@ -228,27 +290,115 @@ class Results(msgspec.Struct, frozen=True, kw_only=True):
 # -- counting -------------------------------------------------------------------------
 
 
-def summarise(cases: Iterable[CaseRecord], *, retries: int = 0) -> Summary:
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a run set out to do, for :func:`summarise`: the profile's ``catalog`` as
+    ``(id, category, severity)``, the ids it ``selected``, and why it ``stopped`` early
+    (``""`` when it did not)."""
+
+    catalog: tuple[tuple[str, str, str], ...]
+    selected: frozenset[str]
+    stopped: str = ""
+
+    @classmethod
+    def of(cls, cases: Iterable[CaseRecord]) -> Scope:
+        """The scope a list of records implies: catalog and selection are the records."""
+        rows = tuple((c.id, c.category, c.severity) for c in cases)
+        return cls(catalog=rows, selected=frozenset(r[0] for r in rows))
+
+
+def coverage(cases: Iterable[CaseRecord], scope: Scope) -> Coverage:
+    """What ``cases`` covered of ``scope`` (see :class:`Coverage`); the ``gaps`` say which
+    critical cases were left unproved wholesale: every critical case of a category, or more
+    than a tenth (:data:`GAP_SHARE`) of the profile's critical cases."""
+    records = list(cases)
+    ran = {c.id for c in records if c.verdict != "skip"}
+    recorded = {c.id for c in records}
+    selected = scope.selected | recorded
+    skipped = [c for c in records if c.verdict == "skip"]
+    not_run = len(selected - recorded)
+    stopped = scope.stopped
+    if not_run and not stopped:
+        stopped = f"{not_run} selected cases have no verdict (a crashed worker?)"
+    catalog = {row[0]: row for row in scope.catalog}
+    for c in records:  # a case the catalog does not list (an old baseline) still counts
+        catalog.setdefault(c.id, (c.id, c.category, c.severity))
+    critical = [row for row in catalog.values() if row[2] == "critical"]
+    unproved = [row for row in critical if row[0] not in ran]
+    gaps: list[str] = []
+    if critical and len(unproved) > GAP_SHARE * len(critical):
+        skipped_ids = {c.id for c in skipped}
+        how = {
+            "skipped": sum(row[0] in skipped_ids for row in unproved),
+            "not selected": sum(row[0] not in selected for row in unproved),
+            "not run": sum(row[0] in selected and row[0] not in recorded for row in unproved),
+        }
+        detail = ", ".join(f"{n} {what}" for what, n in how.items() if n)
+        gaps.append(f"{len(unproved)} of {len(critical)} critical cases did not run ({detail})")
+    by_category: dict[str, list[tuple[str, str, str]]] = {}
+    for row in critical:
+        by_category.setdefault(row[1], []).append(row)
+    blind = [c for c, rows in by_category.items() if all(row[0] not in ran for row in rows)]
+    if blind:
+        gaps.append(f"no critical case ran in {len(blind)} categories: {', '.join(blind)}")
+    return Coverage(
+        complete=not stopped,
+        stopped=stopped,
+        catalog=len(catalog),
+        selected=len(selected),
+        ran=len(ran),
+        skipped=len(skipped),
+        not_run=not_run,
+        skipped_by_category=_tally(c.category for c in skipped),
+        skipped_by_severity={s: sum(c.severity == s for c in skipped) for s in SEVERITIES},
+        critical=len(critical),
+        critical_unproved=len(unproved),
+        gaps=gaps,
+    )
+
+
+def _tally(values: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for value in values:
+        out[value] = out.get(value, 0) + 1
+    return out
+
+
+def summarise(
+    cases: Iterable[CaseRecord], *, retries: int = 0, scope: Scope | None = None
+) -> Summary:
     """Count ``cases`` by verdict, category and severity; decide the run's verdict.
 
-    The run is ``not_conformant`` when any case is ``fail``, else ``error`` when any is
-    ``error``, else ``conformant`` (warn, skip and waived never fail a run).
-    ``by_category`` follows the order of ``cases`` (``build_results`` sorts them in
-    catalog order); ``by_severity`` lists every severity, critical first.
+    The run is ``incomplete`` when it stopped before every selected case had a verdict
+    (whatever those that ran did: what did not run proves nothing); else
+    ``not_conformant`` when any case is ``fail``; else ``error`` when any is ``error``;
+    else ``conformant_with_gaps`` when critical cases were left unproved wholesale (see
+    :func:`coverage`); else ``conformant`` (warn, skip and waived never fail a run).
+    ``scope`` says what the run set out to do; without it, the cases are the whole
+    catalog and the whole selection. ``by_category`` follows the order of ``cases``
+    (``build_results`` sorts them in catalog order); ``by_severity`` lists every
+    severity, critical first.
     """
+    records = list(cases)
     counts: dict[str, int] = dict.fromkeys(VERDICTS, 0)
     by_category: dict[str, dict[str, int]] = {}
     by_severity: dict[str, dict[str, int]] = {s: dict.fromkeys(VERDICTS, 0) for s in SEVERITIES}
     exchanges = 0
-    for case in cases:
+    for case in records:
         counts[case.verdict] += 1
         by_category.setdefault(case.category, dict.fromkeys(VERDICTS, 0))[case.verdict] += 1
         by_severity[case.severity][case.verdict] += 1
         exchanges += len(case.exchanges)
-    if counts["fail"]:
-        verdict: RunVerdict = "not_conformant"
+    covered = coverage(records, scope if scope is not None else Scope.of(records))
+    verdict: RunVerdict
+    if not covered.complete:
+        verdict = "incomplete"
+    elif counts["fail"]:
+        verdict = "not_conformant"
     elif counts["error"]:
         verdict = "error"
+    elif covered.gaps:
+        verdict = "conformant_with_gaps"
     else:
         verdict = "conformant"
     return Summary(
@@ -259,6 +409,7 @@ def summarise(cases: Iterable[CaseRecord], *, retries: int = 0) -> Summary:
         by_severity={k: _counts(v) for k, v in by_severity.items()},
         retries=retries,
         exchanges=exchanges,
+        coverage=covered,
     )
 
 
@@ -311,7 +462,9 @@ def markdown_tables() -> str:
     order = [
         "Results",
         "RunInfo",
+        "Selection",
         "Summary",
+        "Coverage",
         "Counts",
         "Fact",
         "CaseRecord",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ._engine import Runtime
     from ._outputs import Outputs
     from ._runlog import RunLog
+    from ._schema import Scope, Summary
     from ._verdict import Policy
     from .catalog._model import Case
 
@@ -268,6 +269,51 @@ class ConformanceRun:
             self.catalog, profile=self.profile, categories=o.categories, ids=o.ids, level=o.level
         )
 
+    def _chosen(self) -> list[str]:
+        """The ids this run selected: those pytest collected (after its own -k/-m), else,
+        when no collection was reported (every worker crashed), those the options chose."""
+        return list(self.log.selected) or [c.id for c in self.selected()]
+
+    def selection(self) -> dict[str, Any]:
+        """``run.selection`` of results.json: what the run asked for."""
+        o = self.options
+        by_options = len(self.selected())
+        return {
+            "profile": self.profile,
+            "categories": list(o.categories),
+            "ids": list(o.ids),
+            "level": o.level,
+            "cases": list(o.cases),
+            "deselected": max(0, by_options - len(self.log.selected)) if self.log.selected else 0,
+        }
+
+    def scope(self) -> Scope:
+        """What the run set out to do: the profile's catalog, the selection, and why it
+        stopped early (the coverage of results.json is counted against it)."""
+        from ._schema import Scope  # lazy: see from_pytest
+
+        profile = self.profile
+        return Scope(
+            catalog=tuple(
+                (c.id, c.category, c.severity.value) for c in self.catalog if profile in c.profiles
+            ),
+            selected=frozenset(self._chosen()),
+            stopped="; ".join(self.log.stopped),
+        )
+
+    def refuse_empty_selection(self) -> None:
+        """A selection that matches no case is a mistake, not a green run: exit 2."""
+        if self.selected():
+            return
+        o = self.options
+        asked = [f"{OPT_CATEGORY} {c}" for c in o.categories]
+        asked += [f"{OPT_ID} '{i}'" for i in o.ids]
+        asked += [f"{OPT_LEVEL} {o.level}"] if o.level else []
+        self._abort(
+            f"conformance: error: no case of the {self.profile} profile matched the selection "
+            f"({' '.join(asked) or 'no options'}); see 'conformance cases'"
+        )
+
     def _abort(self, message: str) -> None:
         """Stop before any case (exit 2); ``conformance run`` prints ``message`` last."""
         self._stack.close()
@@ -322,7 +368,7 @@ class ConformanceRun:
         if result.verdict == "error":
             raise TargetMisbehaved(failure)
 
-    def finish(self) -> None:
+    def finish(self) -> Outputs:
         """Write the outputs (the controller, or a run without xdist)."""
         from ._outputs import write_outputs  # lazy: see from_pytest
 
@@ -340,25 +386,27 @@ class ConformanceRun:
             "seed": o.seed,
             "strict": o.strict,
             "target": self.log.target,
+            "selection": self.selection(),
         }
         waivers = self.policy.waivers
         if len(waivers):
             run["unused_waivers"] = [
                 w.id for w in waivers.unused(r["id"] for r in self.log.records)
             ]
-        outputs = write_outputs(self.log, run=run, out=out, render=o.render)
+        outputs = write_outputs(self.log, run=run, out=out, render=o.render, scope=self.scope())
         if self.report is not None:
             self.report.outputs = outputs
         self.summary_lines = _summary_lines(outputs, paths=self.report is None)
+        return outputs
 
 
 def _summary_lines(outputs: Outputs, *, paths: bool) -> list[str]:
     """The terminal summary; the paths are left to ``conformance run`` when it runs us."""
-    counts = outputs.summary.counts
+    summary = outputs.summary
+    counts = summary.counts
     order = ("pass", "fail", "warn", "error", "skip", "waived")
-    lines = [
-        f"verdict: {outputs.summary.verdict} — " + ", ".join(f"{counts.get(k)} {k}" for k in order)
-    ]
+    lines = [f"verdict: {summary.verdict} — " + ", ".join(f"{counts.get(k)} {k}" for k in order)]
+    lines += coverage_lines(summary)
     if paths:
         lines += [f"results: {outputs.results}", f"junit:   {outputs.junit}"]
     for verdict in ("warn", "waived"):
@@ -370,6 +418,26 @@ def _summary_lines(outputs: Outputs, *, paths: bool) -> list[str]:
         lines.append(f"report:  {outputs.report_note}")
     elif paths and outputs.html is not None:
         lines.append(f"report:  {outputs.html}")
+    return lines
+
+
+def coverage_lines(summary: Summary) -> list[str]:
+    """What the verdict covers, in a few lines: selected of the catalog, skipped by
+    severity and category, why the run stopped early, and the gaps."""
+    cov = summary.coverage
+    if cov is None:
+        return []
+    lines = [
+        f"coverage: {cov.ran} ran, {cov.skipped} skipped, {cov.not_run} not run "
+        f"of {cov.selected} selected ({cov.catalog} in the catalog of this profile)"
+    ]
+    if cov.skipped:
+        severity = ", ".join(f"{n} {s}" for s, n in cov.skipped_by_severity.items() if n)
+        category = ", ".join(f"{c} {n}" for c, n in cov.skipped_by_category.items())
+        lines.append(f"skipped: {severity} (by category: {category})")
+    if cov.stopped:
+        lines.append(f"INCOMPLETE: {cov.stopped}; the verdicts above prove nothing about the rest")
+    lines += [f"gap:     {gap}" for gap in cov.gaps]
     return lines
 
 
@@ -393,6 +461,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         for case in _run(metafunc.config).selected()
     ]
     metafunc.parametrize("conformance_case", params)
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Refuse a selection that matched nothing (exit 2, one line) before anything runs."""
+    run = config.stash.get(_RUN, None)
+    if run is not None:
+        run.refuse_empty_selection()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Record which cases pytest will run (its -k/-m/--deselect applied): what a complete
+    run gives a verdict to."""
+    run = session.config.stash.get(_RUN, None)
+    if run is None:
+        return
+    chosen: list[str] = []
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("conformance_case") if callspec is not None else None
+        case_id = getattr(case, "id", None)  # an empty parameter set holds NOTSET
+        if isinstance(case_id, str):
+            chosen.append(case_id)
+    run.log.selected = chosen
 
 
 @pytest.fixture(scope="session")
@@ -419,9 +512,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: xdist may not be installed
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: collect a worker's log."""
+    run = _run(node.config)
     payload = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
     if payload:
-        _run(node.config).log.merge(payload)
+        run.log.merge(payload)
+    if error is not None:
+        name = getattr(getattr(node, "gateway", None), "id", "a worker")
+        run.log.stopped.append(f"xdist worker {name} crashed ({str(error)[:120]})")
 
 
 @pytest.hookimpl(trylast=True)
@@ -430,13 +527,31 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run is None:
         return
     run.stop()  # idempotent: the fixture may not have been torn down on an abort
-    if not run.log.records:
-        return
+    why = _stopped_early(session, exitstatus)
+    if why and why not in run.log.stopped:
+        run.log.stopped.append(why)
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: the controller writes the outputs
-        workeroutput[_WORKER_KEY] = run.log.payload()
+        if run.log.records or run.log.stopped:
+            workeroutput[_WORKER_KEY] = run.log.payload()
         return
-    run.finish()
+    if not run.log.records:
+        return
+    outputs = run.finish()
+    if outputs.summary.verdict == "incomplete" and session.exitstatus == pytest.ExitCode.OK:
+        # an incomplete run is never a green one, whatever pytest counted
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+
+def _stopped_early(session: pytest.Session, exitstatus: int) -> str:
+    """Why pytest stopped before every collected item ran; ``""`` when it did not."""
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted (KeyboardInterrupt): the run was stopped before every case ran"
+    if session.shouldfail:
+        return f"pytest stopped early ({session.shouldfail}: -x or --maxfail)"
+    if session.shouldstop:
+        return f"pytest stopped early ({session.shouldstop})"
+    return ""
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -376,3 +376,46 @@ def test_the_fake_target_satisfies_the_protocol() -> None:
     assert isinstance(FakeTarget(accept_all), Target)
     with pytest.raises(ValueError, match="unknown capabilities"):
         FakeTarget(accept_all, capabilities=("teleport",))
+
+
+# -- property cases: the shrunk example, and a 5xx is an error ---------------------------
+
+
+def _property_runtime(handler: Callable[[ExchangeRequest], Reply]) -> Runtime:
+    from conformance._settings import PropertySettings
+
+    rt = runtime(handler)
+    rt.properties = PropertySettings(examples=30, seed=7)
+    return rt
+
+
+def test_a_property_failure_reports_the_shrunk_example_its_seed_and_blob() -> None:
+    from conformance._redact import decode_token
+    from conformance.catalog import BY_ID
+
+    result = run_case(_property_runtime(accept_all), BY_ID["claims.property.oracle"])
+    assert result.verdict == "fail"
+    # the example reported is the one Hypothesis replayed last, after shrinking
+    assert result.exchanges[-1].label == "shrunk example"
+    shrunk = decode_token(result.exchanges[-1].assertion)
+    assert shrunk is not None
+    assert f"'jti': {shrunk['claims']['jti']!r}" in result.message
+    first_failing = [e for e in result.exchanges if e.label == "example"]
+    assert all(
+        (d := decode_token(e.assertion)) is None or d["claims"].get("jti") not in result.message
+        for e in first_failing
+    )
+    assert "--hypothesis-seed=7" in result.message
+    assert "@reproduce_failure(" in result.message
+
+
+def test_a_5xx_in_a_drawn_example_is_an_error_not_a_failure() -> None:
+    from conformance.catalog import BY_ID
+
+    def crashes(request: ExchangeRequest) -> Reply:
+        return Reply(500, body="boom") if request.label != "control" else TOKEN
+
+    result = run_case(_property_runtime(crashes), BY_ID["header.property.oracle"])
+    assert result.verdict == "error" and result.judged == "error"
+    assert result.message.startswith("the target misbehaved (HTTP 500) on header=")
+    assert "the shrunk example" in result.message

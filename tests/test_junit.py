@@ -149,3 +149,30 @@ def test_junit_tree_is_the_same_document_as_the_file(tmp_path: Path) -> None:
     names = [tc.get("name") for tc in tree.iter("testcase")]
     _, cases = _written(tmp_path, results)
     assert names == list(cases)
+
+
+def test_an_incomplete_run_is_an_error_in_junit_and_says_why(tmp_path: Path) -> None:
+    data = make_results(n_cases=6, failures=0, critical=0, skips=1)
+    data["summary"]["verdict"] = "incomplete"
+    data["summary"]["coverage"].update(
+        complete=False, stopped="interrupted (KeyboardInterrupt)", not_run=4, selected=10
+    )
+    root, cases = _written(tmp_path, msgspec.convert(data, Results))
+    suite = root.find("testsuite")
+    assert suite is not None
+    props = {p.get("name"): p.get("value") for p in suite.find("properties") or ()}
+    assert props["verdict"] == "incomplete" and props["complete"] == "false"
+    assert props["stopped"] == "interrupted (KeyboardInterrupt)"
+    assert suite.get("errors") == "1" and suite.get("tests") == "7"
+    error = cases["run.complete"].find("error")
+    assert error is not None and error.get("type") == "incomplete"
+    assert "4 selected cases did not run" in (error.get("message") or "")
+
+
+def test_a_complete_run_has_no_run_testcase_and_states_its_verdict(tmp_path: Path) -> None:
+    root, cases = _written(tmp_path, _results())
+    assert "run.complete" not in cases
+    suite = root.find("testsuite")
+    assert suite is not None
+    props = {p.get("name"): p.get("value") for p in suite.find("properties") or ()}
+    assert props["verdict"] == "not_conformant" and props["complete"] == "true"

@@ -123,3 +123,27 @@ def test_xdist_workers_give_the_same_verdicts(pytester: pytest.Pytester, tmp_pat
     verdicts = {c["id"]: c["verdict"] for c in single["cases"]}
     assert verdicts == {c["id"]: c["verdict"] for c in double["cases"]}
     assert len(verdicts) > 3
+
+
+def test_a_selection_that_matches_nothing_exits_2_with_one_line(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    result = pytester.runpytest_subprocess(
+        "--pyargs",
+        "conformance.suite",
+        "-p",
+        "no:cacheprovider",
+        "--conformance-no-render",
+        f"--conformance-report-dir={tmp_path}",
+        "--conformance-id",
+        "nomatch.*",
+    )
+    assert result.ret == 2
+    text = result.stdout.str() + result.stderr.str()
+    assert (
+        "no case of the dynamic profile matched the selection (--conformance-id 'nomatch.*')"
+        in text
+    )
+    assert "Traceback" not in text and "INTERNALERROR" not in text
+    assert "skipped" not in text  # not a green "1 skipped" run
+    assert not (tmp_path / "results.json").exists()

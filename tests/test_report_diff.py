@@ -33,12 +33,54 @@ def test_pass_or_skip_turning_fail_or_error_is_a_regression() -> None:
 def test_fixed_and_other_changes_are_not_regressions() -> None:
     new = with_verdicts(
         BASE,
-        {"envelope.case_0000": "pass", "claims.case_0001": "pass", "keys.case_0005": "skip"},
+        {"envelope.case_0000": "pass", "claims.case_0001": "pass", "time.case_0002": "pass"},
     )
     diff = diff_results(BASE, new)
     assert not diff.regressed
     assert [c.case_id for c in diff.fixed] == ["envelope.case_0000", "claims.case_0001"]
-    assert [(c.case_id, c.new) for c in diff.other_changes] == [("keys.case_0005", "skip")]
+    assert [(c.case_id, c.new) for c in diff.other_changes] == [("time.case_0002", "pass")]
+
+
+def test_a_case_that_passed_and_now_skips_is_lost_coverage_a_regression() -> None:
+    new = with_verdicts(BASE, {"keys.case_0005": "skip", "envelope.case_0000": "skip"})
+    diff = diff_results(BASE, new)
+    assert diff.regressed and not diff.regressions
+    assert {(c.case_id, c.old) for c in diff.lost_coverage} == {
+        ("keys.case_0005", "pass"),
+        ("envelope.case_0000", "fail"),  # a failure hidden by a skip is lost too
+    }
+    text = diff.to_text()
+    assert "lost coverage (ran before, skipped now): 2" in text
+    assert text.endswith("(--allow-lost-coverage accepts it)")
+    assert json.loads(diff.to_json())["lost_coverage"][0]["new"] == "skip"
+
+
+def test_lost_coverage_can_be_allowed_and_is_still_listed() -> None:
+    new = with_verdicts(BASE, {"keys.case_0005": "skip"})
+    diff = diff_results(BASE, new, allow_lost_coverage=True)
+    assert not diff.regressed and diff.lost
+    assert diff.to_text().endswith("no regression (lost coverage allowed: 1 cases)")
+
+
+def test_removed_cases_and_a_narrower_selection_are_lost_coverage() -> None:
+    new = json.loads(json.dumps(BASE))
+    new["cases"] = new["cases"][:3]  # a run that lost 70 % of its cases
+    new["summary"].pop("coverage", None)  # as in a file of schema 1: the cases are counted
+    diff = diff_results(BASE, new)
+    assert diff.regressed and not diff.regressions
+    assert len(diff.removed) == 7
+    # a removed case that had skipped loses nothing; every other one does
+    gone = BASE["cases"][3:]
+    assert len(diff.lost_coverage) == sum(c["verdict"] not in {"skip", "error"} for c in gone)
+    assert "the newer run selected 3 cases, the baseline 10" in diff.coverage_notes
+
+
+def test_an_incomplete_newer_run_is_lost_coverage() -> None:
+    new = json.loads(json.dumps(BASE))
+    new["summary"]["coverage"] = {"complete": False, "stopped": "interrupted", "selected": 10}
+    diff = diff_results(BASE, new)
+    assert diff.regressed
+    assert diff.coverage_notes == ("the newer run is incomplete: interrupted",)
 
 
 def test_fail_to_error_is_a_change_not_a_regression() -> None:

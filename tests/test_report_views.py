@@ -121,3 +121,32 @@ def test_sanitiser_removes_what_is_not_allowed() -> None:
 def test_hostile_body_constant_is_hostile() -> None:
     # The fixtures above are only meaningful if the payload carries live markup.
     assert "<script>" in HOSTILE_BODY and "onerror=" in HOSTILE_BODY
+
+
+def test_an_incomplete_run_never_reads_conformant() -> None:
+    from conformance.report.views import headline, verdict_line
+
+    data = make_results(n_cases=6, failures=0, critical=0)
+    data["summary"]["verdict"] = "incomplete"
+    data["summary"]["coverage"].update(
+        complete=False, stopped="interrupted (KeyboardInterrupt)", selected=10, not_run=4
+    )
+    line = verdict_line(data)
+    assert line.startswith("Incomplete: 4 of 10 selected cases did not run")
+    page = headline(data)
+    assert 'class="cr-verdict cr-verdict-incomplete"' in page
+    assert "Stopped early: interrupted (KeyboardInterrupt)" in page
+
+
+def test_a_gappy_run_says_which_critical_cases_did_not_run() -> None:
+    from conformance.report.views import headline, verdict_line
+
+    data = make_results(n_cases=6, failures=0, critical=0)
+    data["summary"]["verdict"] = "conformant_with_gaps"
+    data["summary"]["coverage"].update(
+        critical=50, critical_unproved=42, gaps=["42 of 50 critical cases did not run"]
+    )
+    assert verdict_line(data) == (
+        "Conformant with gaps: 0 failures; 42 of 50 critical cases did not run"
+    )
+    assert "Gap: 42 of 50 critical cases did not run" in headline(data)

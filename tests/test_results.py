@@ -17,7 +17,7 @@ from factories import make_case, make_results, write_results
 from conformance._engine import CaseResult
 from conformance._exceptions import ConfigError
 from conformance._results import build_results, case_record, encode_results, write_json
-from conformance._schema import CaseRecord, Results, summarise
+from conformance._schema import CaseRecord, Results, Scope, summarise
 from conformance._version import RESULTS_SCHEMA_VERSION
 from conformance.catalog._model import CATEGORIES, Expect, Level, Severity, case
 from conformance.report import load_results
@@ -94,6 +94,71 @@ def test_summarise_counts_each_verdict_by_category_and_severity() -> None:
 def test_the_run_verdict(verdicts: tuple[str, ...], expected: str) -> None:
     records = _records(*((v, "time", "high") for v in verdicts))
     assert summarise(records).verdict == expected
+
+
+def _scope(records: list[CaseRecord], *, extra: int = 0, stopped: str = "") -> Scope:
+    """The records as the selection, in a catalog of ``extra`` more critical claims cases."""
+    rows = tuple((c.id, c.category, c.severity) for c in records)
+    rows += tuple((f"claims.more_{i}", "claims", "critical") for i in range(extra))
+    return Scope(catalog=rows, selected=frozenset(c.id for c in records), stopped=stopped)
+
+
+def test_a_stopped_run_is_incomplete_whatever_its_cases_did() -> None:
+    records = _records(("pass", "time", "high"), ("fail", "time", "critical"))
+    summary = summarise(records, scope=_scope(records, stopped="interrupted (KeyboardInterrupt)"))
+    assert summary.verdict == "incomplete"
+    assert summary.coverage is not None and not summary.coverage.complete
+    assert summary.coverage.stopped == "interrupted (KeyboardInterrupt)"
+
+
+def test_selected_cases_without_a_verdict_make_a_run_incomplete() -> None:
+    records = _records(("pass", "time", "high"), ("pass", "time", "high"))
+    scope = Scope(
+        catalog=(*tuple((c.id, c.category, c.severity) for c in records), ("x", "time", "low")),
+        selected=frozenset({records[0].id, records[1].id, "x"}),
+    )
+    summary = summarise(records, scope=scope)
+    assert summary.verdict == "incomplete"
+    assert summary.coverage is not None
+    assert (summary.coverage.selected, summary.coverage.ran, summary.coverage.not_run) == (3, 2, 1)
+    assert "1 selected cases have no verdict" in summary.coverage.stopped
+
+
+def test_critical_cases_skipped_wholesale_are_conformant_with_gaps() -> None:
+    records = _records(
+        ("pass", "time", "high"),
+        *[("skip", "claims", "critical")] * 3,
+        ("pass", "signature", "critical"),
+    )
+    summary = summarise(records, scope=_scope(records))
+    cov = summary.coverage
+    assert summary.verdict == "conformant_with_gaps"
+    assert cov is not None
+    assert (cov.skipped, cov.critical, cov.critical_unproved) == (3, 4, 3)
+    assert cov.skipped_by_category == {"claims": 3}
+    assert cov.skipped_by_severity["critical"] == 3
+    assert cov.gaps == [
+        "3 of 4 critical cases did not run (3 skipped)",
+        "no critical case ran in 1 categories: claims",
+    ]
+
+
+def test_one_skipped_critical_case_among_many_is_no_gap() -> None:
+    records = _records(("skip", "claims", "critical"), *[("pass", "claims", "critical")] * 10)
+    assert summarise(records, scope=_scope(records)).verdict == "conformant"
+
+
+def test_a_selection_that_leaves_out_critical_cases_has_gaps() -> None:
+    records = _records(("pass", "time", "high"))
+    summary = summarise(records, scope=_scope(records, extra=5))
+    assert summary.verdict == "conformant_with_gaps"
+    assert summary.coverage is not None
+    assert summary.coverage.gaps[0] == "5 of 5 critical cases did not run (5 not selected)"
+
+
+def test_a_failure_still_wins_over_gaps() -> None:
+    records = _records(("fail", "time", "high"), ("skip", "claims", "critical"))
+    assert summarise(records, scope=_scope(records)).verdict == "not_conformant"
 
 
 def test_the_test_factories_count_with_the_writers_summarise() -> None:
@@ -289,12 +354,15 @@ def test_a_version_1_file_from_an_early_run_still_loads(tmp_path: Path) -> None:
             c.pop(key, None)
         c["added_by_a_newer_writer"] = True
     data["run"].pop("unused_waivers", None)
+    data["summary"].pop("coverage", None)  # schema 2 added coverage and selection
+    data["run"].pop("selection", None)
     loaded = load_results(write_results(tmp_path / "results.json", data))
     assert [c["id"] for c in loaded["cases"]] == [c["id"] for c in data["cases"]]
     assert all(c["failure"] == "" and c["waited_ms"] == 0.0 for c in loaded["cases"])
     assert "added_by_a_newer_writer" not in loaded["cases"][0]
     assert loaded["run"]["unused_waivers"] == []
-    assert loaded["summary"] == data["summary"]
+    assert loaded["run"]["selection"] is None
+    assert loaded["summary"] == {**data["summary"], "coverage": None}
 
 
 def test_a_hostile_file_with_a_lone_surrogate_escape_still_loads(tmp_path: Path) -> None:
@@ -318,7 +386,7 @@ def _with(change: Any) -> dict[str, Any]:
         (lambda d: d["summary"]["counts"].update({"pass": "7"}), "summary.counts.pass: expected"),
         (lambda d: d.update(run=[]), "run: expected `object`, got `array`"),
         (lambda d: d["cases"][0]["exchanges"][0].update(status="200"), "exchanges[0].status"),
-        (lambda d: d.update(schema_version=2), "schema_version 2 is not supported"),
+        (lambda d: d.update(schema_version=3), "schema_version 3 is not supported"),
         (lambda d: d.update(schema_version="1"), "schema_version '1' is not supported"),
         (lambda d: d.pop("schema"), "not an exchange-conformance results file"),
     ],

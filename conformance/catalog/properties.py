@@ -73,6 +73,29 @@ def _unique_jti(claims: dict[str, Any]) -> dict[str, Any]:
     return claims
 
 
+class _Misbehaved(Exception):
+    """A drawn example got a 5xx, a 429 or no answer: nothing is proved (an ``error``)."""
+
+
+def _blob(exc: BaseException) -> str:
+    """The ``@reproduce_failure(...)`` line Hypothesis adds to the shrunk failure's notes."""
+    for note in getattr(exc, "__notes__", ()):
+        at = note.find("@reproduce_failure(")
+        if at >= 0:
+            return str(note[at:].split(" as a decorator")[0]).strip()
+    return ""
+
+
+def _final_example() -> bool:
+    """True while Hypothesis replays the shrunk example (its last run, the one it reports)."""
+    from hypothesis.control import current_build_context  # lazy: see run
+
+    try:
+        return bool(getattr(current_build_context(), "is_final", False))
+    except Exception:  # outside a test context: not the final replay
+        return False
+
+
 def _property(
     draw_token: Callable[
         [Any, CaseContext, dict[str, Any]],
@@ -85,7 +108,6 @@ def _property(
         from hypothesis import strategies as st
 
         rules = _rules(ctx)
-        mismatches: list[str] = []
         # Building a strategy costs more than drawing from it: the draws of this run keep
         # theirs here and rebuild only when what it depends on changes.
         strategies: dict[str, Any] = {}
@@ -96,6 +118,7 @@ def _property(
             database=None,
             derandomize=False,
             print_blob=True,
+            report_multiple_bugs=False,  # one failure, shrunk: the one reported
             suppress_health_check=list(HealthCheck),
         )
         @given(data=st.data())
@@ -103,29 +126,35 @@ def _property(
             header, claims, token, key_alg = draw_token(data, ctx, strategies)
             now = ctx.now()
             broken = violations(header, claims, rules=rules, now=now, key_alg=key_alg)
-            exchange = ctx.send(token, label="example")
+            label = "shrunk example" if _final_example() else "example"
+            exchange = ctx.send(token, label=label)
+            sent = f"header={header!r} claims={claims!r}"
             if exchange.misbehaved:
-                raise AssertionError(f"target misbehaved on header={header!r} claims={claims!r}")
+                answer = f"HTTP {exchange.status}" if exchange.error is None else exchange.error
+                raise _Misbehaved(f"the target misbehaved ({answer}) on {sent}")
             if broken and set(broken) <= ADVISORY_RULES:
                 return  # either answer is allowed (the hand-written should-cases judge it)
             if exchange.accepted == bool(broken):
                 what = "accepted" if exchange.accepted else "refused"
                 why = f"breaks {', '.join(broken)}" if broken else "is valid"
-                mismatches.append(
-                    f"{what} an assertion that {why}: header={header!r} claims={claims!r}"
-                )
-                raise AssertionError(mismatches[-1])
+                raise AssertionError(f"{what} an assertion that {why}: {sent}")
 
         if ctx.properties.seed is not None:
             # The run's seed (in results.json): --hypothesis-seed=N draws the same examples.
             prop = seed(ctx.properties.seed)(prop)
         try:
             prop()
-        except AssertionError as exc:
-            ctx.fail(
-                f"{mismatches[0] if mismatches else exc} (Hypothesis shrank it; "
-                f"rerun with --hypothesis-seed={ctx.properties.seed} to draw the same examples)"
+        except (AssertionError, _Misbehaved) as exc:
+            # Hypothesis raises the failure of the shrunk example, after shrinking: that
+            # one is reported (the first failing example is usually far from minimal).
+            blob = _blob(exc)
+            how = (
+                f"the shrunk example; --hypothesis-seed={ctx.properties.seed} draws the same "
+                "examples" + (f"; Hypothesis: {blob}" if blob else "")
             )
+            if isinstance(exc, _Misbehaved):
+                ctx.error(f"{exc} ({how})")
+            ctx.fail(f"{exc} ({how})")
         return None
 
     return run

@@ -2,9 +2,14 @@
 
 A **regression** is a case whose verdict is now ``fail`` or ``error`` while it was
 anything else before (pass, skip, warn, waived), or a case that is new and fails or
-errors. **Fixed** is a case that was ``fail``, ``error`` or ``warn`` and now passes.
-Every other change of verdict between two runs is listed as is, as are added and removed
-cases. Cases are matched by their stable ``id``.
+errors. **Lost coverage** is a case that ran before (pass, fail, warn, waived) and now
+skips or is missing from the newer run (a narrower selection, an interrupted run), and
+a newer run that selected fewer cases or stopped early: it counts as a regression too,
+unless the caller allows it (``allow_lost_coverage``, ``conformance diff
+--allow-lost-coverage``): a run that proves less must not read as "no regression".
+**Fixed** is a case that was ``fail``, ``error`` or ``warn`` and now passes. Every other
+change of verdict between two runs is listed as is, as are added and removed cases.
+Cases are matched by their stable ``id``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from ._vocab import FAILING, severity_rank
 __all__ = ["CaseChange", "ResultsDiff", "diff_files", "diff_results"]
 
 _FIXABLE = frozenset({"fail", "error", "warn"})
+#: Verdicts that prove something: a case that had one and now skips (or is gone) lost it.
+_PROVED = frozenset({"pass", "fail", "warn", "waived"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +64,31 @@ class ResultsDiff:
     other_changes: tuple[CaseChange, ...]
     added: tuple[CaseChange, ...]
     removed: tuple[CaseChange, ...]
+    lost_coverage: tuple[CaseChange, ...] = ()
+    #: run-level coverage losses: fewer cases selected, the newer run stopped early
+    coverage_notes: tuple[str, ...] = ()
+    allow_lost_coverage: bool = False
+
+    @property
+    def lost(self) -> bool:
+        """True when the newer run proves less than the baseline."""
+        return bool(self.lost_coverage or self.coverage_notes)
 
     @property
     def regressed(self) -> bool:
-        """True when the newer run is worse: the ``diff`` command then exits 1."""
-        return bool(self.regressions)
+        """True when the newer run is worse (a new failure, or lost coverage unless it is
+        allowed): the ``diff`` command then exits 1."""
+        return bool(self.regressions) or (self.lost and not self.allow_lost_coverage)
 
     @property
     def empty(self) -> bool:
         return not (
-            self.regressions or self.fixed or self.other_changes or self.added or self.removed
+            self.regressions
+            or self.fixed
+            or self.other_changes
+            or self.added
+            or self.removed
+            or self.lost
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +97,9 @@ class ResultsDiff:
             "new_run": self.new_run_id,
             "regressed": self.regressed,
             "regressions": [c.to_dict() for c in self.regressions],
+            "lost_coverage": [c.to_dict() for c in self.lost_coverage],
+            "coverage_notes": list(self.coverage_notes),
+            "allow_lost_coverage": self.allow_lost_coverage,
             "fixed": [c.to_dict() for c in self.fixed],
             "other_changes": [c.to_dict() for c in self.other_changes],
             "added": [c.to_dict() for c in self.added],
@@ -90,8 +115,10 @@ class ResultsDiff:
         lines = [
             f"baseline {plain(self.old_run_id, limit=80)} → {plain(self.new_run_id, limit=80)}"
         ]
+        skipped_now = tuple(c for c in self.lost_coverage if c.new is not None)
         groups = (
             ("regressions (new failures)", self.regressions),
+            ("lost coverage (ran before, skipped now)", skipped_now),
             ("fixed", self.fixed),
             ("other verdict changes", self.other_changes),
             ("added cases", self.added),
@@ -107,9 +134,30 @@ class ResultsDiff:
                     f"{plain(c.old or '-', limit=20)} -> {plain(c.new or '-', limit=20)}  "
                     f"{plain(c.title, limit=120)}"
                 )
+        if self.lost_coverage:
+            missing = len(self.lost_coverage) - len(skipped_now)
+            lines.append(
+                f"lost coverage: {len(self.lost_coverage)} cases that ran before now skip "
+                f"({len(skipped_now)}) or are missing ({missing}, under removed cases)"
+            )
+        lines += [f"lost coverage: {plain(note, limit=300)}" for note in self.coverage_notes]
         if self.empty:
             lines.append("no verdict changed")
-        lines.append("REGRESSED" if self.regressed else "no regression")
+        if self.regressed:
+            why = []
+            if self.regressions:
+                why.append(f"{len(self.regressions)} new failures")
+            if self.lost and not self.allow_lost_coverage:
+                why.append(
+                    f"lost coverage: {len(self.lost_coverage)} cases"
+                    + (f", {len(self.coverage_notes)} run-level" if self.coverage_notes else "")
+                    + " (--allow-lost-coverage accepts it)"
+                )
+            lines.append(f"REGRESSED: {'; '.join(why)}")
+        elif self.lost:
+            lines.append(f"no regression (lost coverage allowed: {len(self.lost_coverage)} cases)")
+        else:
+            lines.append("no regression")
         return "\n".join(lines)
 
 
@@ -136,9 +184,32 @@ def _sorted(changes: list[CaseChange]) -> tuple[CaseChange, ...]:
     return tuple(sorted(changes, key=lambda c: (severity_rank(c.severity), c.case_id)))
 
 
-def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> ResultsDiff:
+def _coverage(results: Mapping[str, Any]) -> Mapping[str, Any]:
+    summary = results.get("summary")
+    cov = summary.get("coverage") if isinstance(summary, Mapping) else None
+    return cov if isinstance(cov, Mapping) else {}
+
+
+def _coverage_notes(old: Mapping[str, Any], new: Mapping[str, Any], new_count: int) -> list[str]:
+    """Run-level losses: the newer run selected fewer cases, or stopped early."""
+    before, after = _coverage(old), _coverage(new)
+    notes = []
+    old_selected = before.get("selected", len(_index(old)))
+    new_selected = after.get("selected", new_count)
+    counted = isinstance(old_selected, int) and isinstance(new_selected, int)
+    if counted and new_selected < old_selected:
+        notes.append(f"the newer run selected {new_selected} cases, the baseline {old_selected}")
+    if after.get("complete") is False:
+        notes.append(f"the newer run is incomplete: {after.get('stopped') or 'it stopped early'}")
+    return notes
+
+
+def diff_results(
+    old: Mapping[str, Any], new: Mapping[str, Any], *, allow_lost_coverage: bool = False
+) -> ResultsDiff:
     """Compare two loaded results documents (see :func:`~conformance.report.load_results`).
 
+    Lost coverage is a regression unless ``allow_lost_coverage`` (see the module doc).
     Cases without a string ``id`` are ignored; use ``load_results`` to reject such files.
     """
     before, after = _index(old), _index(new)
@@ -147,6 +218,7 @@ def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> ResultsDiff:
     other: list[CaseChange] = []
     added: list[CaseChange] = []
     removed: list[CaseChange] = []
+    lost: list[CaseChange] = []
     for case_id, case in after.items():
         verdict = str(case.get("verdict"))
         if case_id not in before:
@@ -161,13 +233,18 @@ def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> ResultsDiff:
         change = _change(case, was, verdict)
         if verdict in FAILING and was not in FAILING:
             regressions.append(change)
+        elif verdict == "skip" and was in _PROVED:
+            lost.append(change)
         elif was in _FIXABLE and verdict == "pass":
             fixed.append(change)
         else:
             other.append(change)
     for case_id, case in before.items():
         if case_id not in after:
-            removed.append(_change(case, str(case.get("verdict")), None))
+            change = _change(case, str(case.get("verdict")), None)
+            removed.append(change)
+            if change.old in _PROVED:
+                lost.append(change)
     old_run: Mapping[str, Any] = old["run"] if isinstance(old.get("run"), Mapping) else {}
     new_run: Mapping[str, Any] = new["run"] if isinstance(new.get("run"), Mapping) else {}
     return ResultsDiff(
@@ -179,9 +256,16 @@ def diff_results(old: Mapping[str, Any], new: Mapping[str, Any]) -> ResultsDiff:
         other_changes=_sorted(other),
         added=_sorted(added),
         removed=_sorted(removed),
+        lost_coverage=_sorted(lost),
+        coverage_notes=tuple(_coverage_notes(old, new, len(after))),
+        allow_lost_coverage=allow_lost_coverage,
     )
 
 
-def diff_files(old: str | Path, new: str | Path) -> ResultsDiff:
+def diff_files(
+    old: str | Path, new: str | Path, *, allow_lost_coverage: bool = False
+) -> ResultsDiff:
     """:func:`diff_results` on two files; a missing or invalid file raises ``ConfigError``."""
-    return diff_results(load_results(old), load_results(new))
+    return diff_results(
+        load_results(old), load_results(new), allow_lost_coverage=allow_lost_coverage
+    )

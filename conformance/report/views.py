@@ -31,8 +31,10 @@ __all__ = [
 
 _VERDICT_WORDS = {
     "conformant": "Conformant",
+    "conformant_with_gaps": "Conformant with gaps",
     "not_conformant": "Not conformant",
     "error": "Error",
+    "incomplete": "Incomplete",
 }
 
 
@@ -72,7 +74,67 @@ def verdict_line(results: Mapping[str, Any]) -> str:
     parts = [_plural(fails, "failure") + (f", of which {critical} critical" if critical else "")]
     if errors:
         parts.append(_plural(errors, "error"))
+    coverage = _get(summary, "coverage")
+    if isinstance(coverage, Mapping):
+        selected, not_run = _int(_get(coverage, "selected")), _int(_get(coverage, "not_run"))
+        if verdict == "incomplete" or not_run:
+            parts.insert(0, f"{not_run} of {selected} selected cases did not run")
+        unproved = _int(_get(coverage, "critical_unproved"))
+        if unproved:
+            critical = _int(_get(coverage, "critical"))
+            parts.append(f"{unproved} of {critical} critical cases did not run")
     return f"{word}: {'; '.join(parts)}"
+
+
+def _coverage_cell(coverage: Any) -> str:
+    if not isinstance(coverage, Mapping):
+        return "not recorded (results of schema version 1)"
+    skipped = ", ".join(
+        f"{esc(n)} {esc(s)}"
+        for s, n in (_get(coverage, "skipped_by_severity", {}) or {}).items()
+        if _int(n)
+    )
+    return (
+        f"{esc(_get(coverage, 'ran'))} ran, {esc(_get(coverage, 'skipped'))} skipped"
+        + (f" ({skipped})" if skipped else "")
+        + f", {esc(_get(coverage, 'not_run'))} not run — of {esc(_get(coverage, 'selected'))}"
+        f" selected; {esc(_get(coverage, 'catalog'))} in the catalog of this profile"
+    )
+
+
+def _selection_cell(selection: Any) -> str:
+    if not isinstance(selection, Mapping):
+        return "not recorded"
+    parts = [
+        f"{name} {', '.join(str(v) for v in _list(_get(selection, key)))}"
+        for name, key in (("categories", "categories"), ("ids", "ids"), ("modules", "cases"))
+        if _list(_get(selection, key))
+    ]
+    if _get(selection, "level"):
+        parts.append(f"level {_get(selection, 'level')}")
+    if _int(_get(selection, "deselected")):
+        parts.append(f"{_get(selection, 'deselected')} left out by pytest -k/-m")
+    return esc("; ".join(parts) or "the whole catalog")
+
+
+def _coverage_notes(coverage: Any) -> str:
+    """Under the banner: why the run stopped, and the gaps (nothing for a full run)."""
+    if not isinstance(coverage, Mapping):
+        return ""
+    notes = []
+    if _get(coverage, "stopped"):
+        notes.append(
+            f"Stopped early: {esc(_get(coverage, 'stopped'), limit=300)}. The cases that did "
+            "not run prove nothing either way."
+        )
+    notes += [f"Gap: {esc(g, limit=300)}" for g in _list(_get(coverage, "gaps"))]
+    if not notes:
+        return ""
+    return (
+        '<ul class="cr-gaps" id="coverage-notes">'
+        + "".join(f"<li>{n}</li>" for n in notes)
+        + "</ul>"
+    )
 
 
 def headline(results: Mapping[str, Any]) -> str:
@@ -114,6 +176,8 @@ def headline(results: Mapping[str, Any]) -> str:
         ),
         ("Run id", f"<code>{esc(_get(run, 'id'))}</code>"),
         ("Python", f"{esc(_get(run, 'python'))} on {esc(_get(run, 'platform'))}"),
+        ("Selection", _selection_cell(_get(run, "selection"))),
+        ("Coverage", _coverage_cell(_get(summary, "coverage"))),
         ("Cases", count_badges),
         (
             "Exchanges",
@@ -126,6 +190,7 @@ def headline(results: Mapping[str, Any]) -> str:
         f'<div class="cr-head"><h1>Exchange conformance report</h1>'
         f'<div class="cr-verdict cr-verdict-{slug(verdict)}" id="verdict">'
         f"{esc(verdict_line(results))}</div>"
+        f"{_coverage_notes(_get(summary, 'coverage'))}"
         f'<table class="cr-meta">{table}</table></div>'
     )
 
@@ -388,6 +453,7 @@ def changes(diff: ResultsDiff) -> str:
     blocks = []
     groups = (
         ("Regressions", diff.regressions),
+        ("Lost coverage (ran before, skipped or missing now)", diff.lost_coverage),
         ("Fixed", diff.fixed),
         ("Other verdict changes", diff.other_changes),
         ("Added cases", diff.added),
@@ -413,5 +479,8 @@ def changes(diff: ResultsDiff) -> str:
         f'<p class="cr-small">Baseline run <code>{esc(diff.old_run_id)}</code> '
         f"({esc(diff.old_started_at)}).</p>"
     )
+    notes = "".join(f"<li>Lost coverage: {esc(n, limit=300)}</li>" for n in diff.coverage_notes)
+    if notes:
+        blocks.insert(0, f'<ul class="cr-gaps">{notes}</ul>')
     body = "".join(blocks) or '<p class="cr-ok">No verdict changed.</p>'
     return _section("Changes since baseline", intro + body, anchor="changes")
