@@ -15,9 +15,12 @@ from typing import Any
 from ._jose import b64url_decode
 
 BODY_LIMIT = 4096
-# A JOSE header is a JSON object, so its base64url starts with "e" ("{" is 0x7B) whatever
-# the whitespace or member order ("eyJ" only for '{"').
-_JWT_RE = re.compile(r"(e[A-Za-z0-9_\-]{3,})\.([A-Za-z0-9_\-]*)\.([A-Za-z0-9_\-]{8,})")
+# A JOSE header is a JSON object, and base64url of "{" is "e" followed by one of w-z, 0-9,
+# "-" or "_" (the second character carries the low bits of "{"): a dotted name such as a
+# case id ("header.jku.attacker_url", "envelope.session.missing") never starts one.
+_JWT_RE = re.compile(
+    r"(e[w-z0-9_\-][A-Za-z0-9_\-]{2,})\.([A-Za-z0-9_\-]*)\.([A-Za-z0-9_\-]{8,})"
+)
 _SECRET_HEADERS = frozenset(
     {"authorization", "x-dyn-elevated-access-token", "cookie", "set-cookie", "proxy-authorization"}
 )

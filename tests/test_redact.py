@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from conformance._redact import cut_signature, decode_token, redact_headers, scrub
+from conformance._redact import (
+    cut_signature,
+    cut_signatures,
+    decode_token,
+    redact_headers,
+    scrub,
+)
 from conformance.forge import b64url_encode, compact
 
 TOKEN = compact({"alg": "HS256"}, {"sub": "alice"}, key=b"k" * 32)
@@ -71,3 +77,17 @@ def test_decode_token_survives_deeply_nested_json() -> None:
     nested = b64url_encode(("{" + '"a":{' * 50 + "}" * 51).encode())
     decoded = decode_token(f"{nested}.{nested}.c2lnbmF0dXJl")
     assert decoded is not None and "[nested too deep]" in str(decoded)
+
+
+def test_dotted_names_are_not_mistaken_for_tokens() -> None:
+    # case ids have three dotted parts too; a JOSE header starts "e" + one of w-z, 0-9, -, _
+    ids = "header.jku.attacker_url envelope.session.missing_bearer encoding.json.header_utf8_bom"
+    assert cut_signatures(ids) == ids
+
+
+def test_a_token_glued_behind_lookalikes_is_still_cut() -> None:
+    token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJlLWJ5dGVz"
+    for text in (f"A{token}", f"eade.x.{token}", f"eade{token}", f"header.jku.{token}"):
+        cut = cut_signatures(text)
+        assert "c2lnbmF0dXJlLWJ5dGVz" not in cut, text
+        assert cut.endswith("[signature cut: 20 chars]")
