@@ -83,6 +83,7 @@ ADVISORY_RULES = frozenset(
         "b64_present",  # G19
         "zip_present",
         "scope_format",  # J07: strict refusal or normalisation
+        "iss_missing",  # B07: the environment's key signed it; iss may be optional
     }
 )
 
@@ -105,8 +106,11 @@ def _unique_jti(claims: dict[str, Any]) -> dict[str, Any]:
     """Keep replay protection from masking the rule under test: an ordinary jti is made
     unique per example; odd ones (empty, huge, non-string) are kept as drawn."""
     jti = claims.get("jti")
-    if isinstance(jti, str) and 0 < len(jti) <= 64:
-        claims["jti"] = secrets.token_urlsafe(16)
+    if isinstance(jti, str) and 0 < len(jti) <= 256:
+        # unique, and as long as drawn (at least 22 characters) so that a 256-character
+        # jti stays at the length limit without meeting the replay guard twice
+        length = max(len(jti), 22)
+        claims["jti"] = secrets.token_urlsafe(length)[:length]
     return claims
 
 

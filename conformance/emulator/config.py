@@ -95,9 +95,9 @@ class EmulatorConfig:
     duplicate_members: str = "reject"
     #: header members outside RFC 7515's registered names: "ignore" or "refuse"
     unknown_header: str = "ignore"
-    #: accept base64url segments with padding, surrounding whitespace or non-canonical bits
+    #: accept base64url segments with '=' padding or whitespace (alphabet, canonical form kept)
     lenient_base64url: bool = False
-    #: when exactly one published key can verify the alg, use it whatever the kid says
+    #: a kid the JWKS does not name is ignored when exactly one published key fits the alg
     kid_ignored_single_key: bool = False
     #: one HTTP status for every refused assertion (400, 401 or 403); None: per reason
     refusal_status: int | None = None

@@ -114,16 +114,16 @@ STRICT = Parsing()
 
 
 def _segment_bytes(segment: str, what: str, parsing: Parsing) -> bytes:
-    text = segment
-    if parsing.lenient_base64url:
-        text = "".join(text.split()).rstrip("=")
-    elif not _SEGMENT.fullmatch(text):
+    # lenient: whitespace and '=' padding are dropped; the alphabet and the canonical
+    # form are still required.
+    text = "".join(segment.split()).rstrip("=") if parsing.lenient_base64url else segment
+    if not _SEGMENT.fullmatch(text):
         raise Rejected("malformed assertion: invalid characters", status=400)
     try:
         raw = b64url_decode(text)
     except (binascii.Error, ValueError):
         raise Rejected(f"malformed assertion: {what} is not base64url", status=400) from None
-    if not parsing.lenient_base64url and b64url_encode(raw) != text:
+    if b64url_encode(raw) != text:
         raise Rejected(f"malformed assertion: {what} is not canonical base64url", status=400)
     return raw
 
@@ -327,8 +327,13 @@ class Validator:
     ) -> PublishedKey:
         strict = not self.config.has("alg_not_matched")
         candidates = self._candidates(header, kid, source)
-        if self.config.kid_ignored_single_key and not self._foreign_keys(header):
-            # The variant: the kid is only a hint when one published key fits the alg.
+        if (
+            self.config.kid_ignored_single_key
+            and not self._foreign_keys(header)
+            and kid not in self.jwks.named(source.jwks_url)
+        ):
+            # The variant: a kid the JWKS does not name is only a hint when exactly one
+            # published key fits the alg (a kid it names still selects that entry).
             fitting = [key for key in candidates if key_matches(key, alg, strict=strict)]
             if len(fitting) == 1:
                 return fitting[0]

@@ -99,14 +99,15 @@ _ALL = (
     ),
     Variant(
         "lenient_base64url",
-        "base64url segments with padding, surrounding whitespace or non-canonical "
-        "trailing bits are decoded",
+        "base64url segments with '=' padding or whitespace (around the token or inside "
+        "a segment) are decoded",
         "the signature is still checked over the segments as sent: lenient decoding forges nothing",
         {"lenient_base64url": True},
     ),
     Variant(
         "kid_ignored_single_key",
-        "when exactly one published key can verify the alg, it is used whatever the kid",
+        "a kid the JWKS does not name is ignored when exactly one published key fits "
+        "the alg (that key verifies)",
         "the key still comes from the environment's JWKS; the kid is only a hint (RFC 7515 §4.1.4)",
         {"kid_ignored_single_key": True},
     ),
