@@ -10,7 +10,7 @@ start real servers on loopback ports, in process (``run_case`` over ``open_embed
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -109,8 +109,8 @@ def run_plan(variants: Sequence[str], *, examples: int = 25) -> Run:
 
 
 @pytest.fixture(scope="module", params=RUNS, ids=["+".join(r) for r in RUNS])
-def run(request: pytest.FixtureRequest) -> Iterator[Run]:
-    yield run_plan(request.param)
+def run(request: pytest.FixtureRequest) -> Run:
+    return run_plan(request.param)
 
 
 def test_runs_cover_every_variant_once_and_compose() -> None:

@@ -28,6 +28,8 @@ from .._exceptions import ConfigError
 if TYPE_CHECKING:
     from .config import EmulatorConfig
 
+__all__ = ["VARIANTS", "Variant", "check_variants", "variant_settings", "with_variants"]
+
 
 @dataclass(frozen=True, slots=True)
 class Variant:
