@@ -41,6 +41,13 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help="switch on a named flaw (repeatable); see the emulator's FLAWS",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a legitimate policy variant (repeatable); see the emulator's VARIANTS",
+    )
     parser.add_argument("--config", type=Path, help="emulator TOML config file")
     parser.add_argument(
         "--state", help="directory for the SQLite state and keys (shared by workers)"
@@ -93,8 +100,10 @@ def run(args: argparse.Namespace) -> int:
     # lazy: the CLI starts without the emulator
     from .emulator.config import MEMORY, EmulatorConfig
     from .emulator.flaws import check_flaws
+    from .emulator.variants import check_variants, variant_settings
 
     flaws = check_flaws(args.flaw)
+    variants = check_variants(args.variant)
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
     if not 0 <= args.port <= 65535:
@@ -112,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         Path(state).mkdir(parents=True, exist_ok=True)
     data["state"] = state
     data["flaws"] = sorted(flaws | frozenset(data.get("flaws", ())))
+    data.update(variant_settings(variants))
     demo: tuple[Path, str] | None = None
     if not args.config:
         files_dir = Path(state if state != MEMORY else _temporary_dir("conformance-demo-"))
@@ -124,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"emulator: {base_url}  (workers: {args.workers}, state: {config.state})", flush=True)
     if config.flaws:
         print(f"flaws: {', '.join(sorted(config.flaws))}", flush=True)
+    if variants:
+        print(f"variants: {', '.join(sorted(variants))}", flush=True)
     for env in config.environments:
         print(f"environment {env.id}  issuer {env.issuer}  jwks {env.jwks_url}", flush=True)
     if demo is not None:

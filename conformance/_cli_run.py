@@ -52,6 +52,13 @@ def register(sub: Any) -> None:
         metavar="NAME",
         help="embedded emulator flaw (repeatable)",
     )
+    run.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="embedded emulator policy variant, a legitimate difference (repeatable)",
+    )
     run.add_argument("--waivers", metavar="FILE", help="accepted risks (TOML)")
     run.add_argument(
         "--cases",
@@ -80,6 +87,10 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--conformance-config", args.config]
         if args.flaw:
             raise ConfigError("--flaw applies to the embedded emulator only; drop it or --config")
+        if args.variant:
+            raise ConfigError(
+                "--variant applies to the embedded emulator only; drop it or --config"
+            )
     from .catalog._model import CATEGORIES  # lazy: `conformance --help` loads no catalog
 
     for value in args.category:
@@ -90,6 +101,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--conformance-id", value]
     for value in args.flaw:
         argv += ["--conformance-flaw", value]
+    for value in args.variant:
+        argv += ["--conformance-variant", value]
     if args.level:
         argv += ["--conformance-level", args.level]
     if args.strict:
@@ -141,9 +154,11 @@ def run_suite(args: argparse.Namespace) -> int:
     import pytest  # lazy: the CLI's other commands start without pytest
 
     from .emulator import check_flaws
+    from .emulator.variants import check_variants
     from .plugin import RunReport
 
     check_flaws(args.flaw)
+    check_variants(args.variant)
     report = RunReport()
     code = pytest.main(pytest_args(args), plugins=[report])
     outputs = report.outputs

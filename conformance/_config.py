@@ -193,6 +193,12 @@ class _Reader:
             raise self.error(key, f"must be between {minimum} and {maximum}, not {value}")
         return value
 
+    def declared(self, key: str, *, minimum: int = 0, maximum: int = 10**9) -> int | None:
+        """An optional integer: ``None`` when the key is absent (not declared)."""
+        if key not in self.table:
+            return None
+        return self.integer(key, 0, minimum=minimum, maximum=maximum)
+
     def number(self, key: str, default: float | None, *, positive: bool = True) -> float | None:
         if key not in self.table:
             return default
@@ -363,9 +369,10 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
     common: dict[str, Any] = {
         "scopes": target.strings("scopes", ("wallet:export",)),
         "known_scopes": target.strings("known_scopes", KNOWN_SCOPES),
-        "leeway_s": target.integer("leeway_s", 30, maximum=86_400),
-        "max_token_lifetime_s": target.integer("max_token_lifetime_s", 900, minimum=1),
-        "max_assertion_lifetime_s": target.integer("max_assertion_lifetime_s", 600, minimum=1),
+        # Policy numbers: None (not declared) means measured by the time cases, not assumed.
+        "leeway_s": target.declared("leeway_s", maximum=86_400),
+        "max_token_lifetime_s": target.declared("max_token_lifetime_s", minimum=1),
+        "max_assertion_lifetime_s": target.declared("max_assertion_lifetime_s", minimum=1),
     }
     audience = target.string("audience")
     keys = _load_keys(target, base)

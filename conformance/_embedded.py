@@ -22,6 +22,7 @@ from ._transport import Transport, TransportPolicy
 from ._verdict import Policy
 from .catalog._model import CAPABILITIES
 from .emulator import EmulatorConfig, Environment, run_emulator
+from .emulator.variants import with_variants
 from .targets.dynamic import DynamicTarget, key_signer
 
 OPERATION_PATH = "/emulator/operations/{scope}"
@@ -33,11 +34,18 @@ class Embedded:
     other_settings: TargetSettings
     jwks_host: Any
     flaws: tuple[str, ...]
+    variants: tuple[str, ...] = ()
 
 
 @contextlib.contextmanager
-def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[Embedded]:
-    """Start the JWKS host and the emulator; stop both when the block exits."""
+def start_embedded(
+    keyring: Keyring, *, flaws: Sequence[str] = (), variants: Sequence[str] = ()
+) -> Iterator[Embedded]:
+    """Start the JWKS host and the emulator; stop both when the block exits.
+
+    With policy ``variants`` the suite is told none of the emulator's policy numbers
+    (leeway, lifetimes): it must measure them, as against a server it knows nothing of.
+    """
     env_a, env_b = str(uuid.uuid4()), str(uuid.uuid4())
     issuer_a = "https://issuer.conformance.test/a"
     issuer_b = "https://issuer.conformance.test/b"
@@ -55,6 +63,8 @@ def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[E
             # The slow-JWKS case waits for this timeout; a correct target gives up quickly.
             jwks_timeout_s=0.5,
         )
+        config = with_variants(config, variants)
+        declared = not variants
         with run_emulator(config) as handle:
             settings = TargetSettings(
                 profile="dynamic",
@@ -62,9 +72,9 @@ def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[E
                 environment_id=env_a,
                 issuer=issuer_a,
                 audience=audience,
-                leeway_s=int(config.leeway_s),
-                max_assertion_lifetime_s=int(config.max_assertion_lifetime_s),
-                max_token_lifetime_s=int(config.elevated_ttl_s),
+                leeway_s=int(config.leeway_s) if declared else None,
+                max_assertion_lifetime_s=int(config.max_assertion_lifetime_s) if declared else None,
+                max_token_lifetime_s=int(config.elevated_ttl_s) if declared else None,
                 jwks_refetch_s=float(config.jwks_min_refetch_s),
                 capabilities=CAPABILITIES - {"hmac_trusted"},
                 # A precomposed letter in user A's subject lets the Unicode-normalisation
@@ -73,7 +83,11 @@ def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[E
             )
             other = replace(settings, environment_id=env_b, issuer=issuer_b, audience=None)
             yield Embedded(
-                settings=settings, other_settings=other, jwks_host=host, flaws=tuple(flaws)
+                settings=settings,
+                other_settings=other,
+                jwks_host=host,
+                flaws=tuple(flaws),
+                variants=tuple(variants),
             )
 
 
@@ -81,6 +95,7 @@ def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[E
 def open_embedded(
     *,
     flaws: Sequence[str] = (),
+    variants: Sequence[str] = (),
     policy: Policy | None = None,
     properties: PropertySettings | None = None,
 ) -> Iterator[Runtime]:
@@ -92,7 +107,7 @@ def open_embedded(
         keyring.trusted(alg)
         keyring.other_environment(alg)
         keyring.attacker(alg)
-    with start_embedded(keyring, flaws=tuple(flaws)) as embedded:
+    with start_embedded(keyring, flaws=tuple(flaws), variants=tuple(variants)) as embedded:
         transport = Transport(_http.client(timeout_s=10.0), TransportPolicy(retries=0))
         alg = embedded.settings.default_alg
         target = DynamicTarget(

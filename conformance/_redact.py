@@ -18,9 +18,7 @@ BODY_LIMIT = 4096
 # A JOSE header is a JSON object, and base64url of "{" is "e" followed by one of w-z, 0-9,
 # "-" or "_" (the second character carries the low bits of "{"): a dotted name such as a
 # case id ("header.jku.attacker_url", "envelope.session.missing") never starts one.
-_JWT_RE = re.compile(
-    r"(e[w-z0-9_\-][A-Za-z0-9_\-]{2,})\.([A-Za-z0-9_\-]*)\.([A-Za-z0-9_\-]{8,})"
-)
+_JWT_RE = re.compile(r"(e[w-z0-9_\-][A-Za-z0-9_\-]{2,})\.([A-Za-z0-9_\-]*)\.([A-Za-z0-9_\-]{8,})")
 _SECRET_HEADERS = frozenset(
     {"authorization", "x-dyn-elevated-access-token", "cookie", "set-cookie", "proxy-authorization"}
 )

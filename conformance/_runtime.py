@@ -32,15 +32,19 @@ def build_runtime(
     config: RunConfig | None,
     *,
     flaws: Sequence[str] = (),
+    variants: Sequence[str] = (),
     policy: Policy | None = None,
     properties: PropertySettings | None = None,
 ) -> Iterator[Runtime]:
-    """The runtime for ``config`` (the embedded emulator with ``flaws`` when ``None``)."""
+    """The runtime for ``config`` (the embedded emulator with ``flaws`` and policy
+    ``variants`` when ``None``)."""
     if config is not None:
         with open_configured(config, policy=policy, properties=properties) as runtime:
             yield runtime
         return
-    with open_embedded(flaws=flaws, policy=policy, properties=properties) as runtime:
+    with open_embedded(
+        flaws=flaws, variants=variants, policy=policy, properties=properties
+    ) as runtime:
         yield runtime
 
 
@@ -49,11 +53,13 @@ def open_runtime(
     config: str | Path | None = None,
     *,
     flaws: Sequence[str] = (),
+    variants: Sequence[str] = (),
     strict: bool = False,
     waivers: str | Path | None = None,
 ) -> Iterator[Runtime]:
     """A :class:`~conformance.Runtime` for notebooks and scripts: the target of ``config``
-    (a TOML file), or the embedded emulator (with ``flaws``) when it is ``None``.
+    (a TOML file), or the embedded emulator (with ``flaws`` and policy ``variants``) when
+    it is ``None``.
     ``strict`` and ``waivers`` make :func:`~conformance.run_case` settle verdicts exactly
     as ``conformance run`` does with the same options.
 
@@ -62,7 +68,7 @@ def open_runtime(
     """
     loaded = load_run_config(Path(config), cwd=Path.cwd()) if config is not None else None
     policy = policy_for(loaded, strict=strict, waivers=waivers)
-    with build_runtime(loaded, flaws=flaws, policy=policy) as runtime:
+    with build_runtime(loaded, flaws=flaws, variants=variants, policy=policy) as runtime:
         yield runtime
 
 

@@ -53,12 +53,14 @@ class TargetSettings:
     subjects: tuple[str, ...] = ("conformance-a", "conformance-b")
     known_scopes: tuple[str, ...] = KNOWN_SCOPES
     default_alg: str = "ES256"
-    #: the maximum elevated-token lifetime a correct target issues (seconds)
-    max_token_lifetime_s: int = 900
-    #: the clock leeway the target documents (seconds); clock cases probe around it
-    leeway_s: int = 30
-    #: the maximum assertion lifetime the target documents (seconds)
-    max_assertion_lifetime_s: int = 600
+    #: the maximum elevated-token lifetime the target documents (seconds); None: not
+    #: declared (measured and judged against a hard bound, see catalog/issued.py)
+    max_token_lifetime_s: int | None = None
+    #: the clock leeway the target documents (seconds); clock cases probe around it.
+    #: None: not declared — the time cases measure it (catalog/times.py)
+    leeway_s: int | None = None
+    #: the maximum assertion lifetime the target documents (seconds); None: not declared
+    max_assertion_lifetime_s: int | None = None
     #: the least time between two JWKS refetches on an unknown kid (seconds): key cases
     #: wait up to four of these for a refetch
     jwks_refetch_s: float = 0.5

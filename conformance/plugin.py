@@ -37,6 +37,7 @@ OPT_STRICT = "--conformance-strict"
 OPT_REPORT_DIR = "--conformance-report-dir"
 OPT_NO_RENDER = "--conformance-no-render"
 OPT_FLAW = "--conformance-flaw"
+OPT_VARIANT = "--conformance-variant"
 OPT_EXAMPLES = "--conformance-examples"
 OPT_WAIVERS = "--conformance-waivers"
 OPT_CASES = "--conformance-cases"
@@ -84,6 +85,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="NAME",
         help="embedded emulator only: turn a named flaw on (repeatable)",
+    )
+    group.addoption(
+        OPT_VARIANT,
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="embedded emulator only: a legitimate policy variant (repeatable); the suite "
+        "is then told none of its policy numbers",
     )
     group.addoption(
         OPT_EXAMPLES,
@@ -145,6 +154,7 @@ class RunOptions:
     report_dir: str | None = None
     render: bool = True
     flaws: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
     examples: int = 40
     waivers: str | None = None
     seed: int | None = None
@@ -161,6 +171,7 @@ class RunOptions:
             report_dir=config.getoption(OPT_REPORT_DIR),
             render=not config.getoption(OPT_NO_RENDER),
             flaws=tuple(config.getoption(OPT_FLAW) or ()),
+            variants=tuple(config.getoption(OPT_VARIANT) or ()),
             examples=int(config.getoption(OPT_EXAMPLES)),
             waivers=config.getoption(OPT_WAIVERS),
             seed=_seed(config),
@@ -174,6 +185,7 @@ class RunOptions:
             parts.append(f"{OPT_CONFIG} '{self.config}'")
         parts += [f"{OPT_CASES} '{module}'" for module in self.cases]
         parts += [f"{OPT_FLAW} {flaw}" for flaw in self.flaws]
+        parts += [f"{OPT_VARIANT} {variant}" for variant in self.variants]
         if self.strict:
             parts.append(OPT_STRICT)
         if case_id.split(".")[1:2] == ["property"] and self.seed is not None:
@@ -247,6 +259,10 @@ class ConformanceRun:
         if loaded is not None and options.flaws:
             raise pytest.UsageError(
                 f"{OPT_FLAW} applies to the embedded emulator only; drop it or the config"
+            )
+        if loaded is not None and options.variants:
+            raise pytest.UsageError(
+                f"{OPT_VARIANT} applies to the embedded emulator only; drop it or the config"
             )
         return cls(
             options=options,
@@ -330,7 +346,13 @@ class ConformanceRun:
         try:
             properties = PropertySettings(examples=o.examples, seed=o.seed)
             self.runtime = self._stack.enter_context(
-                build_runtime(self.config, flaws=o.flaws, policy=self.policy, properties=properties)
+                build_runtime(
+                    self.config,
+                    flaws=o.flaws,
+                    variants=o.variants,
+                    policy=self.policy,
+                    properties=properties,
+                )
             )
             check_baseline(self.runtime)
         except ConformanceError as exc:
@@ -338,6 +360,8 @@ class ConformanceRun:
         assert self.runtime is not None
         target = dict(self.runtime.target.description)
         target["flaws"] = list(o.flaws)
+        if o.variants:
+            target["variants"] = list(o.variants)
         target["embedded"] = self.config is None
         self.log.target = target
 

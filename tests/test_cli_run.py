@@ -38,6 +38,8 @@ def test_the_documentation_table_of_cases_is_current() -> None:
     ("argv", "needle"),
     [
         (["run", "--flaw", "nope"], "unknown flaw 'nope'"),
+        (["run", "--variant", "nope"], "unknown variant 'nope'"),
+        (["run", "--variant", "leeway_5s", "--variant", "leeway_120s"], "set leeway_s differently"),
         (["run", "--category", "nope"], "unknown category 'nope'"),
         (["run", "--config", "/nonexistent/conformance.toml"], "/nonexistent/conformance.toml"),
         (["run", "--level", "sometimes"], "invalid choice: 'sometimes'"),

@@ -282,7 +282,13 @@ def _iss_cases() -> list[Case]:
     }
     cases = [
         claims_case(
-            "claims.iss.missing", "iss is missing", mutate=_drop("iss"), anchors=("B07",), **common
+            "claims.iss.missing",
+            "iss is missing",
+            mutate=_drop("iss"),
+            anchors=("B07",),
+            # should: the environment's own key signed it, so a target that treats iss as
+            # optional (the iss_optional policy variant) hands an attacker nothing
+            **{**common, "level": Level.SHOULD, "severity": Severity.MEDIUM},
         ),
         claims_case(
             "claims.iss.type_array",
@@ -584,6 +590,7 @@ def _payload_cases() -> list[Case]:
             f"{name} is sent as {renamed!r}, so the real claim is missing",
             mutate=_renamed(name, renamed),
             severity=Severity.HIGH,
+            level=Level.SHOULD if name == "iss" else Level.MUST,  # as claims.iss.missing
             anchors=("B19",),
             rationale=(
                 "Claim names are case-sensitive: a validator that folds case reads a claim that "

@@ -317,6 +317,26 @@ _REFS = {
 }
 
 
+#: Other spellings of a valid token whose signature still covers what a lenient parser
+#: reads (the signature segment, whitespace around the token, UTF-16/32 or BOM-prefixed
+#: JSON, a NaN in an unknown claim): accepting them forges nothing, so refusing them is
+#: hardening (should), as the lenient_base64url and lenient_json policy variants show.
+_SPELLINGS = frozenset(
+    {
+        "base64.padding_signature",
+        "whitespace.tab_in_signature",
+        "whitespace.leading_space",
+        "whitespace.trailing_newline",
+        "text.payload_utf16le",
+        "text.payload_utf16_bom",
+        "text.payload_utf32",
+        "text.header_utf16le",
+        "json.header_utf8_bom",
+        "json.payload_nan",
+    }
+)
+
+
 def _malformed_cases() -> list[Case]:
     return [
         token_case(
@@ -324,6 +344,7 @@ def _malformed_cases() -> list[Case]:
             f"{title}: refused",
             category=CATEGORY,
             build=build,
+            level=Level.SHOULD if name in _SPELLINGS else Level.MUST,
             severity=Severity.MEDIUM,
             rationale=_WHY[row],
             references=_REFS[row],

@@ -147,17 +147,21 @@ def _short_lived(ctx: CaseContext) -> None:
     if not isinstance(exp, int | float) or isinstance(exp, bool):
         ctx.fail("the issued token has no numeric exp")
         return
-    limit = int(ctx.settings.max_token_lifetime_s)
+    # Undeclared numbers are not assumed: a hard bound no step-up token reasonably exceeds
+    # (a day) and a clock skew of at most 5 minutes.
+    declared = ctx.settings.max_token_lifetime_s
+    limit = 86400 if declared is None else int(declared)
+    skew = 300 if ctx.settings.leeway_s is None else int(ctx.settings.leeway_s)
     lifetime = float(exp) - now
     ctx.fact("token_lifetime_s", round(lifetime))
     ctx.check(lifetime > 0, "the issued token is already expired")
     ctx.check(
-        lifetime <= limit + ctx.settings.leeway_s,
+        lifetime <= limit + skew,
         f"the token lives {lifetime:.0f} s, over {limit} s",
     )
     if isinstance(iat, int | float):
         ctx.check(
-            abs(float(iat) - now) <= ctx.settings.leeway_s,
+            abs(float(iat) - now) <= skew,
             f"iat is {float(iat) - now:+.0f} s off the server clock",
         )
 

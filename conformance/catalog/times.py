@@ -1,9 +1,17 @@
 """Cases of the ``time`` category: ``exp``, ``nbf``, ``iat`` and lifetimes (rows C01-C18).
 
 Every offset is relative to the target's clock (``ctx.now()`` is corrected by its
-``Date`` header) and two-sided around the documented leeway ``L``
-(``ctx.settings.leeway_s``): ``L - 5`` s must pass and ``L + 5`` s must not, so that a
-pass proves the boundary rather than a lucky clock.
+``Date`` header). Policy numbers are measured, not assumed:
+
+* a **declared** leeway ``L`` (``ctx.settings.leeway_s``) or maximum lifetime is an
+  expectation: two-sided cases around it (``L - 5`` s must pass, ``L + 5`` s must not, so
+  that a pass proves the boundary rather than a lucky clock);
+* **without** one, those cases skip; the ``*_measured`` cases bracket the real value and
+  record it as a fact (``clock_tolerance_s``, ``nbf_tolerance_s``,
+  ``max_assertion_lifetime_s``); a ``must`` case fails only beyond a hard bound no
+  reasonable policy exceeds (:data:`HARD_SKEW_S`), and a ``should`` case warns beyond the
+  recommended value (:data:`RECOMMENDED_SKEW_S`, :data:`RECOMMENDED_LIFETIME_S`).
+  Strictness (a tolerance of 0-5 s, a short lifetime) is never a failure.
 """
 
 from __future__ import annotations
@@ -28,10 +36,35 @@ if TYPE_CHECKING:
     from .._assertion import Assertion
     from ..targets.base import Exchange
 
-__all__ = ["CASES", "CATEGORY", "MARGIN_S", "NOT_APPLICABLE"]
+__all__ = [
+    "CASES",
+    "CATEGORY",
+    "HARD_SKEW_S",
+    "MARGIN_S",
+    "NOT_APPLICABLE",
+    "RECOMMENDED_LIFETIME_S",
+    "RECOMMENDED_SKEW_S",
+]
 
 CATEGORY = "time"
 MARGIN_S = 5  # either side of a boundary: Date has 1 s resolution, requests take time
+#: No reasonable clock tolerance exceeds this: RFC 7519 §4.1.4 allows "usually no more than
+#: a few minutes", and the largest common library default is 5 minutes (.NET
+#: TokenValidationParameters.ClockSkew). exp this far past (nbf, iat this far ahead) must
+#: be refused whatever was declared.
+HARD_SKEW_S = 300
+#: The recommended clock tolerance: Spring Security's JwtTimestampValidator default, and the
+#: OpenID FAPI 2 conformance suite's bound ("iat/nbf over 60 seconds in the future fails").
+#: Beyond it a ``should`` case warns.
+RECOMMENDED_SKEW_S = 60
+#: The recommended maximum assertion lifetime (RFC 7523 §3: exp "unreasonably far in the
+#: future" MAY be refused; the OpenID CIBA suite refuses 70 minutes). Beyond it, plus the
+#: hard skew bound, a ``should`` case warns.
+RECOMMENDED_LIFETIME_S = 3600
+_UNDECLARED = (
+    "no {what} is declared for this target ([target] {key}): the real value is measured "
+    "by {measured} and judged against the hard and recommended bounds instead"
+)
 Clock = Callable[[CaseContext], Any]
 
 _EXP_WHY = (
@@ -49,16 +82,37 @@ _LIFETIME_WHY = (
 
 
 def _leeway(ctx: CaseContext) -> int:
-    return int(ctx.settings.leeway_s)
+    """The declared leeway; the case skips when none is declared."""
+    value = ctx.settings.leeway_s
+    if value is None:
+        ctx.skip(
+            _UNDECLARED.format(
+                what="clock leeway",
+                key="leeway_s",
+                measured="time.exp.tolerance_measured and time.nbf.tolerance_measured",
+            )
+        )
+    return int(value or 0)
 
 
 def _max_lifetime(ctx: CaseContext) -> int:
-    return int(ctx.settings.max_assertion_lifetime_s)
+    """The declared maximum assertion lifetime; the case skips when none is declared."""
+    value = ctx.settings.max_assertion_lifetime_s
+    if value is None:
+        ctx.skip(
+            _UNDECLARED.format(
+                what="maximum assertion lifetime",
+                key="max_assertion_lifetime_s",
+                measured="time.lifetime.measured",
+            )
+        )
+    return int(value or 0)
 
 
 def _over_max(ctx: CaseContext) -> int:
     """Seconds from now that are clearly beyond the maximum lifetime plus the leeway."""
-    return _max_lifetime(ctx) + _leeway(ctx) + 60
+    declared = ctx.settings.leeway_s
+    return _max_lifetime(ctx) + (HARD_SKEW_S if declared is None else declared) + 60
 
 
 def _inside(ctx: CaseContext) -> int:
@@ -97,9 +151,11 @@ def _exp_cases() -> list[Case]:
         ),
         claims_case(
             "time.exp.past_5min",
-            "exp 5 minutes in the past",
-            mutate=_times(exp=lambda ctx: ctx.now() - 300),
+            f"exp beyond the hard bound: more than 5 minutes in the past (now - "
+            f"{HARD_SKEW_S + MARGIN_S} s)",
+            mutate=_times(exp=lambda ctx: ctx.now() - HARD_SKEW_S - MARGIN_S),
             anchors=("C02",),
+            correct="refuses it: no reasonable clock tolerance reaches 5 minutes",
             **common,
         ),
         claims_case(
@@ -114,6 +170,18 @@ def _exp_cases() -> list[Case]:
             "exp just beyond the leeway in the past (now - (L + 5 s))",
             mutate=_times(exp=lambda ctx: ctx.now() - _leeway(ctx) - MARGIN_S),
             anchors=("C03",),
+            **common,
+        ),
+        claims_case(
+            "time.exp.past_beyond_recommended",
+            f"exp {RECOMMENDED_SKEW_S + MARGIN_S} s in the past (beyond the recommended "
+            f"{RECOMMENDED_SKEW_S} s tolerance)",
+            mutate=_times(exp=lambda ctx: ctx.now() - RECOMMENDED_SKEW_S - MARGIN_S),
+            level=Level.SHOULD,
+            severity=Severity.MEDIUM,
+            anchors=("C03",),
+            correct=f"refuses it: a clock tolerance over {RECOMMENDED_SKEW_S} s keeps expired "
+            "assertions usable longer than needed",
             **common,
         ),
         claims_case(
@@ -168,34 +236,107 @@ def _exp_cases() -> list[Case]:
     return cases
 
 
-_TOLERANCE_PROBES = (0, 5, 15, 25, 35, 60, 120, 300, 900, 3600)
+#: Offsets (s) probed to bracket a tolerance, clear of the common policy values (0, 5, 30,
+#: 60, 120, 300 s) so that no probe sits on a boundary.
+SKEW_PROBES = (10, 20, 45, 90, 180, HARD_SKEW_S + MARGIN_S)
+#: Lifetimes (s) probed to bracket the maximum assertion lifetime, clear of the common
+#: values (600, 3600 s, each plus a leeway of 0-300 s).
+LIFETIME_PROBES = (300, 800, 1800, 3000, 4500, 7200, 86400)
 
 
-def _tolerance(ctx: CaseContext) -> None:
-    """Probe exp at growing past offsets: the tolerance lies between the last accepted
-    offset and the first refused one (recorded as that bracket, never as a point)."""
+def _bracket(
+    ctx: CaseContext,
+    *,
+    fact: str,
+    probes: tuple[int, ...],
+    claims: Callable[[int], dict[str, Any]],
+    what: str,
+) -> None:
+    """Probe growing offsets until the first refusal: the value lies between the last
+    accepted offset and the first refused one (recorded as that bracket, never a point)."""
     accepted: int | None = None
-    for offset in _TOLERANCE_PROBES:
+    for offset in probes:
         exchange = ctx.send(
-            ctx.sign(ctx.assertion().with_claims(exp=ctx.now() - offset)), label=f"exp-{offset}s"
+            ctx.sign(ctx.assertion().with_claims(claims(offset))), label=f"{fact}-{offset}s"
         )
         if exchange.misbehaved:
-            ctx.error(f"the target erred on exp {offset} s in the past")
+            ctx.error(f"the target erred on {what.format(offset)}")
         if not exchange.accepted:
             if accepted is None:
-                ctx.fact("clock_tolerance_s", 0, f"refused exp {offset} s in the past already")
+                ctx.fact(fact, f"< {offset}", f"refuses {what.format(offset)} already")
             else:
                 ctx.fact(
-                    "clock_tolerance_s",
+                    fact,
                     f"{accepted}–{offset}",
-                    f"accepted exp {accepted} s in the past, refused {offset} s",
+                    f"accepts {what.format(accepted)}, refuses {what.format(offset)}",
                 )
             return
         accepted = offset
     ctx.fact(
-        "clock_tolerance_s",
-        None,
-        f"accepted exp up to {accepted} s in the past: no bound found (exp may not be checked)",
+        fact,
+        f">= {accepted}",
+        f"accepts {what.format(accepted)}: no bound found up to there",
+    )
+
+
+def _tolerance(ctx: CaseContext) -> None:
+    """The clock tolerance on exp, bracketed."""
+    _bracket(
+        ctx,
+        fact="clock_tolerance_s",
+        probes=SKEW_PROBES,
+        claims=lambda offset: {"exp": ctx.now() - offset},
+        what="exp {} s in the past",
+    )
+
+
+def _nbf_tolerance(ctx: CaseContext) -> None:
+    """The clock tolerance on nbf, bracketed (exp a minute after nbf)."""
+
+    def claims(offset: int) -> dict[str, Any]:
+        nbf = ctx.now() + offset
+        return {"nbf": nbf, "exp": nbf + 60}
+
+    _bracket(
+        ctx,
+        fact="nbf_tolerance_s",
+        probes=SKEW_PROBES,
+        claims=claims,
+        what="nbf {} s in the future",
+    )
+
+
+def _lifetime(ctx: CaseContext) -> None:
+    """The maximum assertion lifetime (plus tolerance), bracketed (iat now)."""
+    _bracket(
+        ctx,
+        fact="max_assertion_lifetime_s",
+        probes=LIFETIME_PROBES,
+        claims=lambda offset: {"iat": ctx.now(), "exp": ctx.now() + offset},
+        what="exp {} s ahead",
+    )
+
+
+def _measured(
+    case_id: str, title: str, run: Callable[[CaseContext], None], anchors: tuple[str, ...]
+) -> Case:
+    return case(
+        case_id,
+        title,
+        run=run,
+        expect=Expect.EITHER,
+        level=Level.SHOULD,
+        severity=Severity.INFO,
+        anchors=anchors,
+        rationale=(
+            "Policy numbers differ between correct servers: the suite measures them rather "
+            "than assuming one, and a reviewer sees how long an expired, early or far-future "
+            "assertion stays usable. The bounds are judged by the other time cases."
+        ),
+        correct="any answer: the bracket is recorded as a fact",
+        references=("RFC7519 §4.1.4/§4.1.5", "RFC7523 §3"),
+        category=CATEGORY,
+        control=False,
     )
 
 
@@ -207,21 +348,31 @@ def _lifetime_cases() -> list[Case]:
     }
     should = {**common, "level": Level.SHOULD}
     return [
-        case(
+        _measured(
             "time.exp.tolerance_measured",
             "Measure the real clock tolerance on exp",
-            run=_tolerance,
-            expect=Expect.EITHER,
-            level=Level.SHOULD,
-            severity=Severity.INFO,
-            anchors=("C04",),
-            rationale=(
-                "Knowing the real skew allowance tells a reviewer how long an expired assertion "
-                "stays usable."
-            ),
-            references=("RFC7519 §4.1.4",),
-            category=CATEGORY,
-            control=False,
+            _tolerance,
+            ("C04",),
+        ),
+        _measured(
+            "time.nbf.tolerance_measured",
+            "Measure the real clock tolerance on nbf",
+            _nbf_tolerance,
+            ("C11",),
+        ),
+        _measured(
+            "time.lifetime.measured",
+            "Measure the real maximum assertion lifetime",
+            _lifetime,
+            ("C17",),
+        ),
+        claims_case(
+            "time.exp.future_2hours",
+            f"exp 2 hours in the future (beyond the recommended {RECOMMENDED_LIFETIME_S} s "
+            "lifetime)",
+            mutate=_times(exp=lambda ctx: ctx.now() + 7200),
+            anchors=("C05", "C17"),
+            **should,
         ),
         claims_case(
             "time.exp.future_1day",
@@ -239,7 +390,8 @@ def _lifetime_cases() -> list[Case]:
         ),
         claims_case(
             "time.lifetime.over_max",
-            "exp just beyond the maximum lifetime (max + L + 60 s)",
+            "exp just beyond the declared maximum lifetime (max + L + 60 s; L = 300 s when no "
+            "leeway is declared)",
             mutate=_times(exp=lambda ctx: ctx.now() + _over_max(ctx)),
             anchors=("C05", "C17"),
             **should,
@@ -294,6 +446,13 @@ def _future_cases() -> list[Case]:
         "OIDF FAPI2 …IatNbf8SecondsInTheFutureIsAccepted / …Over60SecondsInTheFutureFails",
     )
     common: dict[str, Any] = {"rationale": _FUTURE_WHY, "references": refs, "category": CATEGORY}
+    recommended = {
+        **common,
+        "level": Level.SHOULD,
+        "severity": Severity.MEDIUM,
+        "correct": f"refuses it: a clock tolerance over {RECOMMENDED_SKEW_S} s lets early "
+        "assertions in",
+    }
     accepted = {
         **common,
         "expect": Expect.ACCEPT,
@@ -302,7 +461,7 @@ def _future_cases() -> list[Case]:
     return [
         claims_case(
             "time.nbf.future_10min",
-            "nbf 10 minutes in the future",
+            "nbf 10 minutes in the future (beyond the hard bound of 5 minutes)",
             mutate=_times(nbf=lambda ctx: ctx.now() + 600),
             anchors=("C10",),
             **common,
@@ -313,6 +472,14 @@ def _future_cases() -> list[Case]:
             mutate=_times(nbf=_beyond),
             anchors=("C10",),
             **common,
+        ),
+        claims_case(
+            "time.nbf.future_beyond_recommended",
+            f"nbf {RECOMMENDED_SKEW_S + MARGIN_S} s in the future (beyond the recommended "
+            f"{RECOMMENDED_SKEW_S} s tolerance)",
+            mutate=_times(nbf=lambda ctx: ctx.now() + RECOMMENDED_SKEW_S + MARGIN_S),
+            anchors=("C10",),
+            **recommended,
         ),
         claims_case(
             "time.nbf.future_inside_leeway",
@@ -341,6 +508,14 @@ def _future_cases() -> list[Case]:
             mutate=_times(iat=_beyond),
             anchors=("C13",),
             **common,
+        ),
+        claims_case(
+            "time.iat.future_beyond_recommended",
+            f"iat {RECOMMENDED_SKEW_S + MARGIN_S} s in the future (no nbf; beyond the "
+            f"recommended {RECOMMENDED_SKEW_S} s tolerance)",
+            mutate=_times(iat=lambda ctx: ctx.now() + RECOMMENDED_SKEW_S + MARGIN_S),
+            anchors=("C13",),
+            **recommended,
         ),
         claims_case(
             "time.iat.future_1hour",

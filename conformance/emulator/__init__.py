@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .._serving import serve_app
 from .config import DEFAULT_ALGS, MEMORY, EmulatorConfig, Environment
 from .flaws import FLAWS, Flaw, check_flaws
+from .variants import VARIANTS, Variant, check_variants, with_variants
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -25,13 +26,17 @@ __all__ = [
     "DEFAULT_ALGS",
     "FLAWS",
     "MEMORY",
+    "VARIANTS",
     "EmulatorConfig",
     "EmulatorHandle",
     "Environment",
     "Flaw",
+    "Variant",
     "check_flaws",
+    "check_variants",
     "create_app",
     "run_emulator",
+    "with_variants",
 ]
 
 

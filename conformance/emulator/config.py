@@ -83,6 +83,24 @@ class EmulatorConfig:
     state: str = MEMORY
     flaws: frozenset[str] = field(default_factory=frozenset)
     demo_key: str | None = None
+    # -- legitimate policy differences (``variants.py`` names combinations of these) --
+    #: refuse an assertion without ``iss`` (else ``iss`` is checked only when present)
+    require_iss: bool = True
+    #: refuse a ``typ`` other than JWT / application/jwt (else ``typ`` is ignored)
+    check_typ: bool = True
+    #: parse header and payload with Python's ``json.loads`` defaults (NaN, Infinity,
+    #: UTF-16/32 detection, duplicate members last-wins) instead of strict JSON
+    lenient_json: bool = False
+    #: duplicate member names: "reject" the token, or keep the "last" one
+    duplicate_members: str = "reject"
+    #: header members outside RFC 7515's registered names: "ignore" or "refuse"
+    unknown_header: str = "ignore"
+    #: accept base64url segments with '=' padding or whitespace (alphabet, canonical form kept)
+    lenient_base64url: bool = False
+    #: a kid the JWKS does not name is ignored when exactly one published key fits the alg
+    kid_ignored_single_key: bool = False
+    #: one HTTP status for every refused assertion (400, 401 or 403); None: per reason
+    refusal_status: int | None = None
 
     def __post_init__(self) -> None:
         if not self.environments:
@@ -110,6 +128,23 @@ class EmulatorConfig:
         if not self.known_scopes or not all(isinstance(s, str) for s in self.known_scopes):
             raise ConfigError("known_scopes must be a non-empty list of strings")
         object.__setattr__(self, "flaws", check_flaws(self.flaws))
+        for name in (
+            "require_iss",
+            "check_typ",
+            "lenient_json",
+            "lenient_base64url",
+            "kid_ignored_single_key",
+        ):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false")
+        for name, allowed in (
+            ("duplicate_members", ("reject", "last")),
+            ("unknown_header", ("ignore", "refuse")),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(map(repr, allowed))}")
+        if self.refusal_status not in (None, 400, 401, 403):
+            raise ConfigError("refusal_status must be 400, 401 or 403 (or absent)")
 
     def environment(self, env_id: str) -> Environment | None:
         """The environment with this id, or ``None``."""

@@ -98,6 +98,20 @@ def parse_jwks(body: bytes) -> tuple[PublishedKey, ...]:
     return tuple(key for key in parsed if key is not None)
 
 
+def named_kids(body: bytes) -> frozenset[str]:
+    """Every kid a JWKS document names, usable key or not (empty when it is not one)."""
+    try:
+        doc = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return frozenset()
+    entries = doc.get("keys") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        return frozenset()
+    return frozenset(
+        e["kid"] for e in entries if isinstance(e, dict) and isinstance(e.get("kid"), str)
+    )
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -126,6 +140,7 @@ class JwksCache:
         self._guard = threading.Lock()
         self._client: Any = None
         self.fetches: dict[str, int] = {}
+        self._named: dict[str, frozenset[str]] = {}
 
     def close(self) -> None:
         if self._client is not None:
@@ -150,7 +165,8 @@ class JwksCache:
             elif entry is not None and now - entry.attempted_at < self._min_refetch:
                 raise JwksUnavailable("JWKS fetch failed recently")
             try:
-                keys = parse_jwks(self._fetch(url))
+                body = self._fetch(url)
+                keys = parse_jwks(body)
             except JwksUnavailable:
                 if (
                     entry is not None
@@ -162,7 +178,12 @@ class JwksCache:
                     self._entries[url] = _Entry(keys=None, fetched_at=0.0, attempted_at=now)
                 raise
             self._entries[url] = _Entry(keys=keys, fetched_at=now, attempted_at=now)
+            self._named[url] = named_kids(body)
             return keys
+
+    def named(self, url: str) -> frozenset[str]:
+        """Every kid the last good copy of ``url`` named, usable key or not."""
+        return self._named.get(url, frozenset())
 
     def _fetch(self, url: str) -> bytes:
         self.fetches[url] = self.fetches.get(url, 0) + 1

@@ -18,7 +18,14 @@ from .config import EmulatorConfig, Environment
 from .jwks_cache import JwksCache
 from .store import SessionRow, Store
 from .tokens import ELEVATED_TYP, SESSION_TYP, TokenIssuer
-from .validation import Decoded, Rejected, Validator, decode_compact, decode_compact_fragile
+from .validation import (
+    Decoded,
+    Parsing,
+    Rejected,
+    Validator,
+    decode_compact,
+    decode_compact_fragile,
+)
 
 Reply = tuple[int, dict[str, Any] | None]
 
@@ -97,7 +104,9 @@ class Emulator:
             return decode_compact_fragile(token)
         if not isinstance(token, str) or not token:
             raise Rejected("jwt must be a non-empty string", status=400)
-        return decode_compact(token, max_bytes=self.config.max_token_bytes)
+        return decode_compact(
+            token, max_bytes=self.config.max_token_bytes, parsing=Parsing.of(self.config)
+        )
 
     def session(self, env: Environment, authorization: str | None) -> SessionRow:
         """The live session named by the bearer; 401 otherwise (also for another env)."""
@@ -163,6 +172,19 @@ class Emulator:
     ) -> Reply:
         env = self.environment(env_id)
         session = self.session(env, authorization)
+        status = self.config.refusal_status
+        if status is None:
+            return self._verify(env, session, body, base_url=base_url)
+        try:
+            return self._verify(env, session, body, base_url=base_url)
+        except Rejected as rejected:
+            # The refusal_status variants: one status for every refused assertion.
+            rejected.status = status
+            raise
+
+    def _verify(
+        self, env: Environment, session: SessionRow, body: bytes, *, base_url: str
+    ) -> Reply:
         decoded = self._token_member(body)
         now = self.clock()
         validator, has = self.validator, self.config.has

@@ -86,17 +86,62 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _json_object(segment: str, what: str) -> tuple[dict[str, Any], bytes]:
+#: Header member names registered by RFC 7515 §4.1 (the ``unknown_header`` = "refuse"
+#: variant refuses any other).
+REGISTERED_HEADER = frozenset(
+    {"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Parsing:
+    """How lenient the structural stage is (the policy variants; strict by default)."""
+
+    lenient_base64url: bool = False
+    lenient_json: bool = False
+    last_wins: bool = False
+
+    @classmethod
+    def of(cls, config: EmulatorConfig) -> Parsing:
+        return cls(
+            lenient_base64url=config.lenient_base64url,
+            lenient_json=config.lenient_json,
+            last_wins=config.duplicate_members == "last",
+        )
+
+
+STRICT = Parsing()
+
+
+def _segment_bytes(segment: str, what: str, parsing: Parsing) -> bytes:
+    # lenient: whitespace and '=' padding are dropped; the alphabet and the canonical
+    # form are still required.
+    text = "".join(segment.split()).rstrip("=") if parsing.lenient_base64url else segment
+    if not _SEGMENT.fullmatch(text):
+        raise Rejected("malformed assertion: invalid characters", status=400)
     try:
-        raw = b64url_decode(segment)
+        raw = b64url_decode(text)
     except (binascii.Error, ValueError):
         raise Rejected(f"malformed assertion: {what} is not base64url", status=400) from None
-    if b64url_encode(raw) != segment:
+    if b64url_encode(raw) != text:
         raise Rejected(f"malformed assertion: {what} is not canonical base64url", status=400)
+    return raw
+
+
+def _json_object(
+    segment: str, what: str, parsing: Parsing = STRICT
+) -> tuple[dict[str, Any], bytes]:
+    raw = _segment_bytes(segment, what, parsing)
     try:
-        value = json.loads(
-            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant
-        )
+        if parsing.lenient_json:
+            # Python's defaults: UTF-8/16/32 detection, NaN/Infinity, duplicates last-wins.
+            value = json.loads(raw)
+        else:
+            value = json.loads(
+                raw.decode("utf-8"),
+                object_pairs_hook=None if parsing.last_wins else _no_duplicates,
+                parse_constant=_no_constant,
+            )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Rejected(
             f"malformed assertion: {what} is not a JSON object", status=400, leak=repr(exc)
@@ -106,27 +151,33 @@ def _json_object(segment: str, what: str) -> tuple[dict[str, Any], bytes]:
     return value, raw
 
 
-def decode_compact(token: str, *, max_bytes: int) -> Decoded:
-    """Split and decode ``token``; raises :class:`Rejected` (400) for any structural fault."""
+def decode_compact(token: str, *, max_bytes: int, parsing: Parsing = STRICT) -> Decoded:
+    """Split and decode ``token``; raises :class:`Rejected` (400) for any structural fault.
+
+    ``parsing`` loosens the structure the way a lenient (still correct) server does; the
+    signature is always checked over the segments as sent.
+    """
     if len(token) > max_bytes or len(token.encode("utf-8", "surrogatepass")) > max_bytes:
         raise Rejected("assertion too large", status=400)
+    if parsing.lenient_base64url:
+        token = token.strip()
     parts = token.split(".")
     if len(parts) != 3:
         raise Rejected("malformed assertion: expected three segments", status=400)
-    for part in parts:
-        if not _SEGMENT.fullmatch(part):
-            raise Rejected("malformed assertion: invalid characters", status=400)
+    if not parsing.lenient_base64url:
+        for part in parts:
+            if not _SEGMENT.fullmatch(part):
+                raise Rejected("malformed assertion: invalid characters", status=400)
     if not parts[0] or not parts[1]:
         raise Rejected("malformed assertion: empty segment", status=400)
-    header, _ = _json_object(parts[0], "header")
-    claims, _ = _json_object(parts[1], "payload")
+    header, _ = _json_object(parts[0], "header", parsing)
+    claims, _ = _json_object(parts[1], "payload", parsing)
+    signature = _segment_bytes(parts[2], "signature", parsing)
     try:
-        signature = b64url_decode(parts[2])
-    except (binascii.Error, ValueError):
-        raise Rejected("malformed assertion: signature is not base64url", status=400) from None
-    if b64url_encode(signature) != parts[2]:
-        raise Rejected("malformed assertion: signature is not canonical base64url", status=400)
-    return Decoded(header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"), signature, parts[2])
+        signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
+    except UnicodeEncodeError:
+        raise Rejected("malformed assertion: invalid characters", status=400) from None
+    return Decoded(header, claims, signing_input, signature, parts[2])
 
 
 def decode_compact_fragile(token: Any) -> Decoded:
@@ -229,8 +280,14 @@ class Validator:
         for name in ("b64", "zip", "cty"):
             if name in header:
                 raise Rejected(f"unsupported header parameter {name}")
+        if self.config.unknown_header == "refuse" and set(header) - REGISTERED_HEADER:
+            raise Rejected("unsupported header parameter")
         typ = header.get("typ")
-        if "typ" in header and (not isinstance(typ, str) or typ.lower() not in _GOOD_TYP):
+        if (
+            self.config.check_typ
+            and "typ" in header
+            and (not isinstance(typ, str) or typ.lower() not in _GOOD_TYP)
+        ):
             raise Rejected("unsupported typ")
         key = self._select_key(header, alg, kid, source)
         if has("signature_not_checked"):
@@ -270,6 +327,16 @@ class Validator:
     ) -> PublishedKey:
         strict = not self.config.has("alg_not_matched")
         candidates = self._candidates(header, kid, source)
+        if (
+            self.config.kid_ignored_single_key
+            and not self._foreign_keys(header)
+            and kid not in self.jwks.named(source.jwks_url)
+        ):
+            # The variant: a kid the JWKS does not name is only a hint when exactly one
+            # published key fits the alg (a kid it names still selects that entry).
+            fitting = [key for key in candidates if key_matches(key, alg, strict=strict)]
+            if len(fitting) == 1:
+                return fitting[0]
         if kid is not None and not (
             self.config.has("embedded_jwk_trusted") and isinstance(header.get("jwk"), dict)
         ):
@@ -284,6 +351,13 @@ class Validator:
         if len(usable) != 1:
             raise Rejected("no single key matches the alg; send a kid")
         return usable[0]
+
+    def _foreign_keys(self, header: dict[str, Any]) -> bool:
+        """Whether a flaw makes the keys come from the token itself (jwk, jku)."""
+        has = self.config.has
+        return (has("embedded_jwk_trusted") and isinstance(header.get("jwk"), dict)) or (
+            has("jku_trusted") and isinstance(header.get("jku"), str)
+        )
 
     def _check_hmac_confusion(self, decoded: Decoded, source: Environment, kid: str | None) -> None:
         try:
@@ -336,9 +410,11 @@ class Validator:
     def _issuer_and_audience(self, claims: dict[str, Any], env: Environment) -> None:
         if not self.config.has("iss_not_checked"):
             iss = claims.get("iss")
-            if not isinstance(iss, str):
+            if "iss" not in claims and not self.config.require_iss:
+                pass  # the iss_optional variant: the environment's key names the issuer
+            elif not isinstance(iss, str):
                 raise Rejected("invalid assertion: iss is required", status=400)
-            if iss != env.issuer:
+            elif iss != env.issuer:
                 raise Rejected("wrong issuer")
         if env.audience is not None:
             aud = claims.get("aud")
