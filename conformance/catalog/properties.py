@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._oracle import Rules, violations
 from ..forge import compact
+from ._model import profile_key
 from .authoring import Case, CaseContext, Expect, Level, Severity, case
+from .profiles import unjudged_rules
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange
@@ -85,6 +87,9 @@ def _property(
         from hypothesis import strategies as st
 
         rules = _rules(ctx)
+        # what the profile does not define or makes optional is not judged (profiles.py)
+        mode = ctx.target.description.get("mode")
+        advisory = ADVISORY_RULES | unjudged_rules(profile_key(ctx.target.profile, mode))
         mismatches: list[str] = []
         # Building a strategy costs more than drawing from it: the draws of this run keep
         # theirs here and rebuild only when what it depends on changes.
@@ -106,7 +111,7 @@ def _property(
             exchange = ctx.send(token, label="example")
             if exchange.misbehaved:
                 raise AssertionError(f"target misbehaved on header={header!r} claims={claims!r}")
-            if broken and set(broken) <= ADVISORY_RULES:
+            if broken and set(broken) <= advisory:
                 return  # either answer is allowed (the hand-written should-cases judge it)
             if exchange.accepted == bool(broken):
                 what = "accepted" if exchange.accepted else "refused"
