@@ -442,6 +442,7 @@ def _processing_cases() -> list[Case]:
             "cty JWT on an ordinary claims payload is refused",
             category=CATEGORY,
             build=_with(cty="JWT"),
+            level=Level.SHOULD,  # signed claims read as claims: strict parsing, no token gained
             severity=Severity.MEDIUM,
             rationale="The header says the payload is a JWT; it is not: the token is malformed.",
             references=("RFC 7519 §5.2",),

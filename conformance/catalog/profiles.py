@@ -76,7 +76,7 @@ EXPECT_BY_PROFILE: Mapping[str, Mapping[str, Expect]] = {
         "replay.jti.number": Expect.EITHER,
         "replay.jti.null": Expect.EITHER,
         "claims.name_case.jti": Expect.EITHER,
-        "claims.kind.id_token": Expect.EITHER,
+        "claims.kind.*": Expect.EITHER,
     },
 }
 
@@ -143,6 +143,12 @@ EITHER_BECAUSE: Mapping[str, str] = {
     "bounds the assertion",
     "algorithms.fully_specified.*": "RFC 9864 algorithm names are new: taking or refusing "
     "them for a key whose family is trusted is interop, not security",
+    "signature.ecdsa.high_s.*": "(r, n - s) is valid ECDSA and JWS does not require low-S; "
+    "only a replay guard keyed on the token text would care (replay.same_jti.malleated)",
+    "signature.rsa.leading_zero_stripped": "a library that restores the zero verifies the "
+    "same signature: both answers are safe, an error is not",
+    "keys.revocation.removed_key": "a measurement: how long a removed key stays trusted is "
+    "recorded as a fact for incident response",
     "keys.no_kid.several_candidates": "trying every candidate or refusing are both safe; "
     "an error is not",
     "keys.jwks.duplicate_kid": "refusing the keyset or disambiguating by alg and kty are both safe",
@@ -159,8 +165,9 @@ EITHER_BECAUSE: Mapping[str, str] = {
     "replay.jti.*": "RFC 7523 makes jti optional (§3 item 7): an odd jti matters only to a "
     "replay guard, which replay.same_token.twice judges",
     "claims.name_case.jti": "a JTI member is an unknown claim and jti is optional in RFC 7523",
-    "claims.kind.id_token": "RFC 7523 does not type assertions: an ID Token that satisfies "
-    "iss, sub, aud and exp is a valid assertion there",
+    "claims.kind.*": "RFC 7523 does not type assertions: a sign-in JWT or an ID Token that "
+    "satisfies iss, sub, aud and exp is a valid assertion there (scope and jti are not "
+    "required)",
 }
 
 #: ``[target.policy]`` keys: what a target may declare "required" (promoting the named
