@@ -7,10 +7,11 @@ import re
 
 import pytest
 
+from conformance._oracle import unjudged_rules
 from conformance._verdict import Policy, effective, settle
 from conformance.catalog import BY_ID, CASES, Expect, Level
 from conformance.catalog.authoring import Kind
-from conformance.catalog.profiles import EITHER_BECAUSE, POLICY, promoted, unjudged_rules
+from conformance.catalog.profiles import EITHER_BECAUSE, POLICY, promoted
 
 PROFILE_KEYS = ("dynamic", "rfc7523/client_assertion", "rfc7523/jwt_bearer")
 

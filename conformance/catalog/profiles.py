@@ -6,7 +6,7 @@ profile's, which wins over the case's own declaration (``Case.expectation``,
 ``Case.level_for``, ``Case.skip_reason``). The rules are in ``docs/levels.md``:
 
 * RFC 7523 does not define a ``scope`` claim (scope is a form parameter): no case about
-  it runs there, and the property oracle does not judge it (:data:`UNJUDGED_RULES`).
+  it runs there, and the property oracle does not judge it (``conformance._oracle.UNJUDGED_RULES``).
 * ``jti`` replay protection and a bound on ``exp`` are MAYs in RFC 7523 §3 (items 4, 7):
   ``should`` refusals there (visible warnings), ``must`` where Dynamic documents them.
 * In the jwt-bearer grant ``sub`` names whom the token is for: any subject the trusted
@@ -33,10 +33,8 @@ __all__ = [
     "POLICY",
     "POLICY_VALUES",
     "SKIP_BY_PROFILE",
-    "UNJUDGED_RULES",
     "apply",
     "promoted",
-    "unjudged_rules",
 ]
 
 #: Cases about Dynamic's contract only (globs over case ids): the scope claim, sessions.
@@ -182,33 +180,6 @@ POLICY: Mapping[str, tuple[str, ...]] = {
 #: the values of a ``[target.policy]`` key: "required" promotes, "recommended" (the
 #: default) leaves the catalog's level
 POLICY_VALUES = ("required", "recommended")
-
-#: Property-oracle rules (``conformance._oracle.RULES``) a profile does not define, or
-#: makes optional: an example that breaks only these is not judged there.
-UNJUDGED_RULES: Mapping[str, frozenset[str]] = {
-    "dynamic": frozenset({"iss_missing", "nbf_after_exp"}),  # undocumented: should cases
-    "rfc7523": frozenset(
-        {
-            "scope_missing",  # RFC 7523 defines no scope claim
-            "scope_type",
-            "scope_format",
-            "scope_unknown",
-            "jti_missing",  # RFC 7523 §3 item 7: jti is optional
-            "jti_type",
-            "jti_too_long",
-            "nbf_after_exp",  # not an RFC 7523 MUST: time.nbf.after_exp judges it
-        }
-    ),
-    "rfc7523/jwt_bearer": frozenset({"sub_mismatch"}),  # any subject the issuer signs
-}
-
-
-def unjudged_rules(profile: str) -> frozenset[str]:
-    """The oracle rules not judged under ``profile`` (``rfc7523/jwt_bearer`` adds to
-    ``rfc7523``)."""
-    base = profile.split("/", 1)[0]
-    rules = UNJUDGED_RULES.get(base, frozenset())
-    return rules | UNJUDGED_RULES.get(profile, frozenset()) if profile != base else rules
 
 
 def promoted(policy: Mapping[str, str]) -> frozenset[str]:

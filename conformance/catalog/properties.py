@@ -12,11 +12,9 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._oracle import Rules, violations
+from .._oracle import Rules, unjudged_rules, violations
 from ..forge import compact
-from ._model import profile_key
 from .authoring import Case, CaseContext, Expect, Level, Severity, case
-from .profiles import unjudged_rules
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange
@@ -87,9 +85,10 @@ def _property(
         from hypothesis import strategies as st
 
         rules = _rules(ctx)
-        # what the profile does not define or makes optional is not judged (profiles.py)
+        # what the profile does not define or makes optional is not judged (the oracle's data)
         mode = ctx.target.description.get("mode")
-        advisory = ADVISORY_RULES | unjudged_rules(profile_key(ctx.target.profile, mode))
+        profile = f"{ctx.target.profile}/{mode}" if mode else ctx.target.profile
+        advisory = ADVISORY_RULES | unjudged_rules(profile)
         mismatches: list[str] = []
         # Building a strategy costs more than drawing from it: the draws of this run keep
         # theirs here and rebuild only when what it depends on changes.
