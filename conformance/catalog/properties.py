@@ -46,6 +46,8 @@ ADVISORY_RULES = frozenset(
         "b64_present",  # G19
         "zip_present",
         "scope_format",  # J07: strict refusal or normalisation
+        "cty_present",  # G17: cty JWT on signed claims is strict parsing (docs/levels.md)
+        "kid_type",  # G12: a non-string kid next to a trusted signature (keys.kid.empty: must)
     }
 )
 
