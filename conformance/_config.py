@@ -22,6 +22,7 @@ from ._keyring import load_signing_key
 from ._settings import KNOWN_SCOPES, TargetSettings
 from ._transport import TransportPolicy
 from .catalog._model import CAPABILITIES
+from .catalog.profiles import POLICY, POLICY_VALUES
 from .targets.rfc7523 import AUDIENCE_KINDS, MODES, Rfc7523Options, rfc7523_settings
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ _COMMON_TARGET_KEYS = (
     "max_token_lifetime_s",
     "max_assertion_lifetime_s",
     "keys",
+    "policy",
 )
 _PROFILE_KEYS: Mapping[str, tuple[str, ...]] = {
     "dynamic": ("base_url", "environment_id", "issuer", "session_tokens", "operation_path"),
@@ -80,6 +82,8 @@ class RunConfig:
     report_dir: Path | None = None
     operation_path: str | None = None
     rfc7523: Rfc7523Options | None = None
+    #: ``[target.policy]``: key -> "required" | "recommended" (``catalog/profiles.POLICY``)
+    policy: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def profile(self) -> str:
@@ -375,6 +379,7 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
         "max_assertion_lifetime_s": target.declared("max_assertion_lifetime_s", minimum=1),
     }
     audience = target.string("audience")
+    target_policy = _target_policy(_Reader(target.table_at("policy"), "target.policy", source))
     keys = _load_keys(target, base)
     common["default_alg"] = keys[0].alg
 
@@ -478,4 +483,12 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
         report_dir=report.path("dir", base, must_exist=False),
         operation_path=operation_path,
         rfc7523=rfc7523,
+        policy=target_policy,
     )
+
+
+def _target_policy(policy: _Reader) -> dict[str, str]:
+    """``[target.policy]``: what the target's own contract requires beyond its profile's
+    documentation; "required" promotes the named ``should`` cases to ``must``."""
+    policy.only(tuple(POLICY))
+    return {key: policy.choice(key, POLICY_VALUES, "recommended") for key in policy.table}

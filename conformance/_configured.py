@@ -24,6 +24,7 @@ from ._keyring import Keyring
 from ._settings import PropertySettings
 from ._transport import Transport
 from ._verdict import Policy
+from .catalog.profiles import promoted
 from .targets._evidence import is_loopback
 from .targets.base import Target
 from .targets.dynamic import DynamicTarget, key_signer
@@ -143,9 +144,15 @@ def open_configured(
             settings=settings,
             keyring=ConfiguredKeyring(config.keys),
             target=target,
-            policy=policy or Policy(),
+            policy=_with_target_policy(policy or Policy(), config),
             properties=properties or PropertySettings(),
             jwks_host=None,
         )
     finally:
         client.close()
+
+
+def _with_target_policy(policy: Policy, config: RunConfig) -> Policy:
+    """``policy`` with the cases the target's ``[target.policy]`` promotes to ``must``."""
+    extra = promoted(config.policy)
+    return replace(policy, promoted=policy.promoted | extra) if extra else policy

@@ -29,12 +29,13 @@ from ._verdict import (
     Policy,
     confirm,
     describe,
+    effective,
     judge,
     needs_control,
     outcome,
     settle,
 )
-from .catalog._model import Case
+from .catalog._model import Case, profile_key
 from .targets.base import (
     TARGET_CAPABILITIES,
     Exchange,
@@ -313,9 +314,18 @@ class Context:
         return self.runtime.jwks_host
 
 
+def target_profile(target: Target) -> str:
+    """The key of the per-profile data that applies to ``target``: its profile, with its
+    mode when it has one (``rfc7523/jwt_bearer``)."""
+    mode = target.description.get("mode")
+    return profile_key(target.profile, mode if isinstance(mode, str) else None)
+
+
 def run_case(runtime: Runtime, case: Case) -> CaseResult:
     """Run ``case`` and decide its verdict under ``runtime.policy``. Never raises for what
     the target does."""
+    profile = target_profile(runtime.target)
+    case = effective(case, profile, runtime.policy)
     ctx = Context(runtime, case)
     started = time.perf_counter()
     judgement, result_outcome = PASS, "none"
@@ -323,8 +333,10 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
         missing = case.needs - runtime.capabilities
         if missing:
             raise Skip(f"needs {', '.join(sorted(missing))}, which this target does not offer")
+        not_here = case.skip_reason(profile)
+        if not_here:
+            raise Skip(not_here)
         returned = case.run(ctx)
-        profile = runtime.target.profile
         if returned is not None:
             result_outcome = outcome(returned)
             judgement = judge(case, profile, returned)

@@ -202,3 +202,31 @@ def violations(
     if not isinstance(header, Mapping) or not isinstance(claims, Mapping):
         raise TypeError("header and claims must be mappings (decoded JSON objects)")
     return _header_violations(header, rules, key_alg) + _claims_violations(claims, rules, now)
+
+
+#: Property-oracle rules (:data:`RULES`) a profile does not define, or
+#: makes optional: an example that breaks only these is not judged there.
+UNJUDGED_RULES: Mapping[str, frozenset[str]] = {
+    "dynamic": frozenset({"iss_missing", "nbf_after_exp"}),  # undocumented: should cases
+    "rfc7523": frozenset(
+        {
+            "scope_missing",  # RFC 7523 defines no scope claim
+            "scope_type",
+            "scope_format",
+            "scope_unknown",
+            "jti_missing",  # RFC 7523 §3 item 7: jti is optional
+            "jti_type",
+            "jti_too_long",
+            "nbf_after_exp",  # not an RFC 7523 MUST: time.nbf.after_exp judges it
+        }
+    ),
+    "rfc7523/jwt_bearer": frozenset({"sub_mismatch"}),  # any subject the issuer signs
+}
+
+
+def unjudged_rules(profile: str) -> frozenset[str]:
+    """The oracle rules not judged under ``profile`` (``rfc7523/jwt_bearer`` adds to
+    ``rfc7523``)."""
+    base = profile.split("/", 1)[0]
+    rules = UNJUDGED_RULES.get(base, frozenset())
+    return rules | UNJUDGED_RULES.get(profile, frozenset()) if profile != base else rules

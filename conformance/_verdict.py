@@ -23,7 +23,9 @@ gets the same verdict everywhere. Two steps:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -52,10 +54,24 @@ PASS = Judgement("pass")
 @dataclass(frozen=True, slots=True)
 class Policy:
     """How a run settles judgements: ``strict`` makes ``should`` failures fail;
-    ``waivers`` are the run's accepted risks."""
+    ``waivers`` are the run's accepted risks; ``promoted`` are globs of the case ids the
+    target's ``[target.policy]`` makes ``must`` for this run (docs/levels.md)."""
 
     strict: bool = False
     waivers: Waivers = field(default_factory=Waivers)
+    promoted: frozenset[str] = frozenset()
+
+
+def effective(case: Case, profile: str, policy: Policy) -> Case:
+    """``case`` as this run judges it: the expectation and level of ``profile`` (a
+    profile, or ``profile/mode``: ``catalog/profiles.py``), ``must`` when the run's policy
+    promotes it. Results record these, so a report shows what was judged."""
+    expect = case.expectation(profile)
+    promote = any(fnmatch.fnmatchcase(case.id, glob) for glob in policy.promoted)
+    level = Level.MUST if promote else case.level_for(profile)
+    if expect is case.expect and level is case.level:
+        return case
+    return dataclasses.replace(case, expect=expect, level=level)
 
 
 @dataclass(frozen=True, slots=True)

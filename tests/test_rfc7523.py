@@ -145,13 +145,44 @@ def test_broken_assertions_are_rejected(runtime: Runtime, case_id: str) -> None:
     assert result.outcome == "rejected"
 
 
-def test_replay_either_answer_is_conformant(runtime: Runtime) -> None:
+def test_replay_is_a_visible_warning_not_silence(runtime: Runtime) -> None:
     result = run_case(runtime, CASES["claims.rfc7523.jti_reuse"])
-    assert result.verdict == "pass", result.message
     observed = runtime.facts["rfc7523_jti_reuse"]["value"]
-    # Authlib's client authentication remembers jti; its jwt-bearer grant does not.
+    # Authlib's client authentication remembers jti; its jwt-bearer grant does not, which
+    # RFC 7523 allows (a MAY): a should failure, settled as a warning.
     mode = runtime.target.options.mode  # type: ignore[attr-defined]
-    assert observed == ("refused" if mode == "client_assertion" else "accepted")
+    if mode == "client_assertion":
+        assert (observed, result.verdict) == ("refused", "pass"), result.message
+    else:
+        assert (observed, result.judged, result.verdict) == ("accepted", "fail", "warn")
+        assert result.case.level.value == "should"
+
+
+def test_sub_binding_cases_follow_the_mode(runtime: Runtime) -> None:
+    mode = runtime.target.options.mode  # type: ignore[attr-defined]
+    result = run_case(runtime, CASES["claims.sub.case_upper"])
+    issued = run_case(runtime, CASES["claims.rfc7523.issued_subject"])
+    if mode == "client_assertion":
+        assert result.verdict == "pass", result.message  # sub must be the client id
+        assert issued.verdict == "skip" and "applies to mode" in issued.message
+    else:
+        assert result.verdict == "skip" and "jwt-bearer" in result.message
+        assert issued.verdict == "skip" and "opaque" in issued.message
+
+
+def test_target_policy_promotes_for_the_run(tmp_path: Path, server: str, key: SigningKey) -> None:
+    config = configure(tmp_path, server, "jwt_bearer", key)
+    text = (
+        Path(config.source)
+        .read_text()
+        .replace("[[target.keys]]", '[target.policy]\njti_replay = "required"\n\n[[target.keys]]')
+    )
+    Path(config.source).write_text(text)
+    promoted = load_run_config(Path(config.source), cwd=tmp_path)
+    assert promoted is not None and promoted.policy == {"jti_replay": "required"}
+    with open_configured(promoted) as rt:
+        result = run_case(rt, CASES["replay.same_token.twice"])
+    assert (result.case.level.value, result.verdict) == ("must", "fail")
 
 
 def test_error_codes(runtime: Runtime) -> None:
@@ -211,8 +242,21 @@ def test_direct_target_error_code(server: str, key: SigningKey, tmp_path: Path) 
         ("client_assertion", "envelope.rfc7523.client_id_mismatch", "fail"),
         # N07: a second authentication method next to the assertion is ignored.
         ("client_assertion", "envelope.rfc7523.two_methods_secret", "fail"),
-        # N10: the jwt-bearer grant does not require sub (RFC 7523 §3 item 2: MUST).
+        # N10: the jwt-bearer grant does not require sub (RFC 7523 §3 item 2: MUST); the
+        # same finding through sub missing, empty, or spelled SUB.
         ("jwt_bearer", "claims.rfc7523.request_object_no_sub", "fail"),
+        ("jwt_bearer", "claims.sub.missing", "fail"),
+        ("jwt_bearer", "claims.sub.empty", "fail"),
+        ("jwt_bearer", "claims.name_case.sub", "fail"),
+        # Re-levelled to should (docs/levels.md): hardening Authlib lacks, settled as warn.
+        ("client_assertion", "encoding.text.payload_utf16le", "fail"),  # lenient JSON text
+        ("jwt_bearer", "encoding.json.payload_nan", "fail"),
+        ("client_assertion", "header.cty.jwt_on_claims", "fail"),  # cty ignored
+        ("jwt_bearer", "time.nbf.after_exp", "fail"),  # undocumented nbf <= exp
+        ("jwt_bearer", "replay.same_token.twice", "fail"),  # RFC 7523 MAY: no replay guard
+        ("jwt_bearer", "time.exp.future_1year", "fail"),  # RFC 7523 MAY: no exp bound
+        # Stricter than needed: refuses unknown header members (interop, a warning).
+        ("client_assertion", "header.unknown_member.string", "fail"),
         # A NUL in the header alg makes Authlib answer 500 (its error description
         # refuses the character and raises instead of answering invalid_client).
         ("client_assertion", "algorithms.header_alg.trailing_nul", "error"),
@@ -222,7 +266,11 @@ def test_authlib_findings(
     tmp_path: Path, server: str, key: SigningKey, mode: str, case_id: str, expected: str
 ) -> None:
     with open_configured(configure(tmp_path, server, mode, key)) as rt:
-        assert verdict(rt, case_id) == expected
+        result = run_case(rt, CASES[case_id])
+    assert result.judged == expected, result.message
+    # only an RFC 7523 MUST whose violation gains a token fails the run; the rest warn
+    must = result.case.level.value == "must" and result.case.kind.value == "security"
+    assert result.verdict == (expected if must or expected != "fail" else "warn")
 
 
 def test_suite_run_through_the_plugin(

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol, Unpack
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, Unpack
 
 from ..targets.base import TARGET_CAPABILITIES, RequestOptions
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from .._jose import SigningKey
     from .._keyring import Keyring
     from ..targets.base import Exchange, Session, Target
+
+_T = TypeVar("_T")
 
 
 class Expect(StrEnum):
@@ -249,6 +251,10 @@ class Case:
     #: the case sends a positive control after a rejection (off for cases that judge themselves)
     control: bool = True
     kind: Kind = Kind.SECURITY
+    #: per-profile levels and skip reasons (``catalog/profiles.py``); keys are a profile
+    #: (``rfc7523``) or a profile and its mode (``rfc7523/jwt_bearer``)
+    level_by_profile: Mapping[str, Level] = field(default_factory=dict)
+    skip_by_profile: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
@@ -258,7 +264,29 @@ class Case:
             raise ValueError(f"{self.id}: unknown capabilities {sorted(unknown)}")
 
     def expectation(self, profile: str) -> Expect:
-        return self.expect_by_profile.get(profile, self.expect)
+        """The expectation under ``profile`` (``dynamic``, ``rfc7523``, ``rfc7523/jwt_bearer``:
+        a mode's entry wins over its profile's, which wins over the case's own)."""
+        return _by_profile(self.expect_by_profile, profile, self.expect)
+
+    def level_for(self, profile: str) -> Level:
+        """The level under ``profile`` (same lookup as :meth:`expectation`)."""
+        return _by_profile(self.level_by_profile, profile, self.level)
+
+    def skip_reason(self, profile: str) -> str | None:
+        """Why the case does not apply under ``profile``, or ``None`` when it does."""
+        return _by_profile(self.skip_by_profile, profile, None)
+
+
+def profile_key(profile: str, mode: str | None = None) -> str:
+    """The key of per-profile data for a target: ``rfc7523/jwt_bearer``, or ``dynamic``."""
+    return f"{profile}/{mode}" if mode else profile
+
+
+def _by_profile(table: Mapping[str, _T], profile: str, default: _T) -> _T:
+    if profile in table:
+        return table[profile]
+    base = profile.split("/", 1)[0]
+    return table.get(base, default)
 
 
 def case(

@@ -239,7 +239,12 @@ def _null_signature_cases() -> list[Case]:
                 "header.payload. with no signature: verifiers that loop over signature "
                 "bytes or treat a missing signature as 'nothing to check' accept it."
             ),
-            references=("CVE-2020-28042", "jwt_tool -X n", "Wycheproof rejectsMissingSignature"),
+            references=(
+                "RFC 7515 §5.2",
+                "CVE-2020-28042",
+                "jwt_tool -X n",
+                "Wycheproof rejectsMissingSignature",
+            ),
             anchors=("D03",),
         )
         for alg in ("RS256", "PS256", "ES256", "EdDSA")
@@ -289,6 +294,7 @@ def _confusion_cases() -> list[Case]:
                 "the same MAC the recovered key gives."
             ),
             references=(
+                "RFC 8725bis §3.1",
                 "PortSwigger lab: algorithm confusion with no exposed key",
                 "PATT jws2pubkey",
             ),
@@ -311,7 +317,7 @@ def _hmac_cases() -> list[Case]:
                 "Some libraries verify an HMAC with an empty or missing key when none is "
                 "configured: anyone can compute that MAC."
             ),
-            references=("jwt_tool -X b", "CVE-2019-20933", "CVE-2020-28637"),
+            references=("RFC 7518 §3.2", "jwt_tool -X b", "CVE-2019-20933", "CVE-2020-28637"),
             anchors=("D06",),
         )
         for mac in ("HS256", "HS512")
@@ -424,7 +430,7 @@ _BAD_ALG_WHY = {
 }
 _BAD_ALG_REFS = {
     "D13": ("RFC 8725bis §2.10", BCP_ALLOWLIST),
-    "D14": ("jwt_tool -M er",),
+    "D14": ("RFC 7515 §4.1.1", "jwt_tool -M er"),
     "D15": (BCP_ALLOWLIST,),
     "D16": ("RFC 8725bis §2.3", "RFC 8725bis §3.3", "CVE-2023-51774"),
 }

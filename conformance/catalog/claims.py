@@ -17,6 +17,7 @@ from .authoring import (
     Case,
     CaseContext,
     Expect,
+    Kind,
     Level,
     Mutation,
     Severity,
@@ -177,7 +178,12 @@ def _sub_cases() -> list[Case]:
     common: dict[str, Any] = {"rationale": _SUB_WHY, "severity": Severity.CRITICAL}
     cases = [
         claims_case(
-            "claims.sub.missing", "sub is missing", mutate=_drop("sub"), anchors=("B01",), **common
+            "claims.sub.missing",
+            "sub is missing",
+            mutate=_drop("sub"),
+            anchors=("B01",),
+            references=("RFC 7523 §3 (2)", "Dynamic docs: sub (the external user id) required"),
+            **common,
         ),
         claims_case(
             "claims.sub.other_user",
@@ -195,6 +201,7 @@ def _sub_cases() -> list[Case]:
             "sub is an empty string",
             mutate=_set(sub=""),
             anchors=("B06",),
+            references=("RFC 7523 §3 (2)", "RFC 7519 §4.1.2"),
             **common,
         ),
         claims_case(
@@ -202,6 +209,7 @@ def _sub_cases() -> list[Case]:
             "sub is whitespace only",
             mutate=_set(sub="  "),
             anchors=("B06",),
+            references=("Dynamic docs: sub must match the signed-in user", "RFC 7523 §3 (2)"),
             **common,
         ),
     ]
@@ -287,7 +295,9 @@ def _iss_cases() -> list[Case]:
             mutate=_drop("iss"),
             anchors=("B07",),
             # should: the environment's own key signed it, so a target that treats iss as
-            # optional (the iss_optional policy variant) hands an attacker nothing
+            # optional (the iss_optional policy variant) hands an attacker nothing. Dynamic
+            # documents iss for sign-in only; RFC 7523 §3 (1) makes it a MUST (profiles.py);
+            # [target.policy] iss = "required" promotes it
             **{**common, "level": Level.SHOULD, "severity": Severity.MEDIUM},
         ),
         claims_case(
@@ -563,7 +573,12 @@ def _payload_cases() -> list[Case]:
                 "accepts it; the issued token carries exactly the requested scope and none of the"
                 " injected claims"
             ),
-            references=("PayloadsAllTheThings (admin: true)", "jwt_tool -M cc"),
+            kind=Kind.SECURITY,  # judges the issued token: an over-scoped grant
+            references=(
+                "Dynamic docs: scope-bound elevated token",
+                "PayloadsAllTheThings (admin: true)",
+                "jwt_tool -M cc",
+            ),
             profiles=("dynamic",),
         )
         for name, what, extra in _PRIVILEGES
@@ -723,7 +738,7 @@ def _url_cases() -> list[Case]:
             "document, a callback) can be made to fetch attacker-chosen addresses: SSRF, and "
             "a way to learn that a token was processed."
         ),
-        "references": ("jwt_tool injectExternalInteractionPayload",),
+        "references": ("RFC 8725bis §3.10", "jwt_tool injectExternalInteractionPayload"),
     }
     return [
         case(
@@ -745,6 +760,7 @@ def _url_cases() -> list[Case]:
             "URL-valued extra claims (jku, x5u, callback) are never fetched",
             run=_url_in(lambda a, u: a.with_claims(jku=u, x5u=u, callback=u, webhook=u, picture=u)),
             expect=Expect.ACCEPT,
+            kind=Kind.SECURITY,  # judges what the target fetched (SSRF), not the acceptance
             correct="ignores the unknown claims (accepts) and never fetches the URLs",
             **common,
         ),

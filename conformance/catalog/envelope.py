@@ -340,7 +340,12 @@ def _baseline_cases() -> list[Case]:
             "Every negative case means something only if a well-formed assertion with a valid "
             "session is accepted, before and after the negatives (jwt_tool's persistence check)."
         ),
-        "references": ("OIDF DPoP negative test (final positive control)", "jwt_tool prescan"),
+        "references": (
+            "Dynamic docs: external auth step-up (a valid assertion gets a token)",
+            "RFC 7523 §3",
+            "OIDF DPoP negative test (final positive control)",
+            "jwt_tool prescan",
+        ),
     }
     return [
         case(

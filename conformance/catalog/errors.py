@@ -234,6 +234,7 @@ def _cases() -> list[Case]:
             profiles=("dynamic",) if dynamic_only else ("dynamic", "rfc7523"),
             needs=("sessions",) if name == "no_session" else (),
             references=(
+                "RFC 6749 §5.2",
                 "OIDF CheckTokenEndpointHttpStatusIs400Allowing401ForInvalidClientError",
                 "OIDF CheckErrorDescriptionFromTokenEndpointResponseErrorContainsCRLFTAB",
                 "PayloadsAllTheThings (CVE-2019-7644)",

@@ -143,12 +143,17 @@ _KID_WHY = {
     "logs and caches.",
 }
 _KID_REFS = {
-    "G07": ("PortSwigger lab: kid header path traversal", "jwt_tool playbook", "PATT"),
-    "G08": ("jwt_tool playbook", "PATT"),
+    "G07": (
+        _BCP_INDIRECT,
+        "PortSwigger lab: kid header path traversal",
+        "jwt_tool playbook",
+        "PATT",
+    ),
+    "G08": (_BCP_INDIRECT, "jwt_tool playbook", "PATT"),
     "G09": ("jwt_tool playbook", "PATT", _BCP_INDIRECT),
-    "G10": ("jwt_tool playbook",),
+    "G10": (_BCP_INDIRECT, "jwt_tool playbook"),
     "G11": ("PATT", _BCP_INDIRECT, "jwt-hack kid_injection"),
-    "G12": ("jwt_tool -M er",),
+    "G12": ("RFC 7515 §4.1.4", "jwt_tool -M er"),
 }
 
 
@@ -175,7 +180,9 @@ def _kid_cases() -> list[Case]:
                 category=CATEGORY,
                 build=_kid_injection(item.kid, item.secret),
                 expect=Expect.REJECT,
-                level=Level.MUST,
+                # a non-string kid next to a valid signature by the trusted key gains no
+                # token: refusing it is strict parsing (docs/levels.md)
+                level=Level.MUST if isinstance(item.kid, str) else Level.SHOULD,
                 severity=Severity.CRITICAL if item.secret is not None else Severity.HIGH,
                 rationale=_KID_WHY[row],
                 references=_KID_REFS[row],
@@ -234,6 +241,7 @@ def _key_carrying_cases() -> list[Case]:
             severity=Severity.CRITICAL,
             rationale=why_embedded,
             references=(
+                "RFC 8725bis §3.10",
                 "CVE-2018-0114",
                 "jwt_tool -X i",
                 "PortSwigger lab: jwk header injection",
@@ -251,7 +259,11 @@ def _key_carrying_cases() -> list[Case]:
             build=_attacker_signed(jwk=_private_jwk),
             severity=Severity.CRITICAL,
             rationale=why_embedded + " A private member makes it worse, not better.",
-            references=("OIDF DPoP jwk with private key", "Wycheproof json_web_crypto"),
+            references=(
+                "RFC 8725bis §3.10",
+                "OIDF DPoP jwk with private key",
+                "Wycheproof json_web_crypto",
+            ),
             anchors=("G02",),
         ),
         token_case(
@@ -261,7 +273,7 @@ def _key_carrying_cases() -> list[Case]:
             build=_symmetric_jwk,
             severity=Severity.CRITICAL,
             rationale="A symmetric key in the token is a key the attacker chose.",
-            references=("Wycheproof json_web_crypto",),
+            references=("RFC 8725bis §3.10", "Wycheproof json_web_crypto"),
             anchors=("G02",),
         ),
     ]
@@ -311,7 +323,12 @@ def _key_carrying_cases() -> list[Case]:
                 "A certificate chain in the token is only as good as its root; a self-signed "
                 "chain is the attacker vouching for himself."
             ),
-            references=("CVE-2017-2800", "CVE-2018-2633", "Wycheproof json_web_crypto"),
+            references=(
+                "RFC 8725bis §3.10",
+                "CVE-2017-2800",
+                "CVE-2018-2633",
+                "Wycheproof json_web_crypto",
+            ),
             anchors=("G06",),
         )
         for alg in ("ES256", "RS256")
@@ -425,6 +442,7 @@ def _processing_cases() -> list[Case]:
             "cty JWT on an ordinary claims payload is refused",
             category=CATEGORY,
             build=_with(cty="JWT"),
+            level=Level.SHOULD,  # signed claims read as claims: strict parsing, no token gained
             severity=Severity.MEDIUM,
             rationale="The header says the payload is a JWT; it is not: the token is malformed.",
             references=("RFC 7519 §5.2",),
@@ -511,6 +529,7 @@ def _member_cases() -> list[Case]:
             category=CATEGORY,
             build=_with(**members),
             expect=Expect.ACCEPT,
+            level=Level.SHOULD,  # refusing more than needed is never a security failure
             severity=Severity.LOW,
             rationale="RFC 7515 §4: members that are not understood are ignored unless in crit.",
             references=("RFC 7515 §4", "OIDF DPoP extra header members"),

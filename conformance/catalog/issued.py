@@ -20,6 +20,7 @@ from .authoring import (
     Case,
     CaseContext,
     Expect,
+    Kind,
     Level,
     Severity,
     case,
@@ -305,6 +306,8 @@ def _cases() -> list[Case]:
         "category": CATEGORY,
         "rationale": _WHY,
         "expect": Expect.ACCEPT,
+        # each judges the issued token or its use: a failure is a token misissued or misused
+        "kind": Kind.SECURITY,
         "control": False,
         "references": ("Dynamic docs: scope-bound, short-lived elevated token",),
     }
@@ -322,7 +325,7 @@ def _cases() -> list[Case]:
             severity=Severity.MEDIUM,
             anchors=("L01",),
             correct="answers 200 with the token in its documented field",
-            **common,
+            **{**common, "kind": Kind.INTEROP},
         ),
         case(
             "issued.token.is_jws",

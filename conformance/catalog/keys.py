@@ -283,7 +283,7 @@ def _selection_cases() -> list[Case]:
                 "An unknown kid must not fall back to 'any key' or 'no check'; a verifier "
                 "that tries every key also widens what a forged kid can reach."
             ),
-            references=("OIDF AbstractVerifyJwsSignature",),
+            references=("RFC 7515 §4.1.4", "OIDF AbstractVerifyJwsSignature"),
             anchors=("F01",),
         ),
         token_case(
@@ -293,7 +293,7 @@ def _selection_cases() -> list[Case]:
             build=lambda ctx: signed(ctx, kid=""),
             severity=Severity.MEDIUM,
             rationale="An empty kid is how jwt_tool probes key-lookup defaults (blank kid).",
-            references=("jwt_tool playbook (blank kid)",),
+            references=("RFC 7515 §4.1.4", "jwt_tool playbook (blank kid)"),
             anchors=("F05",),
         ),
     ]
@@ -314,7 +314,11 @@ def _selection_cases() -> list[Case]:
                 "The kid only names a key; the signature must verify with that key. A "
                 "verifier that checks 'some' signature lets anyone with a key pair in."
             ),
-            references=("OIDF AbstractVerifyJwsSignature", "OIDF CIBA SignedByOtherClientFails"),
+            references=(
+                "RFC 7515 §5.2",
+                "OIDF AbstractVerifyJwsSignature",
+                "OIDF CIBA SignedByOtherClientFails",
+            ),
             anchors=("F02",),
         )
         for role, alg in signers
@@ -328,7 +332,7 @@ def _selection_cases() -> list[Case]:
             expect=Expect.ACCEPT,
             severity=Severity.MEDIUM,
             rationale="kid is optional (RFC 7515); with one candidate the choice is unambiguous.",
-            references=("OIDF oidcc-client-test-kid-absent-single-jwks",),
+            references=("RFC 7515 §4.1.4", "OIDF oidcc-client-test-kid-absent-single-jwks"),
             anchors=("F03",),
         ),
         case(
@@ -520,7 +524,7 @@ def _hostile_jwks_cases() -> list[Case]:
                 "Keys are selected by kid, alg and type together; stopping at the first kid "
                 "match breaks real JWKS with decoys."
             ),
-            references=("OIDF AugmentRealJwksWithDecoys",),
+            references=("RFC 7517 §4.5", "OIDF AugmentRealJwksWithDecoys"),
             anchors=("F07",),
             needs=JWKS,
         ),
@@ -556,7 +560,7 @@ def _lifecycle_cases() -> list[Case]:
                 "Issuers rotate keys; a verifier must refetch the JWKS on an unknown kid, "
                 "or every rotation is an outage."
             ),
-            references=("OIDF oidcc-client-test-signing-key-rotation",),
+            references=("RFC 7517 §4.5", "OIDF oidcc-client-test-signing-key-rotation"),
             anchors=("F15",),
             needs=JWKS,
         ),
@@ -572,7 +576,7 @@ def _lifecycle_cases() -> list[Case]:
                 "A removed key stays trusted until the cache expires; how long is a fact the "
                 "issuer needs to know for incident response."
             ),
-            references=("OIDF oidcc-client-test-signing-key-rotation",),
+            references=("RFC 7517 §4.5", "OIDF oidcc-client-test-signing-key-rotation"),
             anchors=("F16",),
             needs=JWKS,
         ),
@@ -589,7 +593,7 @@ def _lifecycle_cases() -> list[Case]:
                 "A JWKS outage must fail closed and fast: no 5xx, no hang, and no fallback "
                 "that skips verification."
             ),
-            references=("OIDF AbstractValidateJWKs",),
+            references=("RFC 7517 §5", "OIDF AbstractValidateJWKs"),
             anchors=("F17",),
             needs=JWKS,
         )

@@ -1,8 +1,20 @@
-"""Where a case's expectation depends on the profile: data, applied once to the catalog.
+"""Where a case's semantics depend on the profile: data, applied once to the catalog.
 
-RFC 7523 differs from Dynamic's contract in a few places: the ``scope`` claim means
-nothing there (scope is a form parameter), ``jti`` replay protection and a maximum
-lifetime are MAYs (RFC 7523 §3 items 4, 6, 7), and issued access tokens may be opaque.
+A key is a profile (``dynamic``, ``rfc7523``) or a profile and its mode
+(``rfc7523/client_assertion``, ``rfc7523/jwt_bearer``); a mode's entry wins over its
+profile's, which wins over the case's own declaration (``Case.expectation``,
+``Case.level_for``, ``Case.skip_reason``). The rules are in ``docs/levels.md``:
+
+* RFC 7523 does not define a ``scope`` claim (scope is a form parameter): no case about
+  it runs there, and the property oracle does not judge it (``conformance._oracle.UNJUDGED_RULES``).
+* ``jti`` replay protection and a bound on ``exp`` are MAYs in RFC 7523 §3 (items 4, 7):
+  ``should`` refusals there (visible warnings), ``must`` where Dynamic documents them.
+* In the jwt-bearer grant ``sub`` names whom the token is for: any subject the trusted
+  issuer signs is legitimate, so the cases that bind ``sub`` to a signed-in user (or to
+  the client id) skip with the reason; a missing ``sub`` is still refused (RFC 7523
+  §3 item 2).
+* Where the profile's documentation is silent, the case is ``should`` and a target's
+  ``[target.policy]`` can promote it (:data:`POLICY`).
 """
 
 from __future__ import annotations
@@ -11,39 +23,179 @@ import dataclasses
 import fnmatch
 from collections.abc import Mapping
 
-from .authoring import Case, Expect
+from .authoring import Case, Expect, Level
 
-__all__ = ["DYNAMIC_ONLY", "EXPECT_BY_PROFILE", "apply"]
+__all__ = [
+    "DYNAMIC_ONLY",
+    "EITHER_BECAUSE",
+    "EXPECT_BY_PROFILE",
+    "LEVEL_BY_PROFILE",
+    "POLICY",
+    "POLICY_VALUES",
+    "SKIP_BY_PROFILE",
+    "apply",
+    "promoted",
+]
 
-#: Cases about Dynamic's contract only (globs over case ids).
+#: Cases about Dynamic's contract only (globs over case ids): the scope claim, sessions.
 DYNAMIC_ONLY: tuple[str, ...] = (
     "scope.*",
-    "claims.name_case.scope",
-    "claims.duplicate.scope",
-    "claims.injection.scope_*",
+    "*.scope",
+    "*.scope_*",
+    "encoding.escaped_names.claim_name_scope",
     "replay.not_burned.unknown_scope",
     "issued.token.*",
+)
+
+_REPLAY = ("replay.same_token.*", "replay.same_jti.*", "replay.race.*")
+_FAR_FUTURE = (
+    "time.exp.future_2hours",
+    "time.exp.future_1day",
+    "time.exp.future_1year",
+    "time.lifetime.over_max",
+    "time.iat.past_1week",
+    "time.iat.past_over_max",
+)
+_EXP_FAR_AHEAD = (  # exp values that are far-future instants, not malformed ones
+    "time.exp.milliseconds",
+    "time.exp.value_int63",
+    "time.exp.value_int64",
+    "time.exp.value_huge_float",
 )
 
 #: Per-profile expectations that differ from the case's own (globs over case ids).
 EXPECT_BY_PROFILE: Mapping[str, Mapping[str, Expect]] = {
     "rfc7523": {
-        "time.exp.future_2hours": Expect.EITHER,
-        "time.exp.future_1day": Expect.EITHER,
-        "time.exp.future_1year": Expect.EITHER,
-        "time.lifetime.over_max": Expect.EITHER,
-        "time.iat.past_1week": Expect.EITHER,
-        "time.iat.past_over_max": Expect.EITHER,
-        "time.exp.milliseconds": Expect.EITHER,
-        "time.exp.value_int63": Expect.EITHER,
-        "time.exp.value_int64": Expect.EITHER,
-        "time.exp.value_huge_float": Expect.EITHER,
+        # a replay guard and a bounded exp are MAYs: refusing is still the expectation
+        # (a should, so a target without them shows a warning, never silence)
+        **dict.fromkeys(_REPLAY, Expect.REJECT),
+        **dict.fromkeys(_FAR_FUTURE, Expect.REJECT),
+        **dict.fromkeys(_EXP_FAR_AHEAD, Expect.REJECT),
         "replay.jti.empty": Expect.EITHER,
         "replay.jti.number": Expect.EITHER,
         "replay.jti.null": Expect.EITHER,
-        "claims.kind.id_token": Expect.EITHER,
+        "claims.name_case.jti": Expect.EITHER,
+        "claims.kind.*": Expect.EITHER,
     },
 }
+
+#: Per-profile levels that differ from the case's own (globs over case ids).
+LEVEL_BY_PROFILE: Mapping[str, Mapping[str, Level]] = {
+    "rfc7523": {
+        # RFC 7523 §3 item 1: the JWT MUST contain iss (Dynamic's verify call: undocumented)
+        "claims.iss.missing": Level.MUST,
+        # RFC 7523 §3 item 7: the server MAY keep used jti values
+        **dict.fromkeys(_REPLAY, Level.SHOULD),
+        # RFC 7523 §3 item 4: the server MAY reject an exp unreasonably far in the future
+        **dict.fromkeys(_EXP_FAR_AHEAD, Level.SHOULD),
+    },
+    "rfc7523/jwt_bearer": {
+        # the grant's sub names a principal; a non-string one from the trusted issuer is
+        # strict parsing, not a misbinding (no user to match)
+        "claims.sub.type_number": Level.SHOULD,
+        "claims.sub.type_array": Level.SHOULD,
+        "claims.sub.type_object": Level.SHOULD,
+        "claims.sub.type_true": Level.SHOULD,
+    },
+}
+
+_NO_SESSION_BINDING = (
+    "in the jwt-bearer grant sub names whom the token is for (RFC 7523 §3 item 2.A): any "
+    "subject the trusted issuer signs is legitimate, there is no signed-in user to match"
+)
+
+#: Cases that do not apply under a profile or mode, with the reason (globs over case ids).
+SKIP_BY_PROFILE: Mapping[str, Mapping[str, str]] = {
+    "rfc7523/jwt_bearer": {
+        "claims.sub.other_user": _NO_SESSION_BINDING,
+        "claims.sub.blank": _NO_SESSION_BINDING,
+        "claims.sub.type_numeric_of_subject": _NO_SESSION_BINDING,
+        "claims.sub.case_*": _NO_SESSION_BINDING,
+        "claims.sub.nfd": _NO_SESSION_BINDING,
+        "claims.sub.full_width": _NO_SESSION_BINDING,
+        "claims.sub.homoglyph": _NO_SESSION_BINDING,
+        "claims.sub.compat_char": _NO_SESSION_BINDING,
+        "claims.sub.zero_width": _NO_SESSION_BINDING,
+        "claims.sub.trailing_*": _NO_SESSION_BINDING,
+        "claims.sub.leading_space": _NO_SESSION_BINDING,
+        "claims.duplicate.sub_victim_*": _NO_SESSION_BINDING,
+        "claims.injection.sub_*": _NO_SESSION_BINDING
+        + "; whether the string reaches a query unescaped is not observable from the answer",
+        "errors.*.wrong_subject": _NO_SESSION_BINDING + "; a refusal is not owed",
+        "replay.not_burned.wrong_subject": _NO_SESSION_BINDING + "; a refusal is not owed",
+    },
+}
+
+#: Why both answers are fine, for every case whose expectation (its own, or a profile's)
+#: is ``either`` and whose ``correct`` line does not already say it (globs over case ids).
+#: The observed answer is recorded either way (the result's ``outcome``).
+EITHER_BECAUSE: Mapping[str, str] = {
+    "claims.aud.array_with_extra": "RFC 7519 §4.1.3 accepts an array that contains the "
+    "audience; FAPI refuses extra audiences: both are safe",
+    "claims.aud.issuer_identifier": "RFC 7523 §3 lets the audience be the issuer "
+    "identifier or the token URL: accepting or refusing the alternative gains nothing",
+    "time.exp.fraction": "RFC 7519 NumericDate may be fractional: truncating or refusing "
+    "changes the lifetime by under a second",
+    "time.exp.tolerance_measured": "a measurement: the tolerance is recorded as a fact; the "
+    "boundary cases judge it",
+    "time.iat.missing": "iat is optional (RFC 7519 §4.1.6, RFC 7523 §3 item 6); exp still "
+    "bounds the assertion",
+    "algorithms.fully_specified.*": "RFC 9864 algorithm names are new: taking or refusing "
+    "them for a key whose family is trusted is interop, not security",
+    "signature.ecdsa.high_s.*": "(r, n - s) is valid ECDSA and JWS does not require low-S; "
+    "only a replay guard keyed on the token text would care (replay.same_jti.malleated)",
+    "signature.rsa.leading_zero_stripped": "a library that restores the zero verifies the "
+    "same signature: both answers are safe, an error is not",
+    "keys.revocation.removed_key": "a measurement: how long a removed key stays trusted is "
+    "recorded as a fact for incident response",
+    "keys.no_kid.several_candidates": "trying every candidate or refusing are both safe; "
+    "an error is not",
+    "keys.jwks.duplicate_kid": "refusing the keyset or disambiguating by alg and kty are both safe",
+    "header.cty.*": "a cty the verifier ignores changes nothing; refusing it is stricter",
+    "header.thumbprint_mismatch.*": "a verifier may refuse a wrong thumbprint or ignore the "
+    "member (it selects no key); the signature still decides",
+    "replay.first_use.jti_case_variant": "a case-folding replay store refuses a genuine "
+    "assertion (interop); accepting it is correct: either is safe",
+    "scope.multiple.with_unknown": "refusing the request or granting only the known scope "
+    "are both safe; issued.token.scope_exact judges what is granted",
+    "encoding.heavy_json.*": "a parser limit may refuse it and a robust parser may accept "
+    "it; only a 5xx (a denial of service) is a defect",
+    # profile entries
+    "replay.jti.*": "RFC 7523 makes jti optional (§3 item 7): an odd jti matters only to a "
+    "replay guard, which replay.same_token.twice judges",
+    "claims.name_case.jti": "a JTI member is an unknown claim and jti is optional in RFC 7523",
+    "claims.kind.*": "RFC 7523 does not type assertions: a sign-in JWT or an ID Token that "
+    "satisfies iss, sub, aud and exp is a valid assertion there (scope and jti are not "
+    "required)",
+}
+
+#: ``[target.policy]`` keys: what a target may declare "required" (promoting the named
+#: ``should`` cases to ``must`` for its runs), with the globs of the cases each promotes.
+POLICY: Mapping[str, tuple[str, ...]] = {
+    "iss": ("claims.iss.missing",),
+    "nbf_before_exp": ("time.nbf.after_exp",),
+    "jti_replay": (*_REPLAY, "claims.rfc7523.jti_reuse"),
+    "max_lifetime": (*_FAR_FUTURE, *_EXP_FAR_AHEAD),
+    "typ": ("header.typ.refused.*",),
+}
+#: the values of a ``[target.policy]`` key: "required" promotes, "recommended" (the
+#: default) leaves the catalog's level
+POLICY_VALUES = ("required", "recommended")
+
+
+def promoted(policy: Mapping[str, str]) -> frozenset[str]:
+    """The globs of the case ids a ``[target.policy]`` table promotes to ``must`` (the
+    keys of :data:`POLICY` set to ``"required"``)."""
+    return frozenset(g for key, value in policy.items() if value == "required" for g in POLICY[key])
+
+
+def _matching(table: Mapping[str, Mapping[str, object]], case_id: str) -> dict[str, object]:
+    return {
+        profile: value
+        for profile, entries in table.items()
+        for glob, value in entries.items()
+        if fnmatch.fnmatchcase(case_id, glob)
+    }
 
 
 def apply(case: Case) -> Case:
@@ -51,12 +203,12 @@ def apply(case: Case) -> Case:
     changes: dict[str, object] = {}
     if any(fnmatch.fnmatchcase(case.id, glob) for glob in DYNAMIC_ONLY):
         changes["profiles"] = case.profiles & {"dynamic"}
-    extra = {
-        profile: expect
-        for profile, table in EXPECT_BY_PROFILE.items()
-        for glob, expect in table.items()
-        if fnmatch.fnmatchcase(case.id, glob)
-    }
-    if extra:
-        changes["expect_by_profile"] = {**case.expect_by_profile, **extra}
+    for name, table in (
+        ("expect_by_profile", EXPECT_BY_PROFILE),
+        ("level_by_profile", LEVEL_BY_PROFILE),
+        ("skip_by_profile", SKIP_BY_PROFILE),
+    ):
+        extra = _matching(table, case.id)
+        if extra:
+            changes[name] = {**getattr(case, name), **extra}
     return dataclasses.replace(case, **changes) if changes else case  # type: ignore[arg-type]

@@ -123,7 +123,6 @@ def _replay_cases() -> list[Case]:
         "category": CATEGORY,
         "rationale": _REPLAY_WHY,
         "severity": Severity.HIGH,
-        "expect_by_profile": EITHER_IN_RFC7523,
         "correct": "accepts the first use, refuses every later one",
         "references": (
             "Dynamic docs: jti prevents replay",
@@ -333,7 +332,11 @@ def _first_use_cases() -> list[Case]:
                 "use as a replay and breaks every step-up."
             ),
             anchors=("H11",),
-            references=("authelia #7790", "DuendeSoftware/foss #323"),
+            references=(
+                "Dynamic docs: external auth step-up",
+                "authelia #7790",
+                "DuendeSoftware/foss #323",
+            ),
             severity=Severity.HIGH,
             **accept,
         ),
@@ -378,6 +381,7 @@ def _first_use_cases() -> list[Case]:
             ),
             anchors=("H11",),
             severity=Severity.MEDIUM,
+            references=("RFC 7519 §4.1.7 (jti is case-sensitive, compared exactly)",),
             **accept,
         )
         for name, what, derive in similar

@@ -9,10 +9,11 @@ cases that apply to one mode (``client_assertion`` or ``jwt_bearer``) skip in th
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .authoring import Case, CaseContext, Expect, Level, Severity, case
+from .authoring import Case, CaseContext, Expect, Kind, Level, Severity, case
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange
@@ -153,6 +154,36 @@ def _jti_reuse(ctx: CaseContext) -> Exchange:
         "refused" if second.rejected else "accepted" if second.accepted else "error",
     )
     return second
+
+
+def _issued_subject(ctx: CaseContext) -> None:
+    """A valid grant; the issued token, when it is a JWT, names the assertion's subject."""
+    _target(ctx, "jwt_bearer")
+    subject = str(ctx.settings.subjects[0])
+    exchange = _send_form(ctx, ctx.sign(ctx.assertion(subject=subject)), mode="jwt_bearer")
+    if ctx.refused(exchange):
+        ctx.fail("a valid jwt-bearer grant was refused, so the issued subject cannot be read")
+    claims = _jwt_claims(exchange.issued_token or "")
+    if claims is None:
+        ctx.skip("the issued access token is opaque: its subject is not observable here")
+        return
+    ctx.check(
+        claims.get("sub") == subject,
+        f"the issued token's sub is {claims.get('sub')!r}, not the assertion's {subject!r}",
+    )
+
+
+def _jwt_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWS-shaped ``token``, or ``None`` when it is opaque."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        padded = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
 
 
 def _no_sub_request_object(ctx: CaseContext) -> Mapping[str, Any]:
@@ -380,16 +411,33 @@ CASES: tuple[Case, ...] = (
         category="claims",
         run=_jti_reuse,
         profiles=_RFC,
-        expect=Expect.EITHER,
+        expect=Expect.REJECT,
         level=Level.SHOULD,
         severity=Severity.MEDIUM,
         anchors=("N12",),
         references=("RFC 7523 §3 (7)", "OIDF CheckForClientAssertionJtiReuse"),
-        correct="may refuse the second use (RFC 7523 §3 lets the server keep used jti "
-        "values); either answer is conformant, the observed one is recorded",
+        correct="refuses the second use (RFC 7523 §3 lets the server keep used jti values); "
+        "the observed answer is recorded as a fact",
         rationale="A captured assertion is a reusable credential until it expires unless "
-        "the server remembers jti values; RFC 7523 makes this a MAY, so it is recorded, "
-        "not failed.",
+        "the server remembers jti values; RFC 7523 makes this a MAY, so accepting the reuse "
+        "is a warning (a should), never silence; [target.policy] jti_replay promotes it.",
+    ),
+    # the jwt-bearer grant: the token is for the assertion's subject
+    case(
+        "claims.rfc7523.issued_subject",
+        "The jwt-bearer grant issues a token for the assertion's subject",
+        category="claims",
+        run=_issued_subject,
+        profiles=_RFC,
+        expect=Expect.ACCEPT,
+        kind=Kind.SECURITY,  # judges whom the token is for: a misbound token
+        severity=Severity.HIGH,
+        anchors=("N10",),
+        references=("RFC 7523 §3 (2.A)", "RFC 7521 §5.2"),
+        correct="issues a token whose subject is the assertion's sub (skips for opaque tokens)",
+        rationale="In the jwt-bearer grant sub names whom the token is for; a token issued "
+        "for another principal (the client, a default user) is misbound.",
+        control=False,
     ),
 )
 

@@ -15,6 +15,7 @@ from .authoring import (
     Case,
     CaseContext,
     Expect,
+    Kind,
     Level,
     Severity,
     case,
@@ -230,6 +231,7 @@ def _accepted_cases() -> list[Case]:
             "Two valid scopes, space-delimited: the token carries exactly both",
             run=_granted(lambda ctx: " ".join(_two(ctx)), _two),
             expect=Expect.ACCEPT,
+            kind=Kind.SECURITY,  # judges the grant: exactly the scopes asked for
             anchors=("J05", "L03"),
             references=("Dynamic docs: space-delimited scopes",),
             **common,
@@ -239,7 +241,9 @@ def _accepted_cases() -> list[Case]:
             "Three valid scopes, space-delimited: the token carries exactly them",
             run=_granted(lambda ctx: " ".join(_three(ctx)), _three),
             expect=Expect.ACCEPT,
+            kind=Kind.SECURITY,
             anchors=("J05", "L03"),
+            references=("Dynamic docs: space-delimited scopes",),
             **common,
         ),
         case(
@@ -247,7 +251,9 @@ def _accepted_cases() -> list[Case]:
             "The same scope twice is granted once",
             run=_granted(lambda ctx: f"{_first(ctx)} {_first(ctx)}", lambda ctx: [_first(ctx)]),
             expect=Expect.ACCEPT,
+            kind=Kind.SECURITY,
             anchors=("J10", "L03"),
+            references=("Dynamic docs: space-delimited scopes",),
             **common,
         ),
         case(

@@ -147,7 +147,11 @@ _UNCHECKED = (
     "A verifier that does not really check the signature accepts any assertion an attacker "
     "writes: a step-up for any user."
 )
-_XOR_REFS = ("OIDF AbstractInvalidateJwsSignature", "Wycheproof rejectsModifiedSignature")
+_XOR_REFS = (
+    "RFC 7515 §5.2",
+    "OIDF AbstractInvalidateJwsSignature",
+    "Wycheproof rejectsModifiedSignature",
+)
 
 
 def _basic_cases() -> list[Case]:
@@ -168,7 +172,7 @@ def _basic_cases() -> list[Case]:
             f"An {alg} signature with its last 4 base64url characters dropped is refused",
             _mutated(alg, _forge_fn("truncate_signature")),
             _UNCHECKED + " Truncation also catches prefix-only comparisons.",
-            ("jwt_tool broken signature check",),
+            ("RFC 7515 §5.2", "jwt_tool broken signature check"),
             "E02",
         )
         for alg in ("RS256", "ES256", "EdDSA")
@@ -179,7 +183,11 @@ def _basic_cases() -> list[Case]:
             "The payload's sub changed to another user, the original signature kept, is refused",
             _payload_changed(_other_subject),
             _UNCHECKED + " Here the signature is genuine, only not over these claims.",
-            ("PortSwigger lab: unverified signature", "Wycheproof rejectsModifiedPayload"),
+            (
+                "RFC 7515 §5.2",
+                "PortSwigger lab: unverified signature",
+                "Wycheproof rejectsModifiedPayload",
+            ),
             "E03",
         ),
         _critical(
@@ -187,7 +195,11 @@ def _basic_cases() -> list[Case]:
             "The payload's scope changed, the original signature kept, is refused",
             _payload_changed(_other_scope),
             _UNCHECKED + " Changing scope escalates an otherwise legitimate step-up.",
-            ("Wycheproof rejectsModifiedPayload", "jwt_tool claim-processing check"),
+            (
+                "RFC 7515 §5.2",
+                "Wycheproof rejectsModifiedPayload",
+                "jwt_tool claim-processing check",
+            ),
             "E03",
         ),
         _critical(
@@ -195,7 +207,7 @@ def _basic_cases() -> list[Case]:
             "A header member added after signing, the original signature kept, is refused",
             _mutated("ES256", _forge_fn("tamper_header", x="1")),
             _UNCHECKED + " The signature covers the header bytes too.",
-            ("Wycheproof rejectsModifiedHeader",),
+            ("RFC 7515 §5.2", "Wycheproof rejectsModifiedHeader"),
             "E04",
         ),
         _critical(
@@ -204,7 +216,7 @@ def _basic_cases() -> list[Case]:
             "is refused",
             _mutated("ES256", _forge_fn("tamper_header", typ="jwt")),
             _UNCHECKED + " Even a harmless-looking header edit breaks the signature.",
-            ("Wycheproof rejectsModifiedHeader",),
+            ("RFC 7515 §5.2", "Wycheproof rejectsModifiedHeader"),
             "E04",
         ),
     ]
@@ -232,7 +244,12 @@ def _ecdsa_cases() -> list[Case]:
             "An ES256 signature of 64 zero bytes (r = s = 0) is refused",
             _mutated("ES256", _forge_fn("psychic_raw")),
             _PSYCHIC_WHY,
-            ("CVE-2022-21449", "Wycheproof SpecialCaseEs256 rIsZero_sIsZero", "jwt_tool #130"),
+            (
+                "RFC 7518 §3.4",
+                "CVE-2022-21449",
+                "Wycheproof SpecialCaseEs256 rIsZero_sIsZero",
+                "jwt_tool #130",
+            ),
             "E05",
         ),
         _critical(
@@ -240,7 +257,7 @@ def _ecdsa_cases() -> list[Case]:
             "An ES256 signature of DER r = s = 0 (MAYCAQACAQA) is refused",
             _mutated("ES256", _forge_fn("psychic_der")),
             _PSYCHIC_WHY,
-            ("CVE-2022-21449", "jwt_tool #130"),
+            ("RFC 7518 §3.4", "CVE-2022-21449", "jwt_tool #130"),
             "E05",
         ),
         _critical(
@@ -248,7 +265,7 @@ def _ecdsa_cases() -> list[Case]:
             "An ES384 signature of 96 zero bytes (r = s = 0) is refused",
             _mutated("ES384", _forge_fn("psychic_raw", "ES384")),
             _PSYCHIC_WHY,
-            ("CVE-2022-21449",),
+            ("RFC 7518 §3.4", "CVE-2022-21449"),
             "E05",
         ),
     ]
@@ -259,7 +276,7 @@ def _ecdsa_cases() -> list[Case]:
             _ecdsa_rs("ES256", pick),
             "r and s must lie in [1, n-1]; values at or outside the range are how special-case "
             "ECDSA bugs are found.",
-            ("Wycheproof SpecialCaseEs256",),
+            ("RFC 7518 §3.4", "Wycheproof SpecialCaseEs256"),
             "E06",
         )
         for name, what, pick in _RANGE_VALUES
