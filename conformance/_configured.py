@@ -20,7 +20,7 @@ from ._config import RunConfig
 from ._engine import Runtime, Skip
 from ._exceptions import TargetUnreachable
 from ._jose import SigningKey
-from ._keyring import Keyring
+from ._keyring import Keyring, missing_key
 from ._settings import PropertySettings
 from ._transport import Transport
 from ._verdict import Policy
@@ -49,12 +49,16 @@ class ConfiguredKeyring(Keyring):
             self.publish(key)  # refuses HMAC secrets
             self._user.setdefault(key.alg, key)  # the first key of an alg signs
 
+    @property
+    def trusted_algs(self) -> tuple[str, ...]:
+        return tuple(self._user)
+
     def trusted(self, alg: str = "ES256") -> SigningKey:
         key = self._user.get(alg)
         if key is None:
             raise Skip(
-                f"no {alg} key is registered at this target; add one under [[target.keys]] "
-                "to run this case"
+                f"{missing_key(alg, self.trusted_algs)} (add one under [[target.keys]] "
+                "to run this case)"
             )
         return key
 

@@ -3,6 +3,11 @@
 The emulator fetches the trusted keys from the JWKS host over HTTP, as the real service
 fetches a customer's JWKS URL. Environment A is the one under test; environment B (its
 own issuer and keys) serves the cross-environment cases.
+
+By default the JWKS host publishes a trusted key for every allow-listed algorithm;
+``open_embedded(algs=("RS256",))`` publishes only some (environment B gets keys of the
+same algorithms), as a target with one registered key would have: a case needing
+another algorithm's trusted key then skips with the reason (``PublishedKeyring``).
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import _http
-from ._engine import Runtime
+from ._engine import Runtime, Skip
+from ._exceptions import ConfigError
 from ._jwks_host import JwksHost
-from ._keyring import ALGS, Keyring
+from ._jose import SigningKey
+from ._keyring import ALGS, Keyring, missing_key
 from ._settings import PropertySettings, TargetSettings
 from ._transport import Transport, TransportPolicy
 from ._verdict import Policy
@@ -25,6 +32,34 @@ from .emulator import EmulatorConfig, Environment, run_emulator
 from .targets.dynamic import DynamicTarget, key_signer
 
 OPERATION_PATH = "/emulator/operations/{scope}"
+
+
+class PublishedKeyring(Keyring):
+    """A keyring whose trusted keys are only those of ``published_algs``.
+
+    ``trusted(alg)`` for another algorithm makes the case skip (the engine's ``Skip``), as
+    :class:`~conformance._configured.ConfiguredKeyring` does for a key the user did not
+    register: the embedded target then behaves as a target with only those keys.
+    Rotation, attacker, other-environment, weak and HMAC keys are generated as usual.
+    """
+
+    def trusted(self, alg: str = "ES256") -> SigningKey:
+        if alg not in self.published_algs:
+            raise Skip(missing_key(alg, self.published_algs))
+        return super().trusted(alg)
+
+
+def check_algs(algs: Sequence[str]) -> tuple[str, ...]:
+    """``algs`` as a tuple without repeats; raises ``ConfigError`` (one line) for none or
+    an algorithm outside the allow-list."""
+    chosen = tuple(dict.fromkeys(algs))
+    unknown = [a for a in chosen if a not in ALGS]
+    if not chosen or unknown:
+        raise ConfigError(
+            f"embedded algorithm {unknown[0] if unknown else '(none)'!r} is not one of "
+            f"{', '.join(ALGS)}"
+        )
+    return chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +106,8 @@ def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[E
                 # cases (NFD, NFKC) run against the embedded target.
                 subjects=("conformance-\u00e4", "conformance-b"),
             )
+            if keyring.published_algs:
+                settings = replace(settings, default_alg=keyring.published_algs[0])
             other = replace(settings, environment_id=env_b, issuer=issuer_b, audience=None)
             yield Embedded(
                 settings=settings, other_settings=other, jwks_host=host, flaws=tuple(flaws)
@@ -83,13 +120,24 @@ def open_embedded(
     flaws: Sequence[str] = (),
     policy: Policy | None = None,
     properties: PropertySettings | None = None,
+    algs: Sequence[str] | None = None,
 ) -> Iterator[Runtime]:
-    """A runtime against the embedded emulator (our JWKS host + the emulator, loopback)."""
-    keyring = Keyring()
+    """A runtime against the embedded emulator (our JWKS host + the emulator, loopback).
+
+    ``algs`` (default: every allow-listed algorithm) are the algorithms whose trusted key
+    the JWKS host publishes; the first signs the valid assertions (``default_alg``).
+    Raises ``ConfigError`` for an algorithm outside the allow-list.
+    """
+    keyring: Keyring
+    if algs is None:
+        keyring = Keyring()
+    else:
+        keyring = PublishedKeyring(published_algs=check_algs(algs))
     # Make every key the plan will use now, once, rather than inside the first case
     # that needs it (RSA generation is ~30 ms a key and would land on a case's latency).
     for alg in ALGS:
-        keyring.trusted(alg)
+        if alg in keyring.published_algs:
+            keyring.trusted(alg)
         keyring.other_environment(alg)
         keyring.attacker(alg)
     with start_embedded(keyring, flaws=tuple(flaws)) as embedded:

@@ -64,6 +64,20 @@ def kty_for(alg: str) -> str:
     return "oct"
 
 
+#: How a skip reason names a key family (a JWK ``kty``).
+FAMILIES: Mapping[str, str] = {"RSA": "RSA", "EC": "EC (ECDSA)", "OKP": "Ed25519 (OKP)"}
+
+
+def missing_key(wanted: str, has: tuple[str, ...]) -> str:
+    """The reason a case skips when the target has no trusted key for ``wanted`` (an
+    algorithm, or a family: a ``kty`` of :data:`FAMILIES`), given the algorithms ``has``
+    of the keys it does have."""
+    name = f"{FAMILIES[wanted]}" if wanted in FAMILIES else wanted
+    article = "a" if name.startswith("P") else "an"
+    held = ", ".join(has) if has else "none"
+    return f"needs {article} {name} key registered at the target; this target has {held}"
+
+
 def _generate_private(alg: str, *, rsa_bits: int) -> Any:
     # lazy: the catalog imports this module; it loads without cryptography
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -209,6 +223,12 @@ class Keyring:
 
     @property
     def published_algs(self) -> tuple[str, ...]:
+        return self._published_algs
+
+    @property
+    def trusted_algs(self) -> tuple[str, ...]:
+        """The algorithms of the keys the target trusts (the published ones here): a
+        case needing another algorithm's trusted key skips (``authoring.trusted_key``)."""
         return self._published_algs
 
     def _get(self, role: str, alg: str, kid: str, *, bits: int | None = None) -> SigningKey:

@@ -41,6 +41,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .._keyring import FAMILIES, kty_for, missing_key
 from ..forge import b64url_decode, b64url_encode, compact, split, standard_header
 from ..targets.base import Session
 from ._model import (
@@ -96,6 +97,8 @@ __all__ = [
     "signed_payload",
     "succeeded",
     "token_case",
+    "trusted_key",
+    "trusted_of_family",
     "unique_kid",
     "unsigned_copy",
     "until_accepted",
@@ -246,6 +249,35 @@ def no_outbound_fetch(ctx: CaseContext, send: Callable[[str], Exchange]) -> Exch
 
 
 # --- keys and the JWKS host ---------------------------------------------------------------
+
+
+def trusted_key(ctx: CaseContext, alg: str) -> SigningKey:
+    """The target's trusted key for ``alg``; skips the case when the target has none
+    ("needs an ES384 key registered at the target; this target has RS256"). For cases
+    about one algorithm; a valid signature by any trusted key is ``ctx.key``."""
+    has = tuple(ctx.keyring.trusted_algs)
+    if alg not in has:
+        ctx.skip(missing_key(alg, has))
+    return ctx.keyring.trusted(alg)
+
+
+def trusted_of_family(ctx: CaseContext, family: str, *, prefer: Sequence[str] = ()) -> SigningKey:
+    """A trusted key of ``family`` (a JWK ``kty``: ``"RSA"``, ``"EC"``, ``"OKP"``): the
+    default key when it is one, else the first of ``prefer`` the target has, else its first
+    key of that family; skips the case when it has none ("needs an EC (ECDSA) key
+    registered at the target; this target has RS256"). For cases about one key family
+    (ECDSA signatures, RSA padding, key confusion with an RSA public key...). Raises
+    ``ValueError`` for an unknown family."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown key family {family!r}; expected one of {', '.join(FAMILIES)}")
+    has = tuple(ctx.keyring.trusted_algs)
+    default = ctx.settings.default_alg
+    ordered = (default, *prefer, *has) if default in has else (*prefer, *has)
+    for alg in ordered:
+        if alg in has and kty_for(alg) == family:
+            return ctx.keyring.trusted(alg)
+    ctx.skip(missing_key(family, has))
+    raise AssertionError("unreachable: skip raises")
 
 
 def relabelled(key: SigningKey, kid: str, **jwk_changes: Any) -> SigningKey:
