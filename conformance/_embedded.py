@@ -71,8 +71,14 @@ class Embedded:
 
 
 @contextlib.contextmanager
-def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[Embedded]:
-    """Start the JWKS host and the emulator; stop both when the block exits."""
+def start_embedded(
+    keyring: Keyring, *, flaws: Sequence[str] = (), only_published: bool = False
+) -> Iterator[Embedded]:
+    """Start the JWKS host and the emulator; stop both when the block exits.
+
+    ``only_published``: the emulator accepts only the keyring's published algorithms (a
+    target configured for its one key), else every allow-listed one.
+    """
     env_a, env_b = str(uuid.uuid4()), str(uuid.uuid4())
     issuer_a = "https://issuer.conformance.test/a"
     issuer_b = "https://issuer.conformance.test/b"
@@ -84,6 +90,7 @@ def start_embedded(keyring: Keyring, *, flaws: Sequence[str] = ()) -> Iterator[E
                 Environment(id=env_b, issuer=issuer_b, jwks_url=host.other_jwks_url),
             ),
             flaws=frozenset(flaws),
+            **({"allowed_algs": keyring.published_algs} if only_published else {}),
             # Short, so that the key cases' waits for a refetch stay short; still a limit,
             # so a flood of random kids shows no amplification.
             jwks_min_refetch_s=0.25,
@@ -125,7 +132,8 @@ def open_embedded(
     """A runtime against the embedded emulator (our JWKS host + the emulator, loopback).
 
     ``algs`` (default: every allow-listed algorithm) are the algorithms whose trusted key
-    the JWKS host publishes; the first signs the valid assertions (``default_alg``).
+    the JWKS host publishes and the emulator accepts; the first signs the valid
+    assertions (``default_alg``).
     Raises ``ConfigError`` for an algorithm outside the allow-list.
     """
     keyring: Keyring
@@ -140,7 +148,7 @@ def open_embedded(
             keyring.trusted(alg)
         keyring.other_environment(alg)
         keyring.attacker(alg)
-    with start_embedded(keyring, flaws=tuple(flaws)) as embedded:
+    with start_embedded(keyring, flaws=tuple(flaws), only_published=algs is not None) as embedded:
         transport = Transport(_http.client(timeout_s=10.0), TransportPolicy(retries=0))
         alg = embedded.settings.default_alg
         target = DynamicTarget(

@@ -88,6 +88,7 @@ __all__ = [
     "header_for",
     "issued_claims",
     "jwks_path",
+    "kty_for",
     "no_outbound_fetch",
     "other_scope",
     "relabelled",
@@ -97,6 +98,7 @@ __all__ = [
     "signed_payload",
     "succeeded",
     "token_case",
+    "trusted_any",
     "trusted_key",
     "trusted_of_family",
     "unique_kid",
@@ -251,14 +253,31 @@ def no_outbound_fetch(ctx: CaseContext, send: Callable[[str], Exchange]) -> Exch
 # --- keys and the JWKS host ---------------------------------------------------------------
 
 
-def trusted_key(ctx: CaseContext, alg: str) -> SigningKey:
-    """The target's trusted key for ``alg``; skips the case when the target has none
+def trusted_key(ctx: CaseContext, alg: str, *alternatives: str) -> SigningKey:
+    """The target's trusted key for ``alg``, else for the first of ``alternatives`` it
+    has (the default key first when it is one of them); skips the case when it has none
     ("needs an ES384 key registered at the target; this target has RS256"). For cases
-    about one algorithm; a valid signature by any trusted key is ``ctx.key``."""
+    about one algorithm (or a few); a valid signature by any trusted key is ``ctx.key``."""
+    wanted = (alg, *alternatives)
     has = tuple(ctx.keyring.trusted_algs)
-    if alg not in has:
-        ctx.skip(missing_key(alg, has))
-    return ctx.keyring.trusted(alg)
+    default = ctx.settings.default_alg
+    for chosen in (default, *wanted) if default in wanted else wanted:
+        if chosen in has:
+            return ctx.keyring.trusted(chosen)
+    names = alg if not alternatives else f"{', '.join(wanted[:-1])} or {wanted[-1]}"
+    ctx.skip(missing_key(names, has))
+    raise AssertionError("unreachable: skip raises")
+
+
+def trusted_any(ctx: CaseContext, *prefer: str) -> SigningKey:
+    """A trusted key for a case that any key does: the first of ``prefer`` the target has,
+    else the default key. Never skips (``prefer`` only keeps a case on the key it was
+    written for where the target has it)."""
+    has = tuple(ctx.keyring.trusted_algs)
+    for alg in prefer:
+        if alg in has:
+            return ctx.keyring.trusted(alg)
+    return ctx.key
 
 
 def trusted_of_family(ctx: CaseContext, family: str, *, prefer: Sequence[str] = ()) -> SigningKey:
