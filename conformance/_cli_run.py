@@ -47,6 +47,13 @@ def register(sub: Any) -> None:
         metavar="NAME",
         help="embedded emulator flaw (repeatable)",
     )
+    run.add_argument(
+        "--embedded-alg",
+        action="append",
+        default=[],
+        metavar="ALG",
+        help="embedded emulator with only this algorithm's key, e.g. RS256 (repeatable)",
+    )
     run.add_argument("--waivers", metavar="FILE", help="accepted risks (TOML)")
     run.add_argument(
         "--cases",
@@ -75,6 +82,10 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--conformance-config", args.config]
         if args.flaw:
             raise ConfigError("--flaw applies to the embedded emulator only; drop it or --config")
+        if args.embedded_alg:
+            raise ConfigError(
+                "--embedded-alg applies to the embedded emulator only; drop it or --config"
+            )
     from .catalog._model import CATEGORIES  # lazy: `conformance --help` loads no catalog
 
     for value in args.category:
@@ -85,6 +96,11 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--conformance-id", value]
     for value in args.flaw:
         argv += ["--conformance-flaw", value]
+    if args.embedded_alg:
+        from ._keyring import check_algs  # lazy: see CATEGORIES above
+
+        for value in check_algs(args.embedded_alg):
+            argv += ["--conformance-embedded-alg", value]
     if args.level:
         argv += ["--conformance-level", args.level]
     if args.strict:

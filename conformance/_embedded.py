@@ -20,15 +20,14 @@ from typing import Any
 
 from . import _http
 from ._engine import Runtime, Skip
-from ._exceptions import ConfigError
-from ._jwks_host import JwksHost
 from ._jose import SigningKey
-from ._keyring import ALGS, Keyring, missing_key
+from ._jwks_host import JwksHost
+from ._keyring import ALGS, Keyring, check_algs, missing_key
 from ._settings import PropertySettings, TargetSettings
 from ._transport import Transport, TransportPolicy
 from ._verdict import Policy
 from .catalog._model import CAPABILITIES
-from .emulator import EmulatorConfig, Environment, run_emulator
+from .emulator import DEFAULT_ALGS, EmulatorConfig, Environment, run_emulator
 from .targets.dynamic import DynamicTarget, key_signer
 
 OPERATION_PATH = "/emulator/operations/{scope}"
@@ -47,19 +46,6 @@ class PublishedKeyring(Keyring):
         if alg not in self.published_algs:
             raise Skip(missing_key(alg, self.published_algs))
         return super().trusted(alg)
-
-
-def check_algs(algs: Sequence[str]) -> tuple[str, ...]:
-    """``algs`` as a tuple without repeats; raises ``ConfigError`` (one line) for none or
-    an algorithm outside the allow-list."""
-    chosen = tuple(dict.fromkeys(algs))
-    unknown = [a for a in chosen if a not in ALGS]
-    if not chosen or unknown:
-        raise ConfigError(
-            f"embedded algorithm {unknown[0] if unknown else '(none)'!r} is not one of "
-            f"{', '.join(ALGS)}"
-        )
-    return chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +76,7 @@ def start_embedded(
                 Environment(id=env_b, issuer=issuer_b, jwks_url=host.other_jwks_url),
             ),
             flaws=frozenset(flaws),
-            **({"allowed_algs": keyring.published_algs} if only_published else {}),
+            allowed_algs=keyring.published_algs if only_published else DEFAULT_ALGS,
             # Short, so that the key cases' waits for a refetch stay short; still a limit,
             # so a flood of random kids shows no amplification.
             jwks_min_refetch_s=0.25,
@@ -136,11 +122,7 @@ def open_embedded(
     assertions (``default_alg``).
     Raises ``ConfigError`` for an algorithm outside the allow-list.
     """
-    keyring: Keyring
-    if algs is None:
-        keyring = Keyring()
-    else:
-        keyring = PublishedKeyring(published_algs=check_algs(algs))
+    keyring = Keyring() if algs is None else PublishedKeyring(published_algs=check_algs(algs))
     # Make every key the plan will use now, once, rather than inside the first case
     # that needs it (RSA generation is ~30 ms a key and would land on a case's latency).
     for alg in ALGS:

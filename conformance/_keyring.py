@@ -24,7 +24,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,18 +64,43 @@ def kty_for(alg: str) -> str:
     return "oct"
 
 
+def check_algs(algs: Sequence[str]) -> tuple[str, ...]:
+    """``algs`` (the algorithms a target has keys for) as a tuple without repeats; raises
+    :class:`ConfigError` (one line) for none, or for one outside :data:`ALGS`."""
+    chosen = tuple(dict.fromkeys(algs))
+    unknown = [alg for alg in chosen if alg not in ALGS]
+    if unknown:
+        raise ConfigError(f"unknown algorithm {unknown[0][:20]!r}; choose from {', '.join(ALGS)}")
+    if not chosen:
+        raise ConfigError(f"no algorithm given; choose from {', '.join(ALGS)}")
+    return chosen
+
+
 #: How a skip reason names a key family (a JWK ``kty``).
 FAMILIES: Mapping[str, str] = {"RSA": "RSA", "EC": "EC (ECDSA)", "OKP": "Ed25519 (OKP)"}
 
 
-def missing_key(wanted: str, has: tuple[str, ...]) -> str:
-    """The reason a case skips when the target has no trusted key for ``wanted`` (an
-    algorithm, or a family: a ``kty`` of :data:`FAMILIES`), given the algorithms ``has``
-    of the keys it does have."""
-    name = f"{FAMILIES[wanted]}" if wanted in FAMILIES else wanted
+def _families(algs: Sequence[str]) -> str:
+    return " or ".join(dict.fromkeys(kty_for(alg) for alg in algs))
+
+
+def missing_key(wanted: str | Sequence[str], has: Sequence[str]) -> str:
+    """The reason a case skips when the target has no trusted key for ``wanted`` (a
+    family: a ``kty`` of :data:`FAMILIES`; or one or more algorithms, any of which would
+    do), given the algorithms ``has`` of the keys it does have; both name the families::
+
+        needs an EC (ECDSA) key registered at the target; this target has RS256 (RSA)
+        needs a PS256 or PS384 key (RSA) registered at the target; this target has ES256 (EC)
+    """
+    if isinstance(wanted, str) and wanted in FAMILIES:
+        name = f"{FAMILIES[wanted]} key"
+    else:
+        algs = (wanted,) if isinstance(wanted, str) else tuple(wanted)
+        listed = algs[0] if len(algs) == 1 else f"{', '.join(algs[:-1])} or {algs[-1]}"
+        name = f"{listed} key ({_families(algs)})"
     article = "a" if name.startswith("P") else "an"
-    held = ", ".join(has) if has else "none"
-    return f"needs {article} {name} key registered at the target; this target has {held}"
+    held = ", ".join(f"{alg} ({kty_for(alg)})" for alg in has) or "no key"
+    return f"needs {article} {name} registered at the target; this target has {held}"
 
 
 def _generate_private(alg: str, *, rsa_bits: int) -> Any:

@@ -34,13 +34,15 @@ def build_runtime(
     flaws: Sequence[str] = (),
     policy: Policy | None = None,
     properties: PropertySettings | None = None,
+    algs: Sequence[str] | None = None,
 ) -> Iterator[Runtime]:
-    """The runtime for ``config`` (the embedded emulator with ``flaws`` when ``None``)."""
+    """The runtime for ``config`` (the embedded emulator with ``flaws`` and, when given,
+    only the keys of ``algs`` when ``None``)."""
     if config is not None:
         with open_configured(config, policy=policy, properties=properties) as runtime:
             yield runtime
         return
-    with open_embedded(flaws=flaws, policy=policy, properties=properties) as runtime:
+    with open_embedded(flaws=flaws, policy=policy, properties=properties, algs=algs) as runtime:
         yield runtime
 
 

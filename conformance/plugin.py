@@ -39,6 +39,7 @@ OPT_FLAW = "--conformance-flaw"
 OPT_EXAMPLES = "--conformance-examples"
 OPT_WAIVERS = "--conformance-waivers"
 OPT_CASES = "--conformance-cases"
+OPT_EMBEDDED_ALG = "--conformance-embedded-alg"
 
 _RUN = pytest.StashKey["ConformanceRun"]()
 _WORKER_KEY = "conformance_records"
@@ -83,6 +84,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="NAME",
         help="embedded emulator only: turn a named flaw on (repeatable)",
+    )
+    group.addoption(
+        OPT_EMBEDDED_ALG,
+        action="append",
+        default=[],
+        metavar="ALG",
+        help="embedded emulator only: publish and accept only this algorithm's key, as a "
+        "target with one registered key (repeatable; the first signs)",
     )
     group.addoption(
         OPT_EXAMPLES,
@@ -148,6 +157,7 @@ class RunOptions:
     waivers: str | None = None
     seed: int | None = None
     cases: tuple[str, ...] = ()
+    embedded_algs: tuple[str, ...] = ()
 
     @classmethod
     def from_pytest(cls, config: pytest.Config) -> RunOptions:
@@ -164,6 +174,7 @@ class RunOptions:
             waivers=config.getoption(OPT_WAIVERS),
             seed=_seed(config),
             cases=tuple(config.getoption(OPT_CASES) or ()),
+            embedded_algs=tuple(config.getoption(OPT_EMBEDDED_ALG) or ()),
         )
 
     def rerun_line(self, case_id: str) -> str:
@@ -173,6 +184,7 @@ class RunOptions:
             parts.append(f"{OPT_CONFIG} '{self.config}'")
         parts += [f"{OPT_CASES} '{module}'" for module in self.cases]
         parts += [f"{OPT_FLAW} {flaw}" for flaw in self.flaws]
+        parts += [f"{OPT_EMBEDDED_ALG} {alg}" for alg in self.embedded_algs]
         if self.strict:
             parts.append(OPT_STRICT)
         if case_id.split(".")[1:2] == ["property"] and self.seed is not None:
@@ -247,6 +259,10 @@ class ConformanceRun:
             raise pytest.UsageError(
                 f"{OPT_FLAW} applies to the embedded emulator only; drop it or the config"
             )
+        if loaded is not None and options.embedded_algs:
+            raise pytest.UsageError(
+                f"{OPT_EMBEDDED_ALG} applies to the embedded emulator only; drop it or the config"
+            )
         return cls(
             options=options,
             config=loaded,
@@ -284,7 +300,13 @@ class ConformanceRun:
         try:
             properties = PropertySettings(examples=o.examples, seed=o.seed)
             self.runtime = self._stack.enter_context(
-                build_runtime(self.config, flaws=o.flaws, policy=self.policy, properties=properties)
+                build_runtime(
+                    self.config,
+                    flaws=o.flaws,
+                    policy=self.policy,
+                    properties=properties,
+                    algs=o.embedded_algs or None,
+                )
             )
             check_baseline(self.runtime)
         except ConformanceError as exc:

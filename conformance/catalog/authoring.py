@@ -256,7 +256,7 @@ def no_outbound_fetch(ctx: CaseContext, send: Callable[[str], Exchange]) -> Exch
 def trusted_key(ctx: CaseContext, alg: str, *alternatives: str) -> SigningKey:
     """The target's trusted key for ``alg``, else for the first of ``alternatives`` it
     has (the default key first when it is one of them); skips the case when it has none
-    ("needs an ES384 key registered at the target; this target has RS256"). For cases
+    ("needs an ES384 key (EC) registered at the target; this target has RS256 (RSA)"). For cases
     about one algorithm (or a few); a valid signature by any trusted key is ``ctx.key``."""
     wanted = (alg, *alternatives)
     has = tuple(ctx.keyring.trusted_algs)
@@ -264,8 +264,7 @@ def trusted_key(ctx: CaseContext, alg: str, *alternatives: str) -> SigningKey:
     for chosen in (default, *wanted) if default in wanted else wanted:
         if chosen in has:
             return ctx.keyring.trusted(chosen)
-    names = alg if not alternatives else f"{', '.join(wanted[:-1])} or {wanted[-1]}"
-    ctx.skip(missing_key(names, has))
+    ctx.skip(missing_key(wanted, has))
     raise AssertionError("unreachable: skip raises")
 
 
@@ -284,7 +283,7 @@ def trusted_of_family(ctx: CaseContext, family: str, *, prefer: Sequence[str] = 
     """A trusted key of ``family`` (a JWK ``kty``: ``"RSA"``, ``"EC"``, ``"OKP"``): the
     default key when it is one, else the first of ``prefer`` the target has, else its first
     key of that family; skips the case when it has none ("needs an EC (ECDSA) key
-    registered at the target; this target has RS256"). For cases about one key family
+    registered at the target; this target has RS256 (RSA)"). For cases about one key family
     (ECDSA signatures, RSA padding, key confusion with an RSA public key...). Raises
     ``ValueError`` for an unknown family."""
     if family not in FAMILIES:

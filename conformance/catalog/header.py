@@ -486,7 +486,10 @@ def _processing_cases() -> list[Case]:
 def _duplicate_header(pairs: Callable[[CaseContext], list[tuple[str, Any]]]) -> Build:
     def build(ctx: CaseContext) -> str:
         return compact(
-            json_with_duplicates(pairs(ctx)), claims_with(ctx), key=ctx.key.private_key, alg=ctx.key.alg
+            json_with_duplicates(pairs(ctx)),
+            claims_with(ctx),
+            key=ctx.key.private_key,
+            alg=ctx.key.alg,
         )
 
     return build
@@ -532,7 +535,8 @@ def _member_cases() -> list[Case]:
         ("kid_attacker_then_trusted", "the attacker kid then the trusted kid",
          lambda ctx: [("alg", ctx.key.alg), ("kid", _attacker_kid(ctx)), ("kid", ctx.key.kid)]),
         ("typ_at_jwt_then_jwt", '"typ":"at+jwt" then "typ":"JWT"',
-         lambda ctx: [("alg", ctx.key.alg), ("kid", ctx.key.kid), ("typ", "at+jwt"), ("typ", "JWT")]),
+         lambda ctx: [("alg", ctx.key.alg), ("kid", ctx.key.kid), ("typ", "at+jwt"),
+                      ("typ", "JWT")]),
     )  # fmt: skip
     out += [
         token_case(

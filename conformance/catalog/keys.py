@@ -147,7 +147,9 @@ def _sign_as(pick: Pick) -> Callable[[CaseContext, str], str]:
     return lambda ctx, kid: signed(ctx, pick(ctx), kid=kid)
 
 
-def _relabel_entry(pick: Pick, **changes: Any) -> Callable[[CaseContext, str], list[Mapping[str, Any]]]:
+def _relabel_entry(
+    pick: Pick, **changes: Any
+) -> Callable[[CaseContext, str], list[Mapping[str, Any]]]:
     """The picked trusted key under the new kid, its JWK members changed."""
     return lambda ctx, kid: [dict(relabelled(pick(ctx), kid, **changes).public_jwk)]
 
