@@ -20,7 +20,7 @@ from ._config import RunConfig
 from ._engine import Runtime, Skip
 from ._exceptions import TargetUnreachable
 from ._jose import SigningKey
-from ._keyring import Keyring, missing_key
+from ._keyring import Keyring
 from ._settings import PropertySettings
 from ._transport import Transport
 from ._verdict import Policy
@@ -53,13 +53,13 @@ class ConfiguredKeyring(Keyring):
     def trusted_algs(self) -> tuple[str, ...]:
         return tuple(self._user)
 
+    def missing(self, wanted: str | Sequence[str]) -> str:
+        return f"{super().missing(wanted)} (add one under [[target.keys]] to run this case)"
+
     def trusted(self, alg: str = "ES256") -> SigningKey:
         key = self._user.get(alg)
         if key is None:
-            raise Skip(
-                f"{missing_key(alg, self.trusted_algs)} (add one under [[target.keys]] "
-                "to run this case)"
-            )
+            raise Skip(self.missing(alg))
         return key
 
 

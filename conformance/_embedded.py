@@ -22,7 +22,7 @@ from . import _http
 from ._engine import Runtime, Skip
 from ._jose import SigningKey
 from ._jwks_host import JwksHost
-from ._keyring import ALGS, Keyring, check_algs, missing_key
+from ._keyring import ALGS, Keyring, check_algs
 from ._settings import PropertySettings, TargetSettings
 from ._transport import Transport, TransportPolicy
 from ._verdict import Policy
@@ -44,7 +44,7 @@ class PublishedKeyring(Keyring):
 
     def trusted(self, alg: str = "ES256") -> SigningKey:
         if alg not in self.published_algs:
-            raise Skip(missing_key(alg, self.published_algs))
+            raise Skip(self.missing(alg))
         return super().trusted(alg)
 
 

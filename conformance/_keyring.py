@@ -256,6 +256,11 @@ class Keyring:
         case needing another algorithm's trusted key skips (``authoring.trusted_key``)."""
         return self._published_algs
 
+    def missing(self, wanted: str | Sequence[str]) -> str:
+        """Why a case needing a trusted key for ``wanted`` (a family or algorithms, see
+        :func:`missing_key`) cannot run against this target."""
+        return missing_key(wanted, self.trusted_algs)
+
     def _get(self, role: str, alg: str, kid: str, *, bits: int | None = None) -> SigningKey:
         with self._lock:
             cached = self._keys.get((role, alg))

@@ -315,6 +315,8 @@ class ConformanceRun:
         target = dict(self.runtime.target.description)
         target["flaws"] = list(o.flaws)
         target["embedded"] = self.config is None
+        if o.embedded_algs:
+            target["embedded_algs"] = list(o.embedded_algs)
         self.log.target = target
 
     def stop(self) -> None:

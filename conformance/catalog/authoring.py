@@ -41,7 +41,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .._keyring import FAMILIES, kty_for, missing_key
+from .._keyring import FAMILIES, kty_for
 from ..forge import b64url_decode, b64url_encode, compact, split, standard_header
 from ..targets.base import Session
 from ._model import (
@@ -264,7 +264,7 @@ def trusted_key(ctx: CaseContext, alg: str, *alternatives: str) -> SigningKey:
     for chosen in (default, *wanted) if default in wanted else wanted:
         if chosen in has:
             return ctx.keyring.trusted(chosen)
-    ctx.skip(missing_key(wanted, has))
+    ctx.skip(ctx.keyring.missing(wanted))
     raise AssertionError("unreachable: skip raises")
 
 
@@ -294,7 +294,7 @@ def trusted_of_family(ctx: CaseContext, family: str, *, prefer: Sequence[str] = 
     for alg in ordered:
         if alg in has and kty_for(alg) == family:
             return ctx.keyring.trusted(alg)
-    ctx.skip(missing_key(family, has))
+    ctx.skip(ctx.keyring.missing(family))
     raise AssertionError("unreachable: skip raises")
 
 

@@ -26,6 +26,7 @@ from .authoring import (
     signed_payload,
     succeeded,
     trusted_key,
+    trusted_of_family,
 )
 
 #: Algorithms whose signatures differ each time (ECDSA, PSS): re-signing gives new bytes.
@@ -90,7 +91,7 @@ def _resigned(ctx: CaseContext) -> Exchange:
 def _malleated(ctx: CaseContext) -> Exchange:
     """The accepted token with its ECDSA signature's s replaced by n - s (still valid;
     the target's ECDSA key, skips without one)."""
-    key = trusted_key(ctx, "ES256", "ES384", "ES512")
+    key = trusted_of_family(ctx, "EC", prefer=("ES256",))
     token = ctx.sign(ctx.assertion(), key=key)
     _first(ctx, token)
     return ctx.send(ecdsa_high_s(token, key.alg), label="malleated")

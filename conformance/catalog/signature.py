@@ -8,8 +8,9 @@ length.
 
 Keys: a case about one algorithm (``xor_5a.es384``, ``ecdsa.high_s.es256``...) uses that
 algorithm's trusted key and skips on a target without one; a case about a key family
-(ECDSA ranges and lengths, PKCS#1 v1.5, PSS, RSA lengths) uses the target's key of that
-family, whatever its size; header edits use the default key.
+(``truncated.*``, one per family; ECDSA ranges and lengths, PKCS#1 v1.5, PSS, RSA
+lengths) uses the target's key of that family, whatever its size; header edits use the
+default key.
 """
 
 from __future__ import annotations
@@ -38,13 +39,12 @@ from .authoring import (
     Level,
     Severity,
     claims_with,
+    kty_for,
     signed,
     token_case,
     trusted_key,
     trusted_of_family,
 )
-
-_ECDSA = ("ES256", "ES384", "ES512")
 
 __all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
 
@@ -58,12 +58,18 @@ def _mutated(alg: str | None, mutate: Callable[[str], str]) -> Build:
     return lambda ctx: mutate(signed(ctx, trusted_key(ctx, alg) if alg else None))
 
 
+def _of_family(alg: str, mutate: Callable[[str], str]) -> Build:
+    """A valid token of the target's key of ``alg``'s family (``alg`` preferred), then
+    ``mutate`` applied to it."""
+    return lambda ctx: mutate(signed(ctx, trusted_of_family(ctx, kty_for(alg), prefer=(alg,))))
+
+
 def _ecdsa_mutated(mutate: Callable[[str, str], str]) -> Build:
     """A valid token of the target's ECDSA key (ES256 preferred), then ``mutate(token,
     alg)`` applied to it."""
 
     def build(ctx: CaseContext) -> str:
-        key = trusted_key(ctx, *_ECDSA)
+        key = trusted_of_family(ctx, "EC", prefer=("ES256",))
         return mutate(signed(ctx, key), key.alg)
 
     return build
@@ -196,7 +202,7 @@ def _basic_cases() -> list[Case]:
         _critical(
             f"truncated.{alg.lower()}",
             f"An {alg} signature with its last 4 base64url characters dropped is refused",
-            _mutated(alg, _forge_fn("truncate_signature")),
+            _of_family(alg, _forge_fn("truncate_signature")),
             _UNCHECKED + " Truncation also catches prefix-only comparisons.",
             ("jwt_tool broken signature check",),
             "E02",
