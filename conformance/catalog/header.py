@@ -40,6 +40,7 @@ from .authoring import (
     claims_with,
     signed,
     token_case,
+    trusted_any,
 )
 
 if TYPE_CHECKING:
@@ -61,8 +62,7 @@ def _attacker_signed(alg: str = "ES256", *, kid: str = "attacker", **extra: Any)
         members = {k: v(ctx) if callable(v) else v for k, v in extra.items()}
         if kid == "trusted":
             # the trusted kid of the same alg when the target has one, else its own key's
-            trusted = ctx.keyring.trusted(alg) if alg in ctx.keyring.trusted_algs else ctx.key
-            members["kid"] = trusted.kid
+            members["kid"] = trusted_any(ctx, alg).kid
         drop = ("kid",) if kid == "none" else ()
         return signed(ctx, attacker, drop=drop, **members)
 
@@ -167,7 +167,11 @@ def _kid_cases() -> list[Case]:
     out = []
     for item in KID_INJECTIONS:
         row = _KID_ROWS.get(item.name, "G12")
-        how = f"HS256 with the secret {item.secret!r}" if item.secret is not None else "signed"
+        how = (
+            f"HS256 with the secret {item.secret!r}"
+            if item.secret is not None
+            else "signed by the trusted key"
+        )
         # kid null too: the policy wants a non-empty string (G12), and a parser that reads
         # null as "no kid" differs from the one that selected the key.
         out.append(

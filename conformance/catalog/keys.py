@@ -178,7 +178,7 @@ def _curve_mismatch_entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any
 
 def _curve_mismatch_token(ctx: CaseContext, kid: str) -> str:
     key, alg = _other_curve_key(ctx)
-    return signed(ctx, key, sign_alg=key.alg, kid=kid, alg=alg)
+    return signed(ctx, key, sign_alg=alg, kid=kid, alg=alg)
 
 
 def _duplicate_kid_entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
