@@ -59,6 +59,13 @@ def register(sub: Any) -> None:
         metavar="NAME",
         help="embedded emulator policy variant, a legitimate difference (repeatable)",
     )
+    run.add_argument(
+        "--embedded-alg",
+        action="append",
+        default=[],
+        metavar="ALG",
+        help="embedded emulator with only this algorithm's key, e.g. RS256 (repeatable)",
+    )
     run.add_argument("--waivers", metavar="FILE", help="accepted risks (TOML)")
     run.add_argument(
         "--cases",
@@ -91,6 +98,10 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
             raise ConfigError(
                 "--variant applies to the embedded emulator only; drop it or --config"
             )
+        if args.embedded_alg:
+            raise ConfigError(
+                "--embedded-alg applies to the embedded emulator only; drop it or --config"
+            )
     from .catalog._model import CATEGORIES  # lazy: `conformance --help` loads no catalog
 
     for value in args.category:
@@ -103,6 +114,11 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--conformance-flaw", value]
     for value in args.variant:
         argv += ["--conformance-variant", value]
+    if args.embedded_alg:
+        from ._keyring import check_algs  # lazy: see CATEGORIES above
+
+        for value in check_algs(args.embedded_alg):
+            argv += ["--conformance-embedded-alg", value]
     if args.level:
         argv += ["--conformance-level", args.level]
     if args.strict:

@@ -50,13 +50,17 @@ class ConfiguredKeyring(Keyring):
             self.publish(key)  # refuses HMAC secrets
             self._user.setdefault(key.alg, key)  # the first key of an alg signs
 
+    @property
+    def trusted_algs(self) -> tuple[str, ...]:
+        return tuple(self._user)
+
+    def missing(self, wanted: str | Sequence[str]) -> str:
+        return f"{super().missing(wanted)} (add one under [[target.keys]] to run this case)"
+
     def trusted(self, alg: str = "ES256") -> SigningKey:
         key = self._user.get(alg)
         if key is None:
-            raise Skip(
-                f"no {alg} key is registered at this target; add one under [[target.keys]] "
-                "to run this case"
-            )
+            raise Skip(self.missing(alg))
         return key
 
 

@@ -3,6 +3,11 @@
 The emulator fetches the trusted keys from the JWKS host over HTTP, as the real service
 fetches a customer's JWKS URL. Environment A is the one under test; environment B (its
 own issuer and keys) serves the cross-environment cases.
+
+By default the JWKS host publishes a trusted key for every allow-listed algorithm;
+``open_embedded(algs=("RS256",))`` publishes only some (environment B gets keys of the
+same algorithms), as a target with one registered key would have: a case needing
+another algorithm's trusted key then skips with the reason (``PublishedKeyring``).
 """
 
 from __future__ import annotations
@@ -14,18 +19,34 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import _http
-from ._engine import Runtime
+from ._engine import Runtime, Skip
+from ._jose import SigningKey
 from ._jwks_host import JwksHost
-from ._keyring import ALGS, Keyring
+from ._keyring import ALGS, Keyring, check_algs
 from ._settings import PropertySettings, TargetSettings
 from ._transport import Transport, TransportPolicy
 from ._verdict import Policy
 from .catalog._model import CAPABILITIES
-from .emulator import EmulatorConfig, Environment, run_emulator
+from .emulator import DEFAULT_ALGS, EmulatorConfig, Environment, run_emulator
 from .emulator.variants import with_variants
 from .targets.dynamic import DynamicTarget, key_signer
 
 OPERATION_PATH = "/emulator/operations/{scope}"
+
+
+class PublishedKeyring(Keyring):
+    """A keyring whose trusted keys are only those of ``published_algs``.
+
+    ``trusted(alg)`` for another algorithm makes the case skip (the engine's ``Skip``), as
+    :class:`~conformance._configured.ConfiguredKeyring` does for a key the user did not
+    register: the embedded target then behaves as a target with only those keys.
+    Rotation, attacker, other-environment, weak and HMAC keys are generated as usual.
+    """
+
+    def trusted(self, alg: str = "ES256") -> SigningKey:
+        if alg not in self.published_algs:
+            raise Skip(self.missing(alg))
+        return super().trusted(alg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +60,18 @@ class Embedded:
 
 @contextlib.contextmanager
 def start_embedded(
-    keyring: Keyring, *, flaws: Sequence[str] = (), variants: Sequence[str] = ()
+    keyring: Keyring,
+    *,
+    flaws: Sequence[str] = (),
+    variants: Sequence[str] = (),
+    only_published: bool = False,
 ) -> Iterator[Embedded]:
     """Start the JWKS host and the emulator; stop both when the block exits.
 
     With policy ``variants`` the suite is told none of the emulator's policy numbers
     (leeway, lifetimes): it must measure them, as against a server it knows nothing of.
+    ``only_published``: the emulator accepts only the keyring's published algorithms (a
+    target configured for its one key), else every allow-listed one.
     """
     env_a, env_b = str(uuid.uuid4()), str(uuid.uuid4())
     issuer_a = "https://issuer.conformance.test/a"
@@ -57,6 +84,7 @@ def start_embedded(
                 Environment(id=env_b, issuer=issuer_b, jwks_url=host.other_jwks_url),
             ),
             flaws=frozenset(flaws),
+            allowed_algs=keyring.published_algs if only_published else DEFAULT_ALGS,
             # Short, so that the key cases' waits for a refetch stay short; still a limit,
             # so a flood of random kids shows no amplification.
             jwks_min_refetch_s=0.25,
@@ -81,6 +109,8 @@ def start_embedded(
                 # cases (NFD, NFKC) run against the embedded target.
                 subjects=("conformance-\u00e4", "conformance-b"),
             )
+            if only_published:  # one registered key signs; else ES256 as ever
+                settings = replace(settings, default_alg=keyring.published_algs[0])
             other = replace(settings, environment_id=env_b, issuer=issuer_b, audience=None)
             yield Embedded(
                 settings=settings,
@@ -98,16 +128,29 @@ def open_embedded(
     variants: Sequence[str] = (),
     policy: Policy | None = None,
     properties: PropertySettings | None = None,
+    algs: Sequence[str] | None = None,
 ) -> Iterator[Runtime]:
-    """A runtime against the embedded emulator (our JWKS host + the emulator, loopback)."""
-    keyring = Keyring()
+    """A runtime against the embedded emulator (our JWKS host + the emulator, loopback).
+
+    ``algs`` (default: every allow-listed algorithm) are the algorithms whose trusted key
+    the JWKS host publishes and the emulator accepts; the first signs the valid
+    assertions (``default_alg``).
+    Raises ``ConfigError`` for an algorithm outside the allow-list.
+    """
+    keyring = Keyring() if algs is None else PublishedKeyring(published_algs=check_algs(algs))
     # Make every key the plan will use now, once, rather than inside the first case
     # that needs it (RSA generation is ~30 ms a key and would land on a case's latency).
     for alg in ALGS:
-        keyring.trusted(alg)
+        if alg in keyring.published_algs:
+            keyring.trusted(alg)
         keyring.other_environment(alg)
         keyring.attacker(alg)
-    with start_embedded(keyring, flaws=tuple(flaws), variants=tuple(variants)) as embedded:
+    with start_embedded(
+        keyring,
+        flaws=tuple(flaws),
+        variants=tuple(variants),
+        only_published=algs is not None,
+    ) as embedded:
         transport = Transport(_http.client(timeout_s=10.0), TransportPolicy(retries=0))
         alg = embedded.settings.default_alg
         target = DynamicTarget(

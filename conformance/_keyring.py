@@ -24,7 +24,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,45 @@ def kty_for(alg: str) -> str:
     if alg == "EdDSA":
         return "OKP"
     return "oct"
+
+
+def check_algs(algs: Sequence[str]) -> tuple[str, ...]:
+    """``algs`` (the algorithms a target has keys for) as a tuple without repeats; raises
+    :class:`ConfigError` (one line) for none, or for one outside :data:`ALGS`."""
+    chosen = tuple(dict.fromkeys(algs))
+    unknown = [alg for alg in chosen if alg not in ALGS]
+    if unknown:
+        raise ConfigError(f"unknown algorithm {unknown[0][:20]!r}; choose from {', '.join(ALGS)}")
+    if not chosen:
+        raise ConfigError(f"no algorithm given; choose from {', '.join(ALGS)}")
+    return chosen
+
+
+#: How a skip reason names a key family (a JWK ``kty``).
+FAMILIES: Mapping[str, str] = {"RSA": "RSA", "EC": "EC (ECDSA)", "OKP": "Ed25519 (OKP)"}
+
+
+def _families(algs: Sequence[str]) -> str:
+    return " or ".join(dict.fromkeys(kty_for(alg) for alg in algs))
+
+
+def missing_key(wanted: str | Sequence[str], has: Sequence[str]) -> str:
+    """The reason a case skips when the target has no trusted key for ``wanted`` (a
+    family: a ``kty`` of :data:`FAMILIES`; or one or more algorithms, any of which would
+    do), given the algorithms ``has`` of the keys it does have; both name the families::
+
+        needs an EC (ECDSA) key registered at the target; this target has RS256 (RSA)
+        needs a PS256 or PS384 key (RSA) registered at the target; this target has ES256 (EC)
+    """
+    if isinstance(wanted, str) and wanted in FAMILIES:
+        name = f"{FAMILIES[wanted]} key"
+    else:
+        algs = (wanted,) if isinstance(wanted, str) else tuple(wanted)
+        listed = algs[0] if len(algs) == 1 else f"{', '.join(algs[:-1])} or {algs[-1]}"
+        name = f"{listed} key ({_families(algs)})"
+    article = "a" if name.startswith("P") else "an"
+    held = ", ".join(f"{alg} ({kty_for(alg)})" for alg in has) or "no key"
+    return f"needs {article} {name} registered at the target; this target has {held}"
 
 
 def _generate_private(alg: str, *, rsa_bits: int) -> Any:
@@ -210,6 +249,17 @@ class Keyring:
     @property
     def published_algs(self) -> tuple[str, ...]:
         return self._published_algs
+
+    @property
+    def trusted_algs(self) -> tuple[str, ...]:
+        """The algorithms of the keys the target trusts (the published ones here): a
+        case needing another algorithm's trusted key skips (``authoring.trusted_key``)."""
+        return self._published_algs
+
+    def missing(self, wanted: str | Sequence[str]) -> str:
+        """Why a case needing a trusted key for ``wanted`` (a family or algorithms, see
+        :func:`missing_key`) cannot run against this target."""
+        return missing_key(wanted, self.trusted_algs)
 
     def _get(self, role: str, alg: str, kid: str, *, bits: int | None = None) -> SigningKey:
         with self._lock:

@@ -35,15 +35,16 @@ def build_runtime(
     variants: Sequence[str] = (),
     policy: Policy | None = None,
     properties: PropertySettings | None = None,
+    algs: Sequence[str] | None = None,
 ) -> Iterator[Runtime]:
-    """The runtime for ``config`` (the embedded emulator with ``flaws`` and policy
-    ``variants`` when ``None``)."""
+    """The runtime for ``config`` (the embedded emulator with ``flaws``, policy
+    ``variants`` and, when given, only the keys of ``algs`` when ``None``)."""
     if config is not None:
         with open_configured(config, policy=policy, properties=properties) as runtime:
             yield runtime
         return
     with open_embedded(
-        flaws=flaws, variants=variants, policy=policy, properties=properties
+        flaws=flaws, variants=variants, policy=policy, properties=properties, algs=algs
     ) as runtime:
         yield runtime
 

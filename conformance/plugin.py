@@ -41,6 +41,7 @@ OPT_VARIANT = "--conformance-variant"
 OPT_EXAMPLES = "--conformance-examples"
 OPT_WAIVERS = "--conformance-waivers"
 OPT_CASES = "--conformance-cases"
+OPT_EMBEDDED_ALG = "--conformance-embedded-alg"
 
 _RUN = pytest.StashKey["ConformanceRun"]()
 _WORKER_KEY = "conformance_records"
@@ -93,6 +94,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="embedded emulator only: a legitimate policy variant (repeatable); the suite "
         "is then told none of its policy numbers",
+    )
+    group.addoption(
+        OPT_EMBEDDED_ALG,
+        action="append",
+        default=[],
+        metavar="ALG",
+        help="embedded emulator only: publish and accept only this algorithm's key, as a "
+        "target with one registered key (repeatable; the first signs)",
     )
     group.addoption(
         OPT_EXAMPLES,
@@ -159,6 +168,7 @@ class RunOptions:
     waivers: str | None = None
     seed: int | None = None
     cases: tuple[str, ...] = ()
+    embedded_algs: tuple[str, ...] = ()
 
     @classmethod
     def from_pytest(cls, config: pytest.Config) -> RunOptions:
@@ -176,6 +186,7 @@ class RunOptions:
             waivers=config.getoption(OPT_WAIVERS),
             seed=_seed(config),
             cases=tuple(config.getoption(OPT_CASES) or ()),
+            embedded_algs=tuple(config.getoption(OPT_EMBEDDED_ALG) or ()),
         )
 
     def rerun_line(self, case_id: str) -> str:
@@ -186,6 +197,7 @@ class RunOptions:
         parts += [f"{OPT_CASES} '{module}'" for module in self.cases]
         parts += [f"{OPT_FLAW} {flaw}" for flaw in self.flaws]
         parts += [f"{OPT_VARIANT} {variant}" for variant in self.variants]
+        parts += [f"{OPT_EMBEDDED_ALG} {alg}" for alg in self.embedded_algs]
         if self.strict:
             parts.append(OPT_STRICT)
         if case_id.split(".")[1:2] == ["property"] and self.seed is not None:
@@ -263,6 +275,10 @@ class ConformanceRun:
         if loaded is not None and options.variants:
             raise pytest.UsageError(
                 f"{OPT_VARIANT} applies to the embedded emulator only; drop it or the config"
+            )
+        if loaded is not None and options.embedded_algs:
+            raise pytest.UsageError(
+                f"{OPT_EMBEDDED_ALG} applies to the embedded emulator only; drop it or the config"
             )
         return cls(
             options=options,
@@ -352,6 +368,7 @@ class ConformanceRun:
                     variants=o.variants,
                     policy=self.policy,
                     properties=properties,
+                    algs=o.embedded_algs or None,
                 )
             )
             check_baseline(self.runtime)
@@ -363,6 +380,8 @@ class ConformanceRun:
         if o.variants:
             target["variants"] = list(o.variants)
         target["embedded"] = self.config is None
+        if o.embedded_algs:
+            target["embedded_algs"] = list(o.embedded_algs)
         self.log.target = target
 
     def stop(self) -> None:

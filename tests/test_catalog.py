@@ -241,7 +241,8 @@ def test_the_malleation_case_sends_a_high_s_twin_that_still_verifies() -> None:
     from conformance._keyring import Keyring
     from conformance.targets.base import Exchange
 
-    key = Keyring().trusted("ES256")
+    keyring = Keyring(published_algs=("ES256",))
+    key = keyring.trusted("ES256")
     sent: list[str] = []
 
     class Ctx(_Ctx):
@@ -249,9 +250,11 @@ def test_the_malleation_case_sends_a_high_s_twin_that_still_verifies() -> None:
 
         def __init__(self) -> None:
             self.key = key
+            self.keyring = keyring
+            self.settings = type("S", (), {"default_alg": "ES256"})()
 
-        def sign(self, assertion: Any) -> str:
-            return str(assertion.signed_with(self.key))
+        def sign(self, assertion: Any, key: Any = None) -> str:
+            return str(assertion.signed_with(key or self.key))
 
         def check(self, condition: bool, message: str) -> None:
             assert condition, message

@@ -4,6 +4,11 @@
 encoding, weak and empty HMAC secrets, every allow-listed alg as a positive control, a
 header ``alg`` that does not fit the selected key, and malformed or foreign ``alg``
 values.
+
+Keys: a case about "a valid signature by a trusted key" signs with the target's own key
+(``ctx.key``); a case about one algorithm or one key family takes that key with
+``trusted_key``/``trusted_of_family`` and skips on a target without one. The malformed
+``alg`` values are written for ES256 and rewritten for the trusted key's alg.
 """
 
 from __future__ import annotations
@@ -35,8 +40,11 @@ from .authoring import (
     case,
     claims_with,
     extra_jwks_entries,
+    kty_for,
     signed,
     token_case,
+    trusted_key,
+    trusted_of_family,
     unique_kid,
 )
 
@@ -73,14 +81,23 @@ def _none(casing: str, *, keep_signature: bool) -> Callable[[CaseContext], str]:
 
 def _null_signature(alg: str) -> Callable[[CaseContext], str]:
     def build(ctx: CaseContext) -> str:
-        return strip_signature(signed(ctx, ctx.keyring.trusted(alg)))
+        return strip_signature(signed(ctx, trusted_key(ctx, alg)))
 
     return build
 
 
-def _confusion(key_alg: str, encoding: str, mac_alg: str = "HS256") -> Callable[[CaseContext], str]:
+def _confusion(
+    key_alg: str, encoding: str, mac_alg: str = "HS256", *, exact: bool = False
+) -> Callable[[CaseContext], str]:
+    """HMAC with the trusted public key of ``key_alg``'s family (of ``key_alg`` itself
+    when ``exact``)."""
+
     def build(ctx: CaseContext) -> str:
-        key = ctx.keyring.trusted(key_alg)
+        key = (
+            trusted_key(ctx, key_alg)
+            if exact
+            else trusted_of_family(ctx, kty_for(key_alg), prefer=(key_alg,))
+        )
         return hmac_with_public_key(
             standard_header(key), claims_with(ctx), key, encoding=encoding, alg=mac_alg
         )
@@ -104,8 +121,8 @@ def _mismatch(header_alg: str, key_alg: str, signer_alg: str) -> Callable[[CaseC
     ``signer_alg`` key's material under ``header_alg`` wherever that is possible."""
 
     def build(ctx: CaseContext) -> str:
-        signer = ctx.keyring.trusted(signer_alg)
-        header = standard_header(ctx.keyring.trusted(key_alg), alg=header_alg)
+        signer = trusted_key(ctx, signer_alg)
+        header = standard_header(trusted_key(ctx, key_alg), alg=header_alg)
         family = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}[header_alg[:2]]
         real = header_alg if signer.kty == family else signer_alg
         return compact(header, claims_with(ctx), key=signer.private_key, alg=real)
@@ -113,14 +130,28 @@ def _mismatch(header_alg: str, key_alg: str, signer_alg: str) -> Callable[[CaseC
     return build
 
 
+def _for_key_alg(value: Any, alg: str) -> Any:
+    """``value`` (written for ES256: "ES256", "Es256", "es256" anywhere inside) rewritten
+    for ``alg``."""
+    if isinstance(value, str):
+        mixed = alg[0] + alg[1:].lower()
+        return value.replace("ES256", alg).replace("Es256", mixed).replace("es256", alg.lower())
+    if isinstance(value, list):
+        return [_for_key_alg(item, alg) for item in value]
+    if isinstance(value, dict):
+        return {k: _for_key_alg(v, alg) for k, v in value.items()}
+    return value
+
+
 def _header_alg(value: Any) -> Callable[[CaseContext], str]:
-    """A valid ES256 signature under a header whose ``alg`` is ``value``."""
-    return lambda ctx: signed(ctx, sign_alg="ES256", alg=value)
+    """A valid signature by the trusted key under a header whose ``alg`` is ``value``
+    (written for ES256, rewritten for the key's alg)."""
+    return lambda ctx: signed(ctx, alg=_for_key_alg(value, ctx.key.alg))
 
 
 def _with_trusted(key_alg: str, **header: Any) -> Callable[[CaseContext], str]:
     """Signed by the trusted ``key_alg`` key, with ``header`` members changed."""
-    return lambda ctx: signed(ctx, ctx.keyring.trusted(key_alg), **header)
+    return lambda ctx: signed(ctx, trusted_key(ctx, key_alg), **header)
 
 
 def _rs1(ctx: CaseContext) -> str:
@@ -129,7 +160,7 @@ def _rs1(ctx: CaseContext) -> str:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
 
-    key = ctx.keyring.trusted("RS256")
+    key = trusted_of_family(ctx, "RSA", prefer=("RS256",))
     token = compact(standard_header(key, alg="RS1"), claims_with(ctx), signature=b"")
     sha1 = hashes.SHA1()  # noqa: S303 - the weak hash is the point of the case
     signature = key.private_key.sign(signing_input_of(token), padding.PKCS1v15(), sha1)
@@ -286,7 +317,7 @@ def _confusion_cases() -> list[Case]:
             f"HS256 MACed with the {key_alg} key as PKCS#1 PEM, as modulus-recovery tools "
             "print it, is refused",
             category=CATEGORY,
-            build=_confusion(key_alg, "pkcs1_pem"),
+            build=_confusion(key_alg, "pkcs1_pem", exact=True),
             severity=Severity.CRITICAL,
             rationale=(
                 "Even an unpublished RSA key can be recovered from two RS256 tokens (sig2n, "
@@ -440,7 +471,7 @@ def _bad_alg_cases() -> list[Case]:
     out = [
         token_case(
             f"algorithms.header_alg.{name}",
-            f"A valid ES256 signature under {what} is refused",
+            f"A valid signature by the trusted key under {what} is refused",
             category=CATEGORY,
             build=_header_alg(value),
             severity=Severity.HIGH,
@@ -453,7 +484,7 @@ def _bad_alg_cases() -> list[Case]:
     out.append(
         token_case(
             "algorithms.header_alg.missing",
-            "A valid ES256 signature under a header without alg is refused",
+            "A valid signature by the trusted key under a header without alg is refused",
             category=CATEGORY,
             build=lambda ctx: signed(ctx, drop=("alg",)),
             severity=Severity.HIGH,

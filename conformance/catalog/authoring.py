@@ -41,6 +41,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .._keyring import FAMILIES, kty_for
 from ..forge import b64url_decode, b64url_encode, compact, split, standard_header
 from ..targets.base import Session
 from ._model import (
@@ -87,6 +88,7 @@ __all__ = [
     "header_for",
     "issued_claims",
     "jwks_path",
+    "kty_for",
     "no_outbound_fetch",
     "other_scope",
     "relabelled",
@@ -96,6 +98,9 @@ __all__ = [
     "signed_payload",
     "succeeded",
     "token_case",
+    "trusted_any",
+    "trusted_key",
+    "trusted_of_family",
     "unique_kid",
     "unsigned_copy",
     "until_accepted",
@@ -246,6 +251,51 @@ def no_outbound_fetch(ctx: CaseContext, send: Callable[[str], Exchange]) -> Exch
 
 
 # --- keys and the JWKS host ---------------------------------------------------------------
+
+
+def trusted_key(ctx: CaseContext, alg: str, *alternatives: str) -> SigningKey:
+    """The target's trusted key for ``alg``, else for the first of ``alternatives`` it
+    has (the default key first when it is one of them); skips the case when it has none
+    ("needs an ES384 key (EC) registered at the target; this target has RS256 (RSA)"). For cases
+    about one algorithm (or a few); a valid signature by any trusted key is ``ctx.key``."""
+    wanted = (alg, *alternatives)
+    has = tuple(ctx.keyring.trusted_algs)
+    default = ctx.settings.default_alg
+    for chosen in (default, *wanted) if default in wanted else wanted:
+        if chosen in has:
+            return ctx.keyring.trusted(chosen)
+    ctx.skip(ctx.keyring.missing(wanted))
+    raise AssertionError("unreachable: skip raises")
+
+
+def trusted_any(ctx: CaseContext, *prefer: str) -> SigningKey:
+    """A trusted key for a case that any key does: the first of ``prefer`` the target has,
+    else the default key. Never skips (``prefer`` only keeps a case on the key it was
+    written for where the target has it)."""
+    has = tuple(ctx.keyring.trusted_algs)
+    for alg in prefer:
+        if alg in has:
+            return ctx.keyring.trusted(alg)
+    return ctx.key
+
+
+def trusted_of_family(ctx: CaseContext, family: str, *, prefer: Sequence[str] = ()) -> SigningKey:
+    """A trusted key of ``family`` (a JWK ``kty``: ``"RSA"``, ``"EC"``, ``"OKP"``): the
+    default key when it is one, else the first of ``prefer`` the target has, else its first
+    key of that family; skips the case when it has none ("needs an EC (ECDSA) key
+    registered at the target; this target has RS256 (RSA)"). For cases about one key family
+    (ECDSA signatures, RSA padding, key confusion with an RSA public key...). Raises
+    ``ValueError`` for an unknown family."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown key family {family!r}; expected one of {', '.join(FAMILIES)}")
+    has = tuple(ctx.keyring.trusted_algs)
+    default = ctx.settings.default_alg
+    ordered = (default, *prefer, *has) if default in has else (*prefer, *has)
+    for alg in ordered:
+        if alg in has and kty_for(alg) == family:
+            return ctx.keyring.trusted(alg)
+    ctx.skip(ctx.keyring.missing(family))
+    raise AssertionError("unreachable: skip raises")
 
 
 def relabelled(key: SigningKey, kid: str, **jwk_changes: Any) -> SigningKey:

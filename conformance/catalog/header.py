@@ -40,6 +40,7 @@ from .authoring import (
     claims_with,
     signed,
     token_case,
+    trusted_any,
 )
 
 if TYPE_CHECKING:
@@ -60,7 +61,8 @@ def _attacker_signed(alg: str = "ES256", *, kid: str = "attacker", **extra: Any)
         attacker = ctx.keyring.attacker(alg)
         members = {k: v(ctx) if callable(v) else v for k, v in extra.items()}
         if kid == "trusted":
-            members["kid"] = ctx.keyring.trusted(alg).kid
+            # the trusted kid of the same alg when the target has one, else its own key's
+            members["kid"] = trusted_any(ctx, alg).kid
         drop = ("kid",) if kid == "none" else ()
         return signed(ctx, attacker, drop=drop, **members)
 
@@ -170,7 +172,11 @@ def _kid_cases() -> list[Case]:
     out = []
     for item in KID_INJECTIONS:
         row = _KID_ROWS.get(item.name, "G12")
-        how = f"HS256 with the secret {item.secret!r}" if item.secret is not None else "ES256"
+        how = (
+            f"HS256 with the secret {item.secret!r}"
+            if item.secret is not None
+            else "signed by the trusted key"
+        )
         # kid null too: the policy wants a non-empty string (G12), and a parser that reads
         # null as "no kid" differs from the one that selected the key.
         out.append(
@@ -502,10 +508,17 @@ def _processing_cases() -> list[Case]:
 def _duplicate_header(pairs: Callable[[CaseContext], list[tuple[str, Any]]]) -> Build:
     def build(ctx: CaseContext) -> str:
         return compact(
-            json_with_duplicates(pairs(ctx)), claims_with(ctx), key=ctx.key.private_key, alg="ES256"
+            json_with_duplicates(pairs(ctx)),
+            claims_with(ctx),
+            key=ctx.key.private_key,
+            alg=ctx.key.alg,
         )
 
     return build
+
+
+def _attacker_kid(ctx: CaseContext) -> str:
+    return ctx.keyring.attacker(ctx.key.alg).kid
 
 
 def _thumbprint(name: str) -> Build:
@@ -539,13 +552,14 @@ def _member_cases() -> list[Case]:
     ]
     duplicates: tuple[tuple[str, str, Callable[[CaseContext], list[tuple[str, Any]]]], ...] = (
         ("alg_es256_then_none", '"alg":"ES256" then "alg":"none"',
-         lambda ctx: [("alg", "ES256"), ("kid", ctx.key.kid), ("alg", "none")]),
+         lambda ctx: [("alg", ctx.key.alg), ("kid", ctx.key.kid), ("alg", "none")]),
         ("alg_none_then_es256", '"alg":"none" then "alg":"ES256"',
-         lambda ctx: [("alg", "none"), ("kid", ctx.key.kid), ("alg", "ES256")]),
+         lambda ctx: [("alg", "none"), ("kid", ctx.key.kid), ("alg", ctx.key.alg)]),
         ("kid_attacker_then_trusted", "the attacker kid then the trusted kid",
-         lambda ctx: [("alg", "ES256"), ("kid", "attacker-es256"), ("kid", ctx.key.kid)]),
+         lambda ctx: [("alg", ctx.key.alg), ("kid", _attacker_kid(ctx)), ("kid", ctx.key.kid)]),
         ("typ_at_jwt_then_jwt", '"typ":"at+jwt" then "typ":"JWT"',
-         lambda ctx: [("alg", "ES256"), ("kid", ctx.key.kid), ("typ", "at+jwt"), ("typ", "JWT")]),
+         lambda ctx: [("alg", ctx.key.alg), ("kid", ctx.key.kid), ("typ", "at+jwt"),
+                      ("typ", "JWT")]),
     )  # fmt: skip
     out += [
         token_case(

@@ -9,6 +9,12 @@ Cases that change what the JWKS serves use :func:`algorithms.extra_jwks_entries`
 case's override; the keyring is not changed) and a kid the target has never seen, so
 that a correct target refetches; :func:`algorithms.after_refetch` then judges the answer
 given after that refetch, not one the target gave from its old copy.
+
+Keys: a case about one key family (the trusted kid of an RSA, EC or Ed25519 key; EC or
+RSA JWK members) takes the target's key of that family and skips without one; a case any
+key does (selection without kid, ``use``/``key_ops``, rotation) takes the key it was
+written for where the target has it, else the default key (``trusted_any``), so that it
+runs on a target with a single key.
 """
 
 from __future__ import annotations
@@ -31,9 +37,13 @@ from .authoring import (
     claims_with,
     extra_jwks_entries,
     jwks_path,
+    kty_for,
     relabelled,
     signed,
     token_case,
+    trusted_any,
+    trusted_key,
+    trusted_of_family,
     unique_kid,
     until_accepted,
 )
@@ -64,26 +74,32 @@ FLOOD_MAX_FETCHES = 3
 # --- plain selection cases ---------------------------------------------------------------
 
 
-def _signed_by(role: str, alg: str, *, kid_of: str | None = None) -> Callable[[CaseContext], str]:
-    """Signed by the ``role`` key of ``alg`` under the kid of the trusted ``kid_of`` key."""
+def _signed_by(role: str, alg: str) -> Callable[[CaseContext], str]:
+    """Signed by the ``role`` key under the kid of a trusted key: for the attacker, the
+    target's key of ``alg``'s family (skips without one); for the other environment, the
+    key of ``alg`` or the default one. The signer has the trusted key's alg."""
 
     def build(ctx: CaseContext) -> str:
-        signer = {"attacker": ctx.keyring.attacker, "other": ctx.keyring.other_environment}[role](
-            alg
-        )
-        kid = ctx.keyring.trusted(kid_of or alg).kid
-        return signed(ctx, signer, kid=kid)
+        if role == "attacker":
+            trusted = trusted_of_family(ctx, kty_for(alg), prefer=(alg,))
+            signer = ctx.keyring.attacker(trusted.alg)
+        else:
+            trusted = trusted_any(ctx, alg)
+            signer = ctx.keyring.other_environment(trusted.alg)
+        return signed(ctx, signer, kid=trusted.kid)
 
     return build
 
 
 def _no_kid_ambiguous(ctx: CaseContext) -> Exchange:
-    """Two published ES512 keys and a token without kid."""
-    rotation = ctx.keyring.rotation("ES512")
+    """Two published keys of one alg (ES512 where the target has it) and a token without
+    kid."""
+    trusted = trusted_any(ctx, "ES512")
+    rotation = ctx.keyring.rotation(trusted.alg)
     ctx.keyring.publish(rotation)
     try:
         until_accepted(ctx, lambda: signed(ctx, rotation))
-        return ctx.send(signed(ctx, ctx.keyring.trusted("ES512"), drop=("kid",)))
+        return ctx.send(signed(ctx, trusted, drop=("kid",)))
     finally:
         ctx.jwks_host.revoke(rotation.kid)
 
@@ -108,50 +124,81 @@ def _with_entries(
     return run
 
 
-def _jwk_of(
-    role: str, alg: str, kid: str, **changes: Any
-) -> Callable[[CaseContext], dict[str, Any]]:
-    def make(ctx: CaseContext) -> dict[str, Any]:
-        source = (
-            ctx.keyring.trusted(alg) if role == "trusted" else ctx.keyring.other_environment(alg)
-        )
-        return dict(relabelled(source, kid, **changes).public_jwk)
-
-    return make
+Pick = Callable[[CaseContext], "SigningKey"]
 
 
-def _sign_as(alg: str, *, header_alg: str | None = None) -> Callable[[CaseContext, str], str]:
-    """Signed by the trusted ``alg`` key's material under ``kid`` (and ``header_alg``)."""
+def _any(alg: str) -> Pick:
+    """The trusted ``alg`` key where the target has one, else the default key."""
+    return lambda ctx: trusted_any(ctx, alg)
 
-    def build(ctx: CaseContext, kid: str) -> str:
-        key = ctx.keyring.trusted(alg)
-        chosen = header_alg or alg
-        return signed(ctx, key, sign_alg=chosen, kid=kid, alg=chosen)
 
-    return build
+def _ec(ctx: CaseContext) -> SigningKey:
+    """The target's EC key (ES256 preferred); skips without one."""
+    return trusted_of_family(ctx, "EC", prefer=("ES256",))
+
+
+def _rs(ctx: CaseContext) -> SigningKey:
+    """The target's RS* (PKCS#1 v1.5) key; skips without one."""
+    return trusted_key(ctx, "RS256", "RS384", "RS512")
+
+
+def _sign_as(pick: Pick) -> Callable[[CaseContext, str], str]:
+    """Signed by the picked trusted key's material under ``kid``."""
+    return lambda ctx, kid: signed(ctx, pick(ctx), kid=kid)
 
 
 def _relabel_entry(
-    key_alg: str, **changes: Any
+    pick: Pick, **changes: Any
 ) -> Callable[[CaseContext, str], list[Mapping[str, Any]]]:
-    """The trusted ``key_alg`` key under the new kid, its JWK members changed."""
-    return lambda ctx, kid: [
-        dict(relabelled(ctx.keyring.trusted(key_alg), kid, **changes).public_jwk)
-    ]
+    """The picked trusted key under the new kid, its JWK members changed."""
+    return lambda ctx, kid: [dict(relabelled(pick(ctx), kid, **changes).public_jwk)]
+
+
+#: Another curve for each, for a JWK that names the wrong one.
+_OTHER_CURVE = {"P-256": "P-384", "P-384": "P-256", "P-521": "P-256"}
+
+
+def _wrong_curve(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
+    jwk = dict(relabelled(_ec(ctx), kid).public_jwk)
+    return [{**jwk, "crv": _OTHER_CURVE[jwk["crv"]]}]
+
+
+def _other_curve_key(ctx: CaseContext) -> tuple[SigningKey, str]:
+    """(a key of another curve, the target's EC alg to publish it under)."""
+    alg = _ec(ctx).alg
+    other = "ES384" if alg != "ES384" else "ES256"
+    has = other in ctx.keyring.trusted_algs
+    return (ctx.keyring.trusted(other) if has else ctx.keyring.rotation(other)), alg
+
+
+def _curve_mismatch_entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
+    key, alg = _other_curve_key(ctx)
+    return [dict(relabelled(key, kid, alg=alg).public_jwk)]
+
+
+def _curve_mismatch_token(ctx: CaseContext, kid: str) -> str:
+    key, alg = _other_curve_key(ctx)
+    return signed(ctx, key, sign_alg=alg, kid=kid, alg=alg)
 
 
 def _duplicate_kid_entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
-    other = ctx.keyring.other_environment("ES384")
+    key = trusted_any(ctx, "ES384")
+    other = ctx.keyring.other_environment(key.alg)
     return [
         dict(relabelled(other, kid).public_jwk),
-        dict(relabelled(ctx.keyring.trusted("ES384"), kid).public_jwk),
+        dict(relabelled(key, kid).public_jwk),
     ]
 
 
+#: The algorithms of the decoys (other environment keys) that share the signer's kid.
+_DECOY_ALGS = ("ES256", "EdDSA", "PS256", "RS256")
+
+
 def _decoy_entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
-    other = ctx.keyring.other_environment
-    decoys = [relabelled(other(alg), kid).public_jwk for alg in ("ES256", "EdDSA", "PS256")]
-    return [*map(dict, decoys), dict(relabelled(ctx.keyring.trusted("RS256"), kid).public_jwk)]
+    signer = trusted_any(ctx, "RS256")
+    algs = [alg for alg in _DECOY_ALGS if alg != signer.alg][:3]
+    decoys = [relabelled(ctx.keyring.other_environment(alg), kid).public_jwk for alg in algs]
+    return [*map(dict, decoys), dict(relabelled(signer, kid).public_jwk)]
 
 
 def _weak_entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
@@ -163,15 +210,16 @@ def _weak_token(ctx: CaseContext, kid: str) -> str:
 
 
 def _e_one_token(ctx: CaseContext, kid: str) -> str:
-    key = ctx.keyring.trusted("RS256")
+    key = _rs(ctx)
     size = (key.public_key.key_size + 7) // 8
-    return e_equals_one_signature(signed(ctx, key, kid=kid), size=size)
+    return e_equals_one_signature(signed(ctx, key, kid=kid), key.alg, size=size)
 
 
 def _point_off_curve(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
-    jwk = dict(relabelled(ctx.keyring.trusted("ES256"), kid).public_jwk)
-    y = int.from_bytes(b64url_decode(jwk["y"]), "big")
-    jwk["y"] = b64url_encode(((y + 1) % (1 << 256)).to_bytes(32, "big"))
+    jwk = dict(relabelled(_ec(ctx), kid).public_jwk)
+    raw = b64url_decode(jwk["y"])
+    y = int.from_bytes(raw, "big")
+    jwk["y"] = b64url_encode(((y + 1) % (1 << (8 * len(raw)))).to_bytes(len(raw), "big"))
     return [jwk]
 
 
@@ -192,11 +240,11 @@ def _hmac_token(secret: bytes) -> Callable[[CaseContext, str], str]:
 
 
 def _private_entries(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
-    return [private_jwk(relabelled(ctx.keyring.trusted("ES384"), kid))]
+    return [private_jwk(relabelled(trusted_any(ctx, "ES384"), kid))]
 
 
 def _unknown_kinds(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
-    valid = dict(relabelled(ctx.keyring.trusted("ES384"), kid).public_jwk)
+    valid = dict(relabelled(trusted_any(ctx, "ES384"), kid).public_jwk)
     junk = [
         {"kty": "XYZ", "kid": f"{kid}-xyz", "use": "sig"},
         {"kty": "EC", "crv": "P-999", "kid": f"{kid}-p999", "x": "AA", "y": "AA"},
@@ -210,12 +258,12 @@ def _unknown_kinds(ctx: CaseContext, kid: str) -> list[Mapping[str, Any]]:
 
 
 def _rotation(ctx: CaseContext) -> Exchange:
-    new_key: SigningKey = ctx.jwks_host.rotate("ES256")
+    new_key: SigningKey = ctx.jwks_host.rotate(ctx.key.alg)
     return until_accepted(ctx, lambda: signed(ctx, new_key))
 
 
 def _revocation(ctx: CaseContext) -> Exchange:
-    key = ctx.keyring.rotation("PS512")
+    key = ctx.keyring.rotation(trusted_any(ctx, "PS512").alg)
     ctx.keyring.publish(key)
     try:
         first = until_accepted(ctx, lambda: signed(ctx, key))
@@ -328,7 +376,7 @@ def _selection_cases() -> list[Case]:
             "keys.no_kid.single_candidate",
             "A token without kid, when exactly one published key fits its alg (ES384), is accepted",
             category=CATEGORY,
-            build=lambda ctx: signed(ctx, ctx.keyring.trusted("ES384"), drop=("kid",)),
+            build=lambda ctx: signed(ctx, trusted_any(ctx, "ES384"), drop=("kid",)),
             expect=Expect.ACCEPT,
             severity=Severity.MEDIUM,
             rationale="kid is optional (RFC 7515); with one candidate the choice is unambiguous.",
@@ -361,7 +409,7 @@ _HOSTILE_JWKS: tuple[tuple[str, str, str, Any, Any, Expect, Level, Severity, str
         "Two JWKS keys share the new kid; the token is signed by one of them (either answer)",
         "F06",
         _duplicate_kid_entries,
-        _sign_as("ES384"),
+        _sign_as(_any("ES384")),
         Expect.EITHER,
         Level.SHOULD,
         Severity.LOW,
@@ -372,8 +420,8 @@ _HOSTILE_JWKS: tuple[tuple[str, str, str, Any, Any, Expect, Level, Severity, str
         "use_enc",
         'A key published with use "enc" is not used for a signature',
         "F08",
-        _relabel_entry("ES384", use="enc"),
-        _sign_as("ES384"),
+        _relabel_entry(_any("ES384"), use="enc"),
+        _sign_as(_any("ES384")),
         Expect.REJECT,
         Level.SHOULD,  # signed by trusted material: see kid_ignored_single_key
         Severity.MEDIUM,
@@ -383,8 +431,8 @@ _HOSTILE_JWKS: tuple[tuple[str, str, str, Any, Any, Expect, Level, Severity, str
         "key_ops_encrypt",
         'A key published with key_ops ["encrypt"] is not used for a signature',
         "F08",
-        _relabel_entry("ES384", key_ops=["encrypt"]),
-        _sign_as("ES384"),
+        _relabel_entry(_any("ES384"), key_ops=["encrypt"]),
+        _sign_as(_any("ES384")),
         Expect.REJECT,
         Level.SHOULD,  # signed by trusted material: see kid_ignored_single_key
         Severity.MEDIUM,
@@ -405,7 +453,7 @@ _HOSTILE_JWKS: tuple[tuple[str, str, str, Any, Any, Expect, Level, Severity, str
         "rsa_e_1",
         "A published RSA key with e = 1, and a 'signature' that is the encoded message",
         "F10",
-        _relabel_entry("RS256", e="AQ"),
+        _relabel_entry(_rs, e="AQ"),
         _e_one_token,
         Expect.REJECT,
         Level.MUST,
@@ -417,8 +465,8 @@ _HOSTILE_JWKS: tuple[tuple[str, str, str, Any, Any, Expect, Level, Severity, str
         "alg_curve_mismatch",
         "A P-384 key published as alg ES256, and an ES256 signature made with it",
         "F11",
-        _relabel_entry("ES384", alg="ES256"),
-        _sign_as("ES384", header_alg="ES256"),
+        _curve_mismatch_entries,
+        _curve_mismatch_token,
         Expect.REJECT,
         Level.MUST,
         Severity.MEDIUM,
@@ -428,8 +476,8 @@ _HOSTILE_JWKS: tuple[tuple[str, str, str, Any, Any, Expect, Level, Severity, str
         "wrong_kty",
         'An EC key published with kty "RSA"',
         "F11",
-        _relabel_entry("ES256", kty="RSA"),
-        _sign_as("ES256"),
+        _relabel_entry(_ec, kty="RSA"),
+        _sign_as(_ec),
         Expect.REJECT,
         Level.SHOULD,  # signed by trusted material: see kid_ignored_single_key
         Severity.MEDIUM,
@@ -439,8 +487,8 @@ _HOSTILE_JWKS: tuple[tuple[str, str, str, Any, Any, Expect, Level, Severity, str
         "wrong_curve",
         'A P-256 key published as crv "P-384"',
         "F11",
-        _relabel_entry("ES256", crv="P-384"),
-        _sign_as("ES256"),
+        _wrong_curve,
+        _sign_as(_ec),
         Expect.REJECT,
         Level.SHOULD,  # signed by trusted material: see kid_ignored_single_key
         Severity.MEDIUM,
@@ -451,7 +499,7 @@ _HOSTILE_JWKS: tuple[tuple[str, str, str, Any, Any, Expect, Level, Severity, str
         "An EC key whose point is not on its curve",
         "F11",
         _point_off_curve,
-        _sign_as("ES256"),
+        _sign_as(_ec),
         Expect.REJECT,
         Level.SHOULD,  # signed by trusted material: see kid_ignored_single_key
         Severity.HIGH,
@@ -486,7 +534,7 @@ _HOSTILE_JWKS: tuple[tuple[str, str, str, Any, Any, Expect, Level, Severity, str
         "A key published with its private member d is not used",
         "F13",
         _private_entries,
-        _sign_as("ES384"),
+        _sign_as(_any("ES384")),
         Expect.REJECT,
         Level.SHOULD,
         Severity.MEDIUM,
@@ -517,7 +565,7 @@ def _hostile_jwks_cases() -> list[Case]:
             "keys.jwks.decoys_same_kid",
             "Decoy EC, OKP and PS256 keys share the kid of the RS256 signer: the token is accepted",
             category=CATEGORY,
-            run=_with_entries(_decoy_entries, _sign_as("RS256"), accept=True),
+            run=_with_entries(_decoy_entries, _sign_as(_any("RS256")), accept=True),
             expect=Expect.ACCEPT,
             severity=Severity.MEDIUM,
             rationale=(
@@ -532,7 +580,7 @@ def _hostile_jwks_cases() -> list[Case]:
             "keys.jwks.unknown_key_types",
             "Unknown kty and curves next to a new valid key: the valid key still works",
             category=CATEGORY,
-            run=_with_entries(_unknown_kinds, _sign_as("ES384"), accept=True),
+            run=_with_entries(_unknown_kinds, _sign_as(_any("ES384")), accept=True),
             expect=Expect.ACCEPT,
             severity=Severity.MEDIUM,
             rationale=(
@@ -551,7 +599,8 @@ def _lifecycle_cases() -> list[Case]:
     out = [
         case(
             "keys.rotation.new_kid",
-            "After a new ES256 key is published, tokens signed with it are accepted",
+            "After a new key (of the trusted key's alg) is published, tokens signed with it are "
+            "accepted",
             category=CATEGORY,
             run=_rotation,
             expect=Expect.ACCEPT,

@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..forge import b64url_decode, b64url_encode
+from ..forge import ecdsa_high_s
 from .authoring import (
     DYNAMIC,
     Case,
@@ -25,7 +25,12 @@ from .authoring import (
     other_scope,
     signed_payload,
     succeeded,
+    trusted_key,
+    trusted_of_family,
 )
+
+#: Algorithms whose signatures differ each time (ECDSA, PSS): re-signing gives new bytes.
+_RANDOMIZED = ("ES256", "ES384", "ES512", "PS256", "PS384", "PS512")
 
 if TYPE_CHECKING:
     from .._assertion import Assertion
@@ -71,31 +76,25 @@ def _same_jti(
 
 
 def _resigned(ctx: CaseContext) -> Exchange:
-    """The same claims signed again: ECDSA and PSS signatures differ each time."""
+    """The same claims signed again: ECDSA and PSS signatures differ each time (the
+    target's ECDSA or PSS key; skips without one)."""
+    key = trusted_key(ctx, *_RANDOMIZED)
     assertion = ctx.assertion()
-    token = ctx.sign(assertion)
-    again = ctx.sign(assertion)
+    token = ctx.sign(assertion, key=key)
+    again = ctx.sign(assertion, key=key)
     if again == token:
-        ctx.skip(f"{ctx.key.alg} signatures are deterministic: re-signing gives the same token")
+        ctx.skip(f"{key.alg} signatures are deterministic: re-signing gives the same token")
     _first(ctx, token)
     return ctx.send(again, label="re-signed")
 
 
-#: order of the P-256 group (FIPS 186-4 D.1.2.3)
-_P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-
-
 def _malleated(ctx: CaseContext) -> Exchange:
-    """The accepted token with its ECDSA signature's s replaced by n - s (still valid)."""
-    if ctx.key.alg != "ES256":
-        ctx.skip("the malleation probe needs the default key to be ES256")
-    token = ctx.sign(ctx.assertion())
+    """The accepted token with its ECDSA signature's s replaced by n - s (still valid;
+    the target's ECDSA key, skips without one)."""
+    key = trusted_of_family(ctx, "EC", prefer=("ES256",))
+    token = ctx.sign(ctx.assertion(), key=key)
     _first(ctx, token)
-    head, body, sig = token.split(".")
-    raw = b64url_decode(sig)
-    s = int.from_bytes(raw[32:], "big")
-    twin = raw[:32] + (_P256_N - s).to_bytes(32, "big")
-    return ctx.send(f"{head}.{body}.{b64url_encode(twin)}", label="malleated")
+    return ctx.send(ecdsa_high_s(token, key.alg), label="malleated")
 
 
 def _other_session(ctx: CaseContext) -> Exchange:

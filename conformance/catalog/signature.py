@@ -5,6 +5,12 @@ signature, r or s out of range, DER instead of raw, wrong lengths, the malleated
 twin); RSA PKCS#1 v1.5 encodings bent with raw RSA (``EM^d mod n`` on our own key: the
 forging is ours to write); PSS with the wrong parameters; RSA signatures of the wrong
 length.
+
+Keys: a case about one algorithm (``xor_5a.es384``, ``ecdsa.high_s.es256``...) uses that
+algorithm's trusted key and skips on a target without one; a case about a key family
+(``truncated.*``, one per family; ECDSA ranges and lengths, PKCS#1 v1.5, PSS, RSA
+lengths) uses the target's key of that family, whatever its size; header edits use the
+default key.
 """
 
 from __future__ import annotations
@@ -33,8 +39,11 @@ from .authoring import (
     Level,
     Severity,
     claims_with,
+    kty_for,
     signed,
     token_case,
+    trusted_key,
+    trusted_of_family,
 )
 
 __all__ = ["CASES", "CATEGORY", "NOT_APPLICABLE"]
@@ -43,9 +52,27 @@ CATEGORY = "signature"
 _WYCHEPROOF = "Wycheproof json_web_signature_test"
 
 
-def _mutated(alg: str, mutate: Callable[[str], str]) -> Build:
-    """A valid token of the trusted ``alg`` key, then ``mutate`` applied to it."""
-    return lambda ctx: mutate(signed(ctx, ctx.keyring.trusted(alg)))
+def _mutated(alg: str | None, mutate: Callable[[str], str]) -> Build:
+    """A valid token of the trusted ``alg`` key (``None``: the default key), then
+    ``mutate`` applied to it."""
+    return lambda ctx: mutate(signed(ctx, trusted_key(ctx, alg) if alg else None))
+
+
+def _of_family(alg: str, mutate: Callable[[str], str]) -> Build:
+    """A valid token of the target's key of ``alg``'s family (``alg`` preferred), then
+    ``mutate`` applied to it."""
+    return lambda ctx: mutate(signed(ctx, trusted_of_family(ctx, kty_for(alg), prefer=(alg,))))
+
+
+def _ecdsa_mutated(mutate: Callable[[str, str], str]) -> Build:
+    """A valid token of the target's ECDSA key (ES256 preferred), then ``mutate(token,
+    alg)`` applied to it."""
+
+    def build(ctx: CaseContext) -> str:
+        key = trusted_of_family(ctx, "EC", prefer=("ES256",))
+        return mutate(signed(ctx, key), key.alg)
+
+    return build
 
 
 def _forge_fn(name: str, *args: Any, **kwargs: Any) -> Callable[[str], str]:
@@ -75,21 +102,27 @@ def _other_scope(ctx: CaseContext) -> dict[str, Any]:
     return {"scope": next(s for s in ctx.settings.known_scopes if s != current)}
 
 
-def _ecdsa_rs(alg: str, pick: Callable[[int, int, int], tuple[int, int]]) -> Build:
-    """ES ``alg`` token whose raw signature is ``pick(r, s, n)``."""
+def _any_alg(mutate: Callable[[str], str]) -> Callable[[str, str], str]:
+    """``mutate`` for :func:`_ecdsa_mutated`: the same change whatever the curve."""
+    return lambda token, alg: mutate(token)
 
-    def build(ctx: CaseContext) -> str:
-        token = signed(ctx, ctx.keyring.trusted(alg))
+
+def _ecdsa_rs(pick: Callable[[int, int, int], tuple[int, int]]) -> Build:
+    """A token of the target's ECDSA key (ES256 preferred) whose raw signature is
+    ``pick(r, s, n)``."""
+
+    def change(token: str, alg: str) -> str:
         r, s = pick(*ecdsa_rs(token), CURVE_ORDERS[alg])
         return with_ecdsa_rs(token, r, s, size=COORDINATE_SIZES[alg])
 
-    return build
+    return _ecdsa_mutated(change)
 
 
 def _pad_coordinates(token: str) -> str:
-    """Each ECDSA coordinate as 33 octets (a leading zero each): 66 bytes, not 64."""
+    """Each ECDSA coordinate one octet longer (a leading zero each): 66 bytes, not 64,
+    for ES256."""
     r, s = ecdsa_rs(token)
-    return with_ecdsa_rs(token, r, s, size=33)
+    return with_ecdsa_rs(token, r, s, size=len(signature_of(token)) // 2 + 1)
 
 
 def _drop_last_byte(token: str) -> str:
@@ -98,16 +131,19 @@ def _drop_last_byte(token: str) -> str:
 
 def _pkcs1(variant: str) -> Build:
     def build(ctx: CaseContext) -> str:
-        key = ctx.keyring.trusted("RS256")
-        return pkcs1v15_forged(signed(ctx, key), key, variant)
+        key = trusted_key(ctx, "RS256", "RS384", "RS512")
+        return pkcs1v15_forged(signed(ctx, key), key, variant, alg=key.alg)
 
     return build
 
 
 def _pss(variant: str) -> Build:
+    # SHA-512 throughout is PS512 itself: that variant needs a PS256 or PS384 key.
+    algs = ("PS256", "PS384") if variant == "hash_sha512" else ("PS256", "PS384", "PS512")
+
     def build(ctx: CaseContext) -> str:
-        key = ctx.keyring.trusted("PS256")
-        return pss_variant(signed(ctx, key), key, variant)
+        key = trusted_key(ctx, *algs)
+        return pss_variant(signed(ctx, key), key, variant, alg=key.alg)
 
     return build
 
@@ -118,13 +154,13 @@ def _leading_zero_stripped(ctx: CaseContext) -> str:
     PKCS#1 v1.5 is deterministic, so fresh claims (a new jti) are drawn until one of the
     ~1 in 256 signatures with a leading zero appears.
     """
-    key = ctx.keyring.trusted("RS256")
+    key = trusted_of_family(ctx, "RSA", prefer=("RS256",))
     base = claims_with(ctx)
     for attempt in range(8192):
         token = signed(ctx, key, payload={**base, "jti": f"{base['jti']}-{attempt}"})
         if signature_of(token)[:1] == b"\x00":
             return rsa_strip_leading_zero(token)
-    ctx.skip("no RS256 signature with a leading zero octet in 8192 tries")
+    ctx.skip(f"no {key.alg} signature with a leading zero octet in 8192 tries")
     raise AssertionError("unreachable")
 
 
@@ -170,7 +206,7 @@ def _basic_cases() -> list[Case]:
         _critical(
             f"truncated.{alg.lower()}",
             f"An {alg} signature with its last 4 base64url characters dropped is refused",
-            _mutated(alg, _forge_fn("truncate_signature")),
+            _of_family(alg, _forge_fn("truncate_signature")),
             _UNCHECKED + " Truncation also catches prefix-only comparisons.",
             ("RFC 7515 §5.2", "jwt_tool broken signature check"),
             "E02",
@@ -205,7 +241,7 @@ def _basic_cases() -> list[Case]:
         _critical(
             "header_changed.extra_member",
             "A header member added after signing, the original signature kept, is refused",
-            _mutated("ES256", _forge_fn("tamper_header", x="1")),
+            _mutated(None, _forge_fn("tamper_header", x="1")),
             _UNCHECKED + " The signature covers the header bytes too.",
             ("RFC 7515 §5.2", "Wycheproof rejectsModifiedHeader"),
             "E04",
@@ -214,7 +250,7 @@ def _basic_cases() -> list[Case]:
             "header_changed.typ",
             'The header typ changed from "JWT" to "jwt" after signing, the signature kept, '
             "is refused",
-            _mutated("ES256", _forge_fn("tamper_header", typ="jwt")),
+            _mutated(None, _forge_fn("tamper_header", typ="jwt")),
             _UNCHECKED + " Even a harmless-looking header edit breaks the signature.",
             ("RFC 7515 §5.2", "Wycheproof rejectsModifiedHeader"),
             "E04",
@@ -255,7 +291,7 @@ def _ecdsa_cases() -> list[Case]:
         _critical(
             "ecdsa.psychic.es256_der",
             "An ES256 signature of DER r = s = 0 (MAYCAQACAQA) is refused",
-            _mutated("ES256", _forge_fn("psychic_der")),
+            _ecdsa_mutated(_any_alg(_forge_fn("psychic_der"))),
             _PSYCHIC_WHY,
             ("RFC 7518 §3.4", "CVE-2022-21449", "jwt_tool #130"),
             "E05",
@@ -273,7 +309,7 @@ def _ecdsa_cases() -> list[Case]:
         _critical(
             f"ecdsa.range.{name}",
             f"An ES256 signature with {what} is refused",
-            _ecdsa_rs("ES256", pick),
+            _ecdsa_rs(pick),
             "r and s must lie in [1, n-1]; values at or outside the range are how special-case "
             "ECDSA bugs are found.",
             ("RFC 7518 §3.4", "Wycheproof SpecialCaseEs256"),
@@ -292,7 +328,7 @@ def _ecdsa_cases() -> list[Case]:
         _critical(
             f"ecdsa.length.{name}",
             f"A valid ES256 signature {what} is refused",
-            _mutated("ES256", mutate),
+            _ecdsa_mutated(_any_alg(mutate)),
             "JWS fixes the ECDSA signature as exactly 2 x 32 octets; lenient length handling "
             "(DER fallback, ignored trailing bytes) is a parser differential and, in some "
             "libraries, a buffer bug.",
@@ -396,7 +432,9 @@ def _rsa_cases() -> list[Case]:
             "signature.rsa.longer_than_modulus",
             "An RS256 signature with a zero octet prepended (longer than the modulus) is refused",
             category=CATEGORY,
-            build=_mutated("RS256", _forge_fn("prepend_zeros", 1)),
+            build=lambda ctx: forge.prepend_zeros(
+                signed(ctx, trusted_of_family(ctx, "RSA", prefer=("RS256",))), 1
+            ),
             level=Level.SHOULD,
             severity=Severity.LOW,
             rationale=(
