@@ -69,7 +69,11 @@ def _expected(
         broken = lenient
     if broken and set(broken) <= advisory:
         return None  # the hand-written should-cases judge it
-    if broken == ["key_not_found"] and header.get("alg") == ctx.key.alg:
+    if (
+        "key_not_found" in broken
+        and set(broken) - {"key_not_found"} <= advisory
+        and header.get("alg") == ctx.key.alg
+    ):
         # Signed by the trusted key under an unknown kid: a target that ignores the kid
         # when one key fits the alg verifies it, and gains an attacker nothing.
         return None
@@ -91,6 +95,7 @@ ADVISORY_RULES = frozenset(
         "iss_missing",  # B07: the environment's key signed it; iss may be optional
         "cty_present",  # G17: cty JWT on signed claims is strict parsing (docs/levels.md)
         "kid_type",  # G12: a non-string kid next to a trusted signature (keys.kid.empty: must)
+        "iat_future",  # C13: iat age is hardening (time.iat.future_1hour: should)
     }
 )
 
