@@ -101,7 +101,6 @@ def test_a_strict_or_moderate_tolerance_never_fails_without_a_declared_leeway(
 def test_beyond_the_hard_bound_fails_and_beyond_the_recommendation_warns() -> None:
     loose = server(4000)
     assert run("time.exp.past_5min", loose)[0].verdict == "fail"
-    assert run("time.nbf.future_10min", loose)[0].verdict == "fail"
     # iat age is hardening (docs/levels.md): a future iat alone only warns
     assert run("time.iat.future_1hour", loose)[0].verdict == "warn"
     assert run("time.exp.past_beyond_recommended", server(120))[0].verdict == "warn"
