@@ -20,6 +20,8 @@ from conformance._configured import open_configured
 from conformance._engine import Runtime, run_case
 from conformance._jose import SigningKey
 from conformance._keyring import make_key, private_jwk
+from conformance._selection import select_cases
+from conformance._settings import PropertySettings
 from conformance.catalog import BY_ID
 from conformance.catalog import rfc7523 as rfc7523_cases
 from conformance.targets.base import ExchangeRequest
@@ -299,3 +301,47 @@ def test_suite_run_through_the_plugin(
     assert all(v == "pass" for k, v in verdicts.items() if k.startswith("algorithms.none."))
     assert "envelope.session.missing" not in verdicts  # a dynamic-only case
     assert results["run"]["target"]["profile"] == "rfc7523"
+
+
+# -- the whole plan: every failure and error of Authlib is a pinned finding ----------------
+
+_MISBEHAVES = {
+    "algorithms.header_alg.trailing_newline": "resets the connection on a newline in alg",
+    "algorithms.header_alg.trailing_nul": "HTTP 500 on a NUL in alg",
+    "header.kid.control_chars": "resets the connection on control characters in kid",
+    "header.kid.nul_byte": "HTTP 500 on a NUL in kid",
+    "header.property.oracle": "HTTP 500 on a control character as a header member name",
+    "encoding.heavy_json.deep_array": "HTTP 500: RecursionError on deeply nested JSON",
+    "encoding.heavy_json.huge_integer": "resets the connection on a 5000-digit integer",
+}
+PLAN_FINDINGS: dict[str, dict[str, tuple[str, str]]] = {
+    "client_assertion": {
+        **{i: ("error", why) for i, why in _MISBEHAVES.items()},
+        "envelope.rfc7523.client_id_mismatch": (
+            "fail",
+            "N06: the client_id form parameter naming another client is ignored",
+        ),
+    },
+    "jwt_bearer": {
+        **{i: ("error", why) for i, why in _MISBEHAVES.items()},
+        # N10: RFC 7523 §3 item 2, the grant's sub is a MUST; Authlib issues without one
+        "claims.sub.missing": ("fail", "N10: no sub, a token all the same"),
+        "claims.sub.empty": ("fail", "N10: an empty sub is no subject either"),
+        "claims.name_case.sub": ("fail", "N10: 'Sub' is not sub: the grant has none"),
+        "claims.rfc7523.request_object_no_sub": ("fail", "N10: no sub in the grant"),
+    },
+}
+
+
+@pytest.mark.parametrize("mode", sorted(PLAN_FINDINGS))
+def test_every_failure_and_error_of_the_plan_is_a_pinned_finding(
+    tmp_path: Path, server: str, key: SigningKey, mode: str
+) -> None:
+    # a fixed seed: the property cases draw the same examples every run
+    properties = PropertySettings(examples=40, seed=1)
+    with open_configured(configure(tmp_path, server, mode, key), properties=properties) as rt:
+        results = {c.id: run_case(rt, c) for c in select_cases(CASES.values(), profile="rfc7523")}
+    assert not [i for i, r in results.items() if "could not run" in r.message]
+    found = {i: r.verdict for i, r in results.items() if r.verdict in {"fail", "error"}}
+    pinned = {i: verdict for i, (verdict, _) in PLAN_FINDINGS[mode].items()}
+    assert found == pinned, {i: results[i].message[:200] for i in set(found) ^ set(pinned)}

@@ -59,6 +59,10 @@ def _expected(
     advisory = ADVISORY_RULES | unjudged_rules(
         f"{ctx.target.profile}/{mode}" if mode else ctx.target.profile
     )
+    if header.get("crit") == []:
+        # RFC 7515 §4.1.11: recipients MAY refuse an empty crit (header.crit.empty_list:
+        # should); an unknown name in crit is the MUST
+        advisory |= {"crit_present"}
     broken = violations(header, claims, rules=_rules(ctx), now=now, key_alg=key_alg)
     if ctx.settings.leeway_s is None:
         lenient = violations(
@@ -159,6 +163,7 @@ def _property(
         # lazy: hypothesis; the catalog loads in every pytest run
         from hypothesis import HealthCheck, given, seed, settings
         from hypothesis import strategies as st
+        from hypothesis.errors import FlakyFailure
 
         # Building a strategy costs more than drawing from it: the draws of this run keep
         # theirs here and rebuild only when what it depends on changes.
@@ -206,6 +211,15 @@ def _property(
             if isinstance(exc, _Misbehaved):
                 ctx.error(f"{exc} ({how})")
             ctx.fail(f"{exc} ({how})")
+        except FlakyFailure as exc:
+            # The failing example did not fail again when Hypothesis replayed it: the
+            # target answered the same assertion differently (or a clock boundary moved).
+            # That proves nothing either way, and says why.
+            first = exc.exceptions[0] if exc.exceptions else exc
+            ctx.error(
+                f"not reproducible: {first} — the same example passed when replayed "
+                f"(--hypothesis-seed={ctx.properties.seed} draws the same examples)"
+            )
         return None
 
     return run
