@@ -212,14 +212,18 @@ def _property(
                 ctx.error(f"{exc} ({how})")
             ctx.fail(f"{exc} ({how})")
         except FlakyFailure as exc:
-            # The failing example did not fail again when Hypothesis replayed it: the
-            # target answered the same assertion differently (or a clock boundary moved).
-            # That proves nothing either way, and says why.
+            # The failing example did not fail again when Hypothesis replayed it. A replay
+            # re-sends the same assertion, which the target's replay guard (rightly)
+            # refuses: the first answer is the evidence, and it stands.
             first = exc.exceptions[0] if exc.exceptions else exc
-            ctx.error(
-                f"not reproducible: {first} — the same example passed when replayed "
-                f"(--hypothesis-seed={ctx.properties.seed} draws the same examples)"
+            why = (
+                f"seen on the first send; its replay met the target's replay guard, so "
+                f"Hypothesis could not shrink it; --hypothesis-seed={ctx.properties.seed} "
+                "draws the same examples"
             )
+            if isinstance(first, _Misbehaved):
+                ctx.error(f"{first} ({why})")
+            ctx.fail(f"{first} ({why})")
         return None
 
     return run
