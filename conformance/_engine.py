@@ -9,6 +9,7 @@ positive control, and returns a :class:`CaseResult`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 import threading
 import time
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Unpack
 
 from ._assertion import Assertion
-from ._jose import SigningKey
+from ._jose import SigningKey, split
 from ._keyring import Keyring
 from ._redact import scrub
 from ._schema import Verdict
@@ -44,6 +45,22 @@ from .targets.base import (
     Session,
     Target,
 )
+
+#: A target ``Date`` further than this from the local clock is implausible: never trusted.
+CLOCK_PLAUSIBLE_S = 86400.0
+#: ``Date`` has a 1 s resolution: an offset within this is no offset.
+CLOCK_RESOLUTION_S = 1.5
+
+
+def _number(value: Any) -> float | None:
+    """A claim as a finite float, or ``None`` (not a number, a bool, huge, NaN)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 class Skip(Exception):
@@ -103,15 +120,69 @@ class Runtime:
         return int(time.time() + self.clock_offset_s)
 
     def observe(self, exchange: Exchange) -> None:
-        """Learn the target's clock from the first answer that carries a ``Date``."""
-        if not self._clock_known and exchange.server_date is not None:
-            # Date has a 1 s resolution: the offset is only trusted beyond 1 s.
-            offset = exchange.server_date - time.time()
-            self.clock_offset_s = offset if abs(offset) > 1.5 else 0.0
-            self._clock_known = True
-            self.fact(
-                "clock_offset_s", round(self.clock_offset_s, 1), "target Date minus local clock"
+        """Learn the target's clock from the first answer that carries a ``Date``, unless
+        that ``Date`` cannot be right (see :data:`CLOCK_PLAUSIBLE_S`): a garbage ``Date``,
+        one more than a day off, or one that an acceptance of an assertion dated by the
+        local clock contradicts leaves the local clock in use. Which clock is used, and
+        why, is the ``clock_source`` fact."""
+        if self._clock_known:
+            return
+        if exchange.server_date is None:
+            if exchange.response_headers.get("date"):
+                self._use_clock(
+                    0.0, "local", "the target's Date header is not a date: the local clock is used"
+                )
+            return
+        offset = exchange.server_date - time.time()
+        if not math.isfinite(offset) or abs(offset) > CLOCK_PLAUSIBLE_S:
+            self._use_clock(
+                0.0,
+                "local",
+                f"the target's Date is {offset:+.3g} s off the local clock, beyond ±1 day: "
+                "implausible, not trusted; the local clock is used",
             )
+            return
+        if abs(offset) <= CLOCK_RESOLUTION_S:
+            # Date has a 1 s resolution: an offset within it is no offset.
+            self._use_clock(0.0, "local", "the target's Date agrees with the local clock")
+            return
+        window = self._local_window(exchange)
+        if window is not None and abs(offset) > window:
+            self._use_clock(
+                0.0,
+                "local",
+                f"the target's Date is {offset:+.0f} s off the local clock, yet it accepted an "
+                f"assertion dated by the local clock and valid {window:.0f} s (leeway "
+                "included): the Date is wrong, the local clock is good enough",
+            )
+            return
+        self._use_clock(offset, "date", "the target's Date header (a plausible offset)")
+
+    def _use_clock(self, offset: float, source: str, why: str) -> None:
+        self.clock_offset_s = offset
+        self._clock_known = True
+        self.fact("clock_offset_s", round(offset, 1), "target Date minus local clock, as used")
+        self.fact("clock_source", source, why)
+
+    def _local_window(self, exchange: Exchange) -> float | None:
+        """How far the target's clock can be from the local one, given that it accepted
+        ``exchange``'s assertion, when that assertion was dated by the local clock (its
+        ``iat`` is the local now): its lifetime plus the leeway. ``None`` when the answer
+        proves nothing about the clock."""
+        if not exchange.accepted or not exchange.assertion:
+            return None
+        try:
+            _, claims, _ = split(exchange.assertion)
+        except (ValueError, RecursionError):
+            return None
+        iat = _number(claims.get("iat")) if isinstance(claims, dict) else None
+        exp = _number(claims.get("exp")) if isinstance(claims, dict) else None
+        if iat is None or exp is None:
+            return None
+        if abs(iat - time.time()) > 60 or exp <= iat:
+            return None  # not dated by the local clock (a clock case, say)
+        leeway = self.settings.leeway_s if self.settings.leeway_s is not None else 300
+        return float(exp - iat) + float(leeway)
 
     def fact(self, name: str, value: Any, detail: str = "") -> None:
         with self._lock:
@@ -287,11 +358,22 @@ class Context:
         raise Erred(message)
 
     def refused(self, exchange: Exchange) -> bool:
-        """True for a clean refusal (a 4xx other than 429), False for a 2xx; anything else
-        (5xx, 429, 3xx, no answer) proves nothing either way: the verdict is ``error``."""
+        """True for a clean refusal (a complete 4xx other than 408/429/431), False for a
+        complete 2xx (an operation answers without a token); anything else (no or a
+        partial answer, 3xx, 5xx, 408/429/431) proves nothing either way: ``error``."""
         if exchange.rejected:
             return True
-        if exchange.status is not None and 200 <= exchange.status < 300:
+        if exchange.complete and 200 <= (exchange.status or 0) < 300:
+            return False
+        raise Erred(f"the target misbehaved: {describe(exchange)}")
+
+    def accepted(self, exchange: Exchange) -> bool:
+        """True for a clean acceptance (a complete 2xx with a usable token), False for a
+        clean refusal; anything else (a 2xx without a usable token, no answer, 3xx, 5xx,
+        408/429/431) proves nothing either way: the verdict is ``error``."""
+        if exchange.accepted:
+            return True
+        if exchange.rejected:
             return False
         raise Erred(f"the target misbehaved: {describe(exchange)}")
 

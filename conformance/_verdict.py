@@ -9,9 +9,9 @@ gets the same verdict everywhere. Two steps:
    * ``pass``  the target did what a correct endpoint does (a rejection also needs
      a positive control accepted right after it, see :func:`confirm`);
    * ``fail``  it did not: accepted what it must refuse, or refused what it must accept;
-   * ``error`` it misbehaved so that nothing is proved (no answer, 5xx, 429, a 2xx
-     without a token, a refusal whose positive control was refused too, a clock case
-     delayed by retries, a recipe that broke);
+   * ``error`` it misbehaved so that nothing is proved (no or a partial answer, 3xx,
+     5xx, 408/429/431, a 2xx without a usable token, a refusal whose positive control
+     was refused too, a clock case delayed by retries, a recipe that broke);
    * ``skip``  the case cannot run here (a capability, key or setting is missing).
 
 2. **settle** (:func:`settle`): the run's policy turns a judgement into the final
@@ -80,14 +80,37 @@ class Settled:
     waiver: Mapping[str, Any] | None = None
 
 
+#: what splits a line somewhere (terminals, CI logs, ``str.splitlines``), and how it is shown
+_LINE_BREAKS = {
+    "\r": "\\r",
+    "\n": "\\n",
+    "\t": "\\t",
+    "\x85": "\\x85",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def one_line(text: str, *, limit: int = 300) -> str:
+    """``text`` scrubbed (secrets cut, controls escaped), bounded, with CR, LF and TAB
+    escaped: a target's words can never start a line of their own in a log."""
+    for char, shown in _LINE_BREAKS.items():
+        text = text.replace(char, shown)
+    return scrub(text, limit=limit)
+
+
 def describe(exchange: Exchange) -> str:
     """What the target did, in one line with a bounded body."""
     if exchange.error:
-        return f"no answer ({exchange.error})"
+        got = "no answer" if exchange.status is None else f"HTTP {exchange.status}, cut off"
+        return f"{got} ({one_line(exchange.error)})"
     if exchange.accepted:
         # the token itself is in the evidence, decoded; the message stays readable
         return f"HTTP {exchange.status}, issued a token"
-    body = scrub(exchange.response_body, limit=300)
+    body = one_line(exchange.response_body)
+    if exchange.issued_token and exchange.status is not None and 200 <= exchange.status < 300:
+        length = len(exchange.issued_token)
+        return f"HTTP {exchange.status}, issued an unusable token ({length} chars); body: {body}"
     return f"HTTP {exchange.status}, issued no token; body: {body}"
 
 

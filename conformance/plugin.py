@@ -347,7 +347,12 @@ class ConformanceRun:
         )
 
     def _abort(self, message: str) -> None:
-        """Stop before any case (exit 2); ``conformance run`` prints ``message`` last."""
+        """Stop before any case (exit 2) with ONE line: whatever the target put in it
+        (line feeds, escapes, tokens, megabytes) is escaped, cut and bounded;
+        ``conformance run`` prints ``message`` last."""
+        from ._verdict import one_line  # lazy: see from_pytest
+
+        message = one_line(message, limit=1000)
         self._stack.close()
         if self.report is not None:
             self.report.error = message
@@ -374,6 +379,11 @@ class ConformanceRun:
             check_baseline(self.runtime)
         except ConformanceError as exc:
             self._abort(f"conformance: error: {exc}")
+        except Exception as exc:  # a hostile answer during sign-in or the baseline
+            self._abort(
+                "conformance: error: the target's answer during sign-in or the baseline could "
+                f"not be handled ({type(exc).__name__}: {exc})"
+            )
         assert self.runtime is not None
         target = dict(self.runtime.target.description)
         target["flaws"] = list(o.flaws)

@@ -259,6 +259,9 @@ def test_the_malleation_case_sends_a_high_s_twin_that_still_verifies() -> None:
         def check(self, condition: bool, message: str) -> None:
             assert condition, message
 
+        def accepted(self, exchange: Exchange) -> bool:
+            return exchange.accepted
+
         def send(self, token: str, **_: Any) -> Exchange:
             sent.append(token)
             return Exchange("x", "POST", "u", {}, "", 200, {}, "{}", 1.0, issued_token="t")

@@ -197,8 +197,15 @@ class CaseContext(Protocol):
         ...
 
     def refused(self, exchange: Exchange) -> bool:
-        """True for a clean 4xx refusal, False for a 2xx; a 5xx, a 429 or no answer makes
+        """True for a clean refusal (a complete 4xx other than 408/429/431), False for a
+        complete 2xx; anything else (no or a partial answer, 3xx, 5xx, 408/429/431) makes
         the verdict ``error`` (it proves neither)."""
+        ...
+
+    def accepted(self, exchange: Exchange) -> bool:
+        """True for a clean acceptance (a complete 2xx with a usable token), False for a
+        clean refusal; anything else (a 2xx without a usable token included) makes the
+        verdict ``error``."""
         ...
 
     def check(self, condition: bool, message: str) -> None:

@@ -192,10 +192,11 @@ def issued_claims(ctx: CaseContext, exchange: Exchange) -> dict[str, Any]:
     """The claims of the token ``exchange`` issued (unchecked); fails when there is none
     or it is not a decodable compact JWS."""
     token = exchange.issued_token
-    ctx.check(exchange.accepted and token is not None, "the valid assertion was not accepted")
+    # a clean refusal fails; anything unclean (a 2xx without a usable token) is an error
+    ctx.check(ctx.accepted(exchange), "the valid assertion was not accepted")
     try:
         _, claims, _ = split(token or "")
-    except ValueError:
+    except (ValueError, RecursionError):
         ctx.fail("the issued token is not a compact JWS with JSON header and claims")
         raise
     ctx.check(isinstance(claims, dict), "the issued token's claims are not a JSON object")

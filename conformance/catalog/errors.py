@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..forge import compact
+from ..targets.base import NOT_REFUSALS
 from .authoring import Case, CaseContext, Level, Severity, break_signature, case, header_for
 
 if TYPE_CHECKING:
@@ -101,15 +102,41 @@ def _attacker(ctx: CaseContext) -> str:
 # --- the four judgements --------------------------------------------------------------------
 
 
+def _answered(ctx: CaseContext, exchange: Exchange) -> int:
+    """The status of a complete answer that says something about the negative; no or a
+    partial answer, or a 408/429/431 (a timeout, a rate limit, headers too large), proves
+    nothing: the verdict is ``error``."""
+    if not exchange.complete or exchange.status in NOT_REFUSALS:
+        ctx.error(f"the target misbehaved: {_describe(exchange)}")
+    return exchange.status or 0
+
+
+def _clean_refusal(ctx: CaseContext, exchange: Exchange) -> None:
+    """Go on only with a clean refusal to inspect: a 2xx is inconclusive here (the
+    ``errors.status`` case of the same negative reports it), anything else unclean
+    (no answer, 3xx, 5xx, 408/429/431) is an ``error``."""
+    if not ctx.refused(exchange):
+        ctx.skip(
+            f"inconclusive: the target answered {exchange.status} to the negative, so there is "
+            "no refusal to inspect (the errors.status case of this negative reports it)"
+        )
+
+
+def _describe(exchange: Exchange) -> str:
+    if exchange.status is None:
+        return f"no answer ({exchange.error})"
+    return f"HTTP {exchange.status}" + (f", cut off ({exchange.error})" if exchange.error else "")
+
+
 def _status(ctx: CaseContext, exchange: Exchange, token: str) -> None:
-    status = exchange.status
-    ctx.check(status is not None, f"no answer ({exchange.error})")
-    ctx.check(not (200 <= (status or 0) < 300), f"answered {status}: the negative was accepted")
-    ctx.check((status or 0) < 500, f"answered {status}: a server error on bad input is a failure")
+    status = _answered(ctx, exchange)
+    ctx.check(not (200 <= status < 300), f"answered {status}: the negative was accepted")
+    ctx.check(status < 500, f"answered {status}: a server error on bad input is a failure")
     ctx.check(status in REFUSAL_STATUSES, f"answered {status}, not 400/401/403")
 
 
 def _error_body(ctx: CaseContext, exchange: Exchange, token: str) -> None:
+    _clean_refusal(ctx, exchange)
     body = exchange.json()
     ctx.check(isinstance(body, dict), "the refusal's body is not a JSON object")
     ctx.check(
@@ -148,9 +175,12 @@ def _disclosure(ctx: CaseContext, exchange: Exchange, token: str) -> None:
     if len(signature) >= 16:
         ctx.check(signature not in text, "the refusal echoes the token's signature")
     ctx.check(not any(m in text for m in _public_material(ctx)), "the refusal echoes key material")
+    # what was disclosed fails on any answer; a pass needs a clean refusal that was read
+    _clean_refusal(ctx, exchange)
 
 
 def _charset(ctx: CaseContext, exchange: Exchange, token: str) -> None:
+    _clean_refusal(ctx, exchange)
     body = exchange.json()
     message = body.get("error") if isinstance(body, dict) else None
     if not isinstance(message, str):

@@ -28,7 +28,6 @@ from .authoring import (
     other_scope,
     rewrite_claims,
     scope_items,
-    succeeded,
     unsigned_copy,
 )
 
@@ -79,6 +78,7 @@ def _issue(
 
 
 def _parts(ctx: CaseContext, exchange: Exchange) -> tuple[dict[str, Any], dict[str, Any], bytes]:
+    ctx.check(ctx.accepted(exchange), "the valid assertion was not accepted")
     token = exchange.issued_token or ""
     ctx.check(token.count(".") == 2, f"the issued token has {token.count('.') + 1} segments, not 3")
     header, claims, signature = split(token)
@@ -87,6 +87,8 @@ def _parts(ctx: CaseContext, exchange: Exchange) -> tuple[dict[str, Any], dict[s
 
 def _response_shape(ctx: CaseContext) -> None:
     exchange = ctx.valid(label="issue")
+    # a refusal of the valid assertion fails; no answer, a 3xx or a 5xx proves nothing
+    ctx.check(not ctx.refused(exchange), f"the valid assertion was refused ({exchange.status})")
     ctx.check(
         exchange.status == 200, f"the answer to a valid assertion is {exchange.status}, not 200"
     )
@@ -269,7 +271,7 @@ def _operation(
         )
         genuine = ctx.operation(session, token, scope, label="genuine use")
         ctx.check(
-            succeeded(genuine),
+            not ctx.refused(genuine),
             f"the token did not work for its own scope and user (status {genuine.status})",
         )
 

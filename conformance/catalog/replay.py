@@ -24,7 +24,6 @@ from .authoring import (
     claims_with,
     other_scope,
     signed_payload,
-    succeeded,
     trusted_key,
     trusted_of_family,
 )
@@ -54,7 +53,7 @@ _DOS_WHY = (
 def _first(ctx: CaseContext, token: str, **send: Any) -> Exchange:
     """Send ``token`` once and require acceptance (else a replay proves nothing)."""
     exchange = ctx.send(token, label="first use", **send)
-    ctx.check(exchange.accepted, "the first use of a valid assertion was not accepted")
+    ctx.check(ctx.accepted(exchange), "the first use of a valid assertion was not accepted")
     return exchange
 
 
@@ -104,9 +103,18 @@ def _other_session(ctx: CaseContext) -> Exchange:
 
 
 def _race(ctx: CaseContext) -> None:
+    """Exactly one copy accepted. Two clean acceptances fail whatever the rest got; short
+    of that, the case is judged only when every copy got a clean answer."""
     results = ctx.race(ctx.sign(ctx.assertion()), 16)
     accepted = sum(1 for r in results if r.accepted)
     statuses = sorted({r.status or 0 for r in results})
+    unclean = [r for r in results if r.misbehaved]
+    if accepted < 2 and unclean:
+        got = sorted({"no answer" if r.status is None else str(r.status) for r in unclean})
+        ctx.error(
+            f"{len(unclean)} of {len(results)} concurrent copies got no clean answer "
+            f"({', '.join(got)}): the race proves nothing"
+        )
     ctx.check(
         accepted == 1,
         f"{accepted} of {len(results)} concurrent copies were accepted (statuses {statuses})",
@@ -274,7 +282,8 @@ def _spoiled(spoil: Callable[[CaseContext, Assertion], str]) -> Callable[[CaseCo
     def run(ctx: CaseContext) -> Exchange:
         genuine = ctx.assertion()
         attempt = ctx.send(spoil(ctx, genuine), label="rejected attempt")
-        if attempt.accepted:
+        # only a clean refusal is a rejected attempt: a 5xx or no answer proves nothing
+        if ctx.accepted(attempt):
             ctx.skip(
                 "the target accepted the spoiled attempt, so no rejected attempt was made and "
                 "this case proves nothing (the case of that rule reports the acceptance)"
@@ -315,7 +324,7 @@ def _other_environment_first(ctx: CaseContext) -> Exchange:
     first = ctx.send(
         token, session=session, environment_id=other.environment_id, label="environment B"
     )
-    ctx.check(first.accepted, "the valid assertion in the second environment was not accepted")
+    ctx.check(ctx.accepted(first), "the valid assertion in the second environment was not accepted")
     return ctx.send(ctx.sign(ctx.assertion().with_claims(jti=jti)), label="environment A")
 
 
@@ -408,13 +417,11 @@ def _token_twice(ctx: CaseContext) -> None:
     scope = ctx.settings.scopes[0]
     session = ctx.session(0)
     issued = ctx.send(ctx.sign(ctx.assertion(scope=scope)), session=session, label="issue")
-    ctx.check(
-        issued.accepted and issued.issued_token is not None, "the valid assertion was not accepted"
-    )
+    ctx.check(ctx.accepted(issued), "the valid assertion was not accepted")
     token = issued.issued_token or ""
     first = ctx.operation(session, token, scope, label="first use")
     ctx.check(
-        succeeded(first),
+        not ctx.refused(first),
         f"the fresh elevated token did not work on its operation (status {first.status})",
     )
     second = ctx.operation(session, token, scope, label="second use")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .authoring import DYNAMIC, Case, CaseContext, Severity, case, succeeded, with_bearer
+from .authoring import DYNAMIC, Case, CaseContext, Severity, case, with_bearer
 
 if TYPE_CHECKING:
     from ..targets.base import Exchange, Session
@@ -33,7 +33,7 @@ def _user_a_with_b(ctx: CaseContext) -> Exchange:
     own = ctx.send(
         ctx.sign(ctx.assertion(subject=session_b.subject)), session=session_b, label="B's own"
     )
-    ctx.check(own.accepted, "user B's own valid assertion was not accepted on B's session")
+    ctx.check(ctx.accepted(own), "user B's own valid assertion was not accepted on B's session")
     return ctx.send(
         ctx.sign(ctx.assertion()), session=session_b, label="A's assertion, B's session"
     )
@@ -42,9 +42,9 @@ def _user_a_with_b(ctx: CaseContext) -> Exchange:
 def _after_logout(ctx: CaseContext) -> Exchange:
     session = ctx.fresh_session(0)
     before = ctx.send(ctx.sign(ctx.assertion()), session=session, label="before logout")
-    ctx.check(before.accepted, "the fresh session did not work before logout")
+    ctx.check(ctx.accepted(before), "the fresh session did not work before logout")
     logged_out = ctx.logout(session)
-    if not succeeded(logged_out):
+    if ctx.refused(logged_out):
         ctx.skip(f"logout answered {logged_out.status}: no revoked session to test with")
     return ctx.send(ctx.sign(ctx.assertion()), session=session, label="after logout")
 
@@ -66,9 +66,7 @@ def _session_y_assertion_x(ctx: CaseContext) -> Exchange:
 
 def _elevated(ctx: CaseContext) -> str:
     issued = ctx.valid(label="issue")
-    ctx.check(
-        issued.accepted and issued.issued_token is not None, "the valid assertion was not accepted"
-    )
+    ctx.check(ctx.accepted(issued), "the valid assertion was not accepted")
     return issued.issued_token or ""
 
 

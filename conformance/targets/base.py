@@ -9,12 +9,39 @@ cases that need one skip on a target that lacks it.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypedDict, Unpack, runtime_checkable
 
 #: Bodies kept as evidence are cut to this many characters.
 BODY_LIMIT = 4096
+#: An issued token longer than this is not a usable token (a hostile target's blob).
+TOKEN_LIMIT = 16384
+#: 4xx statuses that are not a refusal of what was sent: a timeout, a rate limit that
+#: outlasted the retries, headers too large. They say nothing about the assertion.
+NOT_REFUSALS = frozenset({408, 429, 431})
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
+
+
+def usable_token(value: object) -> bool:
+    """A non-empty string of printable ASCII (no spaces or controls), of sane length: what
+    an issued token (a JWS, or an opaque handle) looks like."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= TOKEN_LIMIT
+        and _TOKEN_RE.fullmatch(value) is not None
+    )
+
+
+def parse_json(body: str | bytes) -> Any:
+    """A target's answer parsed as JSON, or ``None``: never raises (broken, undecodable or
+    deeply nested bodies are ``None``)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,29 +79,32 @@ class Exchange:
     server_date: float | None = None  # epoch seconds parsed from the Date header
 
     @property
+    def complete(self) -> bool:
+        """An HTTP answer that arrived whole (no reset or deadline mid-body)."""
+        return self.status is not None and self.error is None
+
+    @property
     def accepted(self) -> bool:
-        """A 2xx answer that carries an issued token."""
-        return self.status is not None and 200 <= self.status < 300 and bool(self.issued_token)
+        """A clean acceptance: a complete 2xx answer carrying a usable issued token
+        (:func:`usable_token`)."""
+        return self.complete and 200 <= (self.status or 0) < 300 and usable_token(self.issued_token)
 
     @property
     def rejected(self) -> bool:
-        """A 4xx answer (a clean refusal). A 429 is not: a rate limit that outlasted the
-        retries says nothing about the assertion."""
-        return self.status is not None and 400 <= self.status < 500 and self.status != 429
+        """A clean refusal: a complete 4xx answer other than 408, 429 and 431 (a timeout,
+        a rate limit that outlasted the retries, headers too large say nothing about the
+        assertion)."""
+        return self.complete and 400 <= (self.status or 0) < 500 and self.status not in NOT_REFUSALS
 
     @property
     def misbehaved(self) -> bool:
-        """No answer, a 5xx, or a 2xx without a token: the target erred."""
+        """Neither a clean acceptance nor a clean refusal (no or a partial answer, 1xx,
+        3xx, 408/429/431, 5xx, a 2xx without a usable token): nothing is proved."""
         return not self.accepted and not self.rejected
 
     def json(self) -> Any:
-        """The response body parsed as JSON, or ``None``."""
-        import json
-
-        try:
-            return json.loads(self.response_body)
-        except ValueError:
-            return None
+        """The response body parsed as JSON, or ``None`` (never raises)."""
+        return parse_json(self.response_body)
 
 
 #: The optional calls a target may offer, advertised in :attr:`Target.capabilities`.

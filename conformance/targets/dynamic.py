@@ -14,7 +14,7 @@ from .._redact import remember_secret
 from .._settings import TargetSettings
 from .._transport import Transport
 from ._evidence import evidence, is_loopback
-from .base import Exchange, ExchangeRequest, Session, not_offered
+from .base import Exchange, ExchangeRequest, Session, not_offered, parse_json
 
 if TYPE_CHECKING:
     import httpx
@@ -31,10 +31,9 @@ def key_signer(key: SigningKey) -> SignInSigner:
 
 
 def _json_field(body: bytes, name: str) -> Any:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
+    """Member ``name`` of a JSON object body, or ``None``: never raises (a hostile body
+    may be broken, undecodable or nested thousands deep)."""
+    data = parse_json(body)
     return data.get(name) if isinstance(data, dict) else None
 
 
@@ -213,10 +212,7 @@ class DynamicTarget:
         raw = self.transport.request("GET", self.url("/.well-known/jwks"), headers={}, content=None)
         if raw.status != 200:
             return None
-        try:
-            data = json.loads(raw.body)
-        except ValueError:
-            return None
+        data = parse_json(raw.body)
         return data if isinstance(data, dict) else None
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ from .._redact import cut_signature, remember_secret
 from .._settings import TargetSettings
 from .._transport import RawResponse, Transport
 from ._evidence import evidence, is_loopback
-from .base import Exchange, ExchangeRequest, Session, not_offered
+from .base import Exchange, ExchangeRequest, Session, not_offered, parse_json
 
 if TYPE_CHECKING:
     import httpx
@@ -98,9 +98,8 @@ def rfc7523_settings(
 
 def _redacted_body(body: bytes) -> bytes:
     """The response body with issued credentials cut (a JWT keeps header and claims)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
+    data = parse_json(body)
+    if data is None:
         return body
     if not isinstance(data, dict) or not any(m in data for m in _SECRET_MEMBERS):
         return body
@@ -229,10 +228,7 @@ class Rfc7523Target:
 
 
 def _access_token(body: bytes) -> str | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
+    data = parse_json(body)
     value = data.get("access_token") if isinstance(data, dict) else None
     return value if isinstance(value, str) and value else None
 
