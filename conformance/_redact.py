@@ -123,12 +123,19 @@ def signature_segments(token: str) -> list[str]:
         except (ValueError, RecursionError):
             data = None
         if isinstance(data, dict):
-            entries = [data, *(s for s in data.get("signatures") or [] if isinstance(s, dict))]
+            listed = data.get("signatures")
+            entries = (
+                [data, *(s for s in listed if isinstance(s, dict))]
+                if isinstance(listed, list)
+                else [data]
+            )
             found += [s["signature"] for s in entries if isinstance(s.get("signature"), str)]
+            text = ""  # a JSON serialisation: its members are not segments
     for separator in (".", ","):
         parts = text.split(separator)
         if len(parts) >= 3:
             found += [p for p in parts[2:] if p]
+            break
     runs = [r for segment in found for r in re.findall(r"[A-Za-z0-9_\-+/]+", segment)]
     return [s for s in dict.fromkeys([*found, *runs]) if len(s) >= _MIN_SECRET]
 
@@ -292,8 +299,8 @@ def decode_token(token: str | None, *, secret: bool = False) -> dict[str, Any] |
         return {"opaque": f"[redacted: {len(token)} chars]"}
     # the signature segments are cut before the preview is bounded: a cut in the middle
     # of a signature would leave its prefix unrecognised
-    shown = _cut_segments(token)
-    return {"raw_preview": scrub(shown, limit=120)}
+    shown = scrub(_cut_segments(token), limit=4 * len(token) + 64)
+    return {"raw_preview": shown[:120] + ("…" if len(shown) > 120 else "")}
 
 
 def _cut_segments(token: str) -> str:
