@@ -126,9 +126,7 @@ def echo_run() -> tuple[EchoTarget, list[Any]]:
         issuer="https://issuer.test",
         capabilities=CAPABILITIES,
     )
-    runtime = Runtime(
-        settings=settings, keyring=Keyring(published_algs=("ES256",)), target=target
-    )
+    runtime = Runtime(settings=settings, keyring=Keyring(published_algs=("ES256",)), target=target)
     return target, [run_case(runtime, BY_ID[i]) for i in CASES]
 
 
