@@ -64,6 +64,7 @@ _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")
 # Secrets are found by their first characters: an index from that prefix to the secrets
 # (longest first) keeps a scrub linear in the text, however many secrets a run holds.
 _MIN_SECRET = 8
+_CHUNK = 1024
 _SECRETS: dict[str, str] = {}  # the text of a secret (or of one spelling of it) -> its label
 _WHOLE: set[str] = set()  # the secrets remembered whole (opaque tokens), as given
 _BY_PREFIX: dict[str, list[str]] = {}
@@ -144,7 +145,14 @@ def remember_assertion(token: str) -> None:
     """Remember the signature segment(s) of an assertion that is about to be sent, so
     that the request and any echo of it are recorded with the signature cut."""
     for segment in signature_segments(token):
-        _add(segment, SIGNATURE)
+        if len(segment) <= _CHUNK:
+            _add(segment, SIGNATURE)
+            continue
+        # A huge segment is remembered in aligned chunks (an echo of it is cut chunk by
+        # chunk; JSON and URL escapes are per character, so their chunks align too), and
+        # only as far as any bounded text could show it.
+        for at in range(0, min(len(segment), _CHUNK * 16), _CHUNK):
+            _add(segment[at : at + _CHUNK], SIGNATURE)
 
 
 def remember_private_jwk(jwk: Mapping[str, Any]) -> None:

@@ -306,3 +306,11 @@ def test_the_html_report_holds_no_secret_and_no_raw_control(
         text = Path(out).read_text(encoding="utf-8")
         assert not [s for s in _secrets_sent(target) if s in text], out
         assert not RAW_CONTROL.findall(text), out
+
+
+def test_a_huge_signature_is_cut_chunk_by_chunk() -> None:
+    segment = "".join(secrets.choice("ABCDEFGHabcdefgh0123456789_-") for _ in range(5000))
+    remember_assertion("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0." + segment)
+    shown = scrub(f'{{"echo": "{segment}"}}', limit=100_000)
+    assert len(shown) < 400 and "signature cut: 1024 chars" in shown
+    assert not re.search(r"[\w-]{12,}", shown.replace("signature", ""))
