@@ -314,3 +314,21 @@ def test_a_huge_signature_is_cut_chunk_by_chunk() -> None:
     shown = scrub(f'{{"echo": "{segment}"}}', limit=100_000)
     assert len(shown) < 400 and "signature cut: 1024 chars" in shown
     assert not re.search(r"[\w-]{12,}", shown.replace("signature", ""))
+
+
+def test_the_terminal_summary_writes_inert_lines() -> None:
+    from types import SimpleNamespace
+
+    from conformance import plugin
+
+    bearer = "bearer-" + secrets.token_urlsafe(16)
+    remember_secret(bearer)
+    written: list[str] = []
+    reporter = SimpleNamespace(section=lambda *a, **k: None, write_line=written.append)
+    config = SimpleNamespace(stash=pytest.Stash())
+    run = SimpleNamespace(summary_lines=[f"INCOMPLETE: worker said {bearer}\rOK\n\x9b\u202e"])
+    config.stash[plugin._RUN] = run
+    plugin.pytest_terminal_summary(reporter, 0, config)  # type: ignore[arg-type]
+    assert written == [
+        f"INCOMPLETE: worker said [redacted: {len(bearer)} chars]\\x0dOK\\n\\x9b\\u202e"
+    ]
