@@ -20,7 +20,7 @@ from typing import Any, Unpack
 from ._assertion import Assertion
 from ._jose import SigningKey, split
 from ._keyring import Keyring
-from ._redact import scrub
+from ._redact import remember_assertion, remember_secret, scrub
 from ._schema import Verdict
 from ._settings import PropertySettings, TargetSettings
 from ._verdict import (
@@ -214,6 +214,7 @@ class Runtime:
             raise Skip(
                 f"cannot obtain a session for subject {subjects[index]!r} on this target{why}"
             )
+        remember_secret(session.token)  # a bearer: never in any output, whatever echoes it
         if not fresh:
             with self._lock:
                 self._sessions[key] = session
@@ -306,6 +307,8 @@ class Context:
     ) -> Exchange:
         if session is None and not anonymous and "sessions" in self.runtime.capabilities:
             session = self.runtime.session(0)
+        # every assertion's signature is a secret by value, however malformed the token
+        remember_assertion(token)
         request = ExchangeRequest.of(token, session=session, label=label, **options)
         return self._record(self.target.exchange(request))
 
@@ -318,6 +321,7 @@ class Context:
         self.require("bursts")
         self.require("races")
         use = session or self.session(0)
+        remember_assertion(token)
         sent = self.target.race(ExchangeRequest(token, session=use, label="race"), copies)
         return [self._record(replace(e, label=f"race-{i}")) for i, e in enumerate(sent)]
 
@@ -337,6 +341,7 @@ class Context:
 
     def sign_in_exchange(self, jwt: str, *, label: str = "sign-in") -> Exchange:
         self.require("sign_in")
+        remember_assertion(jwt)
         return self._record(self.target.sign_in_exchange(ExchangeRequest(jwt, label=label)))
 
     def token_jwks(self) -> Mapping[str, Any] | None:
@@ -463,7 +468,7 @@ def reproduce_line(exchanges: Sequence[Exchange]) -> str:
         parts += ["-H", _quote(f"{name}: {value}")]
     if first.request_body:
         parts += ["--data", _quote(first.request_body[:600])]
-    return " ".join(parts)
+    return scrub(" ".join(parts), limit=2000)
 
 
 def _quote(text: str) -> str:
@@ -485,4 +490,5 @@ def failure_message(result: CaseResult, *, rerun: str = "") -> str:
         lines.append(f"Reproduce:          {result.reproduce}")
     if rerun:
         lines.append(f"                    {rerun}")
-    return "\n".join(lines)
+    # scrubbed again: a secret learned after the case's evidence was made is cut here too
+    return scrub("\n".join(lines), limit=8000)

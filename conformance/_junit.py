@@ -5,8 +5,10 @@ text), ``skip`` → ``<skipped>``; ``warn`` and ``waived`` pass for CI and say w
 ``<system-out>``. The testsuite's properties carry the run verdict and its coverage; an
 ``incomplete`` run adds a ``run.complete`` testcase with an ``<error>``, so that CI never
 shows it green. ElementTree escapes markup; characters XML 1.0 cannot carry at all
-(control characters, lone surrogates, U+FFFE/U+FFFF) become visible escapes here, since
-a results file written by another version or edited by hand may still hold them.
+(control characters, lone surrogates, U+FFFE/U+FFFF) become visible escapes here, and so
+do the ones it can but a reader should never meet raw (CR, DEL, C1, the bidi overrides
+and isolates), since a results file written by another version or edited by hand may
+still hold them; a compact JWS that slipped through has its signature cut.
 """
 
 from __future__ import annotations
@@ -16,17 +18,26 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._redact import cut_signatures
+
 if TYPE_CHECKING:
     from ._schema import Results
 
 
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# what XML 1.0 cannot carry, and CR, DEL, C1 and the bidi overrides/isolates it can
+_NOT_XML = re.compile(
+    "[^\t\n\x20-\x7e\xa0-\u2029\u202f-\u2065\u206a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
 
 
 def _x(text: str) -> str:
-    """``text`` with every character XML 1.0 cannot carry made a visible escape."""
-    return _NOT_XML.sub(
-        lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text
+    """``text`` with every character XML 1.0 cannot carry, or a reader should not meet
+    raw, made a visible escape."""
+    return cut_signatures(
+        _NOT_XML.sub(
+            lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}",
+            text,
+        )
     )
 
 

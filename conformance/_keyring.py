@@ -30,6 +30,7 @@ from typing import Any
 
 from ._exceptions import ConfigError
 from ._jose import SigningKey, b64url_encode
+from ._redact import remember_lines, remember_private_jwk
 from ._settings import ALLOWED_ALGS
 
 #: The asymmetric algorithms of the reference policy's allow-list, in report order.
@@ -181,6 +182,22 @@ def private_jwk(key: SigningKey) -> dict[str, Any]:
     return {"kid": key.kid, "use": "sig", "alg": key.alg, **_key_jwk(key.private_key)}
 
 
+def remember_key(key: SigningKey) -> None:
+    """Never show the private material of ``key`` in any evidence: its private JWK
+    members and the base64 lines of its PKCS#8 PEM (see :mod:`conformance._redact`)."""
+    remember_private_jwk(private_jwk(key))
+    if not isinstance(key.private_key, bytes | bytearray):
+        # lazy: the catalog imports this module; it loads without cryptography
+        from cryptography.hazmat.primitives import serialization
+
+        pem = key.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        remember_lines(pem.decode("ascii"))
+
+
 def self_signed_certificate(key: SigningKey, *, common_name: str = "conformance") -> bytes:
     """A DER X.509 certificate for ``key``'s public key, self-signed with it (for ``x5u``
     and ``x5c`` cases). Raises ``TypeError`` for an HMAC key."""
@@ -266,6 +283,7 @@ class Keyring:
             cached = self._keys.get((role, alg))
             if cached is None:
                 cached = make_key(alg, kid=kid, role=role, rsa_bits=bits or self._rsa_bits)
+                remember_key(cached)
                 self._keys[(role, alg)] = cached
                 self._generated += 1
             return cached
@@ -511,7 +529,7 @@ def load_signing_key(source: str, *, kid: str | None = None, alg: str | None = N
     chosen_kid = kid or (jwk_kid if isinstance(jwk_kid, str) and jwk_kid else None)
     public = _key_jwk(private.public_key())
     chosen_kid = chosen_kid or thumbprint(public)
-    return SigningKey(
+    key = SigningKey(
         kid=chosen_kid,
         alg=chosen,
         kty=kty_for(chosen),
@@ -519,3 +537,5 @@ def load_signing_key(source: str, *, kid: str | None = None, alg: str | None = N
         public_jwk={"kid": chosen_kid, "use": "sig", "alg": chosen, **public},
         role="user",
     )
+    remember_key(key)
+    return key

@@ -2,15 +2,28 @@
 
 Every string that leaves the run (results.json, JUnit, failure messages, logs) passes
 through here. A JWT is shown decoded with its signature cut: readable, but unusable.
+
+Secrets are cut by *shape* (anything that looks like a compact JWS) and by *value*:
+every secret the run holds is remembered here — opaque session and issued tokens,
+bearer and cookie values seen in headers, the private members of the signing keys, and
+the signature segment(s) of every assertion sent, however malformed — together with the
+spellings a target may echo it in (JSON-escaped, URL-encoded, base64). :func:`scrub`
+replaces each occurrence, whatever surrounds it.
+
+Target text is made inert as well: control characters (C0 but tab and newline, DEL,
+C1), the bidi overrides and isolates, and what XML cannot carry become visible escapes
+(:func:`inert`), and long text is bounded.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from ._jose import b64url_decode
 
@@ -22,27 +35,168 @@ _JWT_RE = re.compile(r"(e[w-z0-9_\-][A-Za-z0-9_\-]{2,})\.([A-Za-z0-9_\-]*)\.([A-
 _SECRET_HEADERS = frozenset(
     {"authorization", "x-dyn-elevated-access-token", "cookie", "set-cookie", "proxy-authorization"}
 )
-# Control characters other than tab/newline confuse terminals and reports (ANSI escapes).
-# Also the code points XML cannot carry (U+FFFE, U+FFFF, lone surrogates): junit.xml must
-# stay well-formed whatever the target sent.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
-_SECRETS: set[str] = set()
+_COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
+_COOKIE_ATTRIBUTES = frozenset(
+    {
+        "expires",
+        "max-age",
+        "domain",
+        "path",
+        "samesite",
+        "secure",
+        "httponly",
+        "partitioned",
+        "priority",
+    }
+)
+_COOKIE_PAIR = re.compile(r"(?:^|[;,])\s*([^=;,\s]+)=([^;,]*)")
+_AUTH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,19}")
+# Control characters confuse terminals and reports: C0 but tab and newline (CR too: a
+# bare CR overwrites what a reader sees on the line), DEL, C1 (U+0080-U+009F, CSI among
+# them), the bidi overrides and isolates that make text read differently from what it is
+# ("Trojan Source"), and the code points XML cannot carry (U+FFFE, U+FFFF, lone
+# surrogates): junit.xml must stay well-formed whatever the target sent.
+_CONTROL_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]"
+)
+#: the private members of a JWK (RSA, EC, OKP, oct)
+_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")
+# Secrets are found by their first characters: an index from that prefix to the secrets
+# (longest first) keeps a scrub linear in the text, however many secrets a run holds.
+_MIN_SECRET = 8
+_CHUNK = 1024
+_SECRETS: dict[str, str] = {}  # the text of a secret (or of one spelling of it) -> its label
+_WHOLE: set[str] = set()  # the secrets remembered whole (opaque tokens), as given
+_BY_PREFIX: dict[str, list[str]] = {}
 _SECRETS_LOCK = threading.Lock()
+REDACTED = "redacted"
+SIGNATURE = "signature cut"
+
+
+def _spellings(value: str) -> set[str]:
+    """``value`` and the forms a target may echo it in."""
+    forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    forms |= {quote(value, safe=""), quote_plus(value, safe=""), quote(value)}
+    raw = value.encode("utf-8", "surrogatepass")
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode("ascii")
+        forms |= {text, text.rstrip("=")}
+    return {f for f in forms if len(f) >= _MIN_SECRET}
+
+
+def _add(value: str, label: str) -> None:
+    with _SECRETS_LOCK:
+        for form in _spellings(value):
+            if form in _SECRETS:
+                continue
+            _SECRETS[form] = label
+            bucket = _BY_PREFIX.setdefault(form[:_MIN_SECRET], [])
+            bucket.append(form)
+            bucket.sort(key=len, reverse=True)
 
 
 def remember_secret(value: str) -> None:
-    """Never show ``value`` (an opaque session or access token) in any evidence."""
-    if len(value) >= 8:
-        with _SECRETS_LOCK:
-            _SECRETS.add(value)
+    """Never show ``value`` (a session, access or issued token, a bearer, a cookie, key
+    material) in any evidence, in any of the spellings of :func:`_spellings`.
+
+    A compact JWS keeps its header and claims (evidence): only its signature is
+    remembered, as a signature to cut. Anything shorter than 8 characters is ignored."""
+    if len(value) < _MIN_SECRET:
+        return
+    parts = value.split(".")
+    if len(parts) == 3 and len(parts[2]) >= 16 and value.strip() == value:
+        _add(parts[2], SIGNATURE)
+    else:
+        _add(value, REDACTED)
+    with _SECRETS_LOCK:
+        _WHOLE.add(value)
+
+
+def signature_segments(token: str) -> list[str]:
+    """The segments of ``token`` that carry a signature (or a JWE's IV, ciphertext and
+    tag), however it is malformed: after the second separator (dots, or commas), the
+    ``signature`` members of a JSON serialisation, and the base64 runs inside each."""
+    found: list[str] = []
+    text = token.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            data = None
+        if isinstance(data, dict):
+            listed = data.get("signatures")
+            entries = (
+                [data, *(s for s in listed if isinstance(s, dict))]
+                if isinstance(listed, list)
+                else [data]
+            )
+            found += [s["signature"] for s in entries if isinstance(s.get("signature"), str)]
+            text = ""  # a JSON serialisation: its members are not segments
+    for separator in (".", ","):
+        parts = text.split(separator)
+        if len(parts) >= 3:
+            found += [p for p in parts[2:] if p]
+            break
+    runs = [r for segment in found for r in re.findall(r"[A-Za-z0-9_\-+/]+", segment)]
+    return [s for s in dict.fromkeys([*found, *runs]) if len(s) >= _MIN_SECRET]
+
+
+def remember_assertion(token: str) -> None:
+    """Remember the signature segment(s) of an assertion that is about to be sent, so
+    that the request and any echo of it are recorded with the signature cut."""
+    for segment in signature_segments(token):
+        if len(segment) <= _CHUNK:
+            _add(segment, SIGNATURE)
+            continue
+        # A huge segment is remembered in aligned chunks (an echo of it is cut chunk by
+        # chunk; JSON and URL escapes are per character, so their chunks align too), and
+        # only as far as any bounded text could show it.
+        for at in range(0, min(len(segment), _CHUNK * 16), _CHUNK):
+            _add(segment[at : at + _CHUNK], SIGNATURE)
+
+
+def remember_private_jwk(jwk: Mapping[str, Any]) -> None:
+    """Remember the private members of a signing key's JWK (``d``, ``p``..., ``k``)."""
+    for member in _PRIVATE_MEMBERS:
+        value = jwk.get(member)
+        if isinstance(value, str):
+            _add(value, REDACTED)
+
+
+def remember_lines(text: str) -> None:
+    """Remember each long line of ``text`` (the base64 body of a PEM private key)."""
+    for line in text.splitlines():
+        if len(line) >= 16 and not line.startswith("-----"):
+            _add(line.strip(), REDACTED)
+
+
+def is_secret(value: str) -> bool:
+    """Whether ``value`` was remembered whole (an opaque token)."""
+    with _SECRETS_LOCK:
+        return value in _WHOLE or value in _SECRETS
 
 
 def _redact_secrets(text: str) -> str:
+    if len(text) < _MIN_SECRET:
+        return text
+    out: list[str] = []
+    start = i = 0
+    end = len(text) - _MIN_SECRET
     with _SECRETS_LOCK:
-        known = [s for s in _SECRETS if s in text]
-    for secret in sorted(known, key=len, reverse=True):
-        text = text.replace(secret, f"[redacted: {len(secret)} chars]")
-    return text
+        if not _BY_PREFIX:
+            return text
+        while i <= end:
+            bucket = _BY_PREFIX.get(text[i : i + _MIN_SECRET])
+            hit = next((s for s in bucket if text.startswith(s, i)), None) if bucket else None
+            if hit is None:
+                i += 1
+                continue
+            out += [text[start:i], f"[{_SECRETS[hit]}: {len(hit)} chars]"]
+            i = start = i + len(hit)
+    if not out:
+        return text
+    out.append(text[start:])
+    return "".join(out)
 
 
 def cut_signature(token: str) -> str:
@@ -58,39 +212,84 @@ def cut_signatures(text: str) -> str:
     return _JWT_RE.sub(lambda m: f"{m[1]}.{m[2]}.[signature cut: {len(m[3])} chars]", text)
 
 
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def inert(text: str) -> str:
+    """``text`` with every control character of :data:`_CONTROL_RE` a visible escape
+    (``\\x0d``, ``\\x9b``, ``\\u202e``); tab and newline are kept."""
+    return _CONTROL_RE.sub(_visible, text)
+
+
+def one_line(text: str) -> str:
+    """:func:`inert`, newlines and tabs escaped too (a terminal line, an XML attribute)."""
+    return inert(text).replace("\n", "\\n").replace("\t", "\\t")
+
+
 def scrub(text: str, *, limit: int = BODY_LIMIT) -> str:
-    """Cut every JWT signature in ``text``, neutralise control characters, bound it."""
+    """Redact every remembered secret in ``text``, cut every JWT signature, make control
+    characters visible escapes, bound it."""
     text = _redact_secrets(text)
     text = cut_signatures(text)
-    text = _CONTROL_RE.sub(
-        lambda m: f"\\u{ord(m[0]):04x}" if ord(m[0]) > 0xFF else f"\\x{ord(m[0]):02x}", text
-    )
+    text = inert(text)
     if len(text) > limit:
         text = text[:limit] + f"…[truncated {len(text) - limit} chars]"
     return text
 
 
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Header values that carry credentials become a short, unusable preview."""
-    out: dict[str, str] = {}
+def _cookie_names(value: str) -> list[str]:
+    """The cookie names in a ``Cookie``/``Set-Cookie`` value; their values are remembered."""
+    names: list[str] = []
+    for name, cookie in _COOKIE_PAIR.findall(value):
+        if name.lower() in _COOKIE_ATTRIBUTES:
+            continue
+        remember_secret(cookie.strip().strip('"'))
+        names.append(name)
+    return names
+
+
+def remember_header_secrets(headers: Mapping[str, str]) -> None:
+    """Remember the credentials ``headers`` carry (bearers, elevated tokens, cookies)."""
     for name, value in headers.items():
         lower = name.lower()
-        if lower in _SECRET_HEADERS:
-            scheme, _, rest = value.partition(" ")
-            shown = f"{scheme} " if rest else ""
+        if lower in _COOKIE_HEADERS:
+            _cookie_names(value)
+        elif lower in _SECRET_HEADERS:
+            scheme, _, rest = value.strip().partition(" ")
+            remember_secret(value.strip())
+            if rest and _AUTH_SCHEME.fullmatch(scheme):
+                remember_secret(rest.strip())
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Header values that carry credentials become a short, unusable preview (the auth
+    scheme, the cookie names); every credential is remembered as a secret first, so an
+    echo of it anywhere else is redacted too."""
+    remember_header_secrets(headers)
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        lower = one_line(name.lower())[:128]
+        if lower in _COOKIE_HEADERS:
+            names = [one_line(n)[:64] for n in _cookie_names(value)]
+            out[lower] = "; ".join(f"{n}=[redacted]" for n in names) or "[redacted]"
+        elif lower in _SECRET_HEADERS:
+            scheme, _, rest = value.strip().partition(" ")
+            shown = f"{scheme} " if rest and _AUTH_SCHEME.fullmatch(scheme) else ""
             out[lower] = f"{shown}[redacted]"
         else:
-            out[lower] = scrub(value, limit=512)
+            out[lower] = one_line(scrub(value, limit=512))
     return out
 
 
 def decode_token(token: str | None, *, secret: bool = False) -> dict[str, Any] | None:
-    """A token as evidence: decoded header and claims, signature cut; else a preview —
-    or, for a ``secret`` (an issued token) or a remembered one, only its length."""
+    """A token as evidence: decoded header and claims, signature cut; else a preview with
+    every signature segment cut — or, for a ``secret`` (an issued token) or a remembered
+    one, only its length."""
     if token is None:
         return None
-    with _SECRETS_LOCK:
-        secret = secret or token in _SECRETS
+    secret = secret or is_secret(token)
     parts = token.split(".")
     if len(parts) == 3:
         try:
@@ -106,7 +305,17 @@ def decode_token(token: str | None, *, secret: bool = False) -> dict[str, Any] |
             }
     if secret:
         return {"opaque": f"[redacted: {len(token)} chars]"}
-    return {"raw_preview": scrub(token[:120], limit=120) + ("…" if len(token) > 120 else "")}
+    # the signature segments are cut before the preview is bounded: a cut in the middle
+    # of a signature would leave its prefix unrecognised
+    shown = scrub(_cut_segments(token), limit=4 * len(token) + 64)
+    return {"raw_preview": shown[:120] + ("…" if len(shown) > 120 else "")}
+
+
+def _cut_segments(token: str) -> str:
+    """``token`` with each of its :func:`signature_segments` replaced by a cut marker."""
+    for segment in sorted(signature_segments(token), key=len, reverse=True):
+        token = token.replace(segment, f"[signature cut: {len(segment)} chars]")
+    return token
 
 
 def _jsonable(value: Any, depth: int = 0) -> Any:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ._redact import decode_token
+from ._redact import BODY_LIMIT, decode_token, one_line, scrub
 from ._schema import (
     SCHEMA,
     CaseRecord,
@@ -36,22 +36,38 @@ if TYPE_CHECKING:
 __all__ = ["build_results", "case_record", "encode_results", "exchange_record", "write_json"]
 
 
+#: bounds for text scrubbed again (room for the truncation note of the first pass)
+_BODY = BODY_LIMIT + 100
+_MESSAGE = 2100
+
+
+def _headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {
+        one_line(scrub(k, limit=128)): one_line(scrub(v, limit=600)) for k, v in headers.items()
+    }
+
+
 def exchange_record(exchange: Exchange) -> ExchangeRecord:
     """The evidence of one exchange: the assertion decoded with its signature cut, the
-    issued token never whole (its claims, or only its length)."""
+    issued token never whole (its claims, or only its length).
+
+    Only the *recorded* answer is read (``response_body``, ``response_headers``), never
+    the raw one the checks judge; every text is scrubbed again here, so that a secret
+    learned after the exchange was made (a later session, a later assertion) is cut too.
+    """
     return msgspec.convert(
         {
-            "label": exchange.label,
-            "method": exchange.method,
-            "url": exchange.url,
-            "request_headers": dict(exchange.request_headers),
-            "request_body": exchange.request_body,
+            "label": scrub(exchange.label, limit=200),
+            "method": scrub(exchange.method, limit=20),
+            "url": scrub(exchange.url, limit=2000),
+            "request_headers": _headers(exchange.request_headers),
+            "request_body": scrub(exchange.request_body, limit=_BODY),
             "assertion": decode_token(exchange.assertion),
             "status": exchange.status,
-            "response_headers": dict(exchange.response_headers),
-            "response_body": exchange.response_body,
+            "response_headers": _headers(exchange.response_headers),
+            "response_body": scrub(exchange.response_body, limit=_BODY),
             "latency_ms": round(exchange.latency_ms, 3),
-            "error": exchange.error,
+            "error": None if exchange.error is None else scrub(exchange.error, limit=500),
             "retries": exchange.retries,
             "issued": decode_token(exchange.issued_token, secret=True),
         },
@@ -87,11 +103,11 @@ def case_record(
             "anchors": list(case.anchors),
             "verdict": result.verdict,
             "outcome": result.outcome,
-            "message": result.message,
-            "failure": failure,
+            "message": scrub(result.message, limit=_MESSAGE),
+            "failure": scrub(failure, limit=8100),
             "nodeid": nodeid,
             "rerun": rerun,
-            "reproduce": result.reproduce,
+            "reproduce": scrub(result.reproduce, limit=_MESSAGE),
             "duration_ms": round(result.duration_ms, 3),
             "waited_ms": round(result.waited_ms, 3),
             "waiver": dict(result.waiver) if result.waiver else None,

@@ -558,7 +558,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         from ._exceptions import CaseFailure, TargetMisbehaved  # lazy: see from_pytest
 
         if isinstance(call.excinfo.value, CaseFailure | TargetMisbehaved):
-            report.longrepr = str(call.excinfo.value)
+            from ._redact import scrub  # lazy: see from_pytest
+
+            report.longrepr = scrub(str(call.excinfo.value), limit=8100)
     return report
 
 
@@ -611,6 +613,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     run = config.stash.get(_RUN, None)
     if run is None or run.summary_lines is None:
         return
+    from ._redact import one_line, scrub  # lazy: see from_pytest
+
     terminalreporter.section("exchange-conformance")
     for line in run.summary_lines:
-        terminalreporter.write_line(line)
+        # a reason for stopping or a gap may quote the target: one inert line each
+        terminalreporter.write_line(one_line(scrub(line, limit=2000)))

@@ -673,8 +673,9 @@ _INJECTIONS: tuple[tuple[str, str], ...] = (
 
 def _reflected(payload: str, exchange: Exchange) -> bool:
     forms = {payload, json.dumps(payload)[1:-1]}
-    headers = " ".join(exchange.response_headers.values())
-    return any(form in exchange.response_body or form in headers for form in forms)
+    # the raw answer: the recorded one has its control characters escaped
+    text = exchange.answer_text
+    return any(form in text for form in forms)
 
 
 def _injected(claim: str, payload: str) -> Callable[[CaseContext], None]:

@@ -12,7 +12,9 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+from .._redact import signature_segments
 from ..forge import compact
 from ..targets.base import NOT_REFUSALS
 from .authoring import Case, CaseContext, Level, Severity, break_signature, case, header_for
@@ -167,13 +169,22 @@ def _public_material(ctx: CaseContext) -> list[str]:
     ]
 
 
+def _signatures(token: str) -> list[str]:
+    """The signature segment(s) of ``token`` as sent, however malformed (16+ characters:
+    a shorter run could occur by chance)."""
+    return [s for s in signature_segments(token) if len(s) >= 16]
+
+
 def _disclosure(ctx: CaseContext, exchange: Exchange, token: str) -> None:
-    text = exchange.response_body + " " + " ".join(exchange.response_headers.values())
+    # The raw answer, never the recorded one: the recorded body has every remembered
+    # secret (this very signature) cut, so an echo would hide from the check.
+    text = exchange.answer_text
     for pattern, what in _LEAKS:
         ctx.check(not pattern.search(text), f"the refusal discloses {what}")
-    signature = token.split(".")[-1] if token.count(".") == 2 else ""
-    if len(signature) >= 16:
-        ctx.check(signature not in text, "the refusal echoes the token's signature")
+    echoed = any(
+        spelling in text for s in _signatures(token) for spelling in (s, quote(s, safe=""))
+    )
+    ctx.check(not echoed, "the refusal echoes the token's signature")
     ctx.check(not any(m in text for m in _public_material(ctx)), "the refusal echoes key material")
     # what was disclosed fails on any answer; a pass needs a clean refusal that was read
     _clean_refusal(ctx, exchange)

@@ -3,16 +3,66 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .._redact import redact_headers, scrub
-from .._transport import RawResponse
+from .._redact import redact_headers, remember_assertion, remember_secret, scrub
 from .base import Exchange
+
+if TYPE_CHECKING:
+    from .._transport import RawResponse
 
 
 def is_loopback(url: str) -> bool:
     host = (urlsplit(url).hostname or "").lower()
     return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+def recorded(
+    *,
+    label: str,
+    method: str,
+    url: str,
+    request_headers: Mapping[str, str],
+    request_body: str,
+    status: int | None,
+    response_headers: Mapping[str, str],
+    response_body: str,
+    latency_ms: float,
+    assertion: str | None,
+    issued: str | None,
+    error: str | None = None,
+    retries: int = 0,
+    server_date: float | None = None,
+) -> Exchange:
+    """The :class:`Exchange` of one answer: every secret it involves remembered first
+    (the assertion's signature, the issued token, bearers and cookies), then the recorded
+    fields scrubbed and bounded; the answer as sent is kept, unserialised, for the checks.
+    """
+    if assertion:
+        remember_assertion(assertion)
+    if issued:
+        remember_secret(issued)
+    shown_request = redact_headers(request_headers)
+    shown_response = redact_headers(response_headers)  # remembers Set-Cookie values
+    return Exchange(
+        label=scrub(label, limit=200),
+        method=scrub(method, limit=20),
+        url=scrub(url, limit=2000),
+        request_headers=shown_request,
+        request_body=scrub(request_body),
+        status=status,
+        response_headers=shown_response,
+        response_body=scrub(response_body),
+        latency_ms=latency_ms,
+        assertion=assertion,
+        issued_token=issued,
+        error=None if error is None else scrub(error, limit=500),
+        retries=retries,
+        server_date=server_date,
+        raw_response_body=response_body,
+        raw_response_headers=dict(response_headers),
+    )
 
 
 def evidence(
@@ -27,18 +77,18 @@ def evidence(
     issued: str | None,
 ) -> Exchange:
     """An :class:`Exchange` from a raw response: bodies bounded and scrubbed of secrets."""
-    return Exchange(
+    return recorded(
         label=label,
         method=method,
         url=url,
-        request_headers=redact_headers(headers),
-        request_body=scrub(body.decode("utf-8", "replace")),
+        request_headers=headers,
+        request_body=body.decode("utf-8", "replace"),
         status=raw.status,
-        response_headers=redact_headers(raw.headers),
-        response_body=scrub(raw.body.decode("utf-8", "replace")),
+        response_headers=raw.headers,
+        response_body=raw.body.decode("utf-8", "replace"),
         latency_ms=raw.latency_ms,
         assertion=assertion,
-        issued_token=issued,
+        issued=issued,
         error=raw.error,
         retries=raw.retries,
         server_date=raw.server_date,

@@ -61,6 +61,12 @@ class Exchange:
     ``issued_token`` holds the raw token the target issued (for follow-up use in the same
     case); it is never serialised whole, see :mod:`conformance._redact`.
     ``error`` is set when no HTTP answer was obtained (timeout, reset, refused).
+
+    ``response_body`` and ``response_headers`` are the *recorded* answer: bounded, secrets
+    redacted, control characters escaped (:mod:`conformance._redact`). The answer as the
+    target sent it is kept in ``raw_response_body``/``raw_response_headers`` for the
+    checks that judge what the target disclosed or echoed (:attr:`answer_text`,
+    :meth:`json`); those two fields are never serialised and never in a repr.
     """
 
     label: str
@@ -77,6 +83,8 @@ class Exchange:
     error: str | None = None
     retries: int = 0
     server_date: float | None = None  # epoch seconds parsed from the Date header
+    raw_response_body: str | None = field(default=None, repr=False, compare=False)
+    raw_response_headers: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def complete(self) -> bool:
@@ -102,9 +110,24 @@ class Exchange:
         3xx, 408/429/431, 5xx, a 2xx without a usable token): nothing is proved."""
         return not self.accepted and not self.rejected
 
+    @property
+    def answer_text(self) -> str:
+        """The answer as the target sent it (body, then header values), for checks
+        that look for disclosures and echoes; the recorded one when no raw answer was kept.
+        Never record it: it may hold the very secrets the check looks for."""
+        body = self.response_body if self.raw_response_body is None else self.raw_response_body
+        headers = (
+            self.response_headers
+            if self.raw_response_headers is None
+            else (self.raw_response_headers)
+        )
+        return body + " " + " ".join(headers.values())
+
     def json(self) -> Any:
-        """The response body parsed as JSON, or ``None`` (never raises)."""
-        return parse_json(self.response_body)
+        """The response body as the target sent it, parsed as JSON, or ``None`` (never
+        raises)."""
+        body = self.response_body if self.raw_response_body is None else self.raw_response_body
+        return parse_json(body)
 
 
 #: The optional calls a target may offer, advertised in :attr:`Target.capabilities`.

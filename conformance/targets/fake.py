@@ -18,7 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._redact import redact_headers, remember_secret, scrub
+from .._redact import remember_secret
+from ._evidence import recorded
 from .base import TARGET_CAPABILITIES, Exchange, ExchangeRequest, Session, not_offered
 
 __all__ = ["FakeTarget", "Handler", "Reply", "accept_all", "reject_all"]
@@ -87,24 +88,22 @@ class FakeTarget:
         with self._lock:
             self.requests.append(request)
         reply = self.handler(request)
-        if reply.issued:
-            remember_secret(reply.issued)
-        # The same redaction as the HTTP adapters' evidence: results trust it is done.
+        # The same evidence as the HTTP adapters': secrets remembered, then redacted.
         sent = dict(request.headers)
         if request.session is not None:
             sent["authorization"] = f"Bearer {request.session.token}"
-        return Exchange(
+        return recorded(
             label=request.label,
             method=method,
             url=f"fake://{self.profile}/{request.label}",
-            request_headers=redact_headers(sent),
+            request_headers=sent,
             request_body="",
             status=reply.status,
-            response_headers=redact_headers(reply.headers),
-            response_body=scrub(reply.body),
+            response_headers=reply.headers,
+            response_body=reply.body,
             latency_ms=0.0,
             assertion=request.assertion,
-            issued_token=reply.issued,
+            issued=reply.issued,
             error=reply.error,
             retries=reply.retries,
             server_date=reply.server_date,

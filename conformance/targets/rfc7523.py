@@ -15,16 +15,14 @@ that need those skip. ``ExchangeRequest.fields`` edit the form (``None`` drops o
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .._redact import cut_signature, remember_secret
+from .._redact import remember_secret
 from .._settings import TargetSettings
-from .._transport import RawResponse, Transport
+from .._transport import Transport
 from ._evidence import evidence, is_loopback
 from .base import Exchange, ExchangeRequest, Session, not_offered, parse_json
 
@@ -96,20 +94,15 @@ def rfc7523_settings(
     )
 
 
-def _redacted_body(body: bytes) -> bytes:
-    """The response body with issued credentials cut (a JWT keeps header and claims)."""
+def _remember_credentials(body: bytes) -> None:
+    """Remember every credential a token response carries (a JWT's signature, an opaque
+    token whole), so that the recorded body, and any echo of them, has them cut."""
     data = parse_json(body)
-    if data is None:
-        return body
-    if not isinstance(data, dict) or not any(m in data for m in _SECRET_MEMBERS):
-        return body
-    for member in _SECRET_MEMBERS:
-        value = data.get(member)
-        if isinstance(value, str):
-            cut = cut_signature(value) if value.count(".") == 2 else value
-            # A JWT keeps its header and claims (evidence); anything else is a bearer.
-            data[member] = cut if cut != value else f"[redacted: {len(value)} chars]"
-    return json.dumps(data).encode()
+    if isinstance(data, dict):
+        for member in _SECRET_MEMBERS:
+            value = data.get(member)
+            if isinstance(value, str):
+                remember_secret(value)
 
 
 class Rfc7523Target:
@@ -186,14 +179,14 @@ class Rfc7523Target:
             issued = _access_token(raw.body)
             if issued is not None:
                 remember_secret(issued)
-        shown: RawResponse = dataclasses.replace(raw, body=_redacted_body(raw.body))
+            _remember_credentials(raw.body)
         return evidence(
             request.label,
             "POST",
             url,
             headers,
             body,
-            shown,
+            raw,
             assertion=request.assertion,
             issued=issued,
         )
