@@ -48,6 +48,7 @@ class Outcome:
     texts: dict[str, str]  # results.json, junit.xml, output
     secrets: set[str]
     seconds: float
+    out: Path
 
     @property
     def verdicts(self) -> dict[str, str]:
@@ -90,7 +91,7 @@ def run_mode(world: HostileWorld, mode: str, *, cases: tuple[str, ...] = CASES) 
             texts[name] = (out / name).read_text(encoding="utf-8")
     if "results.json" in texts:
         results = json.loads(texts["results.json"])
-    return Outcome(done.returncode, output, results, texts, secrets, seconds)
+    return Outcome(done.returncode, output, results, texts, secrets, seconds, out)
 
 
 _OUTCOMES: dict[str, Outcome] = {}
@@ -206,3 +207,40 @@ def test_hostile_text_around_honest_answers_keeps_the_clean_verdicts(
     }
     assert wrong == {}
     assert set(outcome.verdicts) == set(CASES)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: a remote load: an http(s) URL in src= or href= of a link, img or script element
+REMOTE = re.compile(r"<(?:link|img|script)\b[^>]*\b(?:src|href)\s*=\s*[\"']?https?://", re.I)
+
+
+def test_report_of_the_worst_mode_is_inert(world: HostileWorld, tmp_path: Path) -> None:
+    """The "Done when" check: the HTML report of a run against the most hostile text
+    (markup, escapes, bidi, echoed secrets, a lying Date) runs nothing, loads nothing
+    remote and shows no raw control character."""
+    from conformance.report import render_report
+
+    if "worst" not in _OUTCOMES:
+        _OUTCOMES["worst"] = run_mode(world, "worst")
+    outcome = _OUTCOMES["worst"]
+    html_path = render_report(outcome.out / "results.json", out_dir=tmp_path, timeout_s=120).html
+    html = html_path.read_text(encoding="utf-8")
+    assert "<script" not in html.lower()
+    assert REMOTE.findall(html) == []
+    assert sorted({repr(m.group()) for m in CONTROL.finditer(html)}) == []
+    for secret in outcome.secrets:
+        assert secret not in html
+    if CHROMIUM.exists():
+        shot = tmp_path / "worst.png"
+        subprocess.run(
+            [
+                str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                "--no-first-run", "--disable-background-networking",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
+                f"--screenshot={shot}", "--window-size=1280,2400", html_path.as_uri(),
+            ],
+            capture_output=True, timeout=90, check=True,
+        )  # fmt: skip
+        assert shot.stat().st_size > 10_000
+        print(f"screenshot: {shot}")
