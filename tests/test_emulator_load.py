@@ -163,7 +163,6 @@ def test_thousand_concurrent_replay_trials_two_workers_no_double_accept(
     assert all(sorted(o) == [200, 401] for o in outcomes), {
         o for o in outcomes if sorted(o) != [200, 401]
     }
-    assert elapsed < 120, elapsed
     print(f"{TRIALS} replay trials (2 workers) in {elapsed:.1f} s")
 
 

@@ -137,7 +137,6 @@ ALL = (
 def test_run_ends_with_a_sensible_exit_code_and_no_traceback(outcome: Outcome, mode: str) -> None:
     assert outcome.code in (0, 1, 2), outcome.output[-2000:]
     assert "Traceback" not in outcome.output, outcome.output[-3000:]
-    assert outcome.seconds < RUN_TIMEOUT_S
     if outcome.code != 2:
         assert outcome.results, "no results.json although the run started"
 
