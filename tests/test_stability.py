@@ -18,7 +18,7 @@ from conformance._engine import run_case
 from conformance._selection import select_cases
 from conformance._settings import PropertySettings
 from conformance._verdict import Policy
-from conformance.catalog import CASES, Case
+from conformance.catalog import BY_ID, CASES, Case
 from conformance.emulator import FLAWS
 
 pytestmark = pytest.mark.slow
@@ -27,11 +27,15 @@ RUNS = 3
 
 
 def verdicts(
-    cases: list[Case], *, flaws: tuple[str, ...] = (), strict: bool = False, examples: int = 40
+    cases: list[Case],
+    *,
+    flaws: tuple[str, ...] = (),
+    strict: bool = False,
+    examples: int = 40,
+    seed: int | None = None,
 ) -> dict[str, str]:
-    with open_embedded(
-        flaws=flaws, policy=Policy(strict=strict), properties=PropertySettings(examples=examples)
-    ) as runtime:
+    properties = PropertySettings(examples=examples, seed=seed)
+    with open_embedded(flaws=flaws, policy=Policy(strict=strict), properties=properties) as runtime:
         return {case.id: run_case(runtime, case).verdict for case in cases}
 
 
@@ -70,11 +74,45 @@ def test_full_clean_plan_under_xdist_gives_the_same_verdicts(
     assert code == 0
 
 
+def is_property(case_id: str) -> bool:
+    return ".property." in case_id
+
+
 @pytest.mark.parametrize("flaw", sorted(FLAWS))
 def test_each_flaw_anchored_cases_three_times_give_identical_verdicts(flaw: str) -> None:
+    """Same seed: every verdict identical. Another seed: every example-based verdict
+    identical (a property case draws other examples, see the next test)."""
     rows = set(FLAWS[flaw].breaks)
     cases = [c for c in CASES if rows & set(c.anchors) and "dynamic" in c.profiles]
     assert cases
-    runs = [verdicts(list(cases), flaws=(flaw,), strict=True, examples=10) for _ in range(RUNS)]
-    assert unstable(runs) == {}
+    runs = [
+        verdicts(cases, flaws=(flaw,), strict=True, examples=10, seed=seed)
+        for seed in (1919, 1919, 2020)
+    ]
+    assert unstable(runs[:2]) == {}
+    assert {i: v for i, v in unstable(runs).items() if not is_property(i)} == {}
     assert "fail" in runs[0].values(), f"flaw {flaw} went unnoticed"
+
+
+#: flaws the claims property oracle misses for some seeds at the default 40 examples
+#: (measured: exp_not_checked 2 of 8 seeds, nbf_ignored 4 of 8, unknown_scopes_accepted 3)
+WEAK = ("exp_not_checked", "nbf_ignored", "unknown_scopes_accepted")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "issue 19 point 9 (stable verdicts): claims.property.oracle finds these flaws only "
+        "when its 40 random claim sets happen to hold an exp past the hard bound, an nbf in "
+        "the future or an unknown scope; its verdict flips with the seed"
+    ),
+)
+@pytest.mark.parametrize("flaw", WEAK)
+def test_claims_property_oracle_catches_the_flaw_for_every_seed(flaw: str) -> None:
+    case = BY_ID["claims.property.oracle"]
+    missed = [
+        seed
+        for seed in range(1, 9)
+        if verdicts([case], flaws=(flaw,), strict=True, seed=seed)[case.id] != "fail"
+    ]
+    assert missed == []
