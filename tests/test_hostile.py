@@ -22,9 +22,12 @@ from typing import Any
 import pytest
 from hostile import GARBAGE, HostileWorld
 
+import conformance
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
+#: the checkout whose ``conformance`` this test imported (the subprocess runs the same)
+REPO = Path(conformance.__file__).resolve().parent.parent
 #: an accept case, reject cases, a replay, a second user (a second sign-in)
 CASES = (
     "envelope.valid.baseline",
