@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     from ._schema import Results
 
 
-# what XML 1.0 cannot carry, and CR, DEL, C1 and the bidi overrides/isolates it can
+# what XML 1.0 cannot carry, and CR, DEL, C1 and the bidi marks/overrides/isolates it can
 _NOT_XML = re.compile(
-    "[^\t\n\x20-\x7e\xa0-\u2029\u202f-\u2065\u206a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+    "[^\t\n\x20-\x7e\xa0-\u061b\u061d-\u200d\u2010-\u2029\u202f-\u2065\u206a-\ud7ff"
+    "\ue000-\ufffd\U00010000-\U0010ffff]"
 )
 
 

@@ -53,11 +53,12 @@ _COOKIE_PAIR = re.compile(r"(?:^|[;,])\s*([^=;,\s]+)=([^;,]*)")
 _AUTH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,19}")
 # Control characters confuse terminals and reports: C0 but tab and newline (CR too: a
 # bare CR overwrites what a reader sees on the line), DEL, C1 (U+0080-U+009F, CSI among
-# them), the bidi overrides and isolates that make text read differently from what it is
+# them), the bidi marks, overrides and isolates that make text read differently from what it is
 # ("Trojan Source"), and the code points XML cannot carry (U+FFFE, U+FFFF, lone
 # surrogates): junit.xml must stay well-formed whatever the target sent.
 _CONTROL_RE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    "\ufffe\uffff\ud800-\udfff]"
 )
 #: the private members of a JWK (RSA, EC, OKP, oct)
 _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")

@@ -125,8 +125,8 @@ CLOCK = "(clock sanity, wt-h-evidence): a lying Date header is not trusted"
 INERT = "(inert text, wt-h-secrets): C1, bidi and CR from the target escaped in every output"
 
 # what fails today, by mode
-INERT_MARKS = {m: xfail(INERT) for m in ("xss", "escapes", "storm", "worst")}
-EVIDENCE_MARKS = {m: xfail(EVIDENCE) for m in sorted(GARBAGE - {"deep_json"})}
+INERT_MARKS: dict[str, Any] = {}
+EVIDENCE_MARKS: dict[str, Any] = {}
 
 
 ALL = (
@@ -194,7 +194,6 @@ HONEST_STATUS = {
     "mode",
     modes(
         *HONEST_STATUS,
-        lying_date=xfail(CLOCK),
         extra_bytes=xfail(TRANSPORT),
     ),
 )
