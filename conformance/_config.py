@@ -55,6 +55,9 @@ _TRANSPORT_KEYS = (
     "retries",
     "rate_limit_per_s",
     "max_retry_after_s",
+    "retry_budget_s",
+    "max_unavailable",
+    "run_deadline_s",
     "allow_bursts",
     "ca_bundle",
 )
@@ -368,6 +371,9 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
         retries=transport.integer("retries", 2, maximum=10),
         rate_limit_per_s=transport.number("rate_limit_per_s", DEFAULT_RATE_LIMIT_PER_S),
         max_retry_after_s=transport.number("max_retry_after_s", 10.0, positive=False) or 0.0,
+        retry_budget_s=transport.number("retry_budget_s", 180.0, positive=False) or 0.0,
+        max_unavailable=transport.integer("max_unavailable", 10, maximum=10_000),
+        run_deadline_s=transport.number("run_deadline_s", None),
     )
 
     common: dict[str, Any] = {

@@ -42,6 +42,8 @@ class TransportPolicy:
     retry_budget_s: float = 180.0
     #: unavailable answers in a row (no answer, 429, 503) that stop the run; 0: never
     max_unavailable: int = 10
+    #: seconds after which a run stops (the rest not run, the run incomplete); None: never
+    run_deadline_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,8 @@ class Transport:
         self._last_unavailable = ""
         #: why the transport stopped sending (the target is unavailable), else ``None``
         self.unavailable: str | None = None
+        #: ``time.monotonic`` after which nothing more is sent (the run's deadline)
+        self.halt_at: float | None = None
 
     def _throttle(self) -> None:
         rate = self.policy.rate_limit_per_s
@@ -112,6 +116,8 @@ class Transport:
         while True:
             if self.unavailable is not None:
                 return _not_sent(f"not sent: {self.unavailable}", attempt)
+            if self.halt_at is not None and time.monotonic() >= self.halt_at:
+                return _not_sent("not sent: the run's deadline passed", attempt)
             if throttle:
                 self._throttle()
             started = time.perf_counter()
