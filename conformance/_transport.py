@@ -245,9 +245,15 @@ class Transport:
         return None
 
 
-def retry_after_s(value: str | None, cap: float) -> float:
-    """How long to wait for a ``Retry-After`` (RFC 9110 §10.2.3), at most ``cap``: absent,
-    unparsable, negative or not finite is 1 s; a date in the past is 0."""
+def retry_after_s(value: str | None, cap: float) -> float | None:
+    """How long to wait before retrying an answer with this ``Retry-After`` (RFC 9110
+    §10.2.3), or ``None``: not retried, the answer stands.
+
+    Absent, unparsable, negative or not finite is taken as 1 s (at most ``cap``); a date
+    in the past is 0. A wait longer than ``cap`` (seconds or a future date) is refused,
+    not shortened: the target asked for more than the run will give, and asking again
+    sooner would only add load to a service that said it has too much.
+    """
     if value is None or not value.strip():
         return min(1.0, cap)
     try:
@@ -256,8 +262,8 @@ def retry_after_s(value: str | None, cap: float) -> float:
         parsed = _parse_date(value)
         delay = max(parsed - time.time(), 0.0) if parsed is not None else 1.0
     if not math.isfinite(delay) or delay < 0:
-        delay = 1.0
-    return min(delay, cap)
+        return min(1.0, cap)
+    return delay if delay <= cap else None
 
 
 def _not_sent(error: str, attempt: int) -> RawResponse:
