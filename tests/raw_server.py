@@ -4,6 +4,7 @@ no well-behaved server library can be made to produce."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -11,8 +12,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-#: What to write for one request: bytes are sent as they are, a float is a pause (s).
-Script = Sequence[bytes | float]
+#: What to write for one request: bytes are sent as they are, a float is a pause (s),
+#: :data:`CLOSE` closes the connection.
+Script = Sequence[bytes | float | str]
+CLOSE = "close"
 
 
 def answer(
@@ -30,6 +33,7 @@ class RawServer:
     requests: list[tuple[int, bytes]] = field(default_factory=list)  # (connection, request)
     connections: int = 0
     url: str = ""
+    open: list[socket.socket] = field(default_factory=list)
 
     def _serve(self, conn: socket.socket, number: int) -> None:
         buffer = b""
@@ -57,8 +61,11 @@ class RawServer:
                     for step in self.respond(len(self.requests) - 1, request):
                         if isinstance(step, bytes):
                             conn.sendall(step)
+                        elif step == CLOSE:
+                            conn.shutdown(socket.SHUT_RDWR)
+                            return
                         else:
-                            time.sleep(step)
+                            time.sleep(float(step))
                 except OSError:
                     return  # the client closed: it gave up on this answer
 
@@ -82,6 +89,7 @@ def raw_server(respond: Callable[[int, bytes], Script]) -> Iterator[RawServer]:
             except OSError:
                 return
             server.connections += 1
+            server.open.append(conn)
             threading.Thread(
                 target=server._serve, args=(conn, server.connections), daemon=True
             ).start()
@@ -94,3 +102,7 @@ def raw_server(respond: Callable[[int, bytes], Script]) -> Iterator[RawServer]:
         done.set()
         thread.join(timeout=2)
         listener.close()
+        for conn in server.open:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
