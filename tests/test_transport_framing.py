@@ -135,9 +135,7 @@ def trickle(data: bytes, pause: float) -> list[bytes | float]:
             trickle(answer(400, b"{}", headers="x-pad: " + "p" * 60 + "\r\n"), 0.1),
             id="headers-trickled",
         ),
-        pytest.param(
-            [answer(400, b"", length=100), *trickle(b"x" * 100, 0.1)], id="body-trickled"
-        ),
+        pytest.param([answer(400, b"", length=100), *trickle(b"x" * 100, 0.1)], id="body-trickled"),
         pytest.param([30.0, own(0)], id="silent"),
     ],
 )
