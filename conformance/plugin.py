@@ -46,6 +46,7 @@ OPT_EMBEDDED_ALG = "--conformance-embedded-alg"
 OPT_DEADLINE = "--conformance-deadline"
 #: how a run stopped by the circuit breaker is recognised (also in a worker's log)
 UNAVAILABLE = "target unavailable:"
+DEADLINE = "the run's deadline of"
 
 _RUN = pytest.StashKey["ConformanceRun"]()
 _WORKER_KEY = "conformance_records"
@@ -428,7 +429,7 @@ class ConformanceRun:
         why = transport.unavailable if transport is not None else None
         deadline = self.deadline
         if why is None and deadline is not None and time.time() - self._started >= deadline:
-            why = f"the run's deadline of {deadline:g} s passed; the remaining cases were not run"
+            why = f"{DEADLINE} {deadline:g} s passed; the remaining cases were not run"
         if why is not None and why not in self.log.stopped:
             self.log.stopped.append(why)
         return why
@@ -633,7 +634,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     run.stop()  # idempotent: the fixture may not have been torn down on an abort
     why = _stopped_early(session, exitstatus)
-    if why and session.shouldstop not in run.log.stopped and why not in run.log.stopped:
+    # a halt of ours (breaker, deadline) is why pytest (or xdist) was interrupted
+    ours = any(w.startswith((UNAVAILABLE, DEADLINE)) for w in run.log.stopped)
+    if ours:  # the interrupts it sent the other xdist workers are not news
+        run.log.stopped[:] = [w for w in run.log.stopped if not _interrupted_by_us(w)]
+    elif why and why not in run.log.stopped:
         run.log.stopped.append(why)
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: the controller writes the outputs
@@ -652,6 +657,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if outputs.summary.verdict == "incomplete" and session.exitstatus == pytest.ExitCode.OK:
         # an incomplete run is never a green one, whatever pytest counted
         session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+
+def _interrupted_by_us(why: str) -> bool:
+    return "KeyboardInterrupt" in why or "keyboard-interrupt" in why
 
 
 def _stopped_early(session: pytest.Session, exitstatus: int) -> str:

@@ -34,6 +34,7 @@ class RawServer:
     connections: int = 0
     url: str = ""
     open: list[socket.socket] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _serve(self, conn: socket.socket, number: int) -> None:
         buffer = b""
@@ -56,9 +57,11 @@ class RawServer:
                         return
                     rest += chunk
                 request, buffer = head + b"\r\n\r\n" + rest[:length], rest[length:]
-                self.requests.append((number, request))
+                with self.lock:
+                    index = len(self.requests)
+                    self.requests.append((number, request))
                 try:
-                    for step in self.respond(len(self.requests) - 1, request):
+                    for step in self.respond(index, request):
                         if isinstance(step, bytes):
                             conn.sendall(step)
                         elif step == CLOSE:
