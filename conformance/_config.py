@@ -214,6 +214,8 @@ class _Reader:
             raise self.error(key, f"must be a number, not {_kind(value)}")
         if positive and not value > 0:
             raise self.error(key, f"must be greater than 0, not {value}")
+        if not value >= 0:  # negative, or nan (TOML has it)
+            raise self.error(key, f"must be 0 or more, not {value}")
         return float(value)
 
     def boolean(self, key: str, default: bool) -> bool:
