@@ -288,12 +288,17 @@ def _check_framing(method: str, resp: httpx.Response) -> str | None:
     Bytes past the end of an answer sit in h11's buffer (or arrive later on the socket,
     which httpcore checks before reusing an idle connection); on a connection kept open
     they would be read as the NEXT request's answer. A status or method that allows no
-    body closes the connection whatever was seen: a body sent late is a race to lose.
+    body closes the connection whatever was seen: a body sent late is a race to lose; so
+    does a 5xx (below).
     """
     stream = resp.extensions.get("network_stream")
     leftover = _leftover(resp)
     bodiless = method.upper() == "HEAD" or resp.status_code in _BODILESS
-    if stream is not None and (leftover is None or leftover or bodiless):
+    # a server that erred often closes the connection right after its answer (uvicorn
+    # does after an exception): reused, that close would land on the NEXT exchange as a
+    # reset, blaming a case for its predecessor's crash
+    erred = resp.status_code >= 500
+    if stream is not None and (leftover is None or leftover or bodiless or erred):
         stream.close()  # the pool finds it closed and discards it
     if not leftover:
         return None

@@ -148,3 +148,17 @@ def test_the_deadline_covers_the_whole_exchange(script: Script, t: Transport) ->
     assert late.error == "no complete answer within 1 s"
     assert elapsed < 5  # generous: the target would take 10 s or more
     assert after.body == b'{"request":1}' and after.error is None
+
+
+def test_a_server_error_does_not_share_its_connection(t: Transport) -> None:
+    # uvicorn closes the connection just after a 500 from an exception: reused, that
+    # close would reach the NEXT request as a reset and blame the wrong case
+    def respond(i: int, _request: bytes) -> Script:
+        return [answer(500, b"boom"), 0.2, CLOSE] if i == 0 else [own(i)]
+
+    with raw_server(respond) as server:
+        crashed = send(t, server)
+        after = send(t, server)
+    assert crashed.status == 500 and crashed.error is None
+    assert after.body == b'{"request":1}' and after.error is None
+    assert [c for c, _ in server.requests] == [1, 2]
