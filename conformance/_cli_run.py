@@ -68,6 +68,12 @@ def register(sub: Any) -> None:
     )
     run.add_argument("--waivers", metavar="FILE", help="accepted risks (TOML)")
     run.add_argument(
+        "--deadline",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this long: the rest is not run and the run is incomplete",
+    )
+    run.add_argument(
         "--cases",
         action="append",
         default=[],
@@ -131,6 +137,12 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--conformance-cases", module]
     if args.examples is not None:
         argv += ["--conformance-examples", str(args.examples)]
+    if args.deadline is not None:
+        if not args.deadline > 0:  # NaN too
+            raise ConfigError(
+                f"--deadline must be a number of seconds above 0, not {args.deadline}"
+            )
+        argv += ["--conformance-deadline", str(args.deadline)]
     if args.no_report:
         argv.append("--conformance-no-render")
     if args.workers:
@@ -184,7 +196,10 @@ def run_suite(args: argparse.Namespace) -> int:
         if outputs.html is not None:
             print(f"{'html:':<9}{outputs.html}")
     if report.error is not None:
+        # one line and exit 2: the run could not start, or the target became unavailable
+        # (the outputs of the cases that ran are written all the same)
         print(report.error, file=sys.stderr)
+        return 2
     if outputs is not None and outputs.summary.verdict == "incomplete":
         cov = outputs.summary.coverage
         why = f": {cov.stopped}" if cov is not None else ""

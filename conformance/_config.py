@@ -55,6 +55,9 @@ _TRANSPORT_KEYS = (
     "retries",
     "rate_limit_per_s",
     "max_retry_after_s",
+    "retry_budget_s",
+    "max_unavailable",
+    "run_deadline_s",
     "allow_bursts",
     "ca_bundle",
 )
@@ -211,6 +214,8 @@ class _Reader:
             raise self.error(key, f"must be a number, not {_kind(value)}")
         if positive and not value > 0:
             raise self.error(key, f"must be greater than 0, not {value}")
+        if not value >= 0:  # negative, or nan (TOML has it)
+            raise self.error(key, f"must be 0 or more, not {value}")
         return float(value)
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -368,6 +373,9 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
         retries=transport.integer("retries", 2, maximum=10),
         rate_limit_per_s=transport.number("rate_limit_per_s", DEFAULT_RATE_LIMIT_PER_S),
         max_retry_after_s=transport.number("max_retry_after_s", 10.0, positive=False) or 0.0,
+        retry_budget_s=transport.number("retry_budget_s", 180.0, positive=False) or 0.0,
+        max_unavailable=transport.integer("max_unavailable", 10, maximum=10_000),
+        run_deadline_s=transport.number("run_deadline_s", None),
     )
 
     common: dict[str, Any] = {

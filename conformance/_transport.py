@@ -1,5 +1,12 @@
 """Sending requests under a transport policy: timeouts, bounded bodies, rate limit, and
 retries for transport faults and 429/503 only (never to turn a verdict around).
+
+One answer per request, or none: the deadline covers the whole exchange (connect, send,
+headers, body; :func:`._http.exchange_deadline`), and a connection whose answer was framed
+wrong (bytes past the announced end, a body after a 204/304 or a HEAD) is closed, so those
+bytes can never be read as the next request's answer. A run ends: retry waits share one
+budget, and after ``max_unavailable`` unavailable answers in a row (no answer, 429, 503)
+the transport trips and sends nothing more (:attr:`Transport.unavailable`).
 """
 
 from __future__ import annotations
@@ -31,6 +38,12 @@ class TransportPolicy:
     max_retry_after_s: float = 10.0
     rate_limit_per_s: float | None = None
     max_body_bytes: int = 1 << 20
+    #: seconds of retry waits (``Retry-After`` and reconnects) one run may spend in all
+    retry_budget_s: float = 180.0
+    #: unavailable answers in a row (no answer, 429, 503) that stop the run; 0: never
+    max_unavailable: int = 10
+    #: seconds after which a run stops (the rest not run, the run incomplete); None: never
+    run_deadline_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +77,13 @@ class Transport:
         self._lock = threading.Lock()
         self._next_slot = 0.0
         self.retry_count = 0
+        self.retry_waited_s = 0.0
+        self._unavailable_streak = 0
+        self._last_unavailable = ""
+        #: why the transport stopped sending (the target is unavailable), else ``None``
+        self.unavailable: str | None = None
+        #: ``time.monotonic`` after which nothing more is sent (the run's deadline)
+        self.halt_at: float | None = None
 
     def _throttle(self) -> None:
         rate = self.policy.rate_limit_per_s
@@ -94,44 +114,63 @@ class Transport:
         use = client or self.client
         attempt = 0
         while True:
+            if self.unavailable is not None:
+                return _not_sent(f"not sent: {self.unavailable}", attempt)
+            if self.halt_at is not None and time.monotonic() >= self.halt_at:
+                return _not_sent("not sent: the run's deadline passed", attempt)
             if throttle:
                 self._throttle()
             started = time.perf_counter()
-            # httpx's timeout bounds each read, not the whole answer: a target that
-            # trickles a byte a second must not hold the run.
-            deadline = time.monotonic() + self.policy.timeout_s
             error: str | None = None
             sent = True
             status: int | None = None
             resp_headers: dict[str, str] = {}
             body = b""
+            late = f"no complete answer within {self.policy.timeout_s:g} s"
             try:
-                with use.stream(method, url, headers=dict(headers), content=content) as resp:
+                # The deadline bounds every socket call, headers included: httpx's own
+                # timeout bounds each read, and a byte a second would never trip it.
+                with (
+                    _http.exchange_deadline(self.policy.timeout_s) as deadline,
+                    use.stream(method, url, headers=dict(headers), content=content) as resp,
+                ):
                     status = resp.status_code
                     resp_headers = {k.lower(): v for k, v in resp.headers.items()}
                     chunks: list[bytes] = []
                     size = 0
+                    complete = True
                     for chunk in resp.iter_raw():
                         chunks.append(chunk)
                         size += len(chunk)
                         if size > self.policy.max_body_bytes:
-                            break  # bounded: a hostile target cannot exhaust memory
+                            complete = False  # bounded: a hostile target cannot exhaust memory
+                            break
                         if time.monotonic() > deadline:
-                            error = f"answer not complete after {self.policy.timeout_s:g} s"
+                            error, complete = late, False
                             break
                     body = b"".join(chunks)[: self.policy.max_body_bytes]
+                    # an answer cut short closes its connection (httpcore); a whole one is
+                    # checked for bytes past its end
+                    if complete:
+                        error = _check_framing(method, resp)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 sent = False
                 error = f"could not connect: {type(exc).__name__}: {exc}"[:300]
             except httpx.TimeoutException:
-                error = f"timeout after {self.policy.timeout_s:g} s"
+                error = late
             except httpx.TransportError as exc:
                 error = f"transport error: {type(exc).__name__}: {exc}"[:300]
             latency_ms = (time.perf_counter() - started) * 1000
+            self._count_availability(status, error)
             # A request that may have reached the target is never re-sent: the copy
             # would meet the replay guard and a refusal would pass for a verdict.
             retry_after = self._retry_delay(status, resp_headers, error, sent=sent)
-            if retry_after is not None and attempt < self.policy.retries:
+            if (
+                retry_after is not None
+                and attempt < self.policy.retries
+                and self.unavailable is None
+                and self._take_from_budget(retry_after)
+            ):
                 attempt += 1
                 with self._lock:
                     self.retry_count += 1
@@ -146,6 +185,30 @@ class Transport:
                 retries=attempt,
                 server_date=_parse_date(resp_headers.get("date")),
             )
+
+    def _count_availability(self, status: int | None, error: str | None) -> None:
+        """Count unavailable answers in a row; trip after ``max_unavailable`` of them."""
+        limit = self.policy.max_unavailable
+        unavailable = status in self.policy.retry_statuses or (status is None and bool(error))
+        with self._lock:
+            if not unavailable:
+                self._unavailable_streak = 0
+                return
+            self._unavailable_streak += 1
+            self._last_unavailable = f"status {status}" if status is not None else str(error)
+            if limit and self._unavailable_streak >= limit and self.unavailable is None:
+                self.unavailable = (
+                    f"target unavailable: {self._unavailable_streak} answers in a row were "
+                    f"no answer, 429 or 503 (last: {self._last_unavailable[:120]})"
+                )
+
+    def _take_from_budget(self, seconds: float) -> bool:
+        """Spend ``seconds`` of the run's retry budget; ``False`` when it cannot cover them."""
+        with self._lock:
+            if self.retry_waited_s + seconds > self.policy.retry_budget_s:
+                return False
+            self.retry_waited_s += seconds
+            return True
 
     def burst(self, copies: int, send: Callable[[httpx.Client], _T]) -> list[_T]:
         """Run ``send`` ``copies`` times at once, each with a client of its own, released
@@ -178,16 +241,100 @@ class Transport:
         if error is not None:
             return None if sent else 0.2
         if status in self.policy.retry_statuses:
-            value = headers.get("retry-after", "1")
-            try:
-                delay = float(value)
-            except ValueError:
-                parsed = _parse_date(value)
-                delay = (parsed - time.time()) if parsed else 1.0
-            if not math.isfinite(delay):
-                delay = 1.0
-            return min(max(delay, 0.0), self.policy.max_retry_after_s)
+            return retry_after_s(headers.get("retry-after"), self.policy.max_retry_after_s)
         return None
+
+
+def retry_after_s(value: str | None, cap: float) -> float | None:
+    """How long to wait before retrying an answer with this ``Retry-After`` (RFC 9110
+    §10.2.3), or ``None``: not retried, the answer stands.
+
+    Absent, unparsable, negative or not finite is taken as 1 s (at most ``cap``); a date
+    in the past is 0. A wait longer than ``cap`` (seconds or a future date) is refused,
+    not shortened: the target asked for more than the run will give, and asking again
+    sooner would only add load to a service that said it has too much.
+    """
+    if value is None or not value.strip():
+        return min(1.0, cap)
+    try:
+        delay = float(value)
+    except ValueError:
+        parsed = _parse_date(value)
+        delay = max(parsed - time.time(), 0.0) if parsed is not None else 1.0
+    if not math.isfinite(delay) or delay < 0:
+        return min(1.0, cap)
+    return delay if delay <= cap else None
+
+
+def _not_sent(error: str, attempt: int) -> RawResponse:
+    return RawResponse(
+        status=None,
+        headers={},
+        body=b"",
+        latency_ms=0.0,
+        error=error,
+        retries=attempt,
+        server_date=None,
+    )
+
+
+_BODILESS = frozenset({204, 304})
+
+
+def _check_framing(method: str, resp: httpx.Response) -> str | None:
+    """Close ``resp``'s connection unless it can safely carry the next request, and say
+    what was wrong with the answer's framing (``None``: nothing seen).
+
+    Bytes past the end of an answer sit in h11's buffer (or arrive later on the socket,
+    which httpcore checks before reusing an idle connection); on a connection kept open
+    they would be read as the NEXT request's answer. A status or method that allows no
+    body closes the connection whatever was seen: a body sent late is a race to lose; so
+    does a 5xx (below).
+    """
+    stream = resp.extensions.get("network_stream")
+    leftover = _leftover(resp)
+    bodiless = method.upper() == "HEAD" or resp.status_code in _BODILESS
+    # a server that erred often closes the connection right after its answer (uvicorn
+    # does after an exception): reused, that close would land on the NEXT exchange as a
+    # reset, blaming a case for its predecessor's crash
+    erred = resp.status_code >= 500
+    if stream is not None and (leftover is None or leftover or bodiless or erred):
+        stream.close()  # the pool finds it closed and discards it
+    if not leftover:
+        return None
+    what = (
+        f"a body where status {resp.status_code} allows none"
+        if bodiless and method.upper() != "HEAD"
+        else "a body after the answer to a HEAD"
+        if bodiless
+        else "more bytes than the answer's framing announced"
+    )
+    return (
+        f"answer framing broken: {what} ({len(leftover)}+ bytes past its end); the "
+        "connection was closed and those bytes belong to no answer"
+    )
+
+
+def _leftover(resp: httpx.Response) -> bytes | None:
+    """The bytes received past the end of ``resp`` on its HTTP/1.1 connection (h11's
+    ``trailing_data``), or ``None`` when they cannot be seen (then the caller closes)."""
+    node: object = resp.stream
+    for _ in range(8):
+        state = getattr(node, "_h11_state", None)
+        if state is not None:
+            data, _closed = state.trailing_data
+            return bytes(data)
+        node = next(
+            (
+                getattr(node, name)
+                for name in ("_stream", "_httpcore_stream", "_connection")
+                if hasattr(node, name)
+            ),
+            None,
+        )
+        if node is None:
+            return None
+    return None
 
 
 def _parse_date(value: str | None) -> float | None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ._outputs import Outputs
     from ._runlog import RunLog
     from ._schema import Scope, Summary
+    from ._transport import Transport
     from ._verdict import Policy
     from .catalog._model import Case
 
@@ -42,6 +43,10 @@ OPT_EXAMPLES = "--conformance-examples"
 OPT_WAIVERS = "--conformance-waivers"
 OPT_CASES = "--conformance-cases"
 OPT_EMBEDDED_ALG = "--conformance-embedded-alg"
+OPT_DEADLINE = "--conformance-deadline"
+#: how a run stopped by the circuit breaker is recognised (also in a worker's log)
+UNAVAILABLE = "target unavailable:"
+DEADLINE = "the run's deadline of"
 
 _RUN = pytest.StashKey["ConformanceRun"]()
 _WORKER_KEY = "conformance_records"
@@ -119,6 +124,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "installed 'conformance.cases' entry points are always loaded",
     )
     group.addoption(
+        OPT_DEADLINE,
+        type=float,
+        metavar="SECONDS",
+        help="stop the run after this long: the remaining cases are not run and the run is "
+        "incomplete (default: transport.run_deadline_s, else none)",
+    )
+    group.addoption(
         OPT_WAIVERS,
         metavar="FILE",
         help="a TOML file of accepted risks (case id, reason, owner, expires)",
@@ -138,6 +150,12 @@ def pytest_configure(config: pytest.Config) -> None:
             f"unknown category {unknown[0]!r} for {OPT_CATEGORY}; "
             f"choose from {', '.join(CATEGORIES)}"
         )
+
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise pytest.UsageError(f"{OPT_DEADLINE} must be a number of seconds above 0")
+    return value
 
 
 def _seed(config: pytest.Config) -> int:
@@ -169,6 +187,7 @@ class RunOptions:
     seed: int | None = None
     cases: tuple[str, ...] = ()
     embedded_algs: tuple[str, ...] = ()
+    deadline: float | None = None
 
     @classmethod
     def from_pytest(cls, config: pytest.Config) -> RunOptions:
@@ -187,6 +206,7 @@ class RunOptions:
             seed=_seed(config),
             cases=tuple(config.getoption(OPT_CASES) or ()),
             embedded_algs=tuple(config.getoption(OPT_EMBEDDED_ALG) or ()),
+            deadline=_positive(config.getoption(OPT_DEADLINE)),
         )
 
     def rerun_line(self, case_id: str) -> str:
@@ -393,6 +413,36 @@ class ConformanceRun:
         if o.embedded_algs:
             target["embedded_algs"] = list(o.embedded_algs)
         self.log.target = target
+        deadline = self.deadline
+        transport = self._transport()
+        if deadline is not None and transport is not None:
+            # a case still running at the deadline sends nothing more
+            transport.halt_at = time.monotonic() + deadline - (time.time() - self._started)
+
+    @property
+    def deadline(self) -> float | None:
+        """``--conformance-deadline``, else ``transport.run_deadline_s``, else none."""
+        if self.options.deadline is not None:
+            return self.options.deadline
+        return self.config.transport.run_deadline_s if self.config is not None else None
+
+    def _transport(self) -> Transport | None:
+        from ._transport import Transport  # lazy: see from_pytest
+
+        transport = getattr(self.runtime.target, "transport", None) if self.runtime else None
+        return transport if isinstance(transport, Transport) else None
+
+    def halt(self) -> str | None:
+        """Why no further case may run (the target is unavailable, the run's deadline
+        passed), recorded once as why the run stopped; ``None`` to go on."""
+        transport = self._transport()
+        why = transport.unavailable if transport is not None else None
+        deadline = self.deadline
+        if why is None and deadline is not None and time.time() - self._started >= deadline:
+            why = f"{DEADLINE} {deadline:g} s passed; the remaining cases were not run"
+        if why is not None and why not in self.log.stopped:
+            self.log.stopped.append(why)
+        return why
 
     def stop(self) -> None:
         if self.runtime is not None:
@@ -564,6 +614,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """After each case: stop the session when the target is unavailable (the circuit
+    breaker of the transport tripped) or the run's deadline passed."""
+    result = yield
+    run = item.config.stash.get(_RUN, None)
+    if run is not None and run.runtime is not None:
+        why = run.halt()
+        if why is not None:
+            item.session.shouldstop = why
+    return result
+
+
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: xdist may not be installed
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: collect a worker's log."""
@@ -583,7 +646,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     run.stop()  # idempotent: the fixture may not have been torn down on an abort
     why = _stopped_early(session, exitstatus)
-    if why and why not in run.log.stopped:
+    # a halt of ours (breaker, deadline) is why pytest (or xdist) was interrupted
+    ours = any(w.startswith((UNAVAILABLE, DEADLINE)) for w in run.log.stopped)
+    if ours:  # the interrupts it sent the other xdist workers are not news
+        run.log.stopped[:] = [w for w in run.log.stopped if not _interrupted_by_us(w)]
+    elif why and why not in run.log.stopped:
         run.log.stopped.append(why)
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: the controller writes the outputs
@@ -593,19 +660,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not run.log.records:
         return
     outputs = run.finish()
+    unavailable = next((w for w in run.log.stopped if w.startswith(UNAVAILABLE)), None)
+    if unavailable is not None:
+        # like an unreachable target: exit 2 with one line, the outputs still written
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+        if run.report is not None:
+            run.report.error = f"conformance: error: {unavailable}"
     if outputs.summary.verdict == "incomplete" and session.exitstatus == pytest.ExitCode.OK:
         # an incomplete run is never a green one, whatever pytest counted
         session.exitstatus = pytest.ExitCode.INTERRUPTED
 
 
+def _interrupted_by_us(why: str) -> bool:
+    return "KeyboardInterrupt" in why or "keyboard-interrupt" in why
+
+
 def _stopped_early(session: pytest.Session, exitstatus: int) -> str:
     """Why pytest stopped before every collected item ran; ``""`` when it did not."""
-    if exitstatus == pytest.ExitCode.INTERRUPTED:
-        return "interrupted (KeyboardInterrupt): the run was stopped before every case ran"
     if session.shouldfail:
         return f"pytest stopped early ({session.shouldfail}: -x or --maxfail)"
     if session.shouldstop:
         return f"pytest stopped early ({session.shouldstop})"
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted (KeyboardInterrupt): the run was stopped before every case ran"
     return ""
 
 

@@ -46,6 +46,8 @@ def test_the_documentation_table_of_cases_is_current() -> None:
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["run", "--id", "nomatch.*"], "no case of the dynamic profile matched the selection"),
         (["run", "--waivers", "/nonexistent/waivers.toml"], "waivers file /nonexistent"),
+        (["run", "--deadline", "0"], "--deadline must be a number of seconds above 0"),
+        (["run", "--deadline", "nan"], "--deadline must be a number of seconds above 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv: list[str], needle: str) -> None:

@@ -131,6 +131,20 @@ waivers = "waivers.toml"
     assert config.waivers == (tmp_path / "waivers.toml").resolve()
 
 
+def test_transport_ends_runs(tmp_path: Path, key_env: str) -> None:
+    extra = "\n[transport]\nretry_budget_s = 30\nmax_unavailable = 0\nrun_deadline_s = 600\n"
+    config = load_run_config(write(tmp_path, RFC7523 + extra), cwd=tmp_path)
+    assert config is not None
+    assert config.transport.retry_budget_s == 30.0
+    assert config.transport.max_unavailable == 0  # the breaker off
+    assert config.transport.run_deadline_s == 600.0
+    defaults = load_run_config(write(tmp_path, RFC7523), cwd=tmp_path)
+    assert defaults is not None
+    assert defaults.transport.retry_budget_s == 180.0
+    assert defaults.transport.max_unavailable == 10
+    assert defaults.transport.run_deadline_s is None
+
+
 def test_rfc7523_mapping(tmp_path: Path, key_env: str) -> None:
     config = load_run_config(
         write(tmp_path, RFC7523 + "\n[transport]\nretries = 0\n"), cwd=tmp_path
@@ -276,6 +290,22 @@ def test_no_config_means_embedded(tmp_path: Path) -> None:
         (
             ("[target]", '[transport]\nca_bundle = "nope.pem"\n[target]'),
             "transport.ca_bundle names nope.pem, which is not a readable file",
+        ),
+        (
+            ("[target]", "[transport]\nretry_budget_s = -1\n[target]"),
+            "transport.retry_budget_s must be 0 or more, not -1",
+        ),
+        (
+            ("[target]", "[transport]\nmax_retry_after_s = nan\n[target]"),
+            "transport.max_retry_after_s must be 0 or more, not nan",
+        ),
+        (
+            ("[target]", "[transport]\nrun_deadline_s = 0\n[target]"),
+            "transport.run_deadline_s must be greater than 0",
+        ),
+        (
+            ("[target]", "[transport]\nmax_unavailable = -2\n[target]"),
+            "transport.max_unavailable must be between 0 and 10000",
         ),
         (
             ("[target]", "[transport]\nverify = false\n[target]"),

@@ -312,7 +312,10 @@ _MISBEHAVES = {
     "header.kid.nul_byte": "HTTP 500 on a NUL in kid",
     "header.property.oracle": "HTTP 500 on a control character as a header member name",
     "encoding.heavy_json.deep_array": "HTTP 500: RecursionError on deeply nested JSON",
-    "encoding.heavy_json.huge_integer": "resets the connection on a 5000-digit integer",
+    # not encoding.heavy_json.huge_integer: Authlib refuses it cleanly (400). The reset it
+    # was pinned with was deep_array's: uvicorn closes the connection after that 500, and
+    # the next exchange on the reused connection met the close. 5xx answers no longer
+    # share their connection (_transport._check_framing).
 }
 PLAN_FINDINGS: dict[str, dict[str, tuple[str, str]]] = {
     "client_assertion": {

@@ -100,7 +100,7 @@ def test_transport_fault_evidence(config: RunConfig, staging: respx.MockRouter) 
     with open_configured(config, check_reachable=False) as runtime:
         result = run_case(runtime, BY_ID["time.exp.past_5min"])
     assert result.verdict == "error"
-    assert "no answer (timeout after 2 s)" in result.message
+    assert "no answer (no complete answer within 2 s)" in result.message
     exchange = result.exchanges[-1]
     assert exchange.status is None and exchange.retries == 0
     # the session bearer never reaches the evidence
