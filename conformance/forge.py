@@ -276,9 +276,13 @@ def strip_signature(token: str) -> str:
 
 
 def truncate_signature(token: str, chars: int = 4) -> str:
-    """The signature segment with its last ``chars`` base64url characters dropped."""
+    """The signature segment about ``chars`` base64url characters shorter: its last
+    ``chars * 3 // 4`` bytes dropped and the rest encoded canonically, so that only the
+    length is wrong (cutting characters leaves stray bits in the last one three times in
+    four, and a strict decoder then refuses the encoding, not the signature)."""
     parts = _parts(token)
-    parts[2] = parts[2][:-chars]
+    raw = b64url_decode(parts[2])
+    parts[2] = b64url_encode(raw[: len(raw) - max(1, chars * 3 // 4)])
     return _join(parts)
 
 
