@@ -9,12 +9,11 @@ configured run with one RS256 key against a separately started emulator.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from configured_emulator import configured_emulator
 from factories import assert_valid_results
 
 from conformance import CaseResult, Runtime, TargetSettings, cli, run_case
@@ -22,7 +21,6 @@ from conformance._configured import ConfiguredKeyring
 from conformance._embedded import PublishedKeyring, open_embedded
 from conformance._engine import Context, Skip
 from conformance._exceptions import ConfigError
-from conformance._jwks_host import JwksHost
 from conformance._keyring import ALGS, Keyring, check_algs, kty_for, make_key, missing_key
 from conformance._settings import PropertySettings
 from conformance.catalog import CASES
@@ -33,7 +31,6 @@ from conformance.catalog.authoring import (
     trusted_key,
     trusted_of_family,
 )
-from conformance.emulator import EmulatorConfig, Environment, run_emulator
 from conformance.targets.fake import FakeTarget, accept_all
 
 COULD_NOT_RUN = "the case could not run"
@@ -227,40 +224,12 @@ def test_the_plan_on_another_single_key_has_no_error(alg: str) -> None:
 
 @pytest.mark.slow
 def test_a_configured_target_with_one_rs256_key_has_no_error(tmp_path: Path) -> None:
-    keyring = Keyring(published_algs=("RS256",))
-    key = keyring.trusted("RS256")
-    pem = key.private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    (tmp_path / "key.pem").write_bytes(pem)
-    env_id = str(uuid.uuid4())
-    with JwksHost(keyring) as host:
-        env = Environment(id=env_id, issuer="https://issuer.example.test", jwks_url=host.jwks_url)
-        with run_emulator(EmulatorConfig(environments=(env,))) as emulator:
-            (tmp_path / "target.toml").write_text(
-                f"""
-[target]
-base_url = "{emulator.base_url}"
-environment_id = "{env_id}"
-issuer = "https://issuer.example.test"
-
-[[target.keys]]
-kid = "{key.kid}"
-alg = "RS256"
-private_key = "key.pem"
-
-[transport]
-rate_limit_per_s = 1000
-""",
-                encoding="utf-8",
-            )
-            argv = ["run", "--config", str(tmp_path / "target.toml"), "--no-report"]
-            argv += ["--report-dir", str(tmp_path / "out"), "--examples", "5"]
-            for category in ("algorithms", "signature", "header", "encoding", "replay", "errors"):
-                argv += ["--category", category]
-            code = cli.main(argv)
+    with configured_emulator(tmp_path, "RS256") as config:
+        argv = ["run", "--config", str(config), "--no-report"]
+        argv += ["--report-dir", str(tmp_path / "out"), "--examples", "5"]
+        for category in ("algorithms", "signature", "header", "encoding", "replay", "errors"):
+            argv += ["--category", category]
+        code = cli.main(argv)
     data = assert_valid_results(tmp_path / "out" / "results.json")
     bad = [
         (c["id"], c["message"][:200]) for c in data["cases"] if c["verdict"] not in {"pass", "skip"}
