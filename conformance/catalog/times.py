@@ -81,32 +81,29 @@ _LIFETIME_WHY = (
 )
 
 
+def _declared(ctx: CaseContext, key: str, what: str, measured: str) -> int:
+    """The value the target declares under ``key``; the case skips when none is."""
+    value = getattr(ctx.settings, key)
+    if value is None:
+        ctx.skip(_UNDECLARED.format(what=what, key=key, measured=measured))
+    return int(value or 0)
+
+
 def _leeway(ctx: CaseContext) -> int:
     """The declared leeway; the case skips when none is declared."""
-    value = ctx.settings.leeway_s
-    if value is None:
-        ctx.skip(
-            _UNDECLARED.format(
-                what="clock leeway",
-                key="leeway_s",
-                measured="time.exp.tolerance_measured and time.nbf.tolerance_measured",
-            )
-        )
-    return int(value or 0)
+    return _declared(
+        ctx,
+        "leeway_s",
+        "clock leeway",
+        "time.exp.tolerance_measured and time.nbf.tolerance_measured",
+    )
 
 
 def _max_lifetime(ctx: CaseContext) -> int:
     """The declared maximum assertion lifetime; the case skips when none is declared."""
-    value = ctx.settings.max_assertion_lifetime_s
-    if value is None:
-        ctx.skip(
-            _UNDECLARED.format(
-                what="maximum assertion lifetime",
-                key="max_assertion_lifetime_s",
-                measured="time.lifetime.measured",
-            )
-        )
-    return int(value or 0)
+    return _declared(
+        ctx, "max_assertion_lifetime_s", "maximum assertion lifetime", "time.lifetime.measured"
+    )
 
 
 def _over_max(ctx: CaseContext) -> int:
