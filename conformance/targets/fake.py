@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._redact import remember_secret
 from ._evidence import recorded
 from .base import TARGET_CAPABILITIES, Exchange, ExchangeRequest, Session, not_offered
 
@@ -122,7 +121,6 @@ class FakeTarget:
 
     def sign_in(self, subject: str, *, environment_id: str | None = None) -> Session | None:
         self._require("sessions")
-        remember_secret(f"session-of-{subject}")
         return Session(
             subject=subject,
             token=f"session-of-{subject}",
