@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["CASES", "NOT_APPLICABLE"]
 
 _RFC = ("rfc7523",)
-_FORM = "application/x-www-form-urlencoded"
 _OTHER_CLIENT = "conformance-other-client"
 _OTHER_SERVER = "https://other-authorization-server.conformance.test/oauth2/token"
 _SAML_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:saml2-bearer"
