@@ -96,7 +96,6 @@ ADVISORY_RULES = frozenset(
         "b64_present",  # G19
         "zip_present",
         "scope_format",  # J07: strict refusal or normalisation
-        "iss_missing",  # B07: the environment's key signed it; iss may be optional
         "cty_present",  # G17: cty JWT on signed claims is strict parsing (docs/levels.md)
         "kid_type",  # G12: a non-string kid next to a trusted signature (keys.kid.empty: must)
         "iat_future",  # C13: iat age is hardening (time.iat.future_1hour: should)
