@@ -93,12 +93,24 @@ def conformance_run(out: Path, *argv: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_run_prints_the_outputs_last_and_exits_0(tmp_path: Path) -> None:
-    proc = conformance_run(tmp_path, "--id", "envelope.valid.*", "--id", "time.exp.past_5min")
+    extra = tmp_path / "ci" / "upload.sarif"
+    proc = conformance_run(
+        tmp_path, "--id", "envelope.valid.*", "--id", "time.exp.past_5min", "--sarif", str(extra)
+    )
     assert proc.returncode == 0, proc.stdout[-2000:]
-    last = proc.stdout.strip().splitlines()[-2:]
-    assert last == [f"results: {tmp_path / 'results.json'}", f"junit:   {tmp_path / 'junit.xml'}"]
+    last = proc.stdout.strip().splitlines()[-4:]
+    assert last == [
+        f"results: {tmp_path / 'results.json'}",
+        f"junit:   {tmp_path / 'junit.xml'}",
+        f"sarif:   {tmp_path / 'results.sarif'}",
+        f"sarif:   {extra}",
+    ]
     data = json.loads((tmp_path / "results.json").read_text())
     assert {c["id"] for c in data["cases"]} >= {"time.exp.past_5min", "envelope.valid.baseline"}
+    sarif = json.loads(extra.read_text())
+    assert sarif == json.loads((tmp_path / "results.sarif").read_text())
+    assert sarif["runs"][0]["automationDetails"]["id"] == "conformance/embedded/"
+    assert sarif["runs"][0]["results"] == []  # a clean run: no alert to raise
 
 
 def test_an_unknown_case_module_is_one_line_and_exit_2() -> None:
