@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from conformance.catalog import BY_ID
-from tests.factories import make_results
+from factories import make_results
 
 
 def results_with(verdicts: dict[str, str], **target: Any) -> dict[str, Any]:

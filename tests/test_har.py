@@ -14,8 +14,8 @@ import pytest
 
 from conformance._har import har_document
 from conformance._redact import cut_signatures
-from tests.catalog_results import results_with
-from tests.factories import make_results
+from catalog_results import results_with
+from factories import make_results
 
 REQUEST_FIELDS = {
     "method": str,

@@ -26,8 +26,8 @@ from conformance._schema import Results
 from conformance.catalog import CASES
 from conformance.report import diff_results
 from conformance.report._text import esc, plain, slug
-from tests.catalog_results import results_with
-from tests.factories import with_verdicts, write_results
+from catalog_results import results_with
+from factories import with_verdicts, write_results
 
 IDS = [c.id for c in CASES]
 #: shapes an extension's ids may take (a lower-case start that base64url of "{" has too)
