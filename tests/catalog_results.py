@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from conformance.catalog import BY_ID
 from factories import make_results
+
+from conformance.catalog import BY_ID
 
 
 def results_with(verdicts: dict[str, str], **target: Any) -> dict[str, Any]:

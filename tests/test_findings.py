@@ -6,12 +6,12 @@ import re
 
 import msgspec
 import pytest
+from catalog_results import results_with
 
 from conformance._schema import Results
 from conformance.catalog import CASES
 from conformance.catalog.weaknesses import WEAKNESSES, generic, weakness_for
 from conformance.findings import Finding, findings, security_severity
-from catalog_results import results_with
 
 #: ASVS 5.0.0 requirement ids checked against the release's text (V2, V9, V10, V16).
 KNOWN_ASVS = {

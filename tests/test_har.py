@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from catalog_results import results_with
+from factories import make_results
 
 from conformance._har import har_document
 from conformance._redact import cut_signatures
-from catalog_results import results_with
-from factories import make_results
 
 REQUEST_FIELDS = {
     "method": str,

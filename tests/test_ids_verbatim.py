@@ -18,6 +18,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from catalog_results import results_with
+from factories import with_verdicts, write_results
 
 from conformance._junit import _x, junit_tree
 from conformance._redact import one_line, scrub
@@ -26,8 +28,6 @@ from conformance._schema import Results
 from conformance.catalog import CASES
 from conformance.report import diff_results
 from conformance.report._text import esc, plain, slug
-from catalog_results import results_with
-from factories import with_verdicts, write_results
 
 IDS = [c.id for c in CASES]
 #: shapes an extension's ids may take (a lower-case start that base64url of "{" has too)

@@ -11,11 +11,11 @@ from typing import Any
 
 import jsonschema
 import pytest
+from catalog_results import results_with
+from factories import write_results
 
 from conformance import cli
 from conformance._sarif import anchor, sarif_document, target_label
-from catalog_results import results_with
-from factories import write_results
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
 
