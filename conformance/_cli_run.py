@@ -247,11 +247,15 @@ def list_cases(args: argparse.Namespace) -> int:
 
 def _list_cases(args: argparse.Namespace) -> int:
     from .catalog import CASES  # lazy: `conformance --help` loads no catalog
+    from .catalog.weaknesses import weakness_for
 
     if args.format == "json":
         rows = [
             {
                 "id": c.id,
+                "family": (w := weakness_for(c.id, c.category)).family,
+                "cwe": list(w.cwe),
+                "asvs": list(w.asvs),
                 "title": c.title,
                 "category": c.category,
                 "expect": c.expect.value,

@@ -20,7 +20,9 @@ def test_cases_json_lists_the_whole_catalog(capsys: pytest.CaptureFixture[str]) 
     assert cli.main(["cases", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in rows] == [c.id for c in CASES]
-    assert {"expect", "level", "severity", "anchors"} <= set(rows[0])
+    assert {"expect", "level", "severity", "anchors", "family", "cwe", "asvs"} <= set(rows[0])
+    none = next(r for r in rows if r["id"].startswith("algorithms.none."))
+    assert none["family"] == "alg.none" and "CWE-347" in none["cwe"] and "V9.1.2" in none["asvs"]
 
 
 def test_cases_table_ends_with_the_count(capsys: pytest.CaptureFixture[str]) -> None:
