@@ -3,11 +3,14 @@ and, unless asked not to, the executed notebook and the HTML report."""
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._exceptions import ConfigError, MissingExtra
 from ._junit import write_junit
 from ._results import build_results, write_json
 from ._runlog import RunLog
@@ -53,15 +56,39 @@ def write_outputs(
     )
 
 
-def _render(results_path: Path) -> tuple[Path | None, str]:
+def check_writable(out: Path) -> None:
+    """Raise :class:`ConfigError` (one line) unless the outputs can be written into
+    ``out``: checked before a run sends anything, so that a run is never lost to a typo.
+    The directories it had to create to find out are removed again."""
+    created: list[Path] = []
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        created.append(probe)
+        probe = probe.parent
     try:
-        # lazy: the report stack (nbclient, matplotlib) is an optional extra
-        from .report import render_report
-    except ImportError as exc:
-        hint = "pip install 'exchange-conformance[report]'"
-        return None, f"not rendered ({exc.name} missing: {hint})"
+        for directory in reversed(created):
+            directory.mkdir()
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"cannot write the outputs into {out} ({why}); choose another report directory"
+        ) from None
+    finally:
+        for directory in created:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
+
+def _render(results_path: Path) -> tuple[Path | None, str]:
+    # lazy: the report stack (nbclient, matplotlib) is an optional extra
+    from .report import render_report
+
     try:
         paths = render_report(results_path)
+    except MissingExtra as exc:
+        return None, f"not rendered: {exc}"
     except Exception as exc:  # the results are written; a render failure must not hide them
         return None, f"rendering failed: {type(exc).__name__}: {exc}"
     return paths.html, ""

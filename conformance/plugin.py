@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,18 +144,44 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{category}: conformance cases of category {category}")
     config.addinivalue_line("markers", "must: conformance cases of level must (contract, RFC MUST)")
     config.addinivalue_line("markers", "should: conformance cases of level should (hardening)")
-    unknown = [c for c in config.getoption(OPT_CATEGORY) or () if c not in CATEGORIES]
-    if unknown:
-        raise pytest.UsageError(
-            f"unknown category {unknown[0]!r} for {OPT_CATEGORY}; "
-            f"choose from {', '.join(CATEGORIES)}"
-        )
+    _check_options(config)
+
+
+def _check_options(config: pytest.Config) -> None:
+    """The options that can be checked before collection, checked now: a mistake is one
+    ``ERROR:`` line from pytest (a usage error), not a traceback out of collection."""
+    # lazy: the plugin's import stays pytest-only
+    from ._exceptions import ConformanceError
+    from ._outputs import check_writable
+    from ._selection import resolve_category
+    from ._waivers import load_waivers
+
+    examples = config.getoption(OPT_EXAMPLES)
+    if examples is not None and examples < 1:
+        raise pytest.UsageError(f"{OPT_EXAMPLES} must be at least 1, not {examples}")
+    try:
+        for value in config.getoption(OPT_CATEGORY) or ():
+            resolve_category(value)
+        waivers = config.getoption(OPT_WAIVERS)
+        if waivers:
+            load_waivers(Path(waivers))
+        report_dir = config.getoption(OPT_REPORT_DIR)
+        if report_dir and not hasattr(config, "workerinput"):  # xdist workers write nothing
+            check_writable(Path(report_dir))
+    except ConformanceError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _positive(value: float | None) -> float | None:
     if value is not None and not value > 0:
         raise pytest.UsageError(f"{OPT_DEADLINE} must be a number of seconds above 0")
     return value
+
+
+def _categories(values: Iterable[str]) -> list[str]:
+    from ._selection import resolve_category  # lazy: see pytest_configure
+
+    return [resolve_category(value) for value in values]
 
 
 def _seed(config: pytest.Config) -> int:
@@ -193,7 +219,7 @@ class RunOptions:
     def from_pytest(cls, config: pytest.Config) -> RunOptions:
         return cls(
             config=config.getoption(OPT_CONFIG),
-            categories=tuple(config.getoption(OPT_CATEGORY) or ()),
+            categories=tuple(_categories(config.getoption(OPT_CATEGORY) or ())),
             ids=tuple(config.getoption(OPT_ID) or ()),
             level=config.getoption(OPT_LEVEL),
             strict=bool(config.getoption(OPT_STRICT)),
@@ -374,9 +400,13 @@ class ConformanceRun:
 
         message = one_line(message, limit=1000)
         self._stack.close()
-        if self.report is not None:
-            self.report.error = message
-        pytest.exit(message, returncode=2)
+        if self.report is None:
+            pytest.exit(message, returncode=2)
+        # `conformance run` prints the line and exits 2 whatever pytest's code: any code
+        # but INTERRUPTED keeps pytest from printing it at the session's end as well (and
+        # pytest_unconfigure below drops the copy it would print as `_pytest.outcomes.Exit`)
+        self.report.error = message
+        pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
 
     def start(self) -> None:
         from ._exceptions import ConformanceError  # lazy: see from_pytest
@@ -669,6 +699,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if outputs.summary.verdict == "incomplete" and session.exitstatus == pytest.ExitCode.OK:
         # an incomplete run is never a green one, whatever pytest counted
         session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Under ``conformance run``, a run that could not start is said once, by the CLI:
+    drop the copy pytest's terminal reporter keeps to print at exit (a private attribute,
+    so only when it is there; tests/test_user_errors.py notices if pytest renames it)."""
+    run = config.stash.get(_RUN, None)
+    if run is None or run.report is None or run.report.error is None:
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and getattr(reporter, "_keyboardinterrupt_memo", None) is not None:
+        reporter._keyboardinterrupt_memo = None
 
 
 def _interrupted_by_us(why: str) -> bool:

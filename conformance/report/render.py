@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import ConformanceError
+from .._exceptions import ConformanceError, MissingExtra
 from ._load import load_results
 
 __all__ = [
@@ -74,7 +74,10 @@ class ReportRenderError(ConformanceError):
 def _lib(name: str) -> Any:
     # nbformat, nbclient and nbconvert ship no type information: they are used
     # through Any, imported only when a render needs them.
-    return importlib.import_module(name)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        raise MissingExtra(exc.name or name, needed_by="the report") from None
 
 
 def template_notebook() -> Path:
