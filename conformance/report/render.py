@@ -25,6 +25,7 @@ __all__ = [
     "ReportPaths",
     "ReportRenderError",
     "clean_html",
+    "explore_notebook",
     "export_html",
     "inject_parameters",
     "render_report",
@@ -35,6 +36,8 @@ _HERE = Path(__file__).resolve().parent
 #: The template notebook shipped inside the package; ``notebooks/report.ipynb`` in the
 #: repository is a byte-identical copy for people browsing the sources (a test pins it).
 TEMPLATE_NOTEBOOK = _HERE / "report.ipynb"
+#: The reviewers' notebook, shipped the same way (``notebooks/explore.ipynb`` is its copy).
+EXPLORE_NOTEBOOK = _HERE / "explore.ipynb"
 TEMPLATES_DIR = _HERE / "templates"
 TEMPLATE_NAME = "conformance_report"
 KERNEL_NAME = "python3"
@@ -83,6 +86,12 @@ def _lib(name: str) -> Any:
 def template_notebook() -> Path:
     """The packaged template notebook (present in editable and wheel installs alike)."""
     return TEMPLATE_NOTEBOOK
+
+
+def explore_notebook() -> Path:
+    """The packaged reviewers' notebook (``notebooks/explore.ipynb``), present in editable
+    and wheel installs alike: copy it somewhere writable and open it."""
+    return EXPLORE_NOTEBOOK
 
 
 def inject_parameters(nb: Any, parameters: Mapping[str, object]) -> Any:
