@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ._engine import Runtime
     from ._outputs import Outputs
     from ._runlog import RunLog
-    from ._schema import Scope, Summary
+    from ._schema import CaseRecord, Scope, Summary
     from ._transport import Transport
     from ._verdict import Policy
     from .catalog._model import Case
@@ -529,11 +529,15 @@ class ConformanceRun:
         outputs = write_outputs(self.log, run=run, out=out, render=o.render, scope=self.scope())
         if self.report is not None:
             self.report.outputs = outputs
-        self.summary_lines = _summary_lines(outputs, paths=self.report is None)
+        self.summary_lines = _summary_lines(
+            outputs, paths=self.report is None, unused_waivers=run.get("unused_waivers", ())
+        )
         return outputs
 
 
-def _summary_lines(outputs: Outputs, *, paths: bool) -> list[str]:
+def _summary_lines(
+    outputs: Outputs, *, paths: bool, unused_waivers: Iterable[str] = ()
+) -> list[str]:
     """The terminal summary; the paths are left to ``conformance run`` when it runs us."""
     summary = outputs.summary
     counts = summary.counts
@@ -547,11 +551,25 @@ def _summary_lines(outputs: Outputs, *, paths: bool) -> list[str]:
         if ids:
             more = f" (+{len(ids) - 8} more)" if len(ids) > 8 else ""
             lines.append(f"{verdict}: {', '.join(ids[:8])}{more}")
+    lines += waiver_lines(outputs.cases, unused_waivers)
     if outputs.report_note:
         lines.append(f"report:  {outputs.report_note}")
     elif paths and outputs.html is not None:
         lines.append(f"report:  {outputs.html}")
     return lines
+
+
+def waiver_lines(cases: Iterable[CaseRecord], unused: Iterable[str]) -> list[str]:
+    """The waivers that need their owner: expired (the case fails because of it), stale
+    (the case passes now), unused (it matches no case)."""
+    import msgspec  # lazy: see from_pytest
+
+    from ._waivers import waiver_notes
+
+    recorded = (
+        (c.id, msgspec.structs.asdict(c.waiver) if c.waiver is not None else None) for c in cases
+    )
+    return [f"waiver:  {note.line()}" for note in waiver_notes(recorded, unused)]
 
 
 def coverage_lines(summary: Summary) -> list[str]:
