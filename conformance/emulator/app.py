@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._exceptions import ConfigError
 from .config import EmulatorConfig
+from .requestlog import LOG_ENV, RequestLog, open_log
 from .service import Emulator, Reply
 from .tokens import public_jwk
 from .validation import Rejected
@@ -94,11 +95,13 @@ def create_app(
     *,
     clock: Callable[[], float] = time.time,
     jwks_transport: Any = None,
+    request_log: Callable[[str], None] | None = None,
 ) -> Starlette:
     """The emulator as an ASGI app. ``app.state.emulator`` is its :class:`Emulator`.
 
     ``clock`` (epoch seconds) is for tests; ``jwks_transport`` is an httpx transport for
-    JWKS fetches (tests). Raises ConfigError for a bad config, OSError for a bad state dir.
+    JWKS fetches (tests); ``request_log`` receives one line per request (``requestlog``).
+    Raises ConfigError for a bad config, OSError for a bad state dir.
     """
     emulator = Emulator(config, clock=clock, jwks_transport=jwks_transport)
     limit = config.max_body_bytes
@@ -181,7 +184,10 @@ def create_app(
 
     app = Starlette(
         routes=[Mount(BASE_PATH, routes=routes)],
-        middleware=[Middleware(_LastResort, crash=config.has("server_error_on_malformed"))],
+        middleware=[
+            *([Middleware(RequestLog, write=request_log)] if request_log else []),
+            Middleware(_LastResort, crash=config.has("server_error_on_malformed")),
+        ],
         exception_handlers={HTTPException: http_error},
     )
     app.state.emulator = emulator
@@ -199,4 +205,5 @@ def app_from_env() -> Starlette:
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise ConfigError(f"set {CONFIG_ENV} to the emulator's config file")
-    return create_app(EmulatorConfig.from_toml(path))
+    log = os.environ.get(LOG_ENV)
+    return create_app(EmulatorConfig.from_toml(path), request_log=open_log(log) if log else None)
