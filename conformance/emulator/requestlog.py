@@ -23,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._exceptions import ConfigError
 
+__all__ = ["LOG_ENV", "RequestLog", "open_log", "safe_path"]
+
 #: Environment variable naming the log (a path, or ``-`` for stderr) for worker processes.
 LOG_ENV = "CONFORMANCE_EMULATOR_LOG"
 _SEGMENT_LIMIT = 64
