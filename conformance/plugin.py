@@ -170,6 +170,8 @@ def _check_options(config: pytest.Config) -> None:
             check_writable(Path(report_dir))
     except ConformanceError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if config.getoption(OPT_CONFIG) or config.getoption(OPT_CASES):
+        _run(config)  # reads the target configuration and the case modules now
 
 
 def _positive(value: float | None) -> float | None:

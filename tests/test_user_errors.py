@@ -109,6 +109,8 @@ def test_a_waiver_with_a_bad_date(capsys: pytest.CaptureFixture[str], tmp_path: 
         ("--conformance-examples", "0", ("at least 1",)),
         ("--conformance-report-dir", "/proc/no-such-dir/x", ("cannot write",)),
         ("--conformance-category", "nope", ("choose from", "time")),
+        ("--conformance-config", "{bad_config}", ("target.profile must be one of",)),
+        ("--conformance-cases", "no_such_module_xyz", ("not found",)),
     ],
 )
 def test_the_same_mistakes_through_pytest_are_one_usage_error_line(
@@ -116,7 +118,9 @@ def test_the_same_mistakes_through_pytest_are_one_usage_error_line(
 ) -> None:
     bad = tmp_path / "waivers.toml"
     bad.write_text(BAD_DATE)
-    value = value.format(bad=bad, missing=tmp_path / "nope.toml")
+    bad_config = tmp_path / "target.toml"
+    bad_config.write_text('[target]\nprofile = "nope"\n')
+    value = value.format(bad=bad, missing=tmp_path / "nope.toml", bad_config=bad_config)
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", option, value],
         capture_output=True,
