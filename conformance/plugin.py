@@ -138,7 +138,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from .catalog._model import CATEGORIES  # lazy: the plugin's import stays pytest-only
+    from . import _xdist_share  # lazy: the plugin's import stays pytest-only
+    from .catalog._model import CATEGORIES
+
+    _xdist_share.start_clock(config)
 
     for category in CATEGORIES:
         config.addinivalue_line("markers", f"{category}: conformance cases of category {category}")
@@ -267,12 +270,15 @@ class ConformanceRun:
         default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     )
 
+    _pacer: Any = None  # the run's shared pace under xdist (a _pacer.SharedPacer)
+
     @classmethod
     def from_pytest(cls, config: pytest.Config) -> ConformanceRun:
         """Read the options and the target configuration (``--conformance-config`` or
         ``[tool.conformance]`` in ``pyproject.toml``); a wrong one is a usage error with
         one precise line."""
         # lazy: the plugin loads in every pytest run; the run's modules only when asked
+        from . import _xdist_share
         from ._config import load_run_config
         from ._exceptions import ConformanceError
         from ._runlog import RunLog
@@ -300,6 +306,7 @@ class ConformanceRun:
             raise pytest.UsageError(
                 f"{OPT_EMBEDDED_ALG} applies to the embedded emulator only; drop it or the config"
             )
+        clock = _xdist_share.run_clock(config)  # the controller's start, under xdist
         return cls(
             options=options,
             config=loaded,
@@ -307,6 +314,9 @@ class ConformanceRun:
             catalog=catalog,
             report=_cli_report(config),
             log=RunLog(),
+            _started=clock.started,
+            _started_at=clock.started_at,
+            _pacer=_xdist_share.shared_pacer(config),
         )
 
     @property
@@ -394,6 +404,7 @@ class ConformanceRun:
                     policy=self.policy,
                     properties=properties,
                     algs=o.embedded_algs or None,
+                    pacer=self._pacer,
                 )
             )
             check_baseline(self.runtime)
@@ -625,6 +636,20 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         if why is not None:
             item.session.shouldstop = why
     return result
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: xdist may not be installed
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: share the run's clock and pace (one rate limit) with a worker."""
+    from . import _xdist_share  # lazy: see from_pytest
+
+    _xdist_share.share_with(node)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from . import _xdist_share  # lazy: see from_pytest
+
+    _xdist_share.cleanup(config)
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: xdist may not be installed
