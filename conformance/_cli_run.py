@@ -25,7 +25,14 @@ def register(sub: Any) -> None:
         "failed or erred; 2: could not run; 3: incomplete (stopped before every selected "
         "case ran: Ctrl-C, -x, a crashed worker).",
     )
-    run.add_argument("--config", metavar="FILE", help="target configuration (TOML)")
+    run.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="target configuration (TOML); repeat it to run several targets at once into "
+        "one combined report",
+    )
     run.add_argument(
         "--report-dir", metavar="DIR", help="output directory (default reports/<run id>)"
     )
@@ -187,6 +194,10 @@ def run_suite(args: argparse.Namespace) -> int:
 
     check_flaws(args.flaw)
     check_variants(args.variant)
+    configs = list(args.config or ())
+    if len(configs) > 1:
+        return _run_targets(args, configs)
+    args.config = configs[0] if configs else None
     report = RunReport()
     code = pytest.main(pytest_args(args), plugins=[report])
     outputs = report.outputs
@@ -213,6 +224,21 @@ def run_suite(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 2
+
+
+def _run_targets(args: argparse.Namespace, configs: list[str]) -> int:
+    """Several ``--config``: every target checked first (one line, exit 2, nothing
+    sent), then run at once into one combined report (:mod:`._fleet`)."""
+    from ._cli_merge import write_report  # lazy: only a run of several targets needs them
+    from ._fleet import child_args, default_out, run_fleet
+
+    for config in configs:
+        pytest_args(argparse.Namespace(**{**vars(args), "config": config}))
+    out = Path(args.report_dir) if args.report_dir else default_out()
+    code, combined = run_fleet(configs, child_args(args), out=out)
+    print(f"{'combined:':<10}{combined}")
+    write_report(combined, render=not args.no_report)
+    return code
 
 
 def list_cases(args: argparse.Namespace) -> int:
