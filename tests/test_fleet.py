@@ -172,6 +172,20 @@ def test_merge_renders_one_html_with_the_matrix_first(tmp_path: Path) -> None:
     matrix, eu, us = (page.find(s) for s in ("Targets x categories", "Target eu", "Target us"))
     assert 0 < matrix < eu < us
     assert "<script" not in page.split("</head>", 1)[1]
+    chromium = Path("/usr/bin/chromium")
+    if chromium.exists():  # the page as a browser builds it, offline
+        dom = subprocess.run(
+            [
+                *(str(chromium), "--headless", "--no-sandbox", "--disable-gpu"),
+                *(f"--user-data-dir={tmp_path / 'profile'}", "--proxy-server=127.0.0.1:9"),
+                *("--dump-dom", (out / "report.html").as_uri()),
+            ],
+            capture_output=True,
+            timeout=90,
+            check=True,
+        ).stdout.decode("utf-8")
+        assert "Targets x categories" in dom and 'id="target-us"' in dom
+        assert "<script" not in dom
 
 
 @pytest.mark.slow

@@ -95,7 +95,8 @@ def overview(combined: Mapping[str, Any]) -> str:
         url = where.get("base_url") or where.get("token_url") or ""
         rows.append(
             f'<tr><td><a href="#{_anchor(t.get("label"))}">{esc(t.get("label"))}</a></td>'
-            f"<td>{esc(t.get('verdict'))}</td><td><code>{esc(url)}</code></td>"
+            f"<td>{esc(str(t.get('verdict')).replace('_', ' '))}</td>"
+            f"<td><code>{esc(url)}</code></td>"
             f"<td>{count_badges or esc(t.get('error'))}</td></tr>"
         )
     return (
