@@ -125,6 +125,15 @@ def test_every_target_gets_the_runs_options(tmp_path: Path) -> None:
     assert runs[1].out == tmp_path / "targets" / "eu-2"
 
 
+def test_an_unwritable_report_dir_stops_a_fleet_before_any_run(tmp_path: Path) -> None:
+    from conformance._fleet import run_fleet
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    with pytest.raises(ConfigError, match="cannot write there"):
+        run_fleet(["a.toml", "b.toml"], [], out=blocked / "out")
+
+
 def test_merge_without_the_report_extra_writes_the_combined_json_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -17,14 +17,18 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+import respx
 from raw_server import Script, answer, raw_server
 
-from conformance import _pacer
+from conformance import _http
 from conformance._keyring import make_key, private_jwk
 from conformance._pacer import Pacer, SharedPacer
+from conformance._transport import Transport, TransportPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
+URL = "https://target.test/token"
 
 
 class Clock:
@@ -40,7 +44,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(_pacer.time, "monotonic", fake)
+    monkeypatch.setattr("conformance._pacer.time.monotonic", fake)
     return fake
 
 
@@ -92,6 +96,25 @@ def test_a_pause_holds_back_every_sender_of_the_file(clock: Clock, tmp_path: Pat
     assert [two.slot(5), one.slot(5)] == pytest.approx([3.0, 3.2])
 
 
+@respx.mock
+def test_a_retry_after_pauses_every_transport_of_the_run(tmp_path: Path) -> None:
+    # one worker's transport meets a 429 with Retry-After: 0.3; the other worker's
+    # transport (same pace file) may send nothing before that pause ends
+    route = respx.post(URL)
+    route.side_effect = [
+        httpx.Response(429, headers={"retry-after": "0.3"}),
+        httpx.Response(400),
+    ]
+    path = tmp_path / "pace.json"
+    one = Transport(_http.client(timeout_s=1.0), TransportPolicy(), pacer=SharedPacer(path))
+    other = SharedPacer(path)
+    before = time.monotonic()
+    raw = one.request("POST", URL, headers={}, content=b"{}")
+    assert raw.status == 400 and raw.retries == 1
+    assert other.state().paused_until >= before + 0.3
+    assert one.retry_waited_s == pytest.approx(0.3)
+
+
 def test_the_retry_budget_and_the_breaker_are_the_runs(tmp_path: Path) -> None:
     path = tmp_path / "pace.json"
     one, two = SharedPacer(path), SharedPacer(path)
@@ -139,7 +162,12 @@ def test_a_worker_that_dies_holding_the_lock_blocks_no_one(tmp_path: Path) -> No
     child.join(timeout=60)
     assert child.exitcode == -signal.SIGKILL
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (pacer.slot(5), done.set()), daemon=True)
+
+    def take() -> None:
+        pacer.slot(5)
+        done.set()
+
+    thread = threading.Thread(target=take, daemon=True)
     thread.start()
     thread.join(timeout=30)
     assert done.is_set()
