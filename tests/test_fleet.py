@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -212,10 +213,16 @@ def test_two_configured_emulators_run_at_once_into_one_report(tmp_path: Path) ->
         configured_emulator(homes[1], "RS256") as us,
     ):
         configs = [shutil.copy(eu, homes[0] / "eu.toml"), shutil.copy(us, homes[1] / "us.toml")]
+        # a third target that is down: it cannot run, the others still report
+        down = homes[0] / "down.toml"
+        down.write_text(
+            re.sub(r'base_url = "[^"]+"', 'base_url = "http://127.0.0.1:9/api/v0"', eu.read_text())
+        )
         proc = subprocess.run(
             [
                 *(sys.executable, "-m", "conformance.cli", "run"),
                 *("--config", str(configs[0]), "--config", str(configs[1])),
+                *("--config", str(down)),
                 *("--category", "claims", "--report-dir", str(out), "--no-report"),
             ],
             capture_output=True,
@@ -224,9 +231,13 @@ def test_two_configured_emulators_run_at_once_into_one_report(tmp_path: Path) ->
             env=env,
             cwd=tmp_path,
         )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # a target could not run
     data = json.loads((out / "combined.json").read_text())
-    assert [t["label"] for t in data["targets"]] == ["eu", "us"]
+    assert [t["label"] for t in data["targets"]] == ["eu", "us", "down"]
+    assert data["targets"][2]["results"] is None and data["verdict"] == "incomplete"
+    assert "unreachable" in data["targets"][2]["error"]
+    assert [t["verdict"] for t in data["targets"][:2]] == ["conformant_with_gaps"] * 2
+    data["targets"] = data["targets"][:2]
     assert {t["target"]["base_url"] for t in data["targets"]} == {
         json.loads((out / "targets" / label / "results.json").read_text())["run"]["target"][
             "base_url"
