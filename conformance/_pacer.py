@@ -58,13 +58,13 @@ class Pacer:
         self._state = PaceState()
 
     @contextlib.contextmanager
-    def _edit(self) -> Iterator[PaceState]:
+    def _edit(self, *, write: bool = True) -> Iterator[PaceState]:
         with self._lock:
             yield self._state
 
     def state(self) -> PaceState:
         """A copy of the state, for reading."""
-        with self._edit() as state:
+        with self._edit(write=False) as state:
             return PaceState(**asdict(state))
 
     def slot(self, rate: float | None, *, copies: int = 1) -> float:
@@ -124,17 +124,18 @@ class SharedPacer(Pacer):
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
 
     @contextlib.contextmanager
-    def _edit(self) -> Iterator[PaceState]:
+    def _edit(self, *, write: bool = True) -> Iterator[PaceState]:
         import fcntl  # lazy: POSIX only; a one-process run never needs it
 
         with self._lock:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            fcntl.flock(self._fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
             try:
                 state = _decode(os.pread(self._fd, 4096, 0))
                 yield state
-                data = json.dumps(asdict(state)).encode()
-                os.ftruncate(self._fd, 0)
-                os.pwrite(self._fd, data, 0)
+                if write:
+                    data = json.dumps(asdict(state)).encode()
+                    os.ftruncate(self._fd, 0)
+                    os.pwrite(self._fd, data, 0)
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 

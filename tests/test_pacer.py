@@ -251,6 +251,8 @@ rate_limit_per_s = {RATE}
         connections = {number for number, _ in server.requests}
     assert (out / "results.json").exists(), proc.stderr
     results = json.loads((out / "results.json").read_text())
+    span = received[-1] - received[0]
+    print(f"{len(received)} requests over {span:.1f} s, at most {max_in_window(received)} in 1 s")
     assert len(received) >= 3 * RATE  # the workers did press on the limit
     assert len(connections) >= 2  # both workers sent
     assert max_in_window(received) <= RATE + 1, max_in_window(received)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._combined import COMBINED_SCHEMA
 from .._exceptions import ConfigError
 from ._load import load_results
 from ._text import esc, slug
@@ -34,7 +35,6 @@ __all__ = [
 ]
 
 COMBINED_TEMPLATE = Path(__file__).resolve().parent / "combined.ipynb"
-_SCHEMA = "exchange-conformance/combined"
 _FLEET_WORDS = {
     "conformant": "Every target conformant",
     "conformant_with_gaps": "Conformant with gaps",
@@ -64,8 +64,8 @@ def load_combined(path: str | Path) -> tuple[dict[str, Any], list[Member]]:
         raise ConfigError(f"{path}: no such combined results file") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: not a combined results file ({exc})") from None
-    if not isinstance(data, dict) or data.get("schema") != _SCHEMA:
-        raise ConfigError(f"{path}: not a combined results file (no schema {_SCHEMA!r})")
+    if not isinstance(data, dict) or data.get("schema") != COMBINED_SCHEMA:
+        raise ConfigError(f"{path}: not a combined results file (no schema {COMBINED_SCHEMA!r})")
     members = []
     for entry in data.get("targets") or []:
         where = entry.get("results") if isinstance(entry, Mapping) else None
