@@ -10,6 +10,7 @@ file lives in a directory of the controller's own, removed when pytest ends.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import tempfile
 import time
@@ -69,10 +70,11 @@ def share_with(node: Any) -> None:
 
 
 def shared_pacer(config: pytest.Config) -> SharedPacer | None:
-    """A worker's handle on the run's pace file; ``None`` outside xdist (or a worker
-    started by a controller without this plugin)."""
+    """A worker's handle on the run's pace file; ``None`` outside xdist, for a worker
+    started by a controller without this plugin, or where there is no ``flock``
+    (Windows: each worker then keeps its own pace, as before)."""
     path = getattr(config, "workerinput", {}).get(PACE_KEY)
-    return SharedPacer(path) if isinstance(path, str) else None
+    return SharedPacer(path) if isinstance(path, str) and os.name == "posix" else None
 
 
 def cleanup(config: pytest.Config) -> None:
