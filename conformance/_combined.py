@@ -27,6 +27,7 @@ __all__ = [
     "COMBINED_SCHEMA_VERSION",
     "Member",
     "combine",
+    "ensure_writable",
     "fleet_exit_code",
     "fleet_verdict",
     "parse_sources",
@@ -92,6 +93,21 @@ def parse_sources(values: Sequence[str]) -> list[Member]:
     return members
 
 
+def ensure_writable(out: Path, *, option: str = "--out") -> None:
+    """Create ``out`` and prove a file can be written in it, or raise
+    :class:`~conformance.ConfigError` (one line naming ``option``) before any work."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-check"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"{option} {out}: cannot write there ({exc.strerror or exc}); choose a "
+            "writable directory"
+        ) from None
+
+
 def combine(members: Sequence[Member], out: Path) -> Path:
     """Validate every member's results, copy each (and its junit.xml) to
     ``out/targets/<label>/`` unless it is there already, and write ``out/combined.json``.
@@ -100,6 +116,7 @@ def combine(members: Sequence[Member], out: Path) -> Path:
     # lazy: the reader validates through the schema models (msgspec), as the report does
     from .report._load import load_results
 
+    ensure_writable(out)
     entries: list[dict[str, Any]] = []
     loaded: list[tuple[str, Mapping[str, Any]]] = []
     for member in members:

@@ -26,8 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._combined import Member, combine, unique_label
-from ._exceptions import ConfigError
+from ._combined import Member, combine, ensure_writable, unique_label
 
 #: children running at once; more targets wait for a free slot (the CI matrix is the
 #: engine for a fleet of hundreds: one job per target, then ``conformance merge``)
@@ -108,15 +107,7 @@ def run_fleet(configs: Sequence[str], common: Sequence[str], *, out: Path) -> tu
     combined results and report into ``out``. Returns the exit code and the path of
     ``combined.json``. Raises :class:`~conformance.ConfigError` before any run when
     ``out`` cannot be written."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-check"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigError(
-            f"--report-dir {out}: cannot write there ({exc.strerror}); choose a writable directory"
-        ) from None
+    ensure_writable(out, option="--report-dir")
     runs = plan(configs, out)
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(runs), MAX_AT_ONCE)) as pool:
         outcomes = list(pool.map(lambda r: _run_one(r, common), runs))

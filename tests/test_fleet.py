@@ -135,6 +135,17 @@ def test_an_unwritable_report_dir_stops_a_fleet_before_any_run(tmp_path: Path) -
         run_fleet(["a.toml", "b.toml"], [], out=blocked / "out")
 
 
+def test_merge_into_an_unwritable_directory_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = two_results(tmp_path)
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    assert main(["merge", str(a), str(b), "--out", str(blocked / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and "cannot write there" in err
+
+
 def test_merge_without_the_report_extra_writes_the_combined_json_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
