@@ -25,7 +25,14 @@ def register(sub: Any) -> None:
         "failed or erred; 2: could not run; 3: incomplete (stopped before every selected "
         "case ran: Ctrl-C, -x, a crashed worker).",
     )
-    run.add_argument("--config", metavar="FILE", help="target configuration (TOML)")
+    run.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="target configuration (TOML); repeat it to run several targets at once into "
+        "one combined report",
+    )
     run.add_argument(
         "--report-dir", metavar="DIR", help="output directory (default reports/<run id>)"
     )
@@ -181,7 +188,7 @@ def _check_run(args: argparse.Namespace) -> None:
     starts: a mistake is then one clean line and exit 2, not a collection error."""
     # lazy: `conformance --help` and the other commands do not need the catalog
     from ._config import load_run_config
-    from ._outputs import check_writable
+    from ._outputs import ensure_writable
     from ._selection import select_cases
     from ._waivers import load_waivers
     from .catalog import load_cases
@@ -189,9 +196,11 @@ def _check_run(args: argparse.Namespace) -> None:
     config = load_run_config(Path(args.config) if args.config else None, cwd=Path.cwd())
     load_waivers(Path(args.waivers) if args.waivers else None)
     if args.report_dir:
-        check_writable(Path(args.report_dir))
-    else:  # reports/<run id>: its parent must take a new directory
-        check_writable(Path((config.report_dir if config is not None else None) or "reports"))
+        ensure_writable(Path(args.report_dir), option="--report-dir")
+    elif config is not None and config.report_dir is not None:  # <dir>/<run id>
+        ensure_writable(config.report_dir, option="[report] dir")
+    else:
+        ensure_writable(Path("reports"), option="the report directory")
     profile = config.profile if config is not None else "dynamic"
     chosen = select_cases(
         load_cases(args.cases),
@@ -215,6 +224,10 @@ def run_suite(args: argparse.Namespace) -> int:
 
     check_flaws(args.flaw)
     check_variants(args.variant)
+    configs = list(args.config or ())
+    if len(configs) > 1:
+        return _run_targets(args, configs)
+    args.config = configs[0] if configs else None
     report = RunReport()
     code = pytest.main(pytest_args(args), plugins=[report])
     outputs = report.outputs
@@ -241,6 +254,21 @@ def run_suite(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 2
+
+
+def _run_targets(args: argparse.Namespace, configs: list[str]) -> int:
+    """Several ``--config``: every target checked first (one line, exit 2, nothing
+    sent), then run at once into one combined report (:mod:`._fleet`)."""
+    from ._cli_merge import write_report  # lazy: only a run of several targets needs them
+    from ._fleet import child_args, default_out, run_fleet
+
+    for config in configs:
+        pytest_args(argparse.Namespace(**{**vars(args), "config": config}))
+    out = Path(args.report_dir) if args.report_dir else default_out()
+    code, combined = run_fleet(configs, child_args(args), out=out)
+    print(f"{'combined:':<10}{combined}")
+    write_report(combined, render=not args.no_report)
+    return code
 
 
 def list_cases(args: argparse.Namespace) -> int:

@@ -3,7 +3,6 @@ and, unless asked not to, the executed notebook and the HTML report."""
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,29 +55,19 @@ def write_outputs(
     )
 
 
-def check_writable(out: Path) -> None:
-    """Raise :class:`ConfigError` (one line) unless the outputs can be written into
-    ``out``: checked before a run sends anything, so that a run is never lost to a typo.
-    The directories it had to create to find out are removed again."""
-    created: list[Path] = []
-    probe = out
-    while not probe.exists() and probe != probe.parent:
-        created.append(probe)
-        probe = probe.parent
+def ensure_writable(out: Path, *, option: str = "--report-dir") -> None:
+    """Create ``out`` and prove a file can be written in it, or raise
+    :class:`~conformance.ConfigError` (one line naming ``option``): checked before a run
+    (or a merge) does any work, so that none is lost to a typo."""
     try:
-        for directory in reversed(created):
-            directory.mkdir()
+        out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
     except OSError as exc:
-        why = exc.strerror or type(exc).__name__
         raise ConfigError(
-            f"cannot write the outputs into {out} ({why}); choose another report directory"
+            f"{option} {out}: cannot write there ({exc.strerror or exc}); choose a "
+            "writable directory"
         ) from None
-    finally:
-        for directory in created:
-            with contextlib.suppress(OSError):
-                directory.rmdir()
 
 
 def _render(results_path: Path) -> tuple[Path | None, str]:

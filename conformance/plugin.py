@@ -138,7 +138,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from .catalog._model import CATEGORIES  # lazy: the plugin's import stays pytest-only
+    from . import _xdist_share  # lazy: the plugin's import stays pytest-only
+    from .catalog._model import CATEGORIES
+
+    _xdist_share.start_clock(config)
 
     for category in CATEGORIES:
         config.addinivalue_line("markers", f"{category}: conformance cases of category {category}")
@@ -152,7 +155,7 @@ def _check_options(config: pytest.Config) -> None:
     ``ERROR:`` line from pytest (a usage error), not a traceback out of collection."""
     # lazy: the plugin's import stays pytest-only
     from ._exceptions import ConformanceError
-    from ._outputs import check_writable
+    from ._outputs import ensure_writable
     from ._selection import resolve_category
     from ._waivers import load_waivers
 
@@ -167,7 +170,7 @@ def _check_options(config: pytest.Config) -> None:
             load_waivers(Path(waivers))
         report_dir = config.getoption(OPT_REPORT_DIR)
         if report_dir and not hasattr(config, "workerinput"):  # xdist workers write nothing
-            check_writable(Path(report_dir))
+            ensure_writable(Path(report_dir), option=OPT_REPORT_DIR)
     except ConformanceError as exc:
         raise pytest.UsageError(str(exc)) from None
     if config.getoption(OPT_CONFIG) or config.getoption(OPT_CASES):
@@ -295,12 +298,15 @@ class ConformanceRun:
         default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     )
 
+    _pacer: Any = None  # the run's shared pace under xdist (a _pacer.SharedPacer)
+
     @classmethod
     def from_pytest(cls, config: pytest.Config) -> ConformanceRun:
         """Read the options and the target configuration (``--conformance-config`` or
         ``[tool.conformance]`` in ``pyproject.toml``); a wrong one is a usage error with
         one precise line."""
         # lazy: the plugin loads in every pytest run; the run's modules only when asked
+        from . import _xdist_share
         from ._config import load_run_config
         from ._exceptions import ConformanceError
         from ._runlog import RunLog
@@ -328,6 +334,7 @@ class ConformanceRun:
             raise pytest.UsageError(
                 f"{OPT_EMBEDDED_ALG} applies to the embedded emulator only; drop it or the config"
             )
+        clock = _xdist_share.run_clock(config)  # the controller's start, under xdist
         return cls(
             options=options,
             config=loaded,
@@ -335,6 +342,9 @@ class ConformanceRun:
             catalog=catalog,
             report=_cli_report(config),
             log=RunLog(),
+            _started=clock.started,
+            _started_at=clock.started_at,
+            _pacer=_xdist_share.shared_pacer(config),
         )
 
     @property
@@ -426,6 +436,7 @@ class ConformanceRun:
                     policy=self.policy,
                     properties=properties,
                     algs=o.embedded_algs or None,
+                    pacer=self._pacer,
                 )
             )
             check_baseline(self.runtime)
@@ -678,6 +689,22 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: xdist may not be installed
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: share the run's clock and pace (one rate limit) with a worker."""
+    from . import _xdist_share  # lazy: see from_pytest
+
+    _xdist_share.share_with(node)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the terminal reporter's (see _quiet_abort)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from . import _xdist_share  # lazy: see from_pytest
+
+    _quiet_abort(config)
+    _xdist_share.cleanup(config)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: xdist may not be installed
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: collect a worker's log."""
     run = _run(node.config)
@@ -721,8 +748,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.INTERRUPTED
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_unconfigure(config: pytest.Config) -> None:
+def _quiet_abort(config: pytest.Config) -> None:
     """Under ``conformance run``, a run that could not start is said once, by the CLI:
     drop the copy pytest's terminal reporter keeps to print at exit (a private attribute,
     so only when it is there; tests/test_user_errors.py notices if pytest renames it)."""
