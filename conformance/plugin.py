@@ -47,6 +47,8 @@ OPT_DEADLINE = "--conformance-deadline"
 #: how a run stopped by the circuit breaker is recognised (also in a worker's log)
 UNAVAILABLE = "target unavailable:"
 DEADLINE = "the run's deadline of"
+#: how a run that could not start is recognised (also in a worker's log)
+ABORTED = "conformance: error:"
 
 _RUN = pytest.StashKey["ConformanceRun"]()
 _WORKER_KEY = "conformance_records"
@@ -413,6 +415,7 @@ class ConformanceRun:
         message = one_line(message, limit=1000)
         self._stack.close()
         if self.report is None:
+            self.log.stopped.append(message)  # an xdist worker: the controller says it
             pytest.exit(message, returncode=2)
         # `conformance run` prints the line and exits 2 whatever pytest's code: any code
         # but INTERRUPTED keeps pytest from printing it at the session's end as well (and
@@ -734,6 +737,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if run.log.records or run.log.stopped:
             workeroutput[_WORKER_KEY] = run.log.payload()
         return
+    aborted = next((w for w in run.log.stopped if w.startswith(ABORTED)), None)
+    if aborted is not None and run.report is not None and run.report.error is None:
+        run.report.error = aborted  # a worker could not start: `conformance run` says why
     if not run.log.records:
         return
     outputs = run.finish()

@@ -172,7 +172,8 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_an_unreachable_target_is_said_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_an_unreachable_target_is_said_once(tmp_path: Path, workers: list[str]) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -191,7 +192,7 @@ def test_an_unreachable_target_is_said_once(tmp_path: Path) -> None:
         '[[target.keys]]\nkid = "k1"\nalg = "ES256"\nprivate_key = "key.pem"\n'
         "[transport]\ntimeout_s = 2\nretries = 0\n"
     )
-    proc = conformance("run", "--config", "target.toml", "--no-report", cwd=tmp_path)
+    proc = conformance("run", "--config", "target.toml", "--no-report", *workers, cwd=tmp_path)
     assert proc.returncode == 2
     line = one_error_line(proc.stderr, "conformance: error:", "unreachable", url)
     assert "_pytest.outcomes.Exit" not in proc.stdout + proc.stderr
