@@ -23,7 +23,7 @@ from .._jose import encode_json
 from ..forge import b64url_encode, compact, standard_header
 from .authoring import Case, CaseContext, Level, Severity, case, claims_with
 
-__all__ = ["CASES", "MAX_TOKEN_CHARS", "NOT_APPLICABLE", "STALL_S"]
+__all__ = ["CASES", "MAX_TOKEN_CHARS", "NOT_APPLICABLE", "STALL_S", "allowed_latency_ms"]
 
 #: A refusal slower than this (and than 10x the target's answer to a valid assertion) is
 #: a stall: no parser needs seconds to refuse 40 KB.
@@ -120,6 +120,11 @@ _HOSTILE: tuple[tuple[str, str, Build, tuple[str, ...]], ...] = (
 )
 
 
+def allowed_latency_ms(baseline_ms: float) -> float:
+    """How long a refusal may take, given the target's answer to a valid assertion."""
+    return max(STALL_S * 1000, SLOWER_THAN_BASELINE * baseline_ms)
+
+
 def _fast_refusal(build: Build) -> Callable[[CaseContext], None]:
     def run(ctx: CaseContext) -> None:
         token = build(ctx)
@@ -127,7 +132,7 @@ def _fast_refusal(build: Build) -> Callable[[CaseContext], None]:
             ctx.error(f"the case built {len(token)} characters, over {MAX_TOKEN_CHARS}")
         baseline = ctx.valid(label="baseline")
         ctx.check(ctx.accepted(baseline), "a valid assertion was not accepted (the baseline)")
-        allowed_ms = max(STALL_S * 1000, SLOWER_THAN_BASELINE * baseline.latency_ms)
+        allowed_ms = allowed_latency_ms(baseline.latency_ms)
         hostile = ctx.send(token, label="hostile")
         if hostile.status is None:
             stalled = "timed out" in (hostile.error or "") or "timeout" in (hostile.error or "")
