@@ -10,7 +10,7 @@ cases (``catalog/hygiene.py``) judge the log once, so one refusal counts once:
 * ``disclosure`` — a stack trace, PEM key material, an exception repr, an "expected
   <value>" (CVE-2019-7644), the assertion's own signature, the trusted key's parameters;
 * ``reflection`` — attacker-controlled markup from the assertion (a ``kid``, a claim)
-  verbatim in an answer that is not JSON (an HTML error page renders it);
+  verbatim in an answer a browser renders (HTML, XML, or no content type at all);
 * ``shape`` — a refusal of an exchange without a JSON object carrying an ``error`` string.
 
 Refusals recorded by the ``errors.*`` cases (other than ``errors.hygiene.*``) are left
@@ -91,6 +91,13 @@ def _markup(assertion: str | None) -> list[str]:
     return found
 
 
+def _renders(content_type: str) -> bool:
+    """Whether a browser renders markup in an answer of this type (HTML, XML, SVG, or
+    no type at all: sniffed)."""
+    kind = content_type.lower()
+    return not kind.strip() or "html" in kind or "xml" in kind
+
+
 def inspect(exchange: Exchange, material: Sequence[str] = ()) -> list[tuple[str, str]]:
     """(kind, what) for each problem of one clean refusal; ``material`` are public-key
     parameters an answer must not echo."""
@@ -104,7 +111,7 @@ def inspect(exchange: Exchange, material: Sequence[str] = ()) -> list[tuple[str,
     headers = exchange.raw_response_headers or exchange.response_headers
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     reflected = any(s in text for s in _markup(exchange.assertion))
-    if reflected and "json" not in content_type.lower():
+    if reflected and _renders(content_type):
         found.append(
             ("reflection", f"reflects markup from the assertion unescaped ({content_type})")
         )

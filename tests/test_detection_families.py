@@ -76,12 +76,16 @@ def test_disclosures_are_found(body: str, what: str) -> None:
     assert what in found[0][1]
 
 
-def test_markup_reflected_outside_json_is_found_but_not_inside_json() -> None:
+def test_markup_reflected_into_a_rendered_answer_is_found_but_not_into_json() -> None:
     token = _token_with_kid("<svg onload=x>")
     html = _refusal("<p>unknown key <svg onload=x></p>", content_type="text/html", token=token)
+    untyped = _refusal("unknown key <svg onload=x>", content_type="", token=token)
     as_json = _refusal('{"error": "unknown key <svg onload=x>"}', token=token)
+    plain = _refusal("unknown key <svg onload=x>", content_type="text/plain", token=token)
     assert ("reflection" in {kind for kind, _ in inspect(html)}) is True
+    assert ("reflection" in {kind for kind, _ in inspect(untyped)}) is True
     assert [kind for kind, _ in inspect(as_json)] == []
+    assert [kind for kind, _ in inspect(plain)] == ["shape"]
 
 
 def test_a_refusal_without_a_json_error_string_is_a_shape_finding() -> None:
