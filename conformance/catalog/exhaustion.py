@@ -1,8 +1,9 @@
 """Resource exhaustion before authentication (issue 14, class 8): hostile structure gets a
 fast 4xx, never a 5xx or a stall.
 
-Everything here is refused before any signature is checked (the structure is wrong, or
-the signature is by no key), so an unauthenticated caller can send it at will: a parser
+Everything here must be refused, and needs no credential: the structure is wrong, or the
+token is signed by an attacker key under the trusted ``kid`` (its header and payload are
+parsed before the signature fails), so an unauthenticated caller can send it at will: a parser
 that splits quadratically on dots, recurses into a deep header or converts a
 20 000-digit number turns one request into seconds of CPU. ``encoding.heavy_json.*``
 judges that a valid assertion carrying heavy JSON gets no 5xx; these cases add a
@@ -37,16 +38,21 @@ Build = Callable[[CaseContext], str]
 
 
 def _signed(header: bytes | None = None, payload: bytes | None = None) -> Build:
+    """A token over these bytes under the trusted key's header, signed by an attacker key:
+    unauthenticated, yet its header and payload are parsed before the signature fails (a
+    validly signed heavy token may be accepted: ``encoding.heavy_json.*`` judge those)."""
+
     def build(ctx: CaseContext) -> str:
         head = header if header is not None else encode_json(standard_header(ctx.key))
         body = payload if payload is not None else encode_json(claims_with(ctx))
-        return compact(head, body, key=ctx.key.private_key, alg=ctx.key.alg)
+        attacker = ctx.keyring.attacker(ctx.key.alg)
+        return compact(head, body, key=attacker.private_key, alg=ctx.key.alg)
 
     return build
 
 
 def _header_with(raw_member: str) -> Build:
-    """A correctly signed token whose header carries one extra member, written raw."""
+    """An attacker-signed token whose header carries one extra member, written raw."""
 
     def build(ctx: CaseContext) -> str:
         head = encode_json(standard_header(ctx.key))[:-1] + f",{raw_member}}}".encode()
