@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -110,11 +110,15 @@ def create_app(
         handler: Callable[[Request, bytes], Reply], *, read_body: bool = True
     ) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
+            body = b""
             try:
                 body = await _read_body(request, limit) if read_body else b""
                 call = functools.partial(handler, request, body)
                 return _reply(await anyio.to_thread.run_sync(call))
             except Rejected as rejected:
+                page = emulator.reflecting_page(rejected, body)
+                if page is not None:  # the errors_reflect_input flaw
+                    return HTMLResponse(page, status_code=rejected.status)
                 return JSONResponse(
                     {"error": emulator.error_text(rejected)}, status_code=rejected.status
                 )
