@@ -126,3 +126,14 @@ def test_a_clean_run_has_no_findings() -> None:
 )
 def test_security_severity_falls_in_githubs_bands(severity: str, score: float) -> None:
     assert security_severity(severity) == score
+
+
+def test_the_documentation_table_of_weaknesses_is_current() -> None:
+    from pathlib import Path
+
+    from conformance.catalog.weaknesses import markdown
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "weaknesses.md"
+    assert doc.read_text(encoding="utf-8") == markdown(), (
+        "regenerate with: python3 -m conformance.catalog.weaknesses > docs/weaknesses.md"
+    )
