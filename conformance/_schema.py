@@ -11,7 +11,7 @@
 Schema version 2 added the run verdicts ``incomplete`` and ``conformant_with_gaps``,
 ``summary.coverage`` and ``run.selection``; the reader still reads version 1. Fields
 that files of version 1 may lack (``failure``, ``rerun``, ``waited_ms``,
-``unused_waivers``, ``coverage``, ``selection``) have defaults, so old baselines still
+``unused_waivers``, ``coverage``, ``selection``, ``runner``) have defaults, so old baselines still
 load; every other field is required, and the writer always writes every field.
 """
 
@@ -266,6 +266,10 @@ class RunInfo(msgspec.Struct, frozen=True, kw_only=True):
     selection: Annotated[
         Selection | None, _d("what the run selected (null in files of schema version 1)")
     ] = None
+    runner: Annotated[
+        Literal["cli", "pytest", ""],
+        _d("how the run was started: conformance run (cli) or pytest; '' when not recorded"),
+    ] = ""
 
 
 class Fact(msgspec.Struct, frozen=True, kw_only=True):

@@ -488,6 +488,9 @@ class ConformanceRun:
             "duration_s": round(time.time() - self._started, 3),
             "seed": o.seed,
             "strict": o.strict,
+            # The report names options as this person types them (--strict or
+            # --conformance-strict): conformance run hands us a RunReport, pytest does not.
+            "runner": "cli" if self.report is not None else "pytest",
             "target": self.log.target,
             "selection": self.selection(),
         }

@@ -159,9 +159,7 @@ def export_html(nb: Any, html_path: Path, *, title: str = "Exchange conformance 
         nbconvert.preprocessors.TagRemovePreprocessor(remove_cell_tags={"remove-cell"}),
         enabled=True,
     )
-    body, _ = exporter.from_notebook_node(
-        nb, resources={"metadata": {"name": title}, "csp": CSP}
-    )
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}, "csp": CSP})
     html_path.write_text(body, encoding="utf-8")
     return html_path
 

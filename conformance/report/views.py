@@ -351,14 +351,41 @@ def _exchange(index: int, exchange: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+#: Exchanges shown whole per case: the first and the last ones (a property case's
+#: shrunk example comes last); the others are one line each, in results.json in full.
+EVIDENCE_SHOWN = 6
+
+
+def _exchange_line(index: int, exchange: Mapping[str, Any]) -> str:
+    status = _get(exchange, "status")
+    return (
+        f"<li>#{index} {esc(_get(exchange, 'label'))} → "
+        f"{esc(status if status is not None else 'no answer')}</li>"
+    )
+
+
 def _evidence(case: Mapping[str, Any]) -> str:
     exchanges = [e for e in _list(_get(case, "exchanges")) if isinstance(e, Mapping)]
     if not exchanges:
         return '<div class="cr-small">No exchange recorded.</div>'
+    numbered = list(enumerate(exchanges, start=1))
+    half = EVIDENCE_SHOWN // 2
+    if len(numbered) <= EVIDENCE_SHOWN:
+        shown, folded, rest = numbered, [], []
+    else:
+        shown, folded, rest = numbered[:half], numbered[half:-half], numbered[-half:]
+    body = "".join(_exchange(i, e) for i, e in shown)
+    if folded:
+        body += (
+            f'<div class="cr-small">{_plural(len(folded), "more exchange")}, whole in '
+            'results.json:</div><ul class="cr-gaps">'
+            + "".join(_exchange_line(i, e) for i, e in folded)
+            + "</ul>"
+        )
+    body += "".join(_exchange(i, e) for i, e in rest)
     return (
         f"<details><summary>Evidence: {_plural(len(exchanges), 'exchange')}</summary>"
-        + "".join(_exchange(i, e) for i, e in enumerate(exchanges, start=1))
-        + "</details>"
+        f"{body}</details>"
     )
 
 
