@@ -19,7 +19,16 @@ from typing import Any
 from ._text import plain
 from ._vocab import SEVERITY_ORDER, VERDICT_COLOURS, categories
 
-__all__ = ["STACK_ORDER", "Figure", "all_figures", "findings", "matrix", "severity"]
+__all__ = [
+    "STACK_ORDER",
+    "Figure",
+    "all_figures",
+    "findings",
+    "matrix",
+    "rc",
+    "severity",
+    "verdict_bars",
+]
 
 #: Width and height of a figure in inches, and its resolution: small files, readable in
 #: print at the page width.
@@ -63,7 +72,8 @@ def _png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _rc() -> Any:
+def rc() -> Any:
+    """The report's matplotlib style, as a context manager."""
     # lazy: importing the report package (conformance diff) needs no matplotlib
     import matplotlib as mpl
 
@@ -151,31 +161,37 @@ def _stacked(ax: Any, names: list[str], rows: Mapping[str, Any], verdicts: list[
         ax.text(0.5, 0.5, "no cases", transform=ax.transAxes, ha="center")
 
 
+def verdict_bars(results: Mapping[str, Any], by: str) -> Any:
+    """The matplotlib figure of :func:`matrix` (``by="category"``) or :func:`severity`
+    (``by="severity"``), before it becomes a PNG (tests measure where its labels are)."""
+    if by == "category":
+        rows = _summary(results, "by_category")
+        names = [n for n in categories(results) if n in rows]
+        title, height = "Verdicts by category", max(HEIGHT_IN, 0.9 + 0.28 * len(names))
+    else:
+        rows = _summary(results, "by_severity")
+        names = [s for s in SEVERITY_ORDER if s in rows]
+        names += [str(s) for s in rows if s not in SEVERITY_ORDER]
+        title, height = "Verdicts by severity", max(2.2, 0.9 + 0.28 * len(names))
+    fig = _new_figure(height)
+    ax = fig.add_subplot()
+    _stacked(ax, names, rows, _present(results))
+    ax.set_title(title, loc="left", fontsize=9, pad=16)
+    return fig
+
+
 def matrix(results: Mapping[str, Any]) -> Figure:
     """Category x verdict: one stacked horizontal bar per category (``by_category``),
     counts on the bars."""
-    by_category = _summary(results, "by_category")
-    names = [n for n in categories(results) if n in by_category]
-    with _rc():
-        fig = _new_figure(max(HEIGHT_IN, 0.9 + 0.28 * len(names)))
-        ax = fig.add_subplot()
-        _stacked(ax, names, by_category, _present(results))
-        ax.set_title("Verdicts by category", loc="left", fontsize=9, pad=16)
-        return Figure("matrix", "Verdicts by category", _png(fig))
+    with rc():
+        return Figure("matrix", "Verdicts by category", _png(verdict_bars(results, "category")))
 
 
 def severity(results: Mapping[str, Any]) -> Figure:
     """Cases by severity, stacked by verdict (``summary.by_severity``), counts on the bars,
     the same verdict order and legend as :func:`matrix`."""
-    by_severity = _summary(results, "by_severity")
-    names = [s for s in SEVERITY_ORDER if s in by_severity]
-    names += [str(s) for s in by_severity if s not in SEVERITY_ORDER]
-    with _rc():
-        fig = _new_figure(max(2.2, 0.9 + 0.28 * len(names)))
-        ax = fig.add_subplot()
-        _stacked(ax, names, by_severity, _present(results))
-        ax.set_title("Verdicts by severity", loc="left", fontsize=9, pad=16)
-        return Figure("severity", "Verdicts by severity", _png(fig))
+    with rc():
+        return Figure("severity", "Verdicts by severity", _png(verdict_bars(results, "severity")))
 
 
 def findings(found: Sequence[Any]) -> Figure | None:
@@ -194,7 +210,7 @@ def findings(found: Sequence[Any]) -> Figure | None:
         row[1] += len(finding.case_ids)
     names = [s for s in SEVERITY_ORDER if s in counts]
     names += [s for s in counts if s not in SEVERITY_ORDER]
-    with _rc():
+    with rc():
         fig = _new_figure(max(1.6, 0.8 + 0.3 * len(names)))
         ax = fig.add_subplot()
         ys = list(range(len(names)))[::-1]
