@@ -15,6 +15,7 @@ them with IPython for classes that have none (a :class:`~conformance.findings.Fi
 from __future__ import annotations
 
 import html
+import importlib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -139,11 +140,10 @@ def install(ipython: Any = None) -> None:
     own ``_repr_html_``). Does nothing outside IPython."""
     if ipython is None:
         try:
-            # lazy: IPython is there only inside a kernel
-            from IPython import get_ipython
+            # lazy: IPython is there only inside a kernel (untyped: used through Any)
+            ipython = importlib.import_module("IPython").get_ipython()
         except ImportError:
             return
-        ipython = get_ipython()
     if ipython is None:
         return
     # By name: this module imports nothing of the catalog (Case imports it).

@@ -50,8 +50,8 @@ def resend(
     given for a run against the embedded emulator.
     """
     # lazy: the engine and the catalog start only when a reviewer re-sends a case
-    from .._runtime import open_runtime
     from .._engine import run_case
+    from .._runtime import open_runtime
     from ..catalog import BY_ID
 
     case_id = case_id or default_case(results)
