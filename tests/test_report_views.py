@@ -279,6 +279,8 @@ def test_the_strict_option_is_named_as_the_run_was_started(
     data["run"]["runner"] = runner
     data["run"]["strict"] = True
     page = views.attention(data) + views.run_details(data)
+    summary = views.summary(data, findings(data))
+    assert f"only in a strict run (<code>{named}</code>)" in summary
     assert f"<code>{named}</code>" in page and f"strict ({named})" in page
     if not_named:
         assert not_named not in page

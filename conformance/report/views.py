@@ -218,9 +218,16 @@ def summary(results: Mapping[str, Any], found: Sequence[Finding]) -> str:
         ]
         for f in found
     ]
+    notes = ""
+    if any(f.verdict == "warn" for f in found):
+        notes = (
+            '<p class="cr-small"><em>warn</em>: failed <em>should</em> cases (hardening); '
+            "they fail the run only in a strict run "
+            f"(<code>{esc(strict_option(results))}</code>).</p>"
+        )
     return _section(
         f"Findings ({len(found)})",
-        f"<p>{tally}</p>"
+        f"<p>{tally}</p>{notes}"
         + _table(
             ["Severity", "Finding", "Verdict", "Cases", "Impact"], rows, cls="cr-table cr-findings"
         ),
