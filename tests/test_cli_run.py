@@ -99,6 +99,7 @@ def test_run_prints_the_outputs_last_and_exits_0(tmp_path: Path) -> None:
     assert last == [f"results: {tmp_path / 'results.json'}", f"junit:   {tmp_path / 'junit.xml'}"]
     data = json.loads((tmp_path / "results.json").read_text())
     assert {c["id"] for c in data["cases"]} >= {"time.exp.past_5min", "envelope.valid.baseline"}
+    assert data["run"]["runner"] == "cli"  # the report names --strict, not the pytest option
 
 
 def test_an_unknown_case_module_is_one_line_and_exit_2() -> None:

@@ -89,6 +89,7 @@ def test_a_selected_category_runs_and_writes_results_and_junit(
     assert sorted(names) == sorted(ids)
     assert result.ret == 0
     assert "verdict: conformant" in result.stdout.str()
+    assert data["run"]["runner"] == "pytest"  # the report names --conformance-strict
 
 
 @pytest.mark.slow
