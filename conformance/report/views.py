@@ -743,9 +743,10 @@ def attention(results: Mapping[str, Any], *, findings_shown: bool = False) -> st
     if skips:
         rows = [[_id_title(c), esc(_get(c, "message"), limit=BODY_LIMIT)] for c in skips]
         parts.append(f"<h3>Skipped ({len(skips)})</h3>" + _table(["Case", "Reason"], rows))
+    title = "Waivers and skips" if findings_shown else "Warnings, waivers, errors and skips"
     if not parts:
-        parts.append('<p class="cr-ok">No warnings, waivers, errors or skips.</p>')
-    return _section("Warnings, waivers, errors and skips", "".join(parts), anchor="attention")
+        parts.append(f'<p class="cr-ok">No {title.lower().replace(" and ", " or ")}.</p>')
+    return _section(title, "".join(parts), anchor="attention")
 
 
 def _case_row(case: Mapping[str, Any]) -> str:
