@@ -3,6 +3,8 @@ runs in the executed report notebook with ``SEND = True``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from factories import make_results
 
@@ -11,9 +13,9 @@ from conformance.findings import findings
 from conformance.report.resend import default_case, resend
 
 
-def _embedded(flaws: list[str]) -> dict[str, object]:
+def _embedded(flaws: list[str]) -> dict[str, Any]:
     data = make_results(n_cases=5, failures=1, critical=1)
-    data["run"]["target"].update(embedded=True, flaws=flaws)  # type: ignore[index]
+    data["run"]["target"].update(embedded=True, flaws=flaws)
     return data
 
 
@@ -30,7 +32,7 @@ def test_wrong_requests_say_what_to_set() -> None:
         resend(data, "no.such.case")
     with pytest.raises(ConfigError, match="leave CONFIG = None"):
         resend(data, "time.exp.past_5min", config="target.toml")
-    data["run"]["target"]["embedded"] = False  # type: ignore[index]
+    data["run"]["target"]["embedded"] = False
     with pytest.raises(ConfigError, match="set CONFIG to the path of its TOML file"):
         resend(data, "time.exp.past_5min")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from factories import HOSTILE_BODY, make_results
@@ -112,7 +113,7 @@ def test_no_findings_picture_without_findings() -> None:
     assert [f.name for f in figures.all_figures(clean, [])] == ["matrix", "severity"]
 
 
-def _labels(by: str, data: dict[str, object]) -> tuple[list[str], list[str], list[object]]:
+def _labels(by: str, data: dict[str, Any]) -> tuple[list[str], list[str], list[Any]]:
     """The legend's entries, the texts drawn on the axes, and their boxes on the canvas."""
     with figures.rc():
         fig = figures.verdict_bars(data, by)
@@ -216,9 +217,9 @@ def test_a_gappy_run_says_which_critical_cases_did_not_run() -> None:
     assert "Gap: 42 of 50 critical cases did not run" in headline(data)
 
 
-def _variants(data: dict[str, object], n: int) -> None:
+def _variants(data: dict[str, Any], n: int) -> None:
     """Make ``n`` failing cases of ``data`` variants of one weakness (alg none)."""
-    failing = [c for c in data["cases"] if c["verdict"] == "fail"][:n]  # type: ignore[index]
+    failing = [c for c in data["cases"] if c["verdict"] == "fail"][:n]
     for i, case in enumerate(failing):
         case["id"] = f"algorithms.none.variant_{i}"
         case["category"] = "algorithms"
