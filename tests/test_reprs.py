@@ -4,11 +4,13 @@ value escaped, bounded, and no secret whole (conformance/_reprs.py)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from factories import HOSTILE_BODY, make_results
 
 from conformance import _reprs
 from conformance._engine import CaseResult
+from conformance._redact import scrub
 from conformance.catalog import BY_ID
 from conformance.findings import findings
 from conformance.targets.base import Exchange
@@ -52,8 +54,16 @@ def test_a_hostile_exchange_shows_as_escaped_text() -> None:
 def test_an_exchange_never_shows_a_token_whole() -> None:
     page = _exchange(body=f'{{"elevatedAccessToken": "{_TOKEN}"}}')._repr_html_()
     assert _SIGNATURE not in page
-    assert "Bearer [redacted]" in page
+    assert "Bearer [redacted]" in page, re.findall(r"authorization[^<]*", page)
     assert "[cut: 86 chars]" in page  # the assertion decoded, its signature cut
+
+
+def test_showing_a_recorded_exchange_remembers_no_placeholder_as_a_secret() -> None:
+    recorded = replace(_exchange(), request_headers={"authorization": "Bearer [redacted]"})
+    assert "authorization: Bearer [redacted]" in recorded._repr_html_()
+    # shown twice: the first showing must not have made the placeholder a "secret"
+    assert "authorization: Bearer [redacted]" in recorded._repr_html_()
+    assert scrub("Bearer [redacted]") == "Bearer [redacted]"
 
 
 def test_an_overlong_body_is_bounded() -> None:
