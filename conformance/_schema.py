@@ -161,7 +161,9 @@ class CaseRecord(msgspec.Struct, frozen=True, kw_only=True):
         str, _d("the one-screen failure text; empty unless the engine judged fail/error")
     ] = ""
     nodeid: Annotated[str, _d("pytest node id (relative to its rootdir)")]
-    rerun: Annotated[str, _d("a pytest command that runs this case again")] = ""
+    rerun: Annotated[
+        str, _d("the command that runs this case again (conformance run or pytest, as started)")
+    ] = ""
     reproduce: Annotated[str, _d("a curl line, secrets redacted")]
     duration_ms: Annotated[float, _d("wall time of the case")]
     waited_ms: Annotated[float, _d("deliberate waits (clock, cache) within duration_ms")] = 0.0

@@ -123,8 +123,11 @@ def test_run_adds_the_cases_of_a_module(tmp_path: Path) -> None:
     cases = {c["id"]: c for c in data["cases"]}
     assert set(cases) == {"time.acme.exp_past_1h", "claims.acme.sub_null"}
     assert {c["verdict"] for c in cases.values()} == {"pass"}
-    # the re-run line names the module, so the one case runs again as it did
-    assert all("--conformance-cases" in c["rerun"] for c in cases.values())
+    # the re-run line names the module, so the one case runs again as it did, in the
+    # option names of the command that ran it
+    assert all(
+        c["rerun"] == f"conformance run --id '{i}' --cases '{extension}'" for i, c in cases.items()
+    )
 
 
 @pytest.mark.slow

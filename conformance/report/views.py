@@ -491,7 +491,8 @@ def _variant(case: Mapping[str, Any], *, rationale: bool) -> str:
     return (
         f'<details class="cr-variant" id="{_case_anchor(case)}"><summary>'
         f"{badge('v', _get(case, 'verdict'))} <code>{esc(_get(case, 'id'))}</code> "
-        f"{esc(_get(case, 'title'))}</summary>{_kv(rows)}{_evidence(case)}</details>"
+        f'{esc(_get(case, "title"))} <span class="cr-small">· {esc(_get(case, "severity"))} · '
+        f"{esc(_get(case, 'level'))}</span></summary>{_kv(rows)}{_evidence(case)}</details>"
     )
 
 
