@@ -292,3 +292,18 @@ def test_a_configured_target_shows_no_emulator_row() -> None:
     assert "Emulator flaws" in views.run_details(data)
     data["run"]["target"].update(embedded=False, flaws=[])
     assert "Emulator flaws" not in views.run_details(data)
+
+
+def test_pictures_are_small_palette_pngs_and_the_same_results_give_the_same_bytes() -> None:
+    import io
+
+    from PIL import Image
+
+    data = make_results(n_cases=200, failures=5, critical=2)
+    first = figures.all_figures(data, findings(data))
+    again = figures.all_figures(data, findings(data))
+    assert [f.png for f in first] == [f.png for f in again]
+    for figure in first:
+        with Image.open(io.BytesIO(figure.png)) as image:
+            assert image.mode == "P"  # a palette: a third of the RGBA bytes
+        assert len(figure.png) < 25_000
