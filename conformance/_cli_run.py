@@ -84,6 +84,12 @@ def register(sub: Any) -> None:
         "--examples", type=int, metavar="N", help="Hypothesis examples per property test"
     )
     run.add_argument("--no-report", action="store_true", help="skip the notebook and HTML")
+    run.add_argument(
+        "--sarif",
+        metavar="FILE",
+        help="also write the findings as SARIF 2.1.0 here (always: results.sarif in the "
+        "report directory)",
+    )
     run.add_argument("-n", "--workers", metavar="N", help="pytest-xdist workers (e.g. 2 or auto)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=run_suite)
@@ -193,6 +199,9 @@ def run_suite(args: argparse.Namespace) -> int:
     if outputs is not None:
         print(f"{'results:':<9}{outputs.results}")
         print(f"{'junit:':<9}{outputs.junit}")
+        print(f"{'sarif:':<9}{outputs.sarif}")
+        if args.sarif:
+            print(f"{'sarif:':<9}{_copy(outputs.sarif, Path(args.sarif))}")
         if outputs.html is not None:
             print(f"{'html:':<9}{outputs.html}")
     if report.error is not None:
@@ -215,6 +224,18 @@ def run_suite(args: argparse.Namespace) -> int:
     return 2
 
 
+def _copy(source: Path, destination: Path) -> Path:
+    """``--sarif FILE``: the run directory's results.sarif, copied (one writer)."""
+    import shutil  # lazy: only --sarif needs it
+
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+    except OSError as exc:
+        raise ConfigError(f"--sarif {destination}: cannot write it ({exc.strerror})") from None
+    return destination
+
+
 def list_cases(args: argparse.Namespace) -> int:
     try:
         return _list_cases(args)
@@ -226,11 +247,15 @@ def list_cases(args: argparse.Namespace) -> int:
 
 def _list_cases(args: argparse.Namespace) -> int:
     from .catalog import CASES  # lazy: `conformance --help` loads no catalog
+    from .catalog.weaknesses import weakness_for
 
     if args.format == "json":
         rows = [
             {
                 "id": c.id,
+                "family": (w := weakness_for(c.id, c.category)).family,
+                "cwe": list(w.cwe),
+                "asvs": list(w.asvs),
                 "title": c.title,
                 "category": c.category,
                 "expect": c.expect.value,

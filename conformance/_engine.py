@@ -21,6 +21,7 @@ from ._assertion import Assertion
 from ._jose import SigningKey, split
 from ._keyring import Keyring
 from ._redact import remember_assertion, remember_secret, scrub
+from ._reproduce import reproduce_line
 from ._schema import Verdict
 from ._settings import PropertySettings, TargetSettings
 from ._verdict import (
@@ -458,26 +459,9 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
         message=scrub(judgement.message, limit=2000),
         exchanges=tuple(ctx.exchanges),
         duration_ms=duration_ms,
-        reproduce=reproduce_line(ctx.exchanges),
+        reproduce=reproduce_line(ctx.exchanges, case_id=case.id),
         waited_ms=ctx.waited_s * 1000,
     )
-
-
-def reproduce_line(exchanges: Sequence[Exchange]) -> str:
-    """A ``curl`` line for the last attempt of a case (the one that decided), redacted."""
-    first = next((e for e in reversed(exchanges) if e.label not in {"sign-in", "control"}), None)
-    if first is None:
-        return ""
-    parts = ["curl -sS -X", first.method, _quote(first.url)]
-    for name, value in first.request_headers.items():
-        parts += ["-H", _quote(f"{name}: {value}")]
-    if first.request_body:
-        parts += ["--data", _quote(first.request_body[:600])]
-    return scrub(" ".join(parts), limit=2000)
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def failure_message(result: CaseResult, *, rerun: str = "") -> str:

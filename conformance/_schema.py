@@ -11,8 +11,9 @@
 Schema version 2 added the run verdicts ``incomplete`` and ``conformant_with_gaps``,
 ``summary.coverage`` and ``run.selection``; the reader still reads version 1. Fields
 that files of version 1 may lack (``failure``, ``rerun``, ``waited_ms``,
-``unused_waivers``, ``coverage``, ``selection``, ``runner``) have defaults, so old baselines still
-load; every other field is required, and the writer always writes every field.
+``unused_waivers``, ``coverage``, ``selection``, ``runner``, and an exchange's
+``sent_at``, added within version 2) have defaults, so old baselines still load; every
+other field is required, and the writer always writes every field.
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ class ExchangeRecord(msgspec.Struct, frozen=True, kw_only=True):
     error: Annotated[str | None, _d("why no answer came (timeout, reset, refused)")]
     retries: Annotated[int, _d("transport retries of this request (429/503, connect)")]
     issued: Annotated[TokenRecord | None, _d("the issued token, never whole")]
+    sent_at: Annotated[
+        str, _d("when the request left, ISO 8601 UTC with milliseconds ('' in older files)")
+    ] = ""
 
 
 class WaiverRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -14,7 +14,7 @@ import sys
 from ._exceptions import ConformanceError
 from ._version import __version__
 
-_COMMAND_MODULES = ("_cli_run", "_cli_emulator", "_cli_keys", "_cli_report")
+_COMMAND_MODULES = ("_cli_run", "_cli_emulator", "_cli_keys", "_cli_report", "_cli_replay")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -32,13 +32,13 @@ _SEVERITIES = ("critical", "high", "medium", "low", "info")
 _LEVELS = ("must", "should")
 
 #: GitHub code scanning's ``security-severity`` per severity (critical ≥ 9.0, high
-#: 7.0-8.9, medium 4.0-6.9, low 0.1-3.9; info is no security finding).
+#: 7.0-8.9, medium 4.0-6.9, low 0.1-3.9; info, a measurement, shows as low).
 SECURITY_SEVERITY: Mapping[str, float] = {
     "critical": 9.5,
     "high": 8.0,
     "medium": 5.5,
     "low": 3.0,
-    "info": 0.0,
+    "info": 1.0,
 }
 
 
@@ -79,7 +79,7 @@ class Finding:
 
 def security_severity(severity: str) -> float:
     """``security-severity`` of a case severity (unknown ones count as info)."""
-    return SECURITY_SEVERITY.get(severity, 0.0)
+    return SECURITY_SEVERITY.get(severity, 1.0)
 
 
 def _cases(results: Any) -> list[Mapping[str, Any]]:

@@ -426,6 +426,8 @@ class ConformanceRun:
         if o.variants:
             target["variants"] = list(o.variants)
         target["embedded"] = self.config is None
+        if self.config is not None:
+            target["config"] = self.config.source  # anchors the SARIF results
         if o.embedded_algs:
             target["embedded_algs"] = list(o.embedded_algs)
         self.log.target = target

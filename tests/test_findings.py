@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 import re
-from typing import Any
 
 import msgspec
 import pytest
+from catalog_results import results_with
 
 from conformance._schema import Results
 from conformance.catalog import CASES
 from conformance.catalog.weaknesses import WEAKNESSES, generic, weakness_for
 from conformance.findings import Finding, findings, security_severity
-from tests.factories import make_results
 
 #: ASVS 5.0.0 requirement ids checked against the release's text (V2, V9, V10, V16).
 KNOWN_ASVS = {
@@ -69,28 +67,8 @@ def test_an_extension_case_outside_every_family_gets_its_category_generic_one() 
     assert weakness_for("claims.sub.acme_variant", "claims").family == "claims.sub"
 
 
-def _results_with(verdicts: dict[str, str]) -> dict[str, Any]:
-    """A document whose cases carry real catalog ids (in catalog order)."""
-    data = make_results(n_cases=len(verdicts), failures=0, critical=0, warns=0, skips=0, waived=0)
-    cases = []
-    template = data["cases"][0]
-    for case_id, verdict in verdicts.items():
-        real = next(c for c in CASES if c.id == case_id)
-        case = copy.deepcopy(template)
-        case.update(
-            id=case_id,
-            category=real.category,
-            level=real.level.value,
-            severity=real.severity.value,
-            verdict=verdict,
-        )
-        cases.append(case)
-    data["cases"] = cases
-    return data
-
-
 def test_variants_of_one_weakness_are_one_finding_with_the_worst_values() -> None:
-    data = _results_with(
+    data = results_with(
         {
             "time.exp.past_5min": "pass",
             "algorithms.none.lowercase.empty_signature": "fail",
@@ -121,7 +99,7 @@ def test_variants_of_one_weakness_are_one_finding_with_the_worst_values() -> Non
 
 
 def test_worst_severity_level_and_verdict_across_variants() -> None:
-    data = _results_with(
+    data = results_with(
         {"time.exp.past_5min": "warn", "time.exp.missing": "error", "time.nbf.future_10min": "fail"}
     )
     for case in data["cases"]:
@@ -133,14 +111,14 @@ def test_worst_severity_level_and_verdict_across_variants() -> None:
 
 
 def test_findings_accepts_a_results_struct() -> None:
-    data = _results_with({"algorithms.none.lowercase.empty_signature": "fail"})
+    data = results_with({"algorithms.none.lowercase.empty_signature": "fail"})
     struct = msgspec.convert(data, Results)
     assert findings(struct) == findings(data)
     assert isinstance(findings(struct)[0], Finding)
 
 
 def test_a_clean_run_has_no_findings() -> None:
-    assert findings(_results_with({"time.exp.past_5min": "pass"})) == []
+    assert findings(results_with({"time.exp.past_5min": "pass"})) == []
 
 
 @pytest.mark.parametrize(

@@ -28,13 +28,16 @@ def test_the_default_case_is_the_first_of_the_worst_finding() -> None:
 
 def test_wrong_requests_say_what_to_set() -> None:
     data = _embedded([])
-    with pytest.raises(ConfigError, match="not in the built-in catalog"):
+    with pytest.raises(ConfigError, match="not in this version's catalog"):
         resend(data, "no.such.case")
     with pytest.raises(ConfigError, match="leave CONFIG = None"):
         resend(data, "time.exp.past_5min", config="target.toml")
     data["run"]["target"]["embedded"] = False
     with pytest.raises(ConfigError, match="set CONFIG to the path of its TOML file"):
         resend(data, "time.exp.past_5min")
+    data["run"]["target"]["config"] = "nowhere/conformance.toml"
+    with pytest.raises(ConfigError, match=r"nowhere/conformance\.toml"):
+        resend(data, "time.exp.past_5min")  # the recorded configuration is used
 
 
 @pytest.mark.slow

@@ -2,15 +2,17 @@
 
 The report notebook's last cell calls :func:`resend` when the reviewer sets
 ``SEND = True``: the case runs again, with fresh assertions, against the target the
-results name — the embedded emulator started anew with the run's flaws and policy
-variants, or a configured target through its configuration file (the results never hold
-the file's path or its secrets, so the reviewer passes it). Nothing here runs while the
-report renders.
+results name, exactly as ``conformance replay RESULTS CASE_ID`` does (its runtime is
+reused): the embedded emulator started anew with the run's flaws, policy variants and
+keys, or a configured target through the configuration file the results recorded (or
+``CONFIG``; its secrets come from the environment). Nothing here runs while the report
+renders.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import argparse
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,40 +42,42 @@ def resend(
     case_id: str | None,
     *,
     config: str | Path | None = None,
+    results_path: str | Path = "results.json",
+    cases: Sequence[str] = (),
 ) -> CaseResult:
-    """Run ``case_id`` (a catalogued case of the results) again against the results'
-    target and return its new result; ``None`` picks :func:`default_case`.
+    """Run ``case_id`` again against the results' target and return its new result, as
+    ``conformance replay`` does (the same target: a fresh embedded emulator with the
+    run's flaws, variants and keys, or the configuration the results recorded, or
+    ``config``); ``None`` picks :func:`default_case`. ``cases`` names the modules of
+    extension cases; ``results_path`` only names the file in messages.
 
-    Raises :class:`~conformance.ConfigError` when the case is not in the built-in catalog
-    (an extension module's case: run it with ``conformance run --cases``), when the
-    results name a configured target and ``config`` is missing, or when ``config`` is
-    given for a run against the embedded emulator.
+    Raises :class:`~conformance.ConfigError` when the case is in no catalog, when
+    ``config`` is given for a run against the embedded emulator, when a configured
+    target's results do not say which configuration named it and ``config`` is missing,
+    or when ``config`` names another target.
     """
     # lazy: the engine and the catalog start only when a reviewer re-sends a case
+    from .._cli_replay import _catalog_case, _runtime
     from .._engine import run_case
-    from .._runtime import open_runtime
-    from ..catalog import BY_ID
+    from .._runtime import check_baseline
 
     case_id = case_id or default_case(results)
-    if case_id is None or case_id not in BY_ID:
-        raise ConfigError(
-            f"case {case_id!r} is not in the built-in catalog; set CASE_ID to one of the "
-            "report's case ids (a case of a --cases module runs with conformance run)"
-        )
-    run = results.get("run") or {}
-    target = run.get("target") or {}
+    if case_id is None:
+        raise ConfigError("the results hold no case; set CASE_ID to a case id")
+    case = _catalog_case(case_id, list(cases))
+    target = (results.get("run") or {}).get("target") or {}
     embedded = target.get("embedded") is True
+    # The notebook's words for what the replay command says with its options.
     if embedded and config is not None:
         raise ConfigError("the run used the embedded emulator; leave CONFIG = None")
-    if not embedded and config is None:
+    if not embedded and config is None and not target.get("config"):
         raise ConfigError(
-            "the run used a configured target; set CONFIG to the path of its TOML file "
-            "(its secrets come from the environment, as in the run)"
+            "the results do not say which configuration named the target; set CONFIG to "
+            "the path of its TOML file (its secrets come from the environment, as in the run)"
         )
-    with open_runtime(
-        config,
-        flaws=list(target.get("flaws") or ()) if embedded else (),
-        variants=list(target.get("variants") or ()) if embedded else (),
-        strict=run.get("strict") is True,
-    ) as runtime:
-        return run_case(runtime, BY_ID[case_id])
+    args = argparse.Namespace(
+        results=Path(results_path), config=Path(config) if config is not None else None
+    )
+    with _runtime(results, args) as runtime:
+        check_baseline(runtime)
+        return run_case(runtime, case)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -71,6 +72,8 @@ def recorded(
         error=None if error is None else scrub(error, limit=500),
         retries=retries,
         server_date=server_date,
+        # the answer has just arrived: the request left ``latency_ms`` ago
+        sent_at=time.time() - latency_ms / 1000,
         raw_response_body=response_body,
         raw_response_headers=dict(response_headers),
     )

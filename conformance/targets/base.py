@@ -83,6 +83,7 @@ class Exchange:
     error: str | None = None
     retries: int = 0
     server_date: float | None = None  # epoch seconds parsed from the Date header
+    sent_at: float | None = field(default=None, compare=False)  # epoch s, local clock
     raw_response_body: str | None = field(default=None, repr=False, compare=False)
     raw_response_headers: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
 
