@@ -27,6 +27,9 @@ JWA = "https://www.rfc-editor.org/rfc/rfc7518"
 RFC7523 = "https://www.rfc-editor.org/rfc/rfc7523"
 ASVS_V9 = "https://github.com/OWASP/ASVS/blob/v5.0.0/5.0/en/0x18-V9-Self-contained-Tokens.md"
 ASVS_V10 = "https://github.com/OWASP/ASVS/blob/v5.0.0/5.0/en/0x19-V10-OAuth-and-OIDC.md"
+ASVS_V2 = (
+    "https://github.com/OWASP/ASVS/blob/v5.0.0/5.0/en/0x11-V2-Validation-and-Business-Logic.md"
+)
 ASVS_V16 = (
     "https://github.com/OWASP/ASVS/blob/v5.0.0/5.0/en/"
     "0x25-V16-Security-Logging-and-Error-Handling.md"
@@ -147,7 +150,12 @@ WEAKNESSES: tuple[Weakness, ...] = (
         remediation="Bound the request body and token size before decoding, and limit JSON "
         "depth and number sizes; answer 413 or 400 without parsing further.",
         references=(BCP,),
-        prefixes=("envelope.size", "encoding.heavy_json", "keys.random_kid_flood"),
+        prefixes=(
+            "envelope.size",
+            "encoding.heavy_json",
+            "encoding.exhaustion",
+            "keys.random_kid_flood",
+        ),
     ),
     # --- claims ------------------------------------------------------------------------
     _w(
@@ -179,7 +187,12 @@ WEAKNESSES: tuple[Weakness, ...] = (
         remediation="Bind the exchange to the live session: its user, its environment and "
         "its revocation state must all match the assertion.",
         references=(ASVS_V10,),
-        prefixes=("subject.session", "subject.environment", "subject.identifier"),
+        prefixes=(
+            "subject.session",
+            "subject.environment",
+            "subject.identifier",
+            "issued.logout",
+        ),
     ),
     _w(
         "claims.iss",
@@ -203,7 +216,14 @@ WEAKNESSES: tuple[Weakness, ...] = (
         remediation="Require `aud` and accept it only when it (or an element of it) equals "
         "this endpoint's identifier; refuse wrong types.",
         references=(RFC7523, BCP, ASVS_V9),
-        prefixes=("claims.aud", "claims.rfc7523.aud_token_url", "claims.rfc7523.aud_other_server"),
+        prefixes=(
+            "claims.aud",
+            "claims.rfc7523.aud_token_url",
+            "claims.rfc7523.aud_other_server",
+            "claims.rfc7523.aud_issuer_in_array",
+            "claims.rfc7523.aud_issuer_and_other",
+            "claims.rfc7523.aud_token_url_under_issuer_rule",
+        ),
     ),
     _w(
         "claims.extra",
@@ -267,7 +287,7 @@ WEAKNESSES: tuple[Weakness, ...] = (
         remediation="Check the token's type (`typ`) and purpose; accept only assertions "
         "where an assertion is expected and only session tokens as the bearer.",
         references=(BCP, ASVS_V9),
-        prefixes=("claims.kind", "header.typ.refused", "subject.confusion"),
+        prefixes=("claims.kind", "claims.purpose", "header.typ.refused", "subject.confusion"),
     ),
     _w(
         "property.oracle",
@@ -507,7 +527,11 @@ WEAKNESSES: tuple[Weakness, ...] = (
         remediation="Accept `typ` values the profile allows, compared case-insensitively "
         "as RFC 7515 §4.1.9 recommends, and an absent `typ` unless the profile requires it.",
         references=(JWT,),
-        prefixes=("header.typ.accepted",),
+        prefixes=(
+            "header.typ.accepted",
+            "header.rfc7523.typ_client_authentication",
+            "header.rfc7523.typ_client_authentication_as_grant",
+        ),
     ),
     # --- replay ------------------------------------------------------------------------
     _w(
@@ -581,6 +605,19 @@ WEAKNESSES: tuple[Weakness, ...] = (
         prefixes=("issued.response", "issued.token"),
     ),
     _w(
+        "issued.step_up",
+        "Step-up state not enforced",
+        "The service stops requiring a step-up (after a refused verify, or once the "
+        "single-use token is spent): the sensitive operation without a fresh assertion.",
+        cwe=(841,),
+        asvs=("V2.3.1",),
+        spec=("Dynamic docs: external auth step-up (stepUp/check)",),
+        remediation="Keep the step-up requirement until a verify is accepted, and require "
+        "it again once the issued token is spent or expired.",
+        references=(ASVS_V2,),
+        prefixes=("issued.step_up",),
+    ),
+    _w(
         "issued.operation",
         "Issued token honoured beyond its grant",
         "The sensitive operation accepts an issued token for another scope, user or "
@@ -631,7 +668,12 @@ WEAKNESSES: tuple[Weakness, ...] = (
         spec=("RFC 6749 §5.2",),
         remediation="Answer refusals with the documented 4xx status and JSON error body in UTF-8.",
         references=("https://www.rfc-editor.org/rfc/rfc6749#section-5.2", ASVS_V16),
-        prefixes=("errors.status", "errors.body", "errors.charset"),
+        prefixes=(
+            "errors.status",
+            "errors.body",
+            "errors.charset",
+            "errors.hygiene.every_refusal_json_error",
+        ),
     ),
     _w(
         "errors.disclosure",
@@ -642,7 +684,7 @@ WEAKNESSES: tuple[Weakness, ...] = (
         spec=(),
         remediation="Return a generic error message; log the detail server-side only.",
         references=(ASVS_V16,),
-        prefixes=("errors.disclosure",),
+        prefixes=("errors.disclosure", "errors.hygiene.every_refusal_discloses_nothing"),
     ),
 )
 

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._waivers import waiver_notes
 from ._text import BODY_LIMIT, SHORT_LIMIT, esc, plain, slug
 from ._vocab import VERDICT_ORDER, categories, severity_rank
 from .diff import ResultsDiff
@@ -36,6 +37,7 @@ __all__ = [
     "summary",
     "timing",
     "verdict_line",
+    "waiver_review",
 ]
 
 _VERDICT_WORDS = {
@@ -763,6 +765,44 @@ def _case_row(case: Mapping[str, Any]) -> str:
         f'<td class="cr-tv-{slug(verdict)}">{esc(verdict)}</td>'
         f"<td>{esc(_get(case, 'outcome'))}</td><td>{_whole_ms(_get(case, 'duration_ms'))}</td></tr>"
     )
+
+
+def _case_list(ids: Sequence[str], *, shown: int = 10) -> str:
+    more = f" (+{len(ids) - shown} more)" if len(ids) > shown else ""
+    return ", ".join(f"<code>{esc(c)}</code>" for c in ids[:shown]) + more or "—"
+
+
+def waiver_review(results: Mapping[str, Any]) -> str:
+    """The waivers that need their owner: expired (with the date and owner; their cases
+    fail because the waiver expired), stale (their cases pass now: remove them), unused
+    (they match no case: a misspelt id or glob, or a renamed case). Empty when none."""
+    cases = [c for c in _list(_get(results, "cases")) if isinstance(c, Mapping)]
+    recorded = [
+        (str(_get(c, "id")), w if isinstance(w := _get(c, "waiver"), Mapping) else None)
+        for c in cases
+    ]
+    unused = [str(w) for w in _list(_get(_get(results, "run", {}), "unused_waivers"))]
+    notes = waiver_notes(recorded, unused)
+    if not notes:
+        return ""
+    todo = {
+        "expired": "its cases fail because it expired: renew it or fix the target",
+        "stale": "its cases pass now: remove the waiver",
+        "unused": "matches no case of this run: a misspelt id or glob, or a renamed case?",
+    }
+    rows = [
+        [
+            badge("w", note.state),
+            f"<code>{esc(note.waiver)}</code>",
+            esc(note.owner) or "—",
+            esc(note.expires) or "—",
+            _case_list(note.cases),
+            esc(todo[note.state]),
+        ]
+        for note in notes
+    ]
+    body = _table(["State", "Waiver", "Owner", "Expires", "Cases", "What to do"], rows)
+    return _section(f"Waivers to review ({len(notes)})", body, anchor="waiver-review")
 
 
 def case_table(results: Mapping[str, Any]) -> str:
