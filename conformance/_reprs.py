@@ -8,8 +8,9 @@ body must show as text, never as markup. The raw assertion and the issued token 
 shown decoded with their signature cut (:func:`~conformance._redact.decode_token`),
 never whole.
 
-The classes call these functions from their ``_repr_html_``; :func:`install` registers
-them with IPython for classes that have none (a :class:`~conformance.findings.Finding`).
+The classes call these functions from their ``_repr_html_``; :func:`install` (public as
+``conformance.report.install_html_tables``) registers them with IPython for classes
+that have none (a :class:`~conformance.findings.Finding`).
 """
 
 from __future__ import annotations
