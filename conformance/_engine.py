@@ -93,6 +93,11 @@ class CaseResult:
     judged: Judged = "pass"  # the judgement before strict/waivers
     waiver: Mapping[str, Any] | None = None  # what the report shows about a waiver
 
+    def _repr_html_(self) -> str:
+        from ._reprs import result_html  # lazy: only a notebook displaying a result needs it
+
+        return result_html(self)
+
 
 @dataclass
 class Runtime:

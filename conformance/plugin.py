@@ -242,8 +242,24 @@ class RunOptions:
             deadline=_positive(config.getoption(OPT_DEADLINE)),
         )
 
-    def rerun_line(self, case_id: str) -> str:
-        """The command that runs this one case again against the same target."""
+    def rerun_line(self, case_id: str, *, cli: bool = False) -> str:
+        """The command that runs this one case again against the same target: a
+        ``conformance run`` line for a run that command started (``cli``), else a pytest
+        line, so that each user is shown the option names they type."""
+        seed = case_id.split(".")[1:2] == ["property"] and self.seed is not None
+        if cli:
+            parts = ["conformance run", f"--id '{case_id}'"]
+            if self.config:
+                parts.append(f"--config '{self.config}'")
+            parts += [f"--cases '{module}'" for module in self.cases]
+            parts += [f"--flaw {flaw}" for flaw in self.flaws]
+            parts += [f"--variant {variant}" for variant in self.variants]
+            parts += [f"--embedded-alg {alg}" for alg in self.embedded_algs]
+            if self.strict:
+                parts.append("--strict")
+            if seed:
+                parts.append(f"-- --hypothesis-seed={self.seed}")
+            return " ".join(parts)
         parts = ["pytest --pyargs conformance.suite", f"{OPT_ID} '{case_id}'"]
         if self.config:
             parts.append(f"{OPT_CONFIG} '{self.config}'")
@@ -253,7 +269,7 @@ class RunOptions:
         parts += [f"{OPT_EMBEDDED_ALG} {alg}" for alg in self.embedded_algs]
         if self.strict:
             parts.append(OPT_STRICT)
-        if case_id.split(".")[1:2] == ["property"] and self.seed is not None:
+        if seed:
             parts.append(f"--hypothesis-seed={self.seed}")
         return " ".join(parts)
 
@@ -507,7 +523,7 @@ class ConformanceRun:
 
         assert self.runtime is not None, "the conformance_run fixture starts the runtime"
         result = run_case(self.runtime, case)
-        rerun = self.options.rerun_line(case.id)
+        rerun = self.options.rerun_line(case.id, cli=self.report is not None)
         failure = failure_message(result, rerun=rerun) if result.judged in {"fail", "error"} else ""
         self.log.records.append(case_record(result, nodeid=nodeid, failure=failure, rerun=rerun))
         if result.verdict == "skip":
@@ -536,6 +552,9 @@ class ConformanceRun:
             "duration_s": round(time.time() - self._started, 3),
             "seed": o.seed,
             "strict": o.strict,
+            # The report names options as this person types them (--strict or
+            # --conformance-strict): conformance run hands us a RunReport, pytest does not.
+            "runner": "cli" if self.report is not None else "pytest",
             "target": self.log.target,
             "selection": self.selection(),
         }

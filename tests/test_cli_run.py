@@ -109,6 +109,7 @@ def test_run_prints_the_outputs_last_and_exits_0(tmp_path: Path) -> None:
     ]
     data = json.loads((tmp_path / "results.json").read_text())
     assert {c["id"] for c in data["cases"]} >= {"time.exp.past_5min", "envelope.valid.baseline"}
+    assert data["run"]["runner"] == "cli"  # the report names --strict, not the pytest option
     sarif = json.loads(extra.read_text())
     assert sarif == json.loads((tmp_path / "results.sarif").read_text())
     assert sarif["runs"][0]["automationDetails"]["id"] == "conformance/embedded/"
@@ -136,8 +137,11 @@ def test_run_adds_the_cases_of_a_module(tmp_path: Path) -> None:
     cases = {c["id"]: c for c in data["cases"]}
     assert set(cases) == {"time.acme.exp_past_1h", "claims.acme.sub_null"}
     assert {c["verdict"] for c in cases.values()} == {"pass"}
-    # the re-run line names the module, so the one case runs again as it did
-    assert all("--conformance-cases" in c["rerun"] for c in cases.values())
+    # the re-run line names the module, so the one case runs again as it did, in the
+    # option names of the command that ran it
+    assert all(
+        c["rerun"] == f"conformance run --id '{i}' --cases '{extension}'" for i, c in cases.items()
+    )
 
 
 @pytest.mark.slow

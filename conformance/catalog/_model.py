@@ -291,6 +291,11 @@ class Case:
         """Why the case does not apply under ``profile``, or ``None`` when it does."""
         return _by_profile(self.skip_by_profile, profile, None)
 
+    def _repr_html_(self) -> str:
+        from .._reprs import case_html  # lazy: only a notebook displaying a case needs it
+
+        return case_html(self)
+
 
 def profile_key(profile: str, mode: str | None = None) -> str:
     """The key of per-profile data for a target: ``rfc7523/jwt_bearer``, or ``dynamic``."""

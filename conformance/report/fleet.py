@@ -1,7 +1,7 @@
 """The combined report of several targets: ``combined.json`` (written by
 ``conformance run --config A --config B`` or ``conformance merge``) and each target's own
 results.json, laid out as one page — the target x category matrix first, then each
-target's verdict, failures, attention list and cases.
+target's verdict, findings (one card per weakness), waivers and skips, and cases.
 
 Like :mod:`.views`, every function lays out what the files hold and computes nothing
 else (the matrix is in ``combined.json``); every value goes through ``esc``.
@@ -19,10 +19,11 @@ from typing import Any
 
 from .._combined import COMBINED_SCHEMA
 from .._exceptions import ConfigError
+from ..findings import findings
 from ._load import load_results
 from ._text import esc, slug
 from ._vocab import VERDICT_ORDER
-from .views import attention, badge, case_table, failures, verdict_line
+from .views import attention, badge, case_table, finding_cards, verdict_line
 
 __all__ = [
     "COMBINED_TEMPLATE",
@@ -151,8 +152,9 @@ def matrix(combined: Mapping[str, Any]) -> str:
 
 
 def target_section(member: Member) -> str:
-    """One target: its verdict line and endpoint, its failures, what needs attention,
-    and every case (folded)."""
+    """One target: its verdict line and endpoint, its findings (one card per weakness,
+    its cases and their evidence folded in), its waivers and skips, and every case
+    (folded)."""
     entry = member.entry
     label = entry.get("label")
     head = f'<h2 id="{_anchor(label)}">Target {esc(label)}</h2>'
@@ -168,7 +170,8 @@ def target_section(member: Member) -> str:
         f"<p>Endpoint <code>{esc(url)}</code> · profile {esc(where.get('profile'))} · run "
         f"<code>{esc(entry.get('run_id'))}</code> · results <code>{esc(entry.get('results'))}"
         "</code></p>"
-        f"{failures(results)}{attention(results)}"
+        f"{finding_cards(results, findings(results))}"
+        f"{attention(results, findings_shown=True)}"
         f"<details><summary>Every case of {esc(label)}</summary>{case_table(results)}</details>"
     )
 

@@ -22,6 +22,7 @@ from ._load import load_results
 
 __all__ = [
     "ALLOWED_TAGS",
+    "CSP",
     "ReportPaths",
     "ReportRenderError",
     "clean_html",
@@ -51,6 +52,12 @@ ALLOWED_TAGS = frozenset(
         "table", "tbody", "td", "th", "thead", "tr", "ul",
     }
 )  # fmt: skip
+#: The page's Content-Security-Policy (a ``<meta>`` in its head): no script runs and
+#: nothing is fetched from anywhere; pictures are ``data:`` URIs, styles inline.
+CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'"
+)
 _ALLOWED_ATTRIBUTES = {"*": {"class", "id", "title"}, "a": {"href"}, "details": {"open"}}
 
 
@@ -164,7 +171,7 @@ def export_html(nb: Any, html_path: Path, *, title: str = "Exchange conformance 
         nbconvert.preprocessors.TagRemovePreprocessor(remove_cell_tags={"remove-cell"}),
         enabled=True,
     )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}, "csp": CSP})
     html_path.write_text(body, encoding="utf-8")
     return html_path
 

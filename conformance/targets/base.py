@@ -87,6 +87,11 @@ class Exchange:
     raw_response_body: str | None = field(default=None, repr=False, compare=False)
     raw_response_headers: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
 
+    def _repr_html_(self) -> str:
+        from .._reprs import exchange_html  # lazy: only a notebook displaying one needs it
+
+        return exchange_html(self)
+
     @property
     def complete(self) -> bool:
         """An HTTP answer that arrived whole (no reset or deadline mid-body)."""
