@@ -21,7 +21,7 @@ from ._engine import Runtime, Skip
 from ._exceptions import TargetUnreachable
 from ._jose import SigningKey
 from ._keyring import Keyring
-from ._oob import LISTENER_FACT, listener_plan
+from ._oob import LISTENER_FACT, UNREACHABLE, listener_plan
 from ._settings import PropertySettings
 from ._transport import Transport
 from ._verdict import Policy
@@ -193,7 +193,7 @@ def start_servers(config: RunConfig, keyring: Keyring, target_url: str) -> Itera
             listener = host
             facts[LISTENER_FACT] = (host.base_url, "on the JWKS host, which the target reads")
         else:
-            facts[LISTENER_FACT] = ("unreachable", plan.reason)
+            facts[LISTENER_FACT] = (UNREACHABLE, plan.reason)
             unavailable["attacker_host"] = plan.reason
         caps = {"jwks_host"} if host is not None else set()
         caps |= {"attacker_host"} if listener is not None else set()

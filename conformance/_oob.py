@@ -13,11 +13,15 @@ else the out-of-band cases skip, and the run says why (:func:`listener_plan`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 #: The ``oob_listener`` fact names the listener's state; cases needing it skip otherwise.
 LISTENER_FACT = "oob_listener"
+#: The fact's value when no listener the target can reach was started.
+UNREACHABLE = "unreachable"
 #: Defaults and bounds of the waits the JWKS host's cases make (seconds).
 DEFAULT_REFETCH_S = 1.0
 MAX_REFETCH_S = 60.0
@@ -101,3 +105,11 @@ def listener_plan(config: ListenerConfig, target_url: str) -> ListenerPlan:
         "nothing the target could reach was started, so the out-of-band cases (jku, x5u, "
         "URLs in kid and claims) did not run",
     )
+
+
+def listener_lines(facts: Mapping[str, Any]) -> list[str]:
+    """The terminal's warning when the out-of-band cases could not run (else nothing)."""
+    fact = facts.get(LISTENER_FACT)
+    if not isinstance(fact, Mapping) or fact.get("value") != UNREACHABLE:
+        return []
+    return [f"OUT-OF-BAND CHECKS DID NOT RUN: {fact.get('detail', '')}"]

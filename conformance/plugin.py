@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._oob import listener_lines
+
 if TYPE_CHECKING:
     from ._config import RunConfig
     from ._engine import Runtime
@@ -500,6 +502,7 @@ class ConformanceRun:
         if self.report is not None:
             self.report.outputs = outputs
         self.summary_lines = _summary_lines(outputs, paths=self.report is None)
+        self.summary_lines += listener_lines(self.log.facts)
         return outputs
 
 

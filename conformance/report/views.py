@@ -137,6 +137,20 @@ def _coverage_notes(coverage: Any) -> str:
     )
 
 
+def _listener_note(results: Mapping[str, Any]) -> str:
+    """Under the banner: the out-of-band cases did not run (the ``oob_listener`` fact,
+    ``conformance._oob``), because nothing the target could reach was listening."""
+    fact = _get(_get(results, "facts", {}), "oob_listener", {})
+    if not isinstance(fact, Mapping) or _get(fact, "value") != "unreachable":
+        return ""
+    return (
+        '<ul class="cr-gaps" id="oob-listener"><li>Out-of-band checks did not run: '
+        f"{esc(_get(fact, 'detail'), limit=400)}. A target that fetches URLs from tokens "
+        "(jku, x5u, kid, claims) would not have been noticed; see "
+        "docs/configuration.md#listener.</li></ul>"
+    )
+
+
 def headline(results: Mapping[str, Any]) -> str:
     """Section 1: the verdict line, the target and the run's facts (when, how long,
     versions, seed), and the verdict counts."""
@@ -191,6 +205,7 @@ def headline(results: Mapping[str, Any]) -> str:
         f'<div class="cr-verdict cr-verdict-{slug(verdict)}" id="verdict">'
         f"{esc(verdict_line(results))}</div>"
         f"{_coverage_notes(_get(summary, 'coverage'))}"
+        f"{_listener_note(results)}"
         f'<table class="cr-meta">{table}</table></div>'
     )
 
