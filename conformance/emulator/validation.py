@@ -31,7 +31,7 @@ from jwt.algorithms import get_default_algorithms
 from ._b64 import b64url_decode, b64url_encode
 from .config import EmulatorConfig, Environment
 from .jwks_cache import JwksCache, JwksUnavailable, PublishedKey, parse_jwk
-from .oob_flaws import token_urls
+from ._token_urls import token_urls
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
 _GOOD_TYP = ("jwt", "application/jwt")
@@ -295,7 +295,8 @@ class Validator:
         ):
             raise Rejected("unsupported typ")
         if has("token_urls_fetched"):
-            for url in token_urls(header, decoded.claims):
+            # the configured issuer and audience are names, not places it looks up
+            for url in set(token_urls(header, decoded.claims)) - {env.issuer, env.audience}:
                 self.jwks.touch(url)
         try:
             key = self._select_key(header, alg, kid, source)
