@@ -29,9 +29,9 @@ from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import get_default_algorithms
 
 from ._b64 import b64url_decode, b64url_encode
+from ._token_urls import token_urls
 from .config import EmulatorConfig, Environment
 from .jwks_cache import JwksCache, JwksUnavailable, PublishedKey, parse_jwk
-from ._token_urls import token_urls
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
 _GOOD_TYP = ("jwt", "application/jwt")
