@@ -4,6 +4,9 @@
 bundle), the target adapter, a keyring whose trusted keys are the user's own, the
 capabilities the target can honour, and the :class:`~conformance._engine.Runtime`; it
 probes the endpoint once so that an unreachable target stops the run before any case.
+:func:`start_servers` starts the out-of-band servers first: the JWKS host
+(``[jwks_host]``, serving the user's public keys) and the listener planted URLs point at
+(``[listener]``, or by itself beside a loopback target; see ``_oob.py``).
 """
 
 from __future__ import annotations
