@@ -24,7 +24,7 @@ from ._engine import Runtime, Skip
 from ._exceptions import TargetUnreachable
 from ._jose import SigningKey
 from ._keyring import Keyring
-from ._oob import LISTENER_FACT, UNREACHABLE, listener_plan
+from ._oob import LISTENER_FACT, UNREACHABLE, check_jwks_host_reachable, listener_plan
 from ._settings import PropertySettings
 from ._transport import Transport
 from ._verdict import Policy
@@ -167,6 +167,7 @@ def start_servers(config: RunConfig, keyring: Keyring, target_url: str) -> Itera
         host = None
         wanted = config.jwks_host
         if wanted is not None:
+            check_jwks_host_reachable(wanted, target_url)
             host = JwksHost(
                 keyring,
                 host=wanted.bind.host,

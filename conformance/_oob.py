@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._exceptions import ConfigError
+
 #: The ``oob_listener`` fact names the listener's state; cases needing it skip otherwise.
 LISTENER_FACT = "oob_listener"
 #: The fact's value when no listener the target can reach was started.
@@ -105,6 +107,20 @@ def listener_plan(config: ListenerConfig, target_url: str) -> ListenerPlan:
         "nothing the target could reach was started, so the out-of-band cases (jku, x5u, "
         "URLs in kid and claims) did not run",
     )
+
+
+def check_jwks_host_reachable(config: JwksHostConfig, target_url: str) -> None:
+    """Raise ``ConfigError`` when a remote target could not fetch the JWKS host: it binds
+    loopback and has no ``public_url``."""
+    target_host = urlsplit(target_url).hostname or ""
+    if config.public_url or not is_loopback_host(config.bind.host):
+        return
+    if not is_loopback_host(target_host):
+        raise ConfigError(
+            f"jwks_host.bind is {config.bind} (loopback) but the target {target_host} is "
+            "not: it cannot fetch the JWKS there; set jwks_host.public_url (a tunnel to "
+            "bind) or bind an address the target reaches"
+        )
 
 
 def listener_lines(facts: Mapping[str, Any]) -> list[str]:

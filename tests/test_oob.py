@@ -148,6 +148,13 @@ def test_an_unreachable_listener_skips_the_cases_and_says_so(tmp_path: Path, key
     assert "Out-of-band" not in headline({"facts": {LISTENER_FACT: {"value": "x"}}})
 
 
+def test_a_loopback_jwks_host_for_a_remote_target_is_refused(tmp_path: Path, key_env: None) -> None:
+    config = load(tmp_path, '[jwks_host]\nbind = "127.0.0.1:8801"\n')
+    opening = open_configured(config, check_reachable=False)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"set jwks_host.public_url"), opening:
+        pass
+
+
 # -- the request log keeps no credential ----------------------------------------------
 
 
@@ -184,3 +191,21 @@ def test_public_url_is_what_planted_urls_use() -> None:
         assert host.bound_url.startswith("http://127.0.0.1:")
         response = httpx.get(host.bound_url + host.unique_path("/attacker") + "/jwks.json")
         assert response.json()["keys"][0]["kid"].startswith("attacker-")
+
+
+@pytest.mark.slow
+def test_redirect_and_timeout_modes() -> None:
+    with (
+        JwksHost(Keyring(published_algs=("ES256",)), slow_s=0.1) as host,
+        client(timeout_s=0.3) as http,
+    ):
+        host.redirect("/jwks.json", "http://127.0.0.1:9/elsewhere.json")
+        moved = http.get(host.jwks_url)
+        assert (moved.status_code, moved.headers["location"]) == (
+            302,
+            "http://127.0.0.1:9/elsewhere.json",
+        )
+        host.restore("/jwks.json")
+        with host.failing("/jwks.json", "timeout"), pytest.raises(httpx.TimeoutException):
+            http.get(host.jwks_url)
+        assert http.get(host.jwks_url).status_code == 200  # restored: served again
