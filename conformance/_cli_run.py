@@ -163,6 +163,11 @@ def _check_run(args: argparse.Namespace) -> None:
     from .catalog import load_cases
 
     config = load_run_config(Path(args.config) if args.config else None, cwd=Path.cwd())
+    if config is not None and config.jwks_host is not None and args.workers not in (None, "1"):
+        raise ConfigError(
+            "[jwks_host] serves one JWKS from one process on a fixed port: run it without "
+            "--workers (or with --workers 1)"
+        )
     load_waivers(Path(args.waivers) if args.waivers else None)
     profile = config.profile if config is not None else "dynamic"
     chosen = select_cases(

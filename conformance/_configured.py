@@ -12,6 +12,7 @@ probes the endpoint once so that an unreachable target stops the run before any 
 from __future__ import annotations
 
 import contextlib
+import os
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,7 +22,7 @@ from typing import Any
 from . import _http
 from ._config import RunConfig
 from ._engine import Runtime, Skip
-from ._exceptions import TargetUnreachable
+from ._exceptions import ConfigError, TargetUnreachable
 from ._jose import SigningKey
 from ._keyring import Keyring
 from ._oob import LISTENER_FACT, UNREACHABLE, check_jwks_host_reachable, listener_plan
@@ -168,6 +169,11 @@ def start_servers(config: RunConfig, keyring: Keyring, target_url: str) -> Itera
         wanted = config.jwks_host
         if wanted is not None:
             check_jwks_host_reachable(wanted, target_url)
+            if os.environ.get("PYTEST_XDIST_WORKER"):
+                raise ConfigError(
+                    "[jwks_host] serves one JWKS from one process on a fixed port: run "
+                    "it without pytest-xdist workers"
+                )
             host = JwksHost(
                 keyring,
                 host=wanted.bind.host,

@@ -209,3 +209,16 @@ def test_redirect_and_timeout_modes() -> None:
         with host.failing("/jwks.json", "timeout"), pytest.raises(httpx.TimeoutException):
             http.get(host.jwks_url)
         assert http.get(host.jwks_url).status_code == 200  # restored: served again
+
+
+def test_jwks_host_refuses_workers(
+    tmp_path: Path, key_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conformance import cli
+
+    path = tmp_path / "c.toml"
+    path.write_text(textwrap.dedent(TARGET) + '[jwks_host]\nbind = "127.0.0.1:8801"\n')
+    assert cli.main(["run", "--config", str(path), "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "[jwks_host] serves one JWKS from one process" in err
+    assert len(err.strip().splitlines()) == 1
