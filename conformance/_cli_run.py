@@ -158,16 +158,19 @@ def _check_run(args: argparse.Namespace) -> None:
     starts: a mistake is then one clean line and exit 2, not a collection error."""
     # lazy: `conformance --help` and the other commands do not need the catalog
     from ._config import load_run_config
+    from ._oob import fixed_port_server
     from ._selection import select_cases
     from ._waivers import load_waivers
     from .catalog import load_cases
 
     config = load_run_config(Path(args.config) if args.config else None, cwd=Path.cwd())
-    if config is not None and config.jwks_host is not None and args.workers not in (None, "1"):
-        raise ConfigError(
-            "[jwks_host] serves one JWKS from one process on a fixed port: run it without "
-            "--workers (or with --workers 1)"
-        )
+    if config is not None and args.workers not in (None, "1"):
+        fixed = fixed_port_server(config)
+        if fixed:
+            raise ConfigError(
+                f"{fixed} serves from one process on a fixed port: run it without "
+                "--workers (or with --workers 1)"
+            )
     load_waivers(Path(args.waivers) if args.waivers else None)
     profile = config.profile if config is not None else "dynamic"
     chosen = select_cases(

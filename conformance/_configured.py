@@ -25,7 +25,13 @@ from ._engine import Runtime, Skip
 from ._exceptions import ConfigError, TargetUnreachable
 from ._jose import SigningKey
 from ._keyring import Keyring
-from ._oob import LISTENER_FACT, UNREACHABLE, check_jwks_host_reachable, listener_plan
+from ._oob import (
+    LISTENER_FACT,
+    UNREACHABLE,
+    check_jwks_host_reachable,
+    fixed_port_server,
+    listener_plan,
+)
 from ._settings import PropertySettings
 from ._transport import Transport
 from ._verdict import Policy
@@ -163,17 +169,17 @@ def start_servers(config: RunConfig, keyring: Keyring, target_url: str) -> Itera
     an address cannot be bound."""
     from ._jwks_host import JwksHost  # lazy: starlette/uvicorn only when serving
 
+    fixed = fixed_port_server(config)
+    if fixed and os.environ.get("PYTEST_XDIST_WORKER"):
+        raise ConfigError(
+            f"{fixed} serves from one process on a fixed port: run it without pytest-xdist workers"
+        )
     facts: dict[str, tuple[Any, str]] = {}
     with contextlib.ExitStack() as stack:
         host = None
         wanted = config.jwks_host
         if wanted is not None:
             check_jwks_host_reachable(wanted, target_url)
-            if os.environ.get("PYTEST_XDIST_WORKER"):
-                raise ConfigError(
-                    "[jwks_host] serves one JWKS from one process on a fixed port: run "
-                    "it without pytest-xdist workers"
-                )
             host = JwksHost(
                 keyring,
                 host=wanted.bind.host,

@@ -123,6 +123,16 @@ def check_jwks_host_reachable(config: JwksHostConfig, target_url: str) -> None:
         )
 
 
+def fixed_port_server(config: Any) -> str:
+    """``"[jwks_host]"`` or ``"[listener]"`` when ``config`` (a ``RunConfig``) binds one
+    to a fixed port — one process only, so no xdist workers — else ``""``."""
+    if config.jwks_host is not None:
+        return "[jwks_host]"
+    if config.listener.enabled and config.listener.bind.port != 0:
+        return "[listener]"
+    return ""
+
+
 def listener_lines(facts: Mapping[str, Any]) -> list[str]:
     """The terminal's warning when the out-of-band cases could not run (else nothing)."""
     fact = facts.get(LISTENER_FACT)

@@ -220,5 +220,5 @@ def test_jwks_host_refuses_workers(
     path.write_text(textwrap.dedent(TARGET) + '[jwks_host]\nbind = "127.0.0.1:8801"\n')
     assert cli.main(["run", "--config", str(path), "--workers", "2"]) == 2
     err = capsys.readouterr().err
-    assert "[jwks_host] serves one JWKS from one process" in err
+    assert "[jwks_host] serves from one process on a fixed port" in err
     assert len(err.strip().splitlines()) == 1
