@@ -25,7 +25,14 @@ def register(sub: Any) -> None:
         "failed or erred; 2: could not run; 3: incomplete (stopped before every selected "
         "case ran: Ctrl-C, -x, a crashed worker).",
     )
-    run.add_argument("--config", metavar="FILE", help="target configuration (TOML)")
+    run.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="target configuration (TOML); repeat it to run several targets at once into "
+        "one combined report",
+    )
     run.add_argument(
         "--report-dir", metavar="DIR", help="output directory (default reports/<run id>)"
     )
@@ -88,8 +95,20 @@ def register(sub: Any) -> None:
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=run_suite)
 
-    cases = sub.add_parser("cases", help="list the catalog")
+    cases = sub.add_parser(
+        "cases",
+        help="list the catalog",
+        description="List the catalog's cases, or those of the given categories, level and "
+        "id globs (the selection 'conformance run' would make with the same options).",
+    )
     cases.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    cases.add_argument(
+        "--category", action="append", default=[], metavar="CAT", help="only this category"
+    )
+    cases.add_argument(
+        "--id", action="append", default=[], metavar="GLOB", help="only ids matching"
+    )
+    cases.add_argument("--level", choices=("must", "should"), help="only cases of this level")
     cases.set_defaults(func=list_cases)
 
 
@@ -108,11 +127,10 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
             raise ConfigError(
                 "--embedded-alg applies to the embedded emulator only; drop it or --config"
             )
-    from .catalog._model import CATEGORIES  # lazy: `conformance --help` loads no catalog
+    from ._selection import resolve_category  # lazy: `conformance --help` loads no catalog
 
+    args.category = [resolve_category(value) for value in args.category]
     for value in args.category:
-        if value not in CATEGORIES:
-            raise ConfigError(f"unknown category {value!r}; choose from {', '.join(CATEGORIES)}")
         argv += ["--conformance-category", value]
     for value in args.id:
         argv += ["--conformance-id", value]
@@ -121,7 +139,7 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     for value in args.variant:
         argv += ["--conformance-variant", value]
     if args.embedded_alg:
-        from ._keyring import check_algs  # lazy: see CATEGORIES above
+        from ._keyring import check_algs  # lazy: see resolve_category above
 
         for value in check_algs(args.embedded_alg):
             argv += ["--conformance-embedded-alg", value]
@@ -136,6 +154,10 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     for module in args.cases:
         argv += ["--conformance-cases", module]
     if args.examples is not None:
+        if args.examples < 1:
+            raise ConfigError(
+                f"--examples must be a whole number of at least 1, not {args.examples}"
+            )
         argv += ["--conformance-examples", str(args.examples)]
     if args.deadline is not None:
         if not args.deadline > 0:  # NaN too
@@ -145,12 +167,20 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--conformance-deadline", str(args.deadline)]
     if args.no_report:
         argv.append("--conformance-no-render")
-    if args.workers:
+    if args.workers is not None:
+        _check_workers(args.workers)
+    if args.workers and args.workers != "0":
         # worksteal: the cases that wait on clocks and caches would otherwise pile up on
         # one worker (measured 1.40x with load, 1.98x with worksteal on 2 cores).
         argv += ["-n", str(args.workers), "--dist", "worksteal"]
     _check_run(args)
     return argv + list(args.pytest_args)
+
+
+def _check_workers(value: str) -> None:
+    """``-n`` is a number of workers or ``auto``/``logical`` (pytest-xdist's values)."""
+    if value not in ("auto", "logical") and not value.isdigit():
+        raise ConfigError(f"-n must be a number of workers (e.g. 2) or 'auto', not {value[:40]!r}")
 
 
 def _check_run(args: argparse.Namespace) -> None:
@@ -159,6 +189,7 @@ def _check_run(args: argparse.Namespace) -> None:
     # lazy: `conformance --help` and the other commands do not need the catalog
     from ._config import load_run_config
     from ._oob import fixed_port_server
+    from ._outputs import ensure_writable
     from ._selection import select_cases
     from ._waivers import load_waivers
     from .catalog import load_cases
@@ -172,6 +203,12 @@ def _check_run(args: argparse.Namespace) -> None:
                 "--workers (or with --workers 1)"
             )
     load_waivers(Path(args.waivers) if args.waivers else None)
+    if args.report_dir:
+        ensure_writable(Path(args.report_dir), option="--report-dir")
+    elif config is not None and config.report_dir is not None:  # <dir>/<run id>
+        ensure_writable(config.report_dir, option="[report] dir")
+    else:
+        ensure_writable(Path("reports"), option="the report directory")
     profile = config.profile if config is not None else "dynamic"
     chosen = select_cases(
         load_cases(args.cases),
@@ -195,6 +232,10 @@ def run_suite(args: argparse.Namespace) -> int:
 
     check_flaws(args.flaw)
     check_variants(args.variant)
+    configs = list(args.config or ())
+    if len(configs) > 1:
+        return _run_targets(args, configs)
+    args.config = configs[0] if configs else None
     report = RunReport()
     code = pytest.main(pytest_args(args), plugins=[report])
     outputs = report.outputs
@@ -223,18 +264,28 @@ def run_suite(args: argparse.Namespace) -> int:
     return 2
 
 
+def _run_targets(args: argparse.Namespace, configs: list[str]) -> int:
+    """Several ``--config``: every target checked first (one line, exit 2, nothing
+    sent), then run at once into one combined report (:mod:`._fleet`)."""
+    from ._cli_merge import write_report  # lazy: only a run of several targets needs them
+    from ._fleet import child_args, default_out, run_fleet
+
+    for config in configs:
+        pytest_args(argparse.Namespace(**{**vars(args), "config": config}))
+    out = Path(args.report_dir) if args.report_dir else default_out()
+    code, combined = run_fleet(configs, child_args(args), out=out)
+    print(f"{'combined:':<10}{combined}")
+    write_report(combined, render=not args.no_report)
+    return code
+
+
 def list_cases(args: argparse.Namespace) -> int:
-    try:
-        return _list_cases(args)
-    except BrokenPipeError:
-        # `conformance cases | head`: the reader left; say nothing more.
-        sys.stderr.close()
-        return 0
+    # lazy: `conformance --help` loads no catalog
+    from ._selection import resolve_category, select_cases
+    from .catalog import CASES
 
-
-def _list_cases(args: argparse.Namespace) -> int:
-    from .catalog import CASES  # lazy: `conformance --help` loads no catalog
-
+    categories = [resolve_category(value) for value in args.category]
+    chosen = select_cases(CASES, profile=None, categories=categories, ids=args.id, level=args.level)
     if args.format == "json":
         rows = [
             {
@@ -249,27 +300,29 @@ def _list_cases(args: argparse.Namespace) -> int:
                 "needs": sorted(c.needs),
                 "profiles": sorted(c.profiles),
             }
-            for c in CASES
+            for c in chosen
         ]
         json.dump(rows, sys.stdout, indent=1)
         print()
         return 0
     if args.format == "markdown":
+        if categories or args.level or args.id:
+            raise ConfigError("--format markdown is the whole catalog; drop the selection")
         print(catalog_markdown(), end="")
         return 0
-    width = max((len(c.id) for c in CASES), default=2)
-    for c in CASES:
+    width = max((len(c.id) for c in chosen), default=2)
+    for c in chosen:
         print(
             f"{c.id:<{width}}  {c.expect.value:<6}  {c.level.value:<6}  "
             f"{c.severity.value:<8}  {c.title}"
         )
-    print(f"{len(CASES)} cases")
+    print(f"{len(chosen)} cases" + ("" if len(chosen) == len(CASES) else f" of {len(CASES)}"))
     return 0
 
 
 def catalog_markdown() -> str:
     """The documentation table of cases (docs/catalog.md), made from the catalog itself."""
-    from .catalog import CASES, CATEGORIES, NOT_APPLICABLE  # lazy: as in _list_cases
+    from .catalog import CASES, CATEGORIES, NOT_APPLICABLE  # lazy: as in list_cases
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")

@@ -32,6 +32,7 @@ from ._oob import (
     fixed_port_server,
     listener_plan,
 )
+from ._pacer import Pacer
 from ._settings import PropertySettings
 from ._transport import Transport
 from ._verdict import Policy
@@ -128,8 +129,11 @@ def open_configured(
     check_reachable: bool = True,
     policy: Policy | None = None,
     properties: PropertySettings | None = None,
+    pacer: Pacer | None = None,
 ) -> Iterator[Runtime]:
     """The :class:`Runtime` for ``config``; the HTTP client closes when the block exits.
+    ``pacer``: the rate limit, retry budget and breaker to share (default: the
+    transport's own).
 
     ``bursts`` is a capability only for a loopback target or with
     ``transport.allow_bursts = true``; ``jwks_host`` only with ``[jwks_host]`` (the suite
@@ -146,7 +150,7 @@ def open_configured(
     keyring = ConfiguredKeyring(config.keys)
     with contextlib.ExitStack() as stack:
         servers = stack.enter_context(start_servers(config, keyring, base))
-        with _open(config, servers, keyring, check_reachable, policy, properties) as runtime:
+        with _open(config, servers, keyring, check_reachable, policy, properties, pacer) as runtime:
             yield runtime
 
 
@@ -224,6 +228,7 @@ def _open(
     check_reachable: bool,
     policy: Policy | None,
     properties: PropertySettings | None,
+    pacer: Pacer | None,
 ) -> Iterator[Runtime]:
     settings = replace(
         config.settings, capabilities=config.settings.capabilities | servers.capabilities
@@ -245,6 +250,7 @@ def _open(
             connect=lambda: _http.client(
                 timeout_s=config.transport.timeout_s, verify=verify, max_connections=1
             ),
+            pacer=pacer,
         )
         if check_reachable:
             probe(config, transport)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Unpack
 
 from ._assertion import Assertion
+from ._hygiene import RefusalLog
 from ._jose import SigningKey, split
 from ._keyring import Keyring
 from ._redact import remember_assertion, remember_secret, scrub
@@ -109,6 +110,8 @@ class Runtime:
     other_target: Target | None = None  # the same service, speaking for that environment
     clock_offset_s: float = 0.0
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: every clean refusal of the run, inspected as it is recorded (``_hygiene``)
+    refusals: RefusalLog = field(default_factory=RefusalLog)
     _sessions: dict[tuple[int, str | None], Session] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _clock_known: bool = False
@@ -234,6 +237,7 @@ class Context:
         self.target: Target = runtime.target
         self.settings: TargetSettings = runtime.settings
         self.properties: PropertySettings = runtime.properties
+        self.refusals: RefusalLog = runtime.refusals
         self.exchanges: list[Exchange] = []
         self.waited_s = 0.0
 
@@ -297,7 +301,19 @@ class Context:
     def _record(self, exchange: Exchange) -> Exchange:
         self.runtime.observe(exchange)
         self.exchanges.append(exchange)
+        if exchange.rejected:
+            self.runtime.refusals.observe(
+                self.case.id, self.case.category, exchange, self._key_material()
+            )
         return exchange
+
+    def _key_material(self) -> list[str]:
+        """The default key's long public parameters: no error may echo them."""
+        try:
+            jwk = self.key.public_jwk
+        except Exception:  # no default key here: nothing to look for
+            return []
+        return [str(v) for k, v in jwk.items() if k in {"n", "x", "y"} and len(str(v)) >= 16]
 
     def send(
         self,
@@ -341,6 +357,12 @@ class Context:
         if session.subject in self.target.supplied_subjects:
             raise Skip("a supplied session is never logged out: later cases need it")
         return self._record(self.target.logout(session))
+
+    def step_up_check(
+        self, session: Session, scope: str, *, label: str = "step-up check"
+    ) -> Exchange:
+        self.require("step_up_check")
+        return self._record(self.target.step_up_check(session, scope, label=label))
 
     def sign_in_exchange(self, jwt: str, *, label: str = "sign-in") -> Exchange:
         self.require("sign_in")

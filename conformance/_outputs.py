@@ -3,11 +3,13 @@ and, unless asked not to, the executed notebook and the HTML report."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._exceptions import ConfigError, MissingExtra
 from ._junit import write_junit
 from ._results import build_results, write_json
 from ._runlog import RunLog
@@ -53,15 +55,29 @@ def write_outputs(
     )
 
 
-def _render(results_path: Path) -> tuple[Path | None, str]:
+def ensure_writable(out: Path, *, option: str = "--report-dir") -> None:
+    """Create ``out`` and prove a file can be written in it, or raise
+    :class:`~conformance.ConfigError` (one line naming ``option``): checked before a run
+    (or a merge) does any work, so that none is lost to a typo."""
     try:
-        # lazy: the report stack (nbclient, matplotlib) is an optional extra
-        from .report import render_report
-    except ImportError as exc:
-        hint = "pip install 'exchange-conformance[report]'"
-        return None, f"not rendered ({exc.name} missing: {hint})"
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"{option} {out}: cannot write there ({exc.strerror or exc}); choose a "
+            "writable directory"
+        ) from None
+
+
+def _render(results_path: Path) -> tuple[Path | None, str]:
+    # lazy: the report stack (nbclient, matplotlib) is an optional extra
+    from .report import render_report
+
     try:
         paths = render_report(results_path)
+    except MissingExtra as exc:
+        return None, f"not rendered: {exc}"
     except Exception as exc:  # the results are written; a render failure must not hide them
         return None, f"rendering failed: {type(exc).__name__}: {exc}"
     return paths.html, ""

@@ -14,6 +14,7 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .._waivers import waiver_notes
 from ._text import BODY_LIMIT, SHORT_LIMIT, esc, plain, slug
 from ._vocab import VERDICT_ORDER, categories, severity_rank
 from .diff import ResultsDiff
@@ -27,6 +28,7 @@ __all__ = [
     "heading",
     "headline",
     "verdict_line",
+    "waiver_review",
 ]
 
 _VERDICT_WORDS = {
@@ -395,6 +397,44 @@ def attention(results: Mapping[str, Any]) -> str:
     if not parts:
         parts.append('<p class="cr-ok">No warnings, waivers, errors or skips.</p>')
     return _section("Warnings, waivers, errors and skips", "".join(parts), anchor="attention")
+
+
+def _case_list(ids: Sequence[str], *, shown: int = 10) -> str:
+    more = f" (+{len(ids) - shown} more)" if len(ids) > shown else ""
+    return ", ".join(f"<code>{esc(c)}</code>" for c in ids[:shown]) + more or "—"
+
+
+def waiver_review(results: Mapping[str, Any]) -> str:
+    """The waivers that need their owner: expired (with the date and owner; their cases
+    fail because the waiver expired), stale (their cases pass now: remove them), unused
+    (they match no case: a misspelt id or glob, or a renamed case). Empty when none."""
+    cases = [c for c in _list(_get(results, "cases")) if isinstance(c, Mapping)]
+    recorded = [
+        (str(_get(c, "id")), w if isinstance(w := _get(c, "waiver"), Mapping) else None)
+        for c in cases
+    ]
+    unused = [str(w) for w in _list(_get(_get(results, "run", {}), "unused_waivers"))]
+    notes = waiver_notes(recorded, unused)
+    if not notes:
+        return ""
+    todo = {
+        "expired": "its cases fail because it expired: renew it or fix the target",
+        "stale": "its cases pass now: remove the waiver",
+        "unused": "matches no case of this run: a misspelt id or glob, or a renamed case?",
+    }
+    rows = [
+        [
+            badge("w", note.state),
+            f"<code>{esc(note.waiver)}</code>",
+            esc(note.owner) or "—",
+            esc(note.expires) or "—",
+            _case_list(note.cases),
+            esc(todo[note.state]),
+        ]
+        for note in notes
+    ]
+    body = _table(["State", "Waiver", "Owner", "Expires", "Cases", "What to do"], rows)
+    return _section(f"Waivers to review ({len(notes)})", body, anchor="waiver-review")
 
 
 def case_table(results: Mapping[str, Any]) -> str:

@@ -140,6 +140,7 @@ TARGET_CAPABILITIES = frozenset(
         "sensitive_operation",  # sensitive_operation() uses an issued token
         "token_jwks",  # token_jwks() reads the keys the target signs issued tokens with
         "races",  # race() sends copies of one request at once, one connection each
+        "step_up_check",  # step_up_check() asks whether a scope still needs a step-up
     }
 )
 
@@ -245,6 +246,13 @@ class Target(Protocol):
 
     def logout(self, session: Session) -> Exchange:
         """End ``session`` at the target (capability ``logout``)."""
+        ...
+
+    def step_up_check(
+        self, session: Session, scope: str, *, label: str = "step-up check"
+    ) -> Exchange:
+        """Ask whether ``scope`` still needs a step-up in ``session`` (Dynamic's
+        ``stepUp/check``; capability ``step_up_check``)."""
         ...
 
     def token_jwks(self) -> Mapping[str, Any] | None:
