@@ -14,6 +14,7 @@ from factories import assert_valid_results
 from conformance import cli
 from conformance._keyring import ALGS
 from conformance.catalog import CASES
+from conformance.emulator import FLAWS
 
 pytestmark = pytest.mark.slow
 
@@ -51,21 +52,30 @@ def test_configured_runs_every_case_the_embedded_run_runs(tmp_path: Path) -> Non
     assert isinstance(facts["revoked_key_refused_after_s"]["value"], float)
 
 
-#: New flaws and a case each must fail through the configured path.
-CAUGHT_BY = {
-    "token_urls_fetched": "header.x5u.attacker_cert",
-    "revoked_key_kept": "keys.revocation.after_cache_time",
-    "jwks_fetch_per_kid": "keys.random_kid_flood",
-}
+#: The out-of-band and key-life-cycle flaws: each must be caught through the configured
+#: path, by a case anchored on a row it breaks.
+NEW_FLAWS = (
+    "token_urls_fetched",
+    "jwks_fail_open",
+    "jwks_redirect_followed",
+    "revoked_key_kept",
+    "jwks_fetch_per_kid",
+    "key_use_ignored",
+    "jku_trusted",
+)
 
 
-def test_new_flaws_are_caught_against_a_configured_target(tmp_path: Path) -> None:
-    with served_emulator(tmp_path, ("ES256",), flaws=tuple(CAUGHT_BY)) as config:
-        data = _run(tmp_path, config, sorted(CAUGHT_BY.values()), "--strict")
-    verdicts = {c["id"]: c for c in data["cases"]}
-    for case_id in CAUGHT_BY.values():
-        assert verdicts[case_id]["verdict"] == "fail", (case_id, verdicts[case_id]["message"])
-    fetched = verdicts["header.x5u.attacker_cert"]["message"]
-    assert "fetched the URL planted in the token 1 time(s): GET /attacker/" in fetched
-    assert "/cert.pem" in fetched
-    assert data["facts"]["revoked_key_refused_after_s"]["value"] == "still accepted"
+@pytest.mark.parametrize("flaw", NEW_FLAWS)
+def test_new_flaws_are_caught_against_a_configured_target(tmp_path: Path, flaw: str) -> None:
+    rows = set(FLAWS[flaw].breaks)
+    ids = sorted(c.id for c in CASES if rows & set(c.anchors) and c.id in OOB_IDS)
+    with served_emulator(tmp_path, ("ES256", "ES384"), flaws=(flaw,)) as config:
+        data = _run(tmp_path, config, ids, "--strict")
+    failing = {c["id"]: c["message"] for c in data["cases"] if c["verdict"] == "fail"}
+    assert failing, f"{flaw} went unnoticed by {ids}"
+    if flaw == "token_urls_fetched":
+        fetched = failing["header.x5u.attacker_cert"]
+        assert "fetched the URL planted in the token 1 time(s): GET /attacker/" in fetched
+        assert "/cert.pem" in fetched
+    if flaw == "revoked_key_kept":
+        assert data["facts"]["revoked_key_refused_after_s"]["value"] == "still accepted"
