@@ -139,7 +139,9 @@ def _redirected(private: bool) -> Callable[[CaseContext], Exchange]:
 
 def _cached_during_outage(ctx: CaseContext) -> Exchange:
     host = ctx.jwks_host
-    until_accepted(ctx, lambda: signed(ctx))  # warm: the key is cached now
+    # Warm, and fresh: an unknown kid makes the target fetch the JWKS now, so the key is
+    # well inside its cache time when the outage starts.
+    after_refetch(ctx, lambda: signed(ctx, kid=unique_kid("warm")))
     with host.failing(jwks_path(ctx), "500"):
         return ctx.send(signed(ctx), label="cached key, JWKS down")
 
