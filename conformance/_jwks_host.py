@@ -235,14 +235,6 @@ class JwksHost:
 
     # --- request log ------------------------------------------------------------------
 
-    def redirect(self, path: str, location: str, *, status: int = 302) -> None:
-        """Answer ``path`` with a redirect to ``location`` until :meth:`restore`."""
-        self.override(path, b"", content_type="text/plain", status=status)
-        with self._lock:
-            self._overrides[path] = replace(
-                self._overrides[path], headers=(("location", location),)
-            )
-
     def requests(self, path_prefix: str | None = None) -> list[RequestRecord]:
         """The requests received so far (oldest first), optionally only under a path prefix."""
         with self._lock:
@@ -282,6 +274,14 @@ class JwksHost:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
         with self._lock:
             self._overrides[path] = _Override(raw, content_type, status)
+
+    def redirect(self, path: str, location: str, *, status: int = 302) -> None:
+        """Answer ``path`` with a redirect to ``location`` until :meth:`restore`."""
+        self.override(path, b"", content_type="text/plain", status=status)
+        with self._lock:
+            self._overrides[path] = replace(
+                self._overrides[path], headers=(("location", location),)
+            )
 
     def restore(self, path: str) -> None:
         """Undo :meth:`fail` and :meth:`override` for ``path`` (pending ``slow`` responses
