@@ -194,12 +194,20 @@ def _check_run(args: argparse.Namespace) -> None:
     starts: a mistake is then one clean line and exit 2, not a collection error."""
     # lazy: `conformance --help` and the other commands do not need the catalog
     from ._config import load_run_config
+    from ._oob import fixed_port_server
     from ._outputs import ensure_writable
     from ._selection import select_cases
     from ._waivers import load_waivers
     from .catalog import load_cases
 
     config = load_run_config(Path(args.config) if args.config else None, cwd=Path.cwd())
+    if config is not None and args.workers not in (None, "1"):
+        fixed = fixed_port_server(config)
+        if fixed:
+            raise ConfigError(
+                f"{fixed} serves from one process on a fixed port: run it without "
+                "--workers (or with --workers 1)"
+            )
     load_waivers(Path(args.waivers) if args.waivers else None)
     if args.report_dir:
         ensure_writable(Path(args.report_dir), option="--report-dir")

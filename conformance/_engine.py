@@ -109,6 +109,9 @@ class Runtime:
     policy: Policy = field(default_factory=Policy)
     properties: PropertySettings = field(default_factory=PropertySettings)
     jwks_host: Any = None  # conformance._jwks_host.JwksHost when we serve the keys
+    listener: Any = None  # the JwksHost that planted URLs point at (out-of-band checks)
+    #: why a capability is missing, for the skip message (``attacker_host``: no listener)
+    unavailable: Mapping[str, str] = field(default_factory=dict)
     other_settings: TargetSettings | None = None  # a second environment, when there is one
     other_target: Target | None = None  # the same service, speaking for that environment
     clock_offset_s: float = 0.0
@@ -379,6 +382,9 @@ class Context:
     # -- judging -----------------------------------------------------------------------
     def require(self, capability: str) -> None:
         if capability not in self.runtime.capabilities:
+            why = self.runtime.unavailable.get(capability)
+            if why:
+                raise Skip(f"needs {capability}: {why}")
             raise Skip(f"needs capability {capability!r}, which this target does not offer")
 
     def skip(self, reason: str) -> None:
@@ -428,6 +434,14 @@ class Context:
             raise Skip("the suite does not serve this target's keys")
         return self.runtime.jwks_host
 
+    @property
+    def listener(self) -> Any:
+        """The server planted URLs point at (skips when the target cannot reach one)."""
+        self.require("attacker_host")
+        if self.runtime.listener is None:
+            raise Skip("no listener the target can reach was started")
+        return self.runtime.listener
+
 
 def target_profile(target: Target) -> str:
     """The key of the per-profile data that applies to ``target``: its profile, with its
@@ -447,7 +461,17 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
     try:
         missing = case.needs - runtime.capabilities
         if missing:
-            raise Skip(f"needs {', '.join(sorted(missing))}, which this target does not offer")
+            why = "; ".join(
+                f"{name}: {runtime.unavailable[name]}"
+                for name in sorted(missing)
+                if name in runtime.unavailable
+            )
+            raise Skip(
+                f"needs {why}"
+                if why and len(missing) == 1
+                else f"needs {', '.join(sorted(missing))}, which this target does not offer"
+                + (f" ({why})" if why else "")
+            )
         not_here = case.skip_reason(profile)
         if not_here:
             raise Skip(not_here)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._oob import listener_lines
+
 if TYPE_CHECKING:
     from ._config import RunConfig
     from ._engine import Runtime
@@ -569,6 +571,7 @@ class ConformanceRun:
         self.summary_lines = _summary_lines(
             outputs, paths=self.report is None, unused_waivers=run.get("unused_waivers", ())
         )
+        self.summary_lines += listener_lines(self.log.facts)
         return outputs
 
 

@@ -234,6 +234,12 @@ class CaseContext(Protocol):
         """The running ``JwksHost`` (skips unless the target uses it)."""
         ...
 
+    @property
+    def listener(self) -> Any:
+        """The server planted URLs point at (a ``JwksHost``; skips when the target cannot
+        reach one)."""
+        ...
+
 
 #: A case's ``run``: returns the exchange to judge, or ``None`` when it judged itself.
 Recipe = Callable[[CaseContext], "Exchange | None"]

@@ -177,8 +177,47 @@ _ALL = (
     ),
 )
 
+#: The out-of-band and key-life-cycle flaws (issue 13): what a target does outside the
+#: HTTP answer — fetching URLs from the token, and how it caches and fetches its JWKS.
+_OUT_OF_BAND = (
+    Flaw(
+        "token_urls_fetched",
+        "every http(s) URL in the token (jku, x5u, kid, an embedded jwk's members, claim "
+        "values) is fetched while the token is checked (SSRF), though keys still come from "
+        "the configured JWKS",
+        ("B23", "G03", "G04", "G05", "G10", "G11"),
+    ),
+    Flaw(
+        "jwks_fail_open",
+        "when the JWKS cannot be fetched (5xx, timeout, bad JSON, too large), the signature "
+        "check is skipped: fail open during an outage",
+        ("F17",),
+    ),
+    Flaw(
+        "jwks_redirect_followed",
+        "the JWKS fetch follows redirects to any origin or address, and trusts what it finds",
+        ("F17",),
+    ),
+    Flaw(
+        "revoked_key_kept",
+        "a key once fetched stays trusted forever: removing it from the JWKS revokes nothing",
+        ("F16",),
+    ),
+    Flaw(
+        "jwks_fetch_per_kid",
+        "every unknown kid triggers its own JWKS fetch (no refetch interval): a flood of "
+        "random kids is a flood of fetches",
+        ("F18",),
+    ),
+    Flaw(
+        "key_use_ignored",
+        "a JWK's use and key_ops are ignored: an encryption key verifies signatures",
+        ("F08",),
+    ),
+)
+
 #: Every flaw by name, in a stable order.
-FLAWS: Mapping[str, Flaw] = MappingProxyType({flaw.name: flaw for flaw in _ALL})
+FLAWS: Mapping[str, Flaw] = MappingProxyType({flaw.name: flaw for flaw in (*_ALL, *_OUT_OF_BAND)})
 
 
 def check_flaws(names: Iterable[str]) -> frozenset[str]:

@@ -82,6 +82,7 @@ class Emulator:
             timeout_s=config.jwks_timeout_s,
             max_bytes=config.jwks_max_bytes,
             transport=jwks_transport,
+            flaws=config.flaws,
         )
         self.validator = Validator(config, self.jwks)
         self._fragile = config.has("server_error_on_malformed")

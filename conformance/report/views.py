@@ -176,6 +176,20 @@ def _not_covered(results: Mapping[str, Any]) -> str:
     )
 
 
+def _listener_note(results: Mapping[str, Any]) -> str:
+    """Under the banner: the out-of-band cases did not run (the ``oob_listener`` fact,
+    ``conformance._oob``), because nothing the target could reach was listening."""
+    fact = _get(_get(results, "facts", {}), "oob_listener", {})
+    if not isinstance(fact, Mapping) or _get(fact, "value") != "unreachable":
+        return ""
+    return (
+        '<ul class="cr-gaps" id="oob-listener"><li>Out-of-band checks did not run: '
+        f"{esc(_get(fact, 'detail'), limit=400)}. A target that fetches URLs from tokens "
+        "(jku, x5u, kid, claims) would not have been noticed; see "
+        "docs/configuration.md#listener.</li></ul>"
+    )
+
+
 def headline(results: Mapping[str, Any]) -> str:
     """Section 1, the top of the executive summary: the verdict line with its coverage
     (what ran, what was skipped and why, why a run stopped early, the gaps)."""
@@ -187,7 +201,7 @@ def headline(results: Mapping[str, Any]) -> str:
         f'<div class="cr-verdict cr-verdict-{slug(verdict)}" id="verdict">'
         f"{esc(verdict_line(results))}</div>"
         f'<div class="cr-small">Coverage: {_coverage_cell(coverage)}</div>'
-        f"{_coverage_notes(coverage)}{_not_covered(results)}</div>"
+        f"{_coverage_notes(coverage)}{_not_covered(results)}{_listener_note(results)}</div>"
     )
 
 
