@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from . import (
     algorithms,
+    claim_types,
     claims,
     encoding,
     envelope,
@@ -27,6 +28,7 @@ from ._model import CATEGORIES, Case
 _MODULES = (
     envelope,
     claims,
+    claim_types,
     times,
     algorithms,
     signature,

@@ -45,6 +45,7 @@ DYNAMIC_ONLY: tuple[str, ...] = (
     "encoding.escaped_names.claim_name_scope",
     "replay.not_burned.unknown_scope",
     "issued.token.*",
+    "claims.type.scope.*",
 )
 
 _REPLAY = ("replay.same_token.*", "replay.same_jti.*", "replay.race.*")
@@ -76,6 +77,7 @@ EXPECT_BY_PROFILE: Mapping[str, Mapping[str, Expect]] = {
         "replay.jti.null": Expect.EITHER,
         "claims.name_case.jti": Expect.EITHER,
         "claims.kind.*": Expect.EITHER,
+        "claims.type.jti.*": Expect.EITHER,
     },
 }
 
@@ -88,6 +90,8 @@ LEVEL_BY_PROFILE: Mapping[str, Mapping[str, Level]] = {
         **dict.fromkeys(_REPLAY, Level.SHOULD),
         # RFC 7523 §3 item 4: the server MAY reject an exp unreasonably far in the future
         **dict.fromkeys(_EXP_FAR_AHEAD, Level.SHOULD),
+        # RFC 7523 §3 item 1: iss is required, so an iss read as absent is a MUST failure
+        "claims.type.iss.*": Level.MUST,
     },
     "rfc7523/jwt_bearer": {
         # the grant's sub names a principal; a non-string one from the trusted issuer is
@@ -96,6 +100,7 @@ LEVEL_BY_PROFILE: Mapping[str, Mapping[str, Level]] = {
         "claims.sub.type_array": Level.SHOULD,
         "claims.sub.type_object": Level.SHOULD,
         "claims.sub.type_true": Level.SHOULD,
+        "claims.type.sub.*": Level.SHOULD,
     },
 }
 
@@ -163,6 +168,8 @@ EITHER_BECAUSE: Mapping[str, str] = {
     # profile entries
     "replay.jti.*": "RFC 7523 makes jti optional (§3 item 7): an odd jti matters only to a "
     "replay guard, which replay.same_token.twice judges",
+    "claims.type.jti.*": "RFC 7523 makes jti optional (§3 item 7): an odd jti matters only "
+    "to a replay guard, which replay.same_token.twice judges",
     "claims.name_case.jti": "a JTI member is an unknown claim and jti is optional in RFC 7523",
     "claims.kind.*": "RFC 7523 does not type assertions: a sign-in JWT or an ID Token that "
     "satisfies iss, sub, aud and exp is a valid assertion there (scope and jti are not "

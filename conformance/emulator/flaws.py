@@ -111,6 +111,19 @@ _ALL = (
         ("B07", "B08", "B09"),
     ),
     Flaw(
+        "time_claims_type_skipped",
+        "nbf and iat are compared with the clock only when they are JSON integers: a "
+        "string, float, array, object or null is skipped as if absent (Rust jsonwebtoken "
+        "CVE-2026-25537)",
+        ("C10", "C13"),
+    ),
+    Flaw(
+        "iss_substring_match",
+        "iss is compared with a substring test (`iss in issuer`), so a part of the issuer "
+        "passes (PyJWT CVE-2024-53861)",
+        ("B08",),
+    ),
+    Flaw(
         "server_error_on_malformed",
         "malformed input (bad encoding, non-object JSON, wrong body types) raises an "
         "unhandled exception: a 500",

@@ -392,8 +392,8 @@ class Validator:
                 exp = _number(claims["exp"], "exp")
             except Rejected:
                 exp = None
-        nbf = _number(claims["nbf"], "nbf") if "nbf" in claims else None
-        iat = _number(claims["iat"], "iat") if "iat" in claims else None
+        nbf = self._optional_time(claims, "nbf")
+        iat = self._optional_time(claims, "iat")
         if nbf is not None and not has("nbf_ignored"):
             if nbf > now + leeway:
                 raise Rejected("assertion not yet valid")
@@ -407,6 +407,17 @@ class Validator:
                 raise Rejected("assertion lifetime too long")
         return exp
 
+    def _optional_time(self, claims: dict[str, Any], name: str) -> float | None:
+        """An optional NumericDate claim (``None`` when absent)."""
+        if name not in claims:
+            return None
+        value = claims[name]
+        if self.config.has("time_claims_type_skipped") and (
+            isinstance(value, bool) or not isinstance(value, int)
+        ):
+            return None  # the flaw: "if isinstance(nbf, int): check it"
+        return _number(value, name)
+
     def _issuer_and_audience(self, claims: dict[str, Any], env: Environment) -> None:
         if not self.config.has("iss_not_checked"):
             iss = claims.get("iss")
@@ -414,6 +425,9 @@ class Validator:
                 pass  # the iss_optional variant: the environment's key names the issuer
             elif not isinstance(iss, str):
                 raise Rejected("invalid assertion: iss is required", status=400)
+            elif self.config.has("iss_substring_match"):
+                if iss not in env.issuer:  # the flaw: a substring of the issuer passes
+                    raise Rejected("wrong issuer")
             elif iss != env.issuer:
                 raise Rejected("wrong issuer")
         if env.audience is not None:
