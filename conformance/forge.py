@@ -84,6 +84,7 @@ __all__ = [
     "json_serialization",
     "json_with_duplicates",
     "jwe_shaped",
+    "jwks_text",
     "nested",
     "noncanonical",
     "noncanonical_segment",
@@ -152,6 +153,14 @@ PUBLIC_KEY_ENCODINGS: tuple[str, ...] = (
     "der",
     "jwk",
     "raw",
+    # the spellings key loaders and PEM guards disagree on (issue 14, class 2)
+    "pem_crlf",
+    "pem_leading_space",
+    "pem_bom",
+    "pkcs1_pem_no_newline",
+    "pkcs1_der",
+    "openssh",
+    "jwk_pretty",
 )
 
 _DIGEST_INFO = {
@@ -204,7 +213,11 @@ def public_key_bytes(key: SigningKey | Any, encoding: str) -> bytes:
     with its trailing newline), ``pem_no_newline``, ``pkcs1_pem`` (``RSA PUBLIC KEY``, what
     modulus-recovery tools print; RSA only), ``der``, ``jwk`` (the published JWK as compact
     JSON; needs a :class:`SigningKey`), ``raw`` (RSA modulus bytes, or the uncompressed EC
-    point ``04 || x || y``, or the 32 Ed25519 bytes). Raises ``ValueError`` otherwise.
+    point ``04 || x || y``, or the 32 Ed25519 bytes); the spellings PEM guards miss:
+    ``pem_crlf`` (CRLF line ends), ``pem_leading_space`` (two spaces before the armour),
+    ``pem_bom`` (a UTF-8 BOM before it), ``pkcs1_pem_no_newline`` and ``pkcs1_der`` (RSA
+    only), ``openssh`` (``ssh-rsa AAAA...``/``ecdsa-sha2-nistp256 AAAA...``, no comment),
+    ``jwk_pretty`` (the published JWK as indented JSON). Raises ``ValueError`` otherwise.
     """
     # lazy: the catalog imports this module; it loads without cryptography
     from cryptography.hazmat.primitives import serialization
@@ -229,6 +242,21 @@ def public_key_bytes(key: SigningKey | Any, encoding: str) -> bytes:
         if not isinstance(key, SigningKey):
             raise ValueError("jwk needs a SigningKey (its published JWK)")
         return encode_json(dict(key.public_jwk))
+    if encoding in _PEM_MUTATIONS:
+        pem = bytes(public.public_bytes(enc.PEM, fmt.SubjectPublicKeyInfo))
+        return bytes(_PEM_MUTATIONS[encoding](pem))
+    if encoding in ("pkcs1_pem_no_newline", "pkcs1_der"):
+        if not isinstance(public, rsa.RSAPublicKey):
+            raise ValueError(f"{encoding} needs an RSA key")
+        if encoding == "pkcs1_der":
+            return bytes(public.public_bytes(enc.DER, fmt.PKCS1))
+        return bytes(public.public_bytes(enc.PEM, fmt.PKCS1)).rstrip(b"\n")
+    if encoding == "openssh":
+        return bytes(public.public_bytes(enc.OpenSSH, fmt.OpenSSH))
+    if encoding == "jwk_pretty":
+        if not isinstance(key, SigningKey):
+            raise ValueError("jwk_pretty needs a SigningKey (its published JWK)")
+        return json.dumps(dict(key.public_jwk), indent=2).encode("utf-8")
     if encoding == "raw":
         if isinstance(public, rsa.RSAPublicKey):
             n = public.public_numbers().n
@@ -237,6 +265,18 @@ def public_key_bytes(key: SigningKey | Any, encoding: str) -> bytes:
             return bytes(public.public_bytes(enc.X962, fmt.UncompressedPoint))
         return bytes(public.public_bytes(enc.Raw, serialization.PublicFormat.Raw))
     raise ValueError(f"unknown public key encoding {encoding!r}")
+
+
+_PEM_MUTATIONS: Mapping[str, Any] = {
+    "pem_crlf": lambda pem: pem.replace(b"\n", b"\r\n"),
+    "pem_leading_space": lambda pem: b"  " + pem,
+    "pem_bom": lambda pem: b"\xef\xbb\xbf" + pem,
+}
+
+
+def jwks_text(jwks: Mapping[str, Any]) -> bytes:
+    """A JWKS as compact JSON, as a JWKS host serves it (the "whole JWKS" HMAC secret)."""
+    return json.dumps(dict(jwks), separators=(",", ":")).encode("utf-8")
 
 
 def hmac_with_public_key(

@@ -141,7 +141,10 @@ def test_hmac_with_rsa_public_key(keys: dict[str, SigningKey], encoding: str) ->
     assert json.loads(_raw(token)[0])["alg"] == "HS256"
 
 
-@pytest.mark.parametrize("encoding", [e for e in forge.PUBLIC_KEY_ENCODINGS if e != "pkcs1_pem"])
+_RSA_ONLY = ("pkcs1_pem", "pkcs1_pem_no_newline", "pkcs1_der")
+
+
+@pytest.mark.parametrize("encoding", [e for e in forge.PUBLIC_KEY_ENCODINGS if e not in _RSA_ONLY])
 def test_hmac_with_ec_public_key(keys: dict[str, SigningKey], encoding: str) -> None:
     key = keys["ES256"]
     token = forge.hmac_with_public_key(
@@ -150,6 +153,26 @@ def test_hmac_with_ec_public_key(keys: dict[str, SigningKey], encoding: str) -> 
     secret = forge.public_key_bytes(key, encoding)
     expected = hmac.new(secret, forge.signing_input_of(token), hashlib.sha384).digest()
     assert hmac.compare_digest(expected, forge.signature_of(token))
+
+
+def test_key_spellings_are_what_they_claim(keys: dict[str, SigningKey]) -> None:
+    rsa_key, ec_key = keys["RS256"], keys["ES256"]
+    pem = forge.public_key_bytes(ec_key, "pem")
+    assert forge.public_key_bytes(ec_key, "pem_crlf") == pem.replace(b"\n", b"\r\n")
+    assert forge.public_key_bytes(ec_key, "pem_leading_space") == b"  " + pem
+    assert forge.public_key_bytes(ec_key, "pem_bom") == b"\xef\xbb\xbf" + pem
+    assert forge.public_key_bytes(ec_key, "openssh").startswith(b"ecdsa-sha2-nistp256 AAAA")
+    assert forge.public_key_bytes(rsa_key, "openssh").startswith(b"ssh-rsa AAAA")
+    pretty = forge.public_key_bytes(ec_key, "jwk_pretty")
+    assert b"\n  " in pretty and json.loads(pretty) == dict(ec_key.public_jwk)
+    pkcs1 = forge.public_key_bytes(rsa_key, "pkcs1_pem_no_newline")
+    assert pkcs1.startswith(b"-----BEGIN RSA PUBLIC KEY-----") and not pkcs1.endswith(b"\n")
+    der = forge.public_key_bytes(rsa_key, "pkcs1_der")
+    assert der != forge.public_key_bytes(rsa_key, "der") and der.startswith(b"\x30\x82")
+    with pytest.raises(ValueError, match="RSA"):
+        forge.public_key_bytes(ec_key, "pkcs1_der")
+    jwks = {"keys": [dict(ec_key.public_jwk)]}
+    assert json.loads(forge.jwks_text(jwks)) == jwks and b" " not in forge.jwks_text(jwks)
 
 
 def test_public_key_encodings_are_what_they_claim(keys: dict[str, SigningKey]) -> None:

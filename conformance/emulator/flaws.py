@@ -40,6 +40,14 @@ _ALL = (
         ("D04",),
     ),
     Flaw(
+        "hmac_key_spellings",
+        "HS256/384/512 are allowed and verified with the published public key as a key "
+        "store may hold it (PKCS#1 or DER, CRLF, indented or BOM-prefixed PEM, OpenSSH, "
+        "JWK JSON); a prefix guard refuses only the canonical SPKI PEM (CVE-2026-102268, "
+        "CVE-2024-33663, CVE-2026-48526)",
+        ("D04",),
+    ),
+    Flaw(
         "signature_not_checked",
         "the key is selected but the signature is never verified",
         ("E01", "E02", "E03", "E04", "F02"),

@@ -214,6 +214,32 @@ def _nonempty_str(claims: dict[str, Any], name: str) -> str:
     return value
 
 
+_HMAC_HASH = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+
+
+def _stored_spellings(key: PublishedKey) -> list[bytes]:
+    """The ``hmac_key_spellings`` flaw: the forms a key store may hold a public key in."""
+    enc, fmt = serialization.Encoding, serialization.PublicFormat
+    public = key.key
+    pem = public.public_bytes(enc.PEM, fmt.SubjectPublicKeyInfo)
+    jwk = dict(key.jwk)
+    out = [
+        pem,
+        pem.replace(b"\n", b"\r\n"),
+        b"  " + pem,
+        b"\xef\xbb\xbf" + pem,
+        public.public_bytes(enc.DER, fmt.SubjectPublicKeyInfo),
+        json.dumps(jwk, separators=(",", ":")).encode("utf-8"),
+        json.dumps(jwk, indent=2).encode("utf-8"),
+    ]
+    if key.kty in ("RSA", "EC"):
+        out.append(public.public_bytes(enc.OpenSSH, fmt.OpenSSH))
+    if key.kty == "RSA":
+        pkcs1 = public.public_bytes(enc.PEM, fmt.PKCS1)
+        out += [pkcs1, pkcs1.rstrip(b"\n"), public.public_bytes(enc.DER, fmt.PKCS1)]
+    return out
+
+
 def key_matches(key: PublishedKey, alg: str, *, strict: bool = True) -> bool:
     """Whether ``key`` may verify ``alg`` (type, curve, and the JWK's own ``alg``).
 
@@ -272,6 +298,9 @@ class Validator:
         source = self.keys_environment(env, decoded.claims)
         if has("hmac_key_confusion") and alg == "HS256":
             self._check_hmac_confusion(decoded, source, kid)
+            return
+        if has("hmac_key_spellings") and alg in _HMAC_HASH:
+            self._check_hmac_spellings(decoded, source, kid, alg)
             return
         if alg not in self.config.allowed_algs:
             raise Rejected("unsupported alg")
@@ -373,6 +402,25 @@ class Validator:
             expected = hmac.new(pem, decoded.signing_input, hashlib.sha256).digest()
             if hmac.compare_digest(expected, decoded.signature):
                 return
+        raise Rejected("invalid signature")
+
+    def _check_hmac_spellings(
+        self, decoded: Decoded, source: Environment, kid: str | None, alg: str
+    ) -> None:
+        try:
+            keys = self.jwks.keys(source.jwks_url, kid=kid)
+        except JwksUnavailable:
+            raise Rejected("signing keys unavailable") from None
+        digest = _HMAC_HASH[alg]
+        for key in keys:
+            if kid is not None and key.kid != kid:
+                continue
+            for secret in _stored_spellings(key):
+                if secret.startswith(b"-----BEGIN PUBLIC KEY-----\n"):
+                    continue  # the guard: the canonical PEM is refused as an HMAC secret
+                expected = hmac.new(secret, decoded.signing_input, digest).digest()
+                if hmac.compare_digest(expected, decoded.signature):
+                    return
         raise Rejected("invalid signature")
 
     # -- claims --------------------------------------------------------------------------
