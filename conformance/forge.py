@@ -65,6 +65,7 @@ __all__ = [
     "TYP_ACCEPTED",
     "TYP_REJECTED",
     "WEAK_SECRETS",
+    "JsonSignature",
     "KidInjection",
     "alg_none",
     "alg_none_keeping_signature",
@@ -85,6 +86,7 @@ __all__ = [
     "json_with_duplicates",
     "jwe_shaped",
     "jwks_text",
+    "jws_json",
     "nested",
     "noncanonical",
     "noncanonical_segment",
@@ -682,6 +684,52 @@ def json_serialization(token: str, *, flattened: bool = True) -> str:
     if flattened:
         return json.dumps({"protected": head, "payload": body, "signature": sig})
     return json.dumps({"payload": body, "signatures": [{"protected": head, "signature": sig}]})
+
+
+@dataclass(frozen=True, slots=True)
+class JsonSignature:
+    """One entry of a JWS JSON serialisation (RFC 7515 §7.2).
+
+    ``protected`` (a header dict, base64url-encoded here; ``None``: no ``protected``
+    member) and ``header`` (the unprotected header, as is; ``None``: no ``header`` member).
+    The signature is ``signature`` when given, else made with ``key`` under ``alg`` over
+    ``BASE64URL(protected) || '.' || payload`` (RFC 7515 §5.1: an absent protected header
+    signs an empty first part), else empty.
+    """
+
+    protected: Mapping[str, Any] | None = None
+    header: Mapping[str, Any] | None = None
+    key: Any = None
+    alg: str | None = None
+    signature: bytes | None = None
+
+
+def jws_json(payload: Any, entries: Any, *, flattened: bool = False) -> str:
+    """A JWS JSON serialisation of ``payload`` (any JSON value or bytes) with the given
+    :class:`JsonSignature` entries: general (a ``signatures`` array, possibly empty) or,
+    with ``flattened``, the single entry's members at the top level."""
+    body = b64url_encode(payload if isinstance(payload, bytes) else encode_json(payload))
+    out: list[dict[str, Any]] = []
+    for entry in entries:
+        member: dict[str, Any] = {}
+        head = "" if entry.protected is None else b64url_encode(encode_json(entry.protected))
+        if entry.protected is not None:
+            member["protected"] = head
+        if entry.header is not None:
+            member["header"] = dict(entry.header)
+        if entry.signature is not None:
+            raw = entry.signature
+        elif entry.key is not None and entry.alg is not None:
+            raw = sign(f"{head}.{body}".encode("ascii"), entry.key, entry.alg)
+        else:
+            raw = b""
+        member["signature"] = b64url_encode(raw)
+        out.append(member)
+    if flattened:
+        if len(out) != 1:
+            raise ValueError("the flattened serialisation has exactly one signature")
+        return json.dumps({"payload": body, **out[0]})
+    return json.dumps({"payload": body, "signatures": out})
 
 
 def nested(inner: str, header: Mapping[str, Any], key: SigningKey | Any) -> str:

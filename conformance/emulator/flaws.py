@@ -111,6 +111,19 @@ _ALL = (
         "is accepted on a key published as RS256)",
         ("D11",),
     ),
+    Flaw(
+        "json_serialization_accepted",
+        "a JWS JSON serialisation is accepted as the assertion: the unprotected header "
+        "updates the protected one, an unsigned alg none entry counts as verified and an "
+        "empty signatures array passes (CVE-2026-96760, GHSA-jc38-x7x8-2xc8)",
+        ("K05",),
+    ),
+    Flaw(
+        "alg_name_normalised",
+        "the header alg is normalised before the allowlist check (NFKC, case, whitespace, "
+        "zero-width characters, a NUL and what follows, an array's first item)",
+        ("D13", "D14"),
+    ),
     Flaw("crit_ignored", "the crit header is ignored", ("G13",)),
     Flaw(
         "iss_not_checked",

@@ -97,13 +97,15 @@ class Emulator:
             raise Rejected("request body must be a JSON object", status=400)
         return parsed
 
-    def _token_member(self, body: bytes) -> Decoded:
+    def _token_member(self, body: bytes, env: Environment) -> Decoded:
         parsed = self._body(body)
         token = parsed.get("jwt")
         if self._fragile:
             return decode_compact_fragile(token)
         if not isinstance(token, str) or not token:
             raise Rejected("jwt must be a non-empty string", status=400)
+        if self.config.has("json_serialization_accepted") and token.lstrip().startswith("{"):
+            return self.validator.json_serialization(token, env)
         return decode_compact(
             token, max_bytes=self.config.max_token_bytes, parsing=Parsing.of(self.config)
         )
@@ -135,7 +137,7 @@ class Emulator:
 
     def signin(self, env_id: str, body: bytes, *, base_url: str) -> Reply:
         env = self.environment(env_id)
-        decoded = self._token_member(body)
+        decoded = self._token_member(body, env)
         now = self.clock()
         self.validator.check_signature(decoded, env)
         subject = self.validator.signin_claims(decoded, env, now=now)
@@ -185,7 +187,7 @@ class Emulator:
     def _verify(
         self, env: Environment, session: SessionRow, body: bytes, *, base_url: str
     ) -> Reply:
-        decoded = self._token_member(body)
+        decoded = self._token_member(body, env)
         now = self.clock()
         validator, has = self.validator, self.config.has
         if has("jti_burned_by_rejects"):

@@ -22,6 +22,7 @@ import hmac
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,8 @@ class Decoded:
     signing_input: bytes = field(repr=False)
     signature: bytes = field(repr=False)
     signature_text: str = field(repr=False)
+    #: set only by the ``json_serialization_accepted`` flaw, which verified it already
+    verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +243,23 @@ def _stored_spellings(key: PublishedKey) -> list[bytes]:
     return out
 
 
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def normalised_alg(value: Any) -> Any:
+    """The ``alg_name_normalised`` flaw: the header alg as a forgiving parser reads it
+    (an array's first item, NFKC, zero-width characters and what follows a NUL dropped,
+    trimmed, matched case-insensitively against the registered names)."""
+    if isinstance(value, list) and value:
+        value = value[0]
+    if not isinstance(value, str):
+        return value
+    text = unicodedata.normalize("NFKC", value).translate(_ZERO_WIDTH)
+    text = text.split("\x00", 1)[0].strip()
+    names = {name.upper(): name for name in get_default_algorithms()}
+    return names.get(text.upper(), text)
+
+
 def key_matches(key: PublishedKey, alg: str, *, strict: bool = True) -> bool:
     """Whether ``key`` may verify ``alg`` (type, curve, and the JWK's own ``alg``).
 
@@ -286,7 +306,11 @@ class Validator:
     def check_signature(self, decoded: Decoded, env: Environment) -> None:
         """Apply the header rules, select the key and verify the signature."""
         header, has = decoded.header, self.config.has
+        if decoded.verified:
+            return
         alg = header.get("alg")
+        if has("alg_name_normalised"):
+            alg = normalised_alg(alg)
         if not isinstance(alg, str):
             raise Rejected("unsupported alg", status=400)
         if has("alg_none_accepted") and alg.lower() == "none":
@@ -403,6 +427,35 @@ class Validator:
             if hmac.compare_digest(expected, decoded.signature):
                 return
         raise Rejected("invalid signature")
+
+    def json_serialization(self, token: str, env: Environment) -> Decoded:
+        """The ``json_serialization_accepted`` flaw: a JWS JSON serialisation (RFC 7515
+        §7.2) is taken; each entry's header is the protected one updated by the unprotected
+        one, an entry whose alg is none and whose signature is empty counts as verified,
+        and the general form passes when no entry failed (an empty list included)."""
+        try:
+            document = json.loads(token)
+            body = document["payload"]
+            claims = json.loads(b64url_decode(body))
+            entries = document.get("signatures", [document])
+            checked = []
+            for entry in entries:
+                protected = entry.get("protected", "")
+                header = json.loads(b64url_decode(protected)) if protected else {}
+                header.update(entry.get("header") or {})
+                signature = b64url_decode(entry.get("signature", ""))
+                checked.append((protected, header, signature, entry.get("signature", "")))
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+            raise Rejected("malformed assertion", status=400) from None
+        if not isinstance(claims, dict):
+            raise Rejected("malformed assertion: payload is not a JSON object", status=400)
+        for protected, header, signature, text in checked:
+            if header.get("alg") == "none" and not signature:
+                continue  # the CVE-2026-96760 path: an unsigned entry "verifies"
+            entry = Decoded(header, claims, f"{protected}.{body}".encode(), signature, text)
+            self.check_signature(entry, env)
+        first = checked[0][1] if checked else {}
+        return Decoded(first, claims, b"", b"", "", verified=True)
 
     def _check_hmac_spellings(
         self, decoded: Decoded, source: Environment, kid: str | None, alg: str
