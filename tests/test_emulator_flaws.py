@@ -226,6 +226,9 @@ SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
     "iss_substring_match": lambda h, s: _accepted(h, s, h.assertion(iss=ISSUER_A[3:-3])),
     "json_serialization_accepted": _json_serialised,
     "alg_name_normalised": _alg_normalised,
+    "ecdsa_range_unchecked": lambda h, s: _accepted(
+        h, s, f"{h.assertion().rsplit('.', 1)[0]}.{b64url_encode(bytes(64))}"
+    ),
     "server_error_on_malformed": _crashes,
     "leaky_errors": _leaks,
 }

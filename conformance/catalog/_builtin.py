@@ -24,6 +24,7 @@ from . import (
     signature,
     subject,
     times,
+    wycheproof,
 )
 from ._model import CATEGORIES, Case
 
@@ -35,6 +36,7 @@ _MODULES = (
     algorithms,
     key_spellings,
     signature,
+    wycheproof,
     keys,
     header,
     replay,

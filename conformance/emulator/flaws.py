@@ -53,6 +53,12 @@ _ALL = (
         ("E01", "E02", "E03", "E04", "F02"),
     ),
     Flaw(
+        "ecdsa_range_unchecked",
+        "ECDSA signatures are split in halves of any length and r, s reduced modulo n "
+        "without the 0 < r, s < n check; s = 0 inverts to 0 (CVE-2022-21449)",
+        ("E05", "E06", "E07"),
+    ),
+    Flaw(
         "exp_not_checked",
         "exp is neither required nor compared with the clock",
         ("C01", "C02", "C03"),

@@ -26,7 +26,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import get_default_algorithms
 
 from ._b64 import b64url_decode, b64url_encode
@@ -243,6 +246,45 @@ def _stored_spellings(key: PublishedKey) -> list[bytes]:
     return out
 
 
+#: the group orders of P-256, P-384 and P-521 (for the ``ecdsa_range_unchecked`` flaw)
+_ORDER = {
+    "ES256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "ES384": int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77A"
+        "ECEC196ACCC52973",
+        16,
+    ),
+    "ES512": int(
+        "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+        "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        16,
+    ),
+}
+_ECDSA_HASH = {"ES256": "SHA256", "ES384": "SHA384", "ES512": "SHA512"}
+
+
+def ecdsa_without_range_check(public: Any, alg: str, decoded: Decoded) -> bool:
+    """The ``ecdsa_range_unchecked`` flaw: the raw signature is split in two halves of any
+    length, r and s are reduced modulo n, and s = 0 is inverted to 0 as Java 15-18 did
+    (CVE-2022-21449), so u1 = u2 = 0, the point at infinity (x = 0) matches r = 0."""
+    signature, n = decoded.signature, _ORDER[alg]
+    if not signature or len(signature) % 2:
+        return False
+    half = len(signature) // 2
+    r = int.from_bytes(signature[:half], "big") % n
+    s = int.from_bytes(signature[half:], "big") % n
+    if s == 0:
+        return r == 0
+    if r == 0:
+        return False
+    digest = getattr(hashes, _ECDSA_HASH[alg])()
+    try:
+        public.verify(encode_dss_signature(r, s), decoded.signing_input, ec.ECDSA(digest))
+    except InvalidSignature:
+        return False
+    return True
+
+
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 
@@ -347,9 +389,12 @@ class Validator:
             return
         algorithm = get_default_algorithms()[alg]
         try:
-            ok = algorithm.verify(
-                decoded.signing_input, algorithm.prepare_key(key.key), decoded.signature
-            )
+            if has("ecdsa_range_unchecked") and alg in _ORDER:
+                ok = ecdsa_without_range_check(key.key, alg, decoded)
+            else:
+                ok = algorithm.verify(
+                    decoded.signing_input, algorithm.prepare_key(key.key), decoded.signature
+                )
         except Exception:
             # A wrong-size or hostile signature must be a refusal, whatever it raises.
             ok = False
