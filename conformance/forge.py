@@ -5,9 +5,9 @@
 from ``conformance._jose``, and the families below make what no library would:
 
 - **alg none**: :func:`alg_none`, :func:`alg_none_keeping_signature`, :data:`NONE_CASINGS`.
-- **key confusion**: HMAC keyed with the trusted *public* key (:func:`hmac_with_public_key`,
-  :func:`public_key_bytes`, :data:`PUBLIC_KEY_ENCODINGS`), weak secrets
-  (:data:`WEAK_SECRETS`).
+- **key confusion**: HMAC keyed with the trusted *public* key in every spelling a key
+  store may hold (:func:`hmac_with_public_key`, :func:`public_key_bytes`,
+  :data:`PUBLIC_KEY_ENCODINGS`, :func:`jwks_text`), weak secrets (:data:`WEAK_SECRETS`).
 - **signature mutations** on a finished token: :func:`replace_signature`,
   :func:`strip_signature`, :func:`truncate_signature`, :func:`zero_signature`,
   :func:`xor_signature`, :func:`resign`, :func:`append_zeros`, :func:`prepend_zeros`.
@@ -19,7 +19,8 @@ from ``conformance._jose``, and the families below make what no library would:
   (:data:`PSS_VARIANTS`), ``e = 1``, a stripped leading zero, textbook RSA.
 - **encodings**: base64url padding, alphabet, inserted text, non-canonical segments;
   duplicate JSON names, other text encodings, overlong UTF-8, DEFLATE.
-- **shapes**: segment counts, JWE-shaped tokens, JSON serialisations, nesting, size,
+- **shapes**: segment counts, JWE-shaped tokens, JSON serialisations (of a token, or from
+  parts: :func:`jws_json`, :class:`JsonSignature`), nesting, size,
   RFC 7797 unencoded payloads.
 - **header members**: ``x5c`` chains, ``x5t#S256``, hostile ``kid`` values
   (:data:`KID_INJECTIONS`), ``crit`` and ``typ`` variants.
