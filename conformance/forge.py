@@ -86,6 +86,7 @@ __all__ = [
     "json_serialization",
     "json_with_duplicates",
     "jwe_shaped",
+    "jwe_to",
     "jwks_text",
     "jws_json",
     "nested",
@@ -677,6 +678,69 @@ def jwe_shaped(header: Mapping[str, Any] | None = None) -> str:
     head = dict(header or {"alg": "RSA-OAEP", "enc": "A256GCM"})
     pieces = (os.urandom(256), os.urandom(12), os.urandom(48), os.urandom(16))
     return ".".join([b64url_encode(encode_json(head)), *(b64url_encode(p) for p in pieces)])
+
+
+def jwe_to(
+    plaintext: bytes, recipient: Mapping[str, Any], *, header: Mapping[str, Any] | None = None
+) -> str:
+    """A real compact JWE of ``plaintext`` encrypted to the public JWK ``recipient``:
+    ``ECDH-ES`` (direct key agreement, RFC 7518 §4.6) for an EC key, ``RSA-OAEP-256`` for
+    an RSA key, content encrypted with ``A256GCM``; ``header`` adds protected members
+    (``cty``, ``kid``...). Raises ``ValueError`` for any other key type."""
+    # lazy: cryptography; the catalog imports this module on every run
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
+
+    curves = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
+    protected: dict[str, Any] = {"enc": "A256GCM", **dict(header or {})}
+    kty = recipient.get("kty")
+    if kty == "EC" and recipient.get("crv") in curves:
+        curve = curves[str(recipient["crv"])]
+        size = (curve.key_size + 7) // 8
+        public = ec.EllipticCurvePublicNumbers(
+            int.from_bytes(b64url_decode(str(recipient["x"])), "big"),
+            int.from_bytes(b64url_decode(str(recipient["y"])), "big"),
+            curve,
+        ).public_key()
+        ephemeral = ec.generate_private_key(curve)
+        numbers = ephemeral.public_key().public_numbers()
+        protected = {
+            "alg": "ECDH-ES",
+            **protected,
+            "epk": {
+                "kty": "EC",
+                "crv": recipient["crv"],
+                "x": b64url_encode(numbers.x.to_bytes(size, "big")),
+                "y": b64url_encode(numbers.y.to_bytes(size, "big")),
+            },
+        }
+        shared = ephemeral.exchange(ec.ECDH(), public)
+        enc = b"A256GCM"
+        # RFC 7518 §4.6.2: AlgorithmID (the enc, for direct agreement), empty PartyUInfo
+        # and PartyVInfo, SuppPubInfo = the key length in bits
+        other = len(enc).to_bytes(4, "big") + enc + bytes(8) + (256).to_bytes(4, "big")
+        cek = ConcatKDFHash(hashes.SHA256(), 32, other).derive(shared)
+        encrypted_key = b""
+    elif kty == "RSA":
+        public_rsa = rsa.RSAPublicNumbers(
+            int.from_bytes(b64url_decode(str(recipient["e"])), "big"),
+            int.from_bytes(b64url_decode(str(recipient["n"])), "big"),
+        ).public_key()
+        protected = {"alg": "RSA-OAEP-256", **protected}
+        cek = os.urandom(32)
+        encrypted_key = public_rsa.encrypt(
+            cek,
+            padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
+        )
+    else:
+        raise ValueError(f"cannot encrypt to a {kty!r} key (EC P-256/384/521 or RSA)")
+    head = b64url_encode(encode_json(protected))
+    iv = os.urandom(12)
+    sealed = AESGCM(cek).encrypt(iv, plaintext, head.encode("ascii"))
+    parts = (encrypted_key, iv, sealed[:-16], sealed[-16:])
+    return ".".join([head, *(b64url_encode(p) for p in parts)])
 
 
 def json_serialization(token: str, *, flattened: bool = True) -> str:

@@ -94,6 +94,15 @@ def _alg_normalised(h: Harness, s: str) -> bool:
     )
 
 
+def _jwe_trusted(h: Harness, s: str) -> bool:
+    import json
+
+    from conformance.forge import jwe_to
+
+    jwk = h.client.get(h.url(".well-known/jwks")).json()["keys"][0]
+    return _accepted(h, s, jwe_to(json.dumps(_claims()).encode(), jwk))
+
+
 def _replayed(h: Harness, s: str) -> bool:
     token = h.assertion()
     return _accepted(h, s, token) and _accepted(h, s, token)
@@ -226,6 +235,7 @@ SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
     "iss_substring_match": lambda h, s: _accepted(h, s, h.assertion(iss=ISSUER_A[3:-3])),
     "json_serialization_accepted": _json_serialised,
     "alg_name_normalised": _alg_normalised,
+    "jwe_decrypted_as_trusted": _jwe_trusted,
     "ecdsa_range_unchecked": lambda h, s: _accepted(
         h, s, f"{h.assertion().rsplit('.', 1)[0]}.{b64url_encode(bytes(64))}"
     ),

@@ -585,3 +585,36 @@ def test_crit_and_typ_tables() -> None:
     assert forge.CRIT_VARIANTS["empty_list"] == {"crit": []}
     assert not set(forge.TYP_ACCEPTED) & set(forge.TYP_REJECTED)
     assert all(t.lower() in ("jwt", "application/jwt") for t in forge.TYP_ACCEPTED)
+
+
+def test_jwe_to_is_a_real_jwe_an_independent_library_decrypts() -> None:
+    from joserfc import jwe
+    from joserfc.jwk import ECKey, RSAKey
+
+    ec_key = ECKey.generate_key("P-256", private=True)
+    token = forge.jwe_to(b'{"sub":"a"}', ec_key.as_dict(private=False), header={"cty": "JWT"})
+    assert token.count(".") == 4 and token.split(".")[1] == ""  # direct agreement: no key
+    opened = jwe.decrypt_compact(token, ec_key)
+    assert opened.plaintext == b'{"sub":"a"}' and opened.protected["cty"] == "JWT"
+    rsa_key = RSAKey.generate_key(2048, private=True)
+    token = forge.jwe_to(b"x", rsa_key.as_dict(private=False))
+    assert jwe.decrypt_compact(
+        token, rsa_key, algorithms=["RSA-OAEP-256", "A256GCM"]
+    ).plaintext == (b"x")
+    with pytest.raises(ValueError, match="OKP"):
+        forge.jwe_to(b"x", {"kty": "OKP", "crv": "Ed25519", "x": "AA"})
+
+
+def test_jws_json_builds_each_part() -> None:
+    flat = json.loads(
+        forge.jws_json({"a": 1}, [forge.JsonSignature(header={"alg": "none"})], flattened=True)
+    )
+    assert flat == {
+        "payload": forge.b64url_encode(b'{"a":1}'),
+        "header": {"alg": "none"},
+        "signature": "",
+    }
+    general = json.loads(forge.jws_json({"a": 1}, []))
+    assert general["signatures"] == []
+    with pytest.raises(ValueError, match="exactly one"):
+        forge.jws_json({"a": 1}, [], flattened=True)

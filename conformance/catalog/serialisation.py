@@ -12,8 +12,12 @@ what the 2024-2026 advisories exploited:
   zero-width space, an array holding the alg next to ``none``) and ``none`` spelled so
   that a C string compare or NFKC reads ``none`` (a trailing NUL, full-width, an array).
 
-A nested JWT and a JWE where a JWS belongs are ``header.cty.nested_jwt`` and
-``encoding.jwe.*``.
+- a JWE the target *can* decrypt, because it is encrypted to the target's own published
+  token key, holding plain claims or an unsigned nested JWT (json-jwt
+  GHSA-c8v6-786g-vjx6): only a service that trusts decryption as authentication accepts.
+
+A valid nested JWT and a JWE nobody can decrypt are ``header.cty.nested_jwt`` and
+``encoding.jwe.five_segments``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..forge import JsonSignature, compact, jws_json, standard_header
+from ..forge import JsonSignature, compact, encode_json, jwe_to, jws_json, standard_header
 from .authoring import (
     Case,
     CaseContext,
@@ -124,6 +128,70 @@ def _json_cases() -> list[Case]:
     ]
 
 
+# --- a JWE the target can decrypt ---------------------------------------------------------
+
+_JWE_WHY = (
+    "A JWE encrypted to the service's own public key is something only the service can "
+    "open, and anyone can make. A service whose JOSE library decrypts whatever it is "
+    "given and then trusts the content as if it were signed (json-jwt "
+    "GHSA-c8v6-786g-vjx6; the sign/encrypt confusion of CVE-2023-51774) accepts claims no "
+    "trusted key signed: a forged assertion for any user."
+)
+_JWE_REFS = ("RFC 8725bis §2.3", "RFC 8725bis §3.3", "RFC 7519 §7.2", "CVE-2023-51774", "CWE-347")
+_CURVES = ("P-256", "P-384", "P-521")
+
+
+def _to_target(
+    plaintext: Callable[[CaseContext], bytes], cty: str | None
+) -> Callable[[CaseContext], str]:
+    def build(ctx: CaseContext) -> str:
+        jwks = ctx.token_jwks() or {}
+        for jwk in jwks.get("keys", []) if isinstance(jwks.get("keys"), list) else []:
+            if isinstance(jwk, dict) and (
+                jwk.get("kty") == "RSA" or (jwk.get("kty") == "EC" and jwk.get("crv") in _CURVES)
+            ):
+                header = {"kid": jwk.get("kid"), **({"cty": cty} if cty else {})}
+                return jwe_to(plaintext(ctx), jwk, header=header)
+        ctx.skip("the target publishes no EC or RSA token key to encrypt a JWE to")
+        raise AssertionError("unreachable: skip raises")
+
+    return build
+
+
+def _plain_claims(ctx: CaseContext) -> bytes:
+    return encode_json(claims_with(ctx))
+
+
+def _unsigned_jws(ctx: CaseContext) -> bytes:
+    header = {"alg": "none", "typ": "JWT"}
+    return compact(header, claims_with(ctx), signature=b"").encode("ascii")
+
+
+def _jwe_cases() -> list[Case]:
+    rows = (
+        ("jwe.to_target_key_claims",
+         "A JWE encrypted to the target's own token key, holding plain claims",
+         _to_target(_plain_claims, None), ("K04",)),
+        ("jwe.to_target_key_unsigned_jws",
+         "A JWE encrypted to the target's own token key, holding an alg none JWT (cty JWT)",
+         _to_target(_unsigned_jws, "JWT"), ("K04", "G17")),
+    )  # fmt: skip
+    return [
+        token_case(
+            f"encoding.{name}",
+            title,
+            category="encoding",
+            build=build,
+            severity=Severity.CRITICAL,
+            needs=("token_jwks",),
+            rationale=_JWE_WHY,
+            references=_JWE_REFS,
+            anchors=anchors,
+        )
+        for name, title, build, anchors in rows
+    ]
+
+
 # --- algorithm names --------------------------------------------------------------------
 
 _FULL_WIDTH = {c: chr(ord(c) + 0xFEE0) for c in map(chr, range(0x21, 0x7F))}
@@ -206,7 +274,7 @@ def _alg_cases() -> list[Case]:
     return out
 
 
-CASES: tuple[Case, ...] = (*_json_cases(), *_alg_cases())
+CASES: tuple[Case, ...] = (*_json_cases(), *_jwe_cases(), *_alg_cases())
 
 #: threat-catalog rows of this family that do not apply to a profile, with the reason.
 NOT_APPLICABLE: Mapping[str, str] = {}

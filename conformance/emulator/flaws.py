@@ -125,6 +125,13 @@ _ALL = (
         ("K05",),
     ),
     Flaw(
+        "jwe_decrypted_as_trusted",
+        "a JWE encrypted to the service's own key is decrypted and its content trusted as "
+        "if signed: raw claims, or a nested JWS read unverified (json-jwt "
+        "GHSA-c8v6-786g-vjx6, CVE-2023-51774 class)",
+        ("K04",),
+    ),
+    Flaw(
         "alg_name_normalised",
         "the header alg is normalised before the allowlist check (NFKC, case, whitespace, "
         "zero-width characters, a NUL and what follows, an array's first item)",

@@ -7,6 +7,7 @@ runs them in a worker thread.
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 import json
 import time
@@ -14,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from ._b64 import b64url_decode
 from .config import EmulatorConfig, Environment
 from .jwks_cache import JwksCache
 from .store import SessionRow, Store
@@ -106,9 +108,29 @@ class Emulator:
             raise Rejected("jwt must be a non-empty string", status=400)
         if self.config.has("json_serialization_accepted") and token.lstrip().startswith("{"):
             return self.validator.json_serialization(token, env)
+        if self.config.has("jwe_decrypted_as_trusted") and token.count(".") == 4:
+            return self._decrypted(token)
         return decode_compact(
             token, max_bytes=self.config.max_token_bytes, parsing=Parsing.of(self.config)
         )
+
+    def _decrypted(self, token: str) -> Decoded:
+        """The ``jwe_decrypted_as_trusted`` flaw: a JWE encrypted to our own key is
+        decrypted and its content trusted as if signed (json-jwt GHSA-c8v6-786g-vjx6): raw
+        claims, or a nested JWS read without verifying it."""
+        try:
+            plaintext = self.issuer.decrypt(token).decode("utf-8")
+            if plaintext.count(".") == 2:
+                head, body, _ = plaintext.split(".")
+                header = json.loads(b64url_decode(head))
+                claims = json.loads(b64url_decode(body))
+            else:
+                header, claims = {}, json.loads(plaintext)
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+            raise Rejected("malformed assertion", status=400) from None
+        if not isinstance(claims, dict) or not isinstance(header, dict):
+            raise Rejected("malformed assertion: payload is not a JSON object", status=400)
+        return Decoded(header, claims, b"", b"", "", verified=True)
 
     def session(self, env: Environment, authorization: str | None) -> SessionRow:
         """The live session named by the bearer; 401 otherwise (also for another env)."""
