@@ -246,7 +246,8 @@ def _stored_spellings(key: PublishedKey) -> list[bytes]:
     return out
 
 
-#: the group orders of P-256, P-384 and P-521 (for the ``ecdsa_range_unchecked`` flaw)
+#: the group orders of P-256, P-384 and P-521 (for the ``ecdsa_range_unchecked`` flaw; the
+#: emulator shares no code with the forge, whose CURVE_ORDERS hold the same numbers)
 _ORDER = {
     "ES256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
     "ES384": int(
