@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .authoring import Case, CaseContext, Expect, Level, Severity, claims_case
+from .authoring import Case, CaseContext, Expect, Level, Severity, case, claims_case
 
 if TYPE_CHECKING:
     from .._assertion import Assertion
@@ -100,9 +100,6 @@ _ROWS: tuple[Row, ...] = (
      lambda ctx: _middle(_audience(ctx)), _M, _R, ("B10",)),
     ("aud", "superstring", "the audience with a prefix",
      lambda ctx: "https://attacker.example/" + _audience(ctx), _M, _R, ("B10",)),
-    # jti: required by Dynamic (replay protection); optional in RFC 7523 (profiles.py)
-    ("jti", "float", "a float", lambda ctx: 1.5, _M, _R, ("H07",)),
-    ("jti", "false", "false", lambda ctx: False, _M, _R, ("H07",)),
     # scope (Dynamic only): required
     ("scope", "true", "true", lambda ctx: True, _M, _R, ("J09",)),
     ("scope", "float", "a float", lambda ctx: 1.5, _M, _R, ("J09",)),
@@ -152,8 +149,9 @@ _WHY: Mapping[str, str] = {
     "aud": "The audience keeps an assertion minted for another relying party from being "
     "replayed here. A vacuous check (`all()` over an empty array), a substring match or a "
     "skipped non-string aud accepts an assertion for someone else.",
-    "jti": "jti is the replay key. A non-string jti that the replay store skips or "
-    "stringifies differently disables replay protection.",
+    "jti": "jti is the replay key. A non-string jti that the validator skips disables "
+    "replay protection; one it refuses, or coerces and records, does not. The case tells "
+    "them apart by replaying the assertion when it was accepted.",
     "scope": "scope decides what the elevated token may do; a non-string scope must not "
     "default to anything.",
     "exp": "The value is an instant an hour ago: a strict validator refuses the type, a "
@@ -218,7 +216,52 @@ def _case(row: Row) -> Case:
     )
 
 
-CASES: tuple[Case, ...] = tuple(_case(row) for row in _ROWS)
+# --- jti: refusing the type and keying the replay guard on it are both safe ---------------
+
+#: (shape, title of the value, value)
+_JTI: tuple[tuple[str, str, Any], ...] = (("float", "a float", 1.5), ("false", "false", False))
+
+
+def _jti_replayed(value: Any) -> Callable[[CaseContext], None]:
+    """A wrong-typed jti: refused (strict), or accepted once and its replay refused (the
+    value is the replay key, coerced). Only a validator that skips the jti lets the same
+    token in twice."""
+
+    def run(ctx: CaseContext) -> None:
+        token = ctx.sign(ctx.assertion().with_claims(jti=value))
+        if ctx.refused(ctx.send(token, label="wrong-typed jti")):
+            return
+        again = ctx.send(token, label="replay")
+        ctx.check(
+            ctx.refused(again),
+            f"a jti of {value!r} is skipped: the same assertion was accepted twice",
+        )
+
+    return run
+
+
+def _jti_cases() -> list[Case]:
+    return [
+        case(
+            f"claims.type.jti.{shape}",
+            f"jti is {what}; if accepted, the same assertion replayed",
+            category=CATEGORY,
+            run=_jti_replayed(value),
+            expect=Expect.EITHER,
+            severity=Severity.HIGH,
+            anchors=("H07", "H01"),
+            rationale=_WHY["jti"],
+            correct=(
+                "refuses the wrong-typed jti, or accepts it once and refuses the replay (the "
+                "value still keys the replay guard); never accepts the same assertion twice"
+            ),
+            references=(*_REFS["jti"], *_TYPE_REFS, "CWE-294"),
+        )
+        for shape, what, value in _JTI
+    ]
+
+
+CASES: tuple[Case, ...] = (*(_case(row) for row in _ROWS), *_jti_cases())
 
 #: threat-catalog rows of this family that do not apply to a profile, with the reason.
 NOT_APPLICABLE: Mapping[str, str] = {}

@@ -77,7 +77,6 @@ EXPECT_BY_PROFILE: Mapping[str, Mapping[str, Expect]] = {
         "replay.jti.null": Expect.EITHER,
         "claims.name_case.jti": Expect.EITHER,
         "claims.kind.*": Expect.EITHER,
-        "claims.type.jti.*": Expect.EITHER,
     },
 }
 
@@ -92,6 +91,8 @@ LEVEL_BY_PROFILE: Mapping[str, Mapping[str, Level]] = {
         **dict.fromkeys(_EXP_FAR_AHEAD, Level.SHOULD),
         # RFC 7523 §3 item 1: iss is required, so an iss read as absent is a MUST failure
         "claims.type.iss.*": Level.MUST,
+        # RFC 7523 §3 item 7: jti (and a replay guard) are optional
+        "claims.type.jti.*": Level.SHOULD,
     },
     "rfc7523/jwt_bearer": {
         # the grant's sub names a principal; a non-string one from the trusted issuer is
@@ -168,8 +169,6 @@ EITHER_BECAUSE: Mapping[str, str] = {
     # profile entries
     "replay.jti.*": "RFC 7523 makes jti optional (§3 item 7): an odd jti matters only to a "
     "replay guard, which replay.same_token.twice judges",
-    "claims.type.jti.*": "RFC 7523 makes jti optional (§3 item 7): an odd jti matters only "
-    "to a replay guard, which replay.same_token.twice judges",
     "claims.name_case.jti": "a JTI member is an unknown claim and jti is optional in RFC 7523",
     "claims.kind.*": "RFC 7523 does not type assertions: a sign-in JWT or an ID Token that "
     "satisfies iss, sub, aud and exp is a valid assertion there (scope and jti are not "
