@@ -21,6 +21,7 @@ from ._engine import Runtime, Skip
 from ._exceptions import TargetUnreachable
 from ._jose import SigningKey
 from ._keyring import Keyring
+from ._pacer import Pacer
 from ._settings import PropertySettings
 from ._transport import Transport
 from ._verdict import Policy
@@ -117,8 +118,11 @@ def open_configured(
     check_reachable: bool = True,
     policy: Policy | None = None,
     properties: PropertySettings | None = None,
+    pacer: Pacer | None = None,
 ) -> Iterator[Runtime]:
     """The :class:`Runtime` for ``config``; the HTTP client closes when the block exits.
+    ``pacer``: the rate limit, retry budget and breaker to share (default: the
+    transport's own).
 
     ``bursts`` is a capability only for a loopback target or with
     ``transport.allow_bursts = true``; ``jwks_host`` never is (we do not serve a real
@@ -140,6 +144,7 @@ def open_configured(
             connect=lambda: _http.client(
                 timeout_s=config.transport.timeout_s, verify=verify, max_connections=1
             ),
+            pacer=pacer,
         )
         if check_reachable:
             probe(config, transport)

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Unpack
 
 from ._assertion import Assertion
+from ._hygiene import RefusalLog
 from ._jose import SigningKey, split
 from ._keyring import Keyring
 from ._redact import remember_assertion, remember_secret, scrub
+from ._reproduce import reproduce_line
 from ._schema import Verdict
 from ._settings import PropertySettings, TargetSettings
 from ._verdict import (
@@ -91,6 +93,11 @@ class CaseResult:
     judged: Judged = "pass"  # the judgement before strict/waivers
     waiver: Mapping[str, Any] | None = None  # what the report shows about a waiver
 
+    def _repr_html_(self) -> str:
+        from ._reprs import result_html  # lazy: only a notebook displaying a result needs it
+
+        return result_html(self)
+
 
 @dataclass
 class Runtime:
@@ -106,6 +113,8 @@ class Runtime:
     other_target: Target | None = None  # the same service, speaking for that environment
     clock_offset_s: float = 0.0
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: every clean refusal of the run, inspected as it is recorded (``_hygiene``)
+    refusals: RefusalLog = field(default_factory=RefusalLog)
     _sessions: dict[tuple[int, str | None], Session] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _clock_known: bool = False
@@ -231,6 +240,7 @@ class Context:
         self.target: Target = runtime.target
         self.settings: TargetSettings = runtime.settings
         self.properties: PropertySettings = runtime.properties
+        self.refusals: RefusalLog = runtime.refusals
         self.exchanges: list[Exchange] = []
         self.waited_s = 0.0
 
@@ -294,7 +304,19 @@ class Context:
     def _record(self, exchange: Exchange) -> Exchange:
         self.runtime.observe(exchange)
         self.exchanges.append(exchange)
+        if exchange.rejected:
+            self.runtime.refusals.observe(
+                self.case.id, self.case.category, exchange, self._key_material()
+            )
         return exchange
+
+    def _key_material(self) -> list[str]:
+        """The default key's long public parameters: no error may echo them."""
+        try:
+            jwk = self.key.public_jwk
+        except Exception:  # no default key here: nothing to look for
+            return []
+        return [str(v) for k, v in jwk.items() if k in {"n", "x", "y"} and len(str(v)) >= 16]
 
     def send(
         self,
@@ -338,6 +360,12 @@ class Context:
         if session.subject in self.target.supplied_subjects:
             raise Skip("a supplied session is never logged out: later cases need it")
         return self._record(self.target.logout(session))
+
+    def step_up_check(
+        self, session: Session, scope: str, *, label: str = "step-up check"
+    ) -> Exchange:
+        self.require("step_up_check")
+        return self._record(self.target.step_up_check(session, scope, label=label))
 
     def sign_in_exchange(self, jwt: str, *, label: str = "sign-in") -> Exchange:
         self.require("sign_in")
@@ -453,26 +481,9 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
         message=scrub(judgement.message, limit=2000),
         exchanges=tuple(ctx.exchanges),
         duration_ms=duration_ms,
-        reproduce=reproduce_line(ctx.exchanges),
+        reproduce=reproduce_line(ctx.exchanges, case_id=case.id),
         waited_ms=ctx.waited_s * 1000,
     )
-
-
-def reproduce_line(exchanges: Sequence[Exchange]) -> str:
-    """A ``curl`` line for the last attempt of a case (the one that decided), redacted."""
-    first = next((e for e in reversed(exchanges) if e.label not in {"sign-in", "control"}), None)
-    if first is None:
-        return ""
-    parts = ["curl -sS -X", first.method, _quote(first.url)]
-    for name, value in first.request_headers.items():
-        parts += ["-H", _quote(f"{name}: {value}")]
-    if first.request_body:
-        parts += ["--data", _quote(first.request_body[:600])]
-    return scrub(" ".join(parts), limit=2000)
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def failure_message(result: CaseResult, *, rerun: str = "") -> str:

@@ -178,6 +178,57 @@ def _leaks(h: Harness, s: str) -> bool:
     return token.split(".")[2] in reply.json()["error"] or "Expected" in reply.json()["error"]
 
 
+def _bounded_store(h: Harness, s: str) -> bool:
+    from conformance.emulator.service import BOUNDED_JTIS
+
+    token = h.assertion()
+    first = _accepted(h, s, token)
+    for _ in range(BOUNDED_JTIS + 1):
+        assert _accepted(h, s, h.assertion())
+    return first and _accepted(h, s, token)
+
+
+def _token_follows_assertion(h: Harness, s: str) -> bool:
+    reply = h.verify(s, h.assertion(exp=int(time.time()) + 500))
+    assert reply.status_code == 200
+    claims = split(reply.json()["elevatedAccessToken"])[1]
+    return bool(claims["exp"] - claims["iat"] > 300)
+
+
+def _operation_bare(h: Harness, s: str) -> bool:
+    url = h.url("emulator/operations/wallet:export")
+    return h.client.post(url, headers={"authorization": f"Bearer {s}"}).status_code == 200
+
+
+def _logout_kept(h: Harness, s: str) -> bool:
+    own = h.signin("alice")
+    out = h.client.post(h.url("logout"), headers={"authorization": f"Bearer {own}"})
+    assert out.status_code == 204
+    return _accepted(h, own, h.assertion())
+
+
+def _reflects(h: Harness, s: str) -> bool:
+    token = sign(h.keys.attacker, "ES256", _claims(), kid="<b>conformance</b>")
+    reply = h.verify(s, token)
+    assert 400 <= reply.status_code < 500
+    return "<b>conformance</b>" in reply.text and "html" in reply.headers["content-type"]
+
+
+def _stalls(h: Harness, s: str) -> bool:
+    from conformance.emulator.service import STALL_DOTS, STALL_S
+
+    # a lower bound only: the flaw sleeps STALL_S, the clean emulator answers at once
+    started = time.monotonic()
+    reply = h.verify(s, h.assertion() + "." * (STALL_DOTS + 1))
+    assert 400 <= reply.status_code < 500
+    return time.monotonic() - started >= STALL_S
+
+
+def _own_token(h: Harness, s: str) -> bool:
+    token = h.verify(s, h.assertion()).json()["elevatedAccessToken"]
+    return _accepted(h, s, token)
+
+
 SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
     "alg_none_accepted": lambda h, s: (
         _accepted(h, s, compact({"alg": "none", "kid": "a-ec"}, _claims()))
@@ -241,6 +292,19 @@ SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
     ),
     "server_error_on_malformed": _crashes,
     "leaky_errors": _leaks,
+    "jti_prototype_names": lambda h, s: (
+        lambda token: _accepted(h, s, token) and _accepted(h, s, token)
+    )(h.assertion(jti="constructor")),
+    "jti_store_bounded": _bounded_store,
+    "lifetime_needs_iat": lambda h, s: _accepted(
+        h, s, h.assertion(exp=int(time.time()) + 86400, iat=DELETE)
+    ),
+    "token_exp_from_assertion": _token_follows_assertion,
+    "operation_without_token": _operation_bare,
+    "logout_not_enforced": _logout_kept,
+    "errors_reflect_input": _reflects,
+    "stall_on_many_segments": _stalls,
+    "own_tokens_accepted": _own_token,
 }
 
 

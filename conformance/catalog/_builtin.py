@@ -11,17 +11,23 @@ from . import (
     encoding,
     envelope,
     errors,
+    exhaustion,
     header,
+    hygiene,
     issued,
     key_spellings,
     keys,
+    lifetime,
     profiles,
     properties,
+    purpose,
     replay,
+    replay_equivalence,
     rfc7523,
     scope,
     serialisation,
     signature,
+    state_machine,
     subject,
     times,
     wycheproof,
@@ -48,6 +54,13 @@ _MODULES = (
     errors,
     rfc7523,
     properties,
+    # issue 14 (classes 4-9): new detection families, each in its own module
+    replay_equivalence,
+    lifetime,
+    state_machine,
+    exhaustion,
+    purpose,
+    hygiene,  # last: it judges every refusal recorded before it
 )
 
 

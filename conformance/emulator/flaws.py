@@ -169,6 +169,59 @@ _ALL = (
         "<signature>' (CVE-2019-7644) and exception reprs",
         ("M03",),
     ),
+    # -- issue 14, classes 4-9 (branch detb) --
+    Flaw(
+        "jti_prototype_names",
+        "jti values named like a JavaScript Object.prototype member (__proto__, constructor, "
+        "toString, hasOwnProperty...) are never recorded: a plain-object replay store",
+        ("H01",),
+    ),
+    Flaw(
+        "jti_store_bounded",
+        "the jti store keeps only the 64 newest jtis (a bounded cache): an assertion "
+        "replayed after enough other assertions is accepted again",
+        ("H01",),
+    ),
+    Flaw(
+        "lifetime_needs_iat",
+        "the maximum assertion lifetime is enforced as exp - iat only: without iat, any "
+        "exp is accepted",
+        ("C17",),
+    ),
+    Flaw(
+        "token_exp_from_assertion",
+        "the elevated token's exp is copied from the assertion's exp, so a long-lived "
+        "assertion buys a long-lived token",
+        ("L04",),
+    ),
+    Flaw(
+        "operation_without_token",
+        "the sensitive operation checks the elevated token only when the header is present: "
+        "without it, the session alone is enough",
+        ("L06",),
+    ),
+    Flaw(
+        "logout_not_enforced",
+        "logout answers 204 but the session stays valid",
+        ("A03",),
+    ),
+    Flaw(
+        "errors_reflect_input",
+        "refusals are HTML pages that quote the assertion's kid and sub unescaped",
+        ("M03",),
+    ),
+    Flaw(
+        "stall_on_many_segments",
+        "a token with many '.' separators is re-split in a quadratic loop: a multi-second "
+        "stall before the refusal",
+        ("K13",),
+    ),
+    Flaw(
+        "own_tokens_accepted",
+        "the verify call also accepts JWTs signed by the service's own token key (its session "
+        "and elevated tokens) as assertions",
+        ("B21",),
+    ),
 )
 
 #: Every flaw by name, in a stable order.

@@ -550,7 +550,9 @@ class Validator:
             raise Rejected("assertion issued in the future")
         if lifetime and exp is not None and not has("no_max_lifetime"):
             limit = float(self.config.max_assertion_lifetime_s) + leeway
-            if exp - now > limit or (iat is not None and exp - iat > limit):
+            # the lifetime_needs_iat flaw measures exp - iat only (nothing without iat)
+            ahead = exp - now > limit and not has("lifetime_needs_iat")
+            if ahead or (iat is not None and exp - iat > limit):
                 raise Rejected("assertion lifetime too long")
         return exp
 
