@@ -298,7 +298,12 @@ def test_suite_run_through_the_plugin(
     verdicts = {r["id"]: r["verdict"] for r in results["cases"]}
     assert verdicts["envelope.valid.baseline"] == "pass"
     assert verdicts["time.exp.past_5min"] == "pass"
-    assert all(v == "pass" for k, v in verdicts.items() if k.startswith("algorithms.none."))
+    none = {k: v for k, v in verdicts.items() if k.startswith("algorithms.none.")}
+    # the none look-alikes Authlib answers with a 500 are pinned findings (_MISBEHAVES)
+    assert {k: v for k, v in none.items() if k not in _MISBEHAVES} == dict.fromkeys(
+        set(none) - set(_MISBEHAVES), "pass"
+    )
+    assert all(none[k] == "error" for k in set(none) & set(_MISBEHAVES))
     assert "envelope.session.missing" not in verdicts  # a dynamic-only case
     assert results["run"]["target"]["profile"] == "rfc7523"
 
