@@ -6,10 +6,14 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from .catalog import Case
 
 #: The exit code of a run that stopped before every selected case ran.
 INCOMPLETE = 3
@@ -350,6 +354,25 @@ def list_cases(args: argparse.Namespace) -> int:
     return 0
 
 
+def _family_lines(cases: Sequence[Case]) -> list[str]:
+    """The families table of docs/catalog.md: each id prefix ``<category>.<family>`` with
+    its case count, levels and the threat-catalog rows its cases anchor."""
+    families: dict[str, list[Case]] = {}
+    for c in cases:
+        families.setdefault(".".join(c.id.split(".")[:2]), []).append(c)
+    lines = [
+        "## Families",
+        "",
+        "| family | cases | levels | anchors |",
+        "|---|---|---|---|",
+    ]
+    for name, members in families.items():
+        levels = sorted({c.level.value for c in members})
+        anchors = sorted({a for c in members for a in c.anchors})
+        lines.append(f"| `{name}.*` | {len(members)} | {' '.join(levels)} | {' '.join(anchors)} |")
+    return [*lines, ""]
+
+
 def catalog_markdown() -> str:
     """The documentation table of cases (docs/catalog.md), made from the catalog itself."""
     from .catalog import CASES, CATEGORIES, NOT_APPLICABLE  # lazy: as in list_cases
@@ -365,6 +388,7 @@ def catalog_markdown() -> str:
         "`should` warns unless `--strict`. Anchors are rows of the threat catalog.",
         "",
     ]
+    lines += _family_lines(CASES)
     for category in CATEGORIES:
         rows = [c for c in CASES if c.category == category]
         if not rows:

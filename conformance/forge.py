@@ -5,9 +5,9 @@
 from ``conformance._jose``, and the families below make what no library would:
 
 - **alg none**: :func:`alg_none`, :func:`alg_none_keeping_signature`, :data:`NONE_CASINGS`.
-- **key confusion**: HMAC keyed with the trusted *public* key (:func:`hmac_with_public_key`,
-  :func:`public_key_bytes`, :data:`PUBLIC_KEY_ENCODINGS`), weak secrets
-  (:data:`WEAK_SECRETS`).
+- **key confusion**: HMAC keyed with the trusted *public* key in every spelling a key
+  store may hold (:func:`hmac_with_public_key`, :func:`public_key_bytes`,
+  :data:`PUBLIC_KEY_ENCODINGS`, :func:`jwks_text`), weak secrets (:data:`WEAK_SECRETS`).
 - **signature mutations** on a finished token: :func:`replace_signature`,
   :func:`strip_signature`, :func:`truncate_signature`, :func:`zero_signature`,
   :func:`xor_signature`, :func:`resign`, :func:`append_zeros`, :func:`prepend_zeros`.
@@ -19,7 +19,8 @@ from ``conformance._jose``, and the families below make what no library would:
   (:data:`PSS_VARIANTS`), ``e = 1``, a stripped leading zero, textbook RSA.
 - **encodings**: base64url padding, alphabet, inserted text, non-canonical segments;
   duplicate JSON names, other text encodings, overlong UTF-8, DEFLATE.
-- **shapes**: segment counts, JWE-shaped tokens, JSON serialisations, nesting, size,
+- **shapes**: segment counts, JWE-shaped tokens, JSON serialisations (of a token, or from
+  parts: :func:`jws_json`, :class:`JsonSignature`), nesting, size,
   RFC 7797 unencoded payloads.
 - **header members**: ``x5c`` chains, ``x5t#S256``, hostile ``kid`` values
   (:data:`KID_INJECTIONS`), ``crit`` and ``typ`` variants.
@@ -65,6 +66,7 @@ __all__ = [
     "TYP_ACCEPTED",
     "TYP_REJECTED",
     "WEAK_SECRETS",
+    "JsonSignature",
     "KidInjection",
     "alg_none",
     "alg_none_keeping_signature",
@@ -84,6 +86,9 @@ __all__ = [
     "json_serialization",
     "json_with_duplicates",
     "jwe_shaped",
+    "jwe_to",
+    "jwks_text",
+    "jws_json",
     "nested",
     "noncanonical",
     "noncanonical_segment",
@@ -152,6 +157,14 @@ PUBLIC_KEY_ENCODINGS: tuple[str, ...] = (
     "der",
     "jwk",
     "raw",
+    # the spellings key loaders and PEM guards disagree on (issue 14, class 2)
+    "pem_crlf",
+    "pem_leading_space",
+    "pem_bom",
+    "pkcs1_pem_no_newline",
+    "pkcs1_der",
+    "openssh",
+    "jwk_pretty",
 )
 
 _DIGEST_INFO = {
@@ -204,7 +217,11 @@ def public_key_bytes(key: SigningKey | Any, encoding: str) -> bytes:
     with its trailing newline), ``pem_no_newline``, ``pkcs1_pem`` (``RSA PUBLIC KEY``, what
     modulus-recovery tools print; RSA only), ``der``, ``jwk`` (the published JWK as compact
     JSON; needs a :class:`SigningKey`), ``raw`` (RSA modulus bytes, or the uncompressed EC
-    point ``04 || x || y``, or the 32 Ed25519 bytes). Raises ``ValueError`` otherwise.
+    point ``04 || x || y``, or the 32 Ed25519 bytes); the spellings PEM guards miss:
+    ``pem_crlf`` (CRLF line ends), ``pem_leading_space`` (two spaces before the armour),
+    ``pem_bom`` (a UTF-8 BOM before it), ``pkcs1_pem_no_newline`` and ``pkcs1_der`` (RSA
+    only), ``openssh`` (``ssh-rsa AAAA...``/``ecdsa-sha2-nistp256 AAAA...``, no comment),
+    ``jwk_pretty`` (the published JWK as indented JSON). Raises ``ValueError`` otherwise.
     """
     # lazy: the catalog imports this module; it loads without cryptography
     from cryptography.hazmat.primitives import serialization
@@ -229,6 +246,21 @@ def public_key_bytes(key: SigningKey | Any, encoding: str) -> bytes:
         if not isinstance(key, SigningKey):
             raise ValueError("jwk needs a SigningKey (its published JWK)")
         return encode_json(dict(key.public_jwk))
+    if encoding in _PEM_MUTATIONS:
+        pem = bytes(public.public_bytes(enc.PEM, fmt.SubjectPublicKeyInfo))
+        return bytes(_PEM_MUTATIONS[encoding](pem))
+    if encoding in ("pkcs1_pem_no_newline", "pkcs1_der"):
+        if not isinstance(public, rsa.RSAPublicKey):
+            raise ValueError(f"{encoding} needs an RSA key")
+        if encoding == "pkcs1_der":
+            return bytes(public.public_bytes(enc.DER, fmt.PKCS1))
+        return bytes(public.public_bytes(enc.PEM, fmt.PKCS1)).rstrip(b"\n")
+    if encoding == "openssh":
+        return bytes(public.public_bytes(enc.OpenSSH, fmt.OpenSSH))
+    if encoding == "jwk_pretty":
+        if not isinstance(key, SigningKey):
+            raise ValueError("jwk_pretty needs a SigningKey (its published JWK)")
+        return json.dumps(dict(key.public_jwk), indent=2).encode("utf-8")
     if encoding == "raw":
         if isinstance(public, rsa.RSAPublicKey):
             n = public.public_numbers().n
@@ -237,6 +269,18 @@ def public_key_bytes(key: SigningKey | Any, encoding: str) -> bytes:
             return bytes(public.public_bytes(enc.X962, fmt.UncompressedPoint))
         return bytes(public.public_bytes(enc.Raw, serialization.PublicFormat.Raw))
     raise ValueError(f"unknown public key encoding {encoding!r}")
+
+
+_PEM_MUTATIONS: Mapping[str, Any] = {
+    "pem_crlf": lambda pem: pem.replace(b"\n", b"\r\n"),
+    "pem_leading_space": lambda pem: b"  " + pem,
+    "pem_bom": lambda pem: b"\xef\xbb\xbf" + pem,
+}
+
+
+def jwks_text(jwks: Mapping[str, Any]) -> bytes:
+    """A JWKS as compact JSON, as a JWKS host serves it (the "whole JWKS" HMAC secret)."""
+    return json.dumps(dict(jwks), separators=(",", ":")).encode("utf-8")
 
 
 def hmac_with_public_key(
@@ -636,12 +680,121 @@ def jwe_shaped(header: Mapping[str, Any] | None = None) -> str:
     return ".".join([b64url_encode(encode_json(head)), *(b64url_encode(p) for p in pieces)])
 
 
+def jwe_to(
+    plaintext: bytes, recipient: Mapping[str, Any], *, header: Mapping[str, Any] | None = None
+) -> str:
+    """A real compact JWE of ``plaintext`` encrypted to the public JWK ``recipient``:
+    ``ECDH-ES`` (direct key agreement, RFC 7518 §4.6) for an EC key, ``RSA-OAEP-256`` for
+    an RSA key, content encrypted with ``A256GCM``; ``header`` adds protected members
+    (``cty``, ``kid``...). Raises ``ValueError`` for any other key type."""
+    # lazy: cryptography; the catalog imports this module on every run
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
+
+    curves = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
+    protected: dict[str, Any] = {"enc": "A256GCM", **dict(header or {})}
+    kty = recipient.get("kty")
+    if kty == "EC" and recipient.get("crv") in curves:
+        curve = curves[str(recipient["crv"])]
+        size = (curve.key_size + 7) // 8
+        public = ec.EllipticCurvePublicNumbers(
+            int.from_bytes(b64url_decode(str(recipient["x"])), "big"),
+            int.from_bytes(b64url_decode(str(recipient["y"])), "big"),
+            curve,
+        ).public_key()
+        ephemeral = ec.generate_private_key(curve)
+        numbers = ephemeral.public_key().public_numbers()
+        protected = {
+            "alg": "ECDH-ES",
+            **protected,
+            "epk": {
+                "kty": "EC",
+                "crv": recipient["crv"],
+                "x": b64url_encode(numbers.x.to_bytes(size, "big")),
+                "y": b64url_encode(numbers.y.to_bytes(size, "big")),
+            },
+        }
+        shared = ephemeral.exchange(ec.ECDH(), public)
+        enc = b"A256GCM"
+        # RFC 7518 §4.6.2: AlgorithmID (the enc, for direct agreement), empty PartyUInfo
+        # and PartyVInfo, SuppPubInfo = the key length in bits
+        other = len(enc).to_bytes(4, "big") + enc + bytes(8) + (256).to_bytes(4, "big")
+        cek = ConcatKDFHash(hashes.SHA256(), 32, other).derive(shared)
+        encrypted_key = b""
+    elif kty == "RSA":
+        public_rsa = rsa.RSAPublicNumbers(
+            int.from_bytes(b64url_decode(str(recipient["e"])), "big"),
+            int.from_bytes(b64url_decode(str(recipient["n"])), "big"),
+        ).public_key()
+        protected = {"alg": "RSA-OAEP-256", **protected}
+        cek = os.urandom(32)
+        encrypted_key = public_rsa.encrypt(
+            cek,
+            padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
+        )
+    else:
+        raise ValueError(f"cannot encrypt to a {kty!r} key (EC P-256/384/521 or RSA)")
+    head = b64url_encode(encode_json(protected))
+    iv = os.urandom(12)
+    sealed = AESGCM(cek).encrypt(iv, plaintext, head.encode("ascii"))
+    parts = (encrypted_key, iv, sealed[:-16], sealed[-16:])
+    return ".".join([head, *(b64url_encode(p) for p in parts)])
+
+
 def json_serialization(token: str, *, flattened: bool = True) -> str:
     """``token`` in the JWS JSON serialisation (RFC 7515 §7.2), flattened or general."""
     head, body, sig = _parts(token)
     if flattened:
         return json.dumps({"protected": head, "payload": body, "signature": sig})
     return json.dumps({"payload": body, "signatures": [{"protected": head, "signature": sig}]})
+
+
+@dataclass(frozen=True, slots=True)
+class JsonSignature:
+    """One entry of a JWS JSON serialisation (RFC 7515 §7.2).
+
+    ``protected`` (a header dict, base64url-encoded here; ``None``: no ``protected``
+    member) and ``header`` (the unprotected header, as is; ``None``: no ``header`` member).
+    The signature is ``signature`` when given, else made with ``key`` under ``alg`` over
+    ``BASE64URL(protected) || '.' || payload`` (RFC 7515 §5.1: an absent protected header
+    signs an empty first part), else empty.
+    """
+
+    protected: Mapping[str, Any] | None = None
+    header: Mapping[str, Any] | None = None
+    key: Any = None
+    alg: str | None = None
+    signature: bytes | None = None
+
+
+def jws_json(payload: Any, entries: Any, *, flattened: bool = False) -> str:
+    """A JWS JSON serialisation of ``payload`` (any JSON value or bytes) with the given
+    :class:`JsonSignature` entries: general (a ``signatures`` array, possibly empty) or,
+    with ``flattened``, the single entry's members at the top level."""
+    body = b64url_encode(payload if isinstance(payload, bytes) else encode_json(payload))
+    out: list[dict[str, Any]] = []
+    for entry in entries:
+        member: dict[str, Any] = {}
+        head = "" if entry.protected is None else b64url_encode(encode_json(entry.protected))
+        if entry.protected is not None:
+            member["protected"] = head
+        if entry.header is not None:
+            member["header"] = dict(entry.header)
+        if entry.signature is not None:
+            raw = entry.signature
+        elif entry.key is not None and entry.alg is not None:
+            raw = sign(f"{head}.{body}".encode("ascii"), entry.key, entry.alg)
+        else:
+            raw = b""
+        member["signature"] = b64url_encode(raw)
+        out.append(member)
+    if flattened:
+        if len(out) != 1:
+            raise ValueError("the flattened serialisation has exactly one signature")
+        return json.dumps({"payload": body, **out[0]})
+    return json.dumps({"payload": body, "signatures": out})
 
 
 def nested(inner: str, header: Mapping[str, Any], key: SigningKey | Any) -> str:

@@ -64,6 +64,49 @@ def _hmac_confusion(h: Harness, s: str) -> bool:
     return _accepted(h, s, compact({"alg": "HS256", "kid": "a-rsa"}, _claims(), key=pem))
 
 
+def _hmac_spellings(h: Harness, s: str) -> bool:
+    from cryptography.hazmat.primitives import serialization
+
+    public = h.keys.trusted["a-rsa"][0].public_key()
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    crlf = pem.replace(b"\n", b"\r\n")
+    ssh = public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return _accepted(
+        h, s, compact({"alg": "HS384", "kid": "a-rsa"}, _claims(), key=crlf, alg="HS384")
+    ) and _accepted(h, s, compact({"alg": "HS256", "kid": "a-rsa"}, _claims(), key=ssh))
+
+
+def _json_serialised(h: Harness, s: str) -> bool:
+    import json
+
+    def body() -> str:
+        return b64url_encode(json.dumps(_claims()).encode())
+
+    unsigned = json.dumps({"payload": body(), "header": {"alg": "none"}, "signature": ""})
+    empty = json.dumps({"payload": body(), "signatures": []})
+    return _accepted(h, s, unsigned) and _accepted(h, s, empty)
+
+
+def _alg_normalised(h: Harness, s: str) -> bool:
+    private, _, kid = h.keys.trusted["a-ec"]
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in "ES256")
+    return all(
+        _accepted(h, s, compact({"alg": alg, "kid": kid}, _claims(), key=private, alg="ES256"))
+        for alg in (full_width, ["ES256", "none"], "es256\x00")
+    )
+
+
+def _jwe_trusted(h: Harness, s: str) -> bool:
+    import json
+
+    from conformance.forge import jwe_to
+
+    jwk = h.client.get(h.url(".well-known/jwks")).json()["keys"][0]
+    return _accepted(h, s, jwe_to(json.dumps(_claims()).encode(), jwk))
+
+
 def _replayed(h: Harness, s: str) -> bool:
     token = h.assertion()
     return _accepted(h, s, token) and _accepted(h, s, token)
@@ -311,6 +354,18 @@ SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
     "iss_not_checked": lambda h, s: (
         _accepted(h, s, h.assertion(iss=DELETE))
         and _accepted(h, s, h.assertion(key="b-ec", issuer=ISSUER_B))
+    ),
+    "hmac_key_spellings": _hmac_spellings,
+    "time_claims_type_skipped": lambda h, s: (
+        _accepted(h, s, h.assertion(nbf=str(int(time.time()) + 600)))
+        and _accepted(h, s, h.assertion(iat=time.time() + 600.5))
+    ),
+    "iss_substring_match": lambda h, s: _accepted(h, s, h.assertion(iss=ISSUER_A[3:-3])),
+    "json_serialization_accepted": _json_serialised,
+    "alg_name_normalised": _alg_normalised,
+    "jwe_decrypted_as_trusted": _jwe_trusted,
+    "ecdsa_range_unchecked": lambda h, s: _accepted(
+        h, s, f"{h.assertion().rsplit('.', 1)[0]}.{b64url_encode(bytes(64))}"
     ),
     "server_error_on_malformed": _crashes,
     "leaky_errors": _leaks,

@@ -141,7 +141,10 @@ def test_hmac_with_rsa_public_key(keys: dict[str, SigningKey], encoding: str) ->
     assert json.loads(_raw(token)[0])["alg"] == "HS256"
 
 
-@pytest.mark.parametrize("encoding", [e for e in forge.PUBLIC_KEY_ENCODINGS if e != "pkcs1_pem"])
+_RSA_ONLY = ("pkcs1_pem", "pkcs1_pem_no_newline", "pkcs1_der")
+
+
+@pytest.mark.parametrize("encoding", [e for e in forge.PUBLIC_KEY_ENCODINGS if e not in _RSA_ONLY])
 def test_hmac_with_ec_public_key(keys: dict[str, SigningKey], encoding: str) -> None:
     key = keys["ES256"]
     token = forge.hmac_with_public_key(
@@ -150,6 +153,26 @@ def test_hmac_with_ec_public_key(keys: dict[str, SigningKey], encoding: str) -> 
     secret = forge.public_key_bytes(key, encoding)
     expected = hmac.new(secret, forge.signing_input_of(token), hashlib.sha384).digest()
     assert hmac.compare_digest(expected, forge.signature_of(token))
+
+
+def test_key_spellings_are_what_they_claim(keys: dict[str, SigningKey]) -> None:
+    rsa_key, ec_key = keys["RS256"], keys["ES256"]
+    pem = forge.public_key_bytes(ec_key, "pem")
+    assert forge.public_key_bytes(ec_key, "pem_crlf") == pem.replace(b"\n", b"\r\n")
+    assert forge.public_key_bytes(ec_key, "pem_leading_space") == b"  " + pem
+    assert forge.public_key_bytes(ec_key, "pem_bom") == b"\xef\xbb\xbf" + pem
+    assert forge.public_key_bytes(ec_key, "openssh").startswith(b"ecdsa-sha2-nistp256 AAAA")
+    assert forge.public_key_bytes(rsa_key, "openssh").startswith(b"ssh-rsa AAAA")
+    pretty = forge.public_key_bytes(ec_key, "jwk_pretty")
+    assert b"\n  " in pretty and json.loads(pretty) == dict(ec_key.public_jwk)
+    pkcs1 = forge.public_key_bytes(rsa_key, "pkcs1_pem_no_newline")
+    assert pkcs1.startswith(b"-----BEGIN RSA PUBLIC KEY-----") and not pkcs1.endswith(b"\n")
+    der = forge.public_key_bytes(rsa_key, "pkcs1_der")
+    assert der != forge.public_key_bytes(rsa_key, "der") and der.startswith(b"\x30\x82")
+    with pytest.raises(ValueError, match="RSA"):
+        forge.public_key_bytes(ec_key, "pkcs1_der")
+    jwks = {"keys": [dict(ec_key.public_jwk)]}
+    assert json.loads(forge.jwks_text(jwks)) == jwks and b" " not in forge.jwks_text(jwks)
 
 
 def test_public_key_encodings_are_what_they_claim(keys: dict[str, SigningKey]) -> None:
@@ -562,3 +585,36 @@ def test_crit_and_typ_tables() -> None:
     assert forge.CRIT_VARIANTS["empty_list"] == {"crit": []}
     assert not set(forge.TYP_ACCEPTED) & set(forge.TYP_REJECTED)
     assert all(t.lower() in ("jwt", "application/jwt") for t in forge.TYP_ACCEPTED)
+
+
+def test_jwe_to_is_a_real_jwe_an_independent_library_decrypts() -> None:
+    from joserfc import jwe
+    from joserfc.jwk import ECKey, RSAKey
+
+    ec_key = ECKey.generate_key("P-256", private=True)
+    token = forge.jwe_to(b'{"sub":"a"}', ec_key.as_dict(private=False), header={"cty": "JWT"})
+    assert token.count(".") == 4 and token.split(".")[1] == ""  # direct agreement: no key
+    opened = jwe.decrypt_compact(token, ec_key)
+    assert opened.plaintext == b'{"sub":"a"}' and opened.protected["cty"] == "JWT"
+    rsa_key = RSAKey.generate_key(2048, private=True)
+    token = forge.jwe_to(b"x", rsa_key.as_dict(private=False))
+    assert jwe.decrypt_compact(
+        token, rsa_key, algorithms=["RSA-OAEP-256", "A256GCM"]
+    ).plaintext == (b"x")
+    with pytest.raises(ValueError, match="OKP"):
+        forge.jwe_to(b"x", {"kty": "OKP", "crv": "Ed25519", "x": "AA"})
+
+
+def test_jws_json_builds_each_part() -> None:
+    flat = json.loads(
+        forge.jws_json({"a": 1}, [forge.JsonSignature(header={"alg": "none"})], flattened=True)
+    )
+    assert flat == {
+        "payload": forge.b64url_encode(b'{"a":1}'),
+        "header": {"alg": "none"},
+        "signature": "",
+    }
+    general = json.loads(forge.jws_json({"a": 1}, []))
+    assert general["signatures"] == []
+    with pytest.raises(ValueError, match="exactly one"):
+        forge.jws_json({"a": 1}, [], flattened=True)

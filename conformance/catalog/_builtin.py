@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from . import (
     algorithms,
+    claim_types,
     claims,
     encoding,
     envelope,
@@ -14,6 +15,7 @@ from . import (
     header,
     hygiene,
     issued,
+    key_spellings,
     keys,
     keys_lifecycle,
     lifetime,
@@ -24,19 +26,24 @@ from . import (
     replay_equivalence,
     rfc7523,
     scope,
+    serialisation,
     signature,
     state_machine,
     subject,
     times,
+    wycheproof,
 )
 from ._model import CATEGORIES, Case
 
 _MODULES = (
     envelope,
     claims,
+    claim_types,
     times,
     algorithms,
+    key_spellings,
     signature,
+    wycheproof,
     keys,
     keys_lifecycle,
     header,
@@ -44,6 +51,7 @@ _MODULES = (
     subject,
     scope,
     encoding,
+    serialisation,
     issued,
     errors,
     rfc7523,

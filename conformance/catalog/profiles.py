@@ -45,6 +45,7 @@ DYNAMIC_ONLY: tuple[str, ...] = (
     "encoding.escaped_names.claim_name_scope",
     "replay.not_burned.unknown_scope",
     "issued.token.*",
+    "claims.type.scope.*",
 )
 
 _REPLAY = ("replay.same_token.*", "replay.same_jti.*", "replay.race.*")
@@ -90,6 +91,10 @@ LEVEL_BY_PROFILE: Mapping[str, Mapping[str, Level]] = {
         **dict.fromkeys(_REPLAY, Level.SHOULD),
         # RFC 7523 §3 item 4: the server MAY reject an exp unreasonably far in the future
         **dict.fromkeys(_EXP_FAR_AHEAD, Level.SHOULD),
+        # RFC 7523 §3 item 1: iss is required, so an iss read as absent is a MUST failure
+        "claims.type.iss.*": Level.MUST,
+        # RFC 7523 §3 item 7: jti (and a replay guard) are optional
+        "claims.type.jti.*": Level.SHOULD,
     },
     "rfc7523/jwt_bearer": {
         # the grant's sub names a principal; a non-string one from the trusted issuer is
@@ -98,6 +103,7 @@ LEVEL_BY_PROFILE: Mapping[str, Mapping[str, Level]] = {
         "claims.sub.type_array": Level.SHOULD,
         "claims.sub.type_object": Level.SHOULD,
         "claims.sub.type_true": Level.SHOULD,
+        "claims.type.sub.*": Level.SHOULD,
     },
 }
 

@@ -40,9 +40,23 @@ _ALL = (
         ("D04",),
     ),
     Flaw(
+        "hmac_key_spellings",
+        "HS256/384/512 are allowed and verified with the published public key as a key "
+        "store may hold it (PKCS#1 or DER, CRLF, indented or BOM-prefixed PEM, OpenSSH, "
+        "JWK JSON); a prefix guard refuses only the canonical SPKI PEM (CVE-2026-102268, "
+        "CVE-2024-33663, CVE-2026-48526)",
+        ("D04",),
+    ),
+    Flaw(
         "signature_not_checked",
         "the key is selected but the signature is never verified",
         ("E01", "E02", "E03", "E04", "F02"),
+    ),
+    Flaw(
+        "ecdsa_range_unchecked",
+        "ECDSA signatures are split in halves of any length and r, s reduced modulo n "
+        "without the 0 < r, s < n check; s = 0 inverts to 0 (CVE-2022-21449)",
+        ("E05", "E06", "E07"),
     ),
     Flaw(
         "exp_not_checked",
@@ -103,12 +117,45 @@ _ALL = (
         "is accepted on a key published as RS256)",
         ("D11",),
     ),
+    Flaw(
+        "json_serialization_accepted",
+        "a JWS JSON serialisation is accepted as the assertion: the unprotected header "
+        "updates the protected one, an unsigned alg none entry counts as verified and an "
+        "empty signatures array passes (CVE-2026-96760, GHSA-jc38-x7x8-2xc8)",
+        ("K05",),
+    ),
+    Flaw(
+        "jwe_decrypted_as_trusted",
+        "a JWE encrypted to the service's own key is decrypted and its content trusted as "
+        "if signed: raw claims, or a nested JWS read unverified (json-jwt "
+        "GHSA-c8v6-786g-vjx6, CVE-2023-51774 class)",
+        ("K04",),
+    ),
+    Flaw(
+        "alg_name_normalised",
+        "the header alg is normalised before the allowlist check (NFKC, case, whitespace, "
+        "zero-width characters, a NUL and what follows, an array's first item)",
+        ("D13", "D14"),
+    ),
     Flaw("crit_ignored", "the crit header is ignored", ("G13",)),
     Flaw(
         "iss_not_checked",
         "iss is not compared with the environment's issuer, and the JWKS is chosen by the "
         "token's iss among the configured environments (multi-tenant confusion)",
         ("B07", "B08", "B09"),
+    ),
+    Flaw(
+        "time_claims_type_skipped",
+        "nbf and iat are compared with the clock only when they are JSON integers: a "
+        "string, float, array, object or null is skipped as if absent (Rust jsonwebtoken "
+        "CVE-2026-25537)",
+        ("C10", "C13"),
+    ),
+    Flaw(
+        "iss_substring_match",
+        "iss is compared with a substring test (`iss in issuer`), so a part of the issuer "
+        "passes (PyJWT CVE-2024-53861)",
+        ("B08",),
     ),
     Flaw(
         "server_error_on_malformed",

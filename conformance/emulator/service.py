@@ -8,6 +8,7 @@ runs them in a worker thread.
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import json
 import time
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from ._b64 import b64url_decode
 from .config import EmulatorConfig, Environment
 from .jwks_cache import JwksCache
 from .store import SessionRow, Store
@@ -136,7 +138,7 @@ class Emulator:
             raise Rejected("request body must be a JSON object", status=400)
         return parsed
 
-    def _token_member(self, body: bytes) -> Decoded:
+    def _token_member(self, body: bytes, env: Environment) -> Decoded:
         parsed = self._body(body)
         token = parsed.get("jwt")
         many = isinstance(token, str) and token.count(".") > STALL_DOTS
@@ -146,9 +148,31 @@ class Emulator:
             return decode_compact_fragile(token)
         if not isinstance(token, str) or not token:
             raise Rejected("jwt must be a non-empty string", status=400)
+        if self.config.has("json_serialization_accepted") and token.lstrip().startswith("{"):
+            return self.validator.json_serialization(token, env)
+        if self.config.has("jwe_decrypted_as_trusted") and token.count(".") == 4:
+            return self._decrypted(token)
         return decode_compact(
             token, max_bytes=self.config.max_token_bytes, parsing=Parsing.of(self.config)
         )
+
+    def _decrypted(self, token: str) -> Decoded:
+        """The ``jwe_decrypted_as_trusted`` flaw: a JWE encrypted to our own key is
+        decrypted and its content trusted as if signed (json-jwt GHSA-c8v6-786g-vjx6): raw
+        claims, or a nested JWS read without verifying it."""
+        try:
+            plaintext = self.issuer.decrypt(token).decode("utf-8")
+            if plaintext.count(".") == 2:
+                head, body, _ = plaintext.split(".")
+                header = json.loads(b64url_decode(head))
+                claims = json.loads(b64url_decode(body))
+            else:
+                header, claims = {}, json.loads(plaintext)
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+            raise Rejected("malformed assertion", status=400) from None
+        if not isinstance(claims, dict) or not isinstance(header, dict):
+            raise Rejected("malformed assertion: payload is not a JSON object", status=400)
+        return Decoded(header, claims, b"", b"", "", verified=True)
 
     def session(self, env: Environment, authorization: str | None) -> SessionRow:
         """The live session named by the bearer; 401 otherwise (also for another env)."""
@@ -177,7 +201,7 @@ class Emulator:
 
     def signin(self, env_id: str, body: bytes, *, base_url: str) -> Reply:
         env = self.environment(env_id)
-        decoded = self._token_member(body)
+        decoded = self._token_member(body, env)
         now = self.clock()
         self.validator.check_signature(decoded, env)
         subject = self.validator.signin_claims(decoded, env, now=now)
@@ -227,7 +251,7 @@ class Emulator:
     def _verify(
         self, env: Environment, session: SessionRow, body: bytes, *, base_url: str
     ) -> Reply:
-        decoded = self._token_member(body)
+        decoded = self._token_member(body, env)
         now = self.clock()
         validator, has = self.validator, self.config.has
         if has("own_tokens_accepted"):

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from ._b64 import b64url_encode
+from ._b64 import b64url_decode, b64url_encode
 from .config import MEMORY
 
 KEY_NAME = "emulator-signing-key.pem"
@@ -123,6 +123,30 @@ class TokenIssuer:
         return jwt.encode(
             dict(claims), self._key, algorithm="ES256", headers={"kid": self.kid, "typ": typ}
         )
+
+    def decrypt(self, token: str) -> bytes:
+        """The plaintext of a compact JWE encrypted to our key (``ECDH-ES`` + ``A256GCM``);
+        only the ``jwe_decrypted_as_trusted`` flaw calls it. Raises ``ValueError``."""
+        # lazy: only the flaw decrypts
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
+
+        head, _, iv, body, tag = token.split(".")
+        header = json.loads(b64url_decode(head))
+        if header.get("alg") != "ECDH-ES" or header.get("enc") != "A256GCM":
+            raise ValueError("unsupported JWE")
+        epk = header["epk"]
+        peer = ec.EllipticCurvePublicNumbers(
+            int.from_bytes(b64url_decode(epk["x"]), "big"),
+            int.from_bytes(b64url_decode(epk["y"]), "big"),
+            ec.SECP256R1(),
+        ).public_key()
+        shared = self._key.exchange(ec.ECDH(), peer)
+        other = (7).to_bytes(4, "big") + b"A256GCM" + bytes(8) + (256).to_bytes(4, "big")
+        cek = ConcatKDFHash(hashes.SHA256(), 32, other).derive(shared)
+        sealed = b64url_decode(body) + b64url_decode(tag)
+        return bytes(AESGCM(cek).decrypt(b64url_decode(iv), sealed, head.encode("ascii")))
 
     def verify(self, token: str, *, now: float, typ: str) -> dict[str, Any] | None:
         """The claims of one of our tokens of kind ``typ`` if its signature holds and it

@@ -22,10 +22,14 @@ import hmac
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import get_default_algorithms
 
 from ._b64 import b64url_decode, b64url_encode
@@ -63,6 +67,8 @@ class Decoded:
     signing_input: bytes = field(repr=False)
     signature: bytes = field(repr=False)
     signature_text: str = field(repr=False)
+    #: set only by the ``json_serialization_accepted`` flaw, which verified it already
+    verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +225,89 @@ def _nonempty_str(claims: dict[str, Any], name: str) -> str:
     return value
 
 
+_HMAC_HASH = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+
+
+def _stored_spellings(key: PublishedKey) -> list[bytes]:
+    """The ``hmac_key_spellings`` flaw: the forms a key store may hold a public key in."""
+    enc, fmt = serialization.Encoding, serialization.PublicFormat
+    public = key.key
+    pem = public.public_bytes(enc.PEM, fmt.SubjectPublicKeyInfo)
+    jwk = dict(key.jwk)
+    out = [
+        pem,
+        pem.replace(b"\n", b"\r\n"),
+        b"  " + pem,
+        b"\xef\xbb\xbf" + pem,
+        public.public_bytes(enc.DER, fmt.SubjectPublicKeyInfo),
+        json.dumps(jwk, separators=(",", ":")).encode("utf-8"),
+        json.dumps(jwk, indent=2).encode("utf-8"),
+    ]
+    if key.kty in ("RSA", "EC"):
+        out.append(public.public_bytes(enc.OpenSSH, fmt.OpenSSH))
+    if key.kty == "RSA":
+        pkcs1 = public.public_bytes(enc.PEM, fmt.PKCS1)
+        out += [pkcs1, pkcs1.rstrip(b"\n"), public.public_bytes(enc.DER, fmt.PKCS1)]
+    return out
+
+
+#: the group orders of P-256, P-384 and P-521 (for the ``ecdsa_range_unchecked`` flaw; the
+#: emulator shares no code with the forge, whose CURVE_ORDERS hold the same numbers)
+_ORDER = {
+    "ES256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "ES384": int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77A"
+        "ECEC196ACCC52973",
+        16,
+    ),
+    "ES512": int(
+        "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+        "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        16,
+    ),
+}
+_ECDSA_HASH = {"ES256": "SHA256", "ES384": "SHA384", "ES512": "SHA512"}
+
+
+def ecdsa_without_range_check(public: Any, alg: str, decoded: Decoded) -> bool:
+    """The ``ecdsa_range_unchecked`` flaw: the raw signature is split in two halves of any
+    length, r and s are reduced modulo n, and s = 0 is inverted to 0 as Java 15-18 did
+    (CVE-2022-21449), so u1 = u2 = 0, the point at infinity (x = 0) matches r = 0."""
+    signature, n = decoded.signature, _ORDER[alg]
+    if not signature or len(signature) % 2:
+        return False
+    half = len(signature) // 2
+    r = int.from_bytes(signature[:half], "big") % n
+    s = int.from_bytes(signature[half:], "big") % n
+    if s == 0:
+        return r == 0
+    if r == 0:
+        return False
+    digest = getattr(hashes, _ECDSA_HASH[alg])()
+    try:
+        public.verify(encode_dss_signature(r, s), decoded.signing_input, ec.ECDSA(digest))
+    except InvalidSignature:
+        return False
+    return True
+
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def normalised_alg(value: Any) -> Any:
+    """The ``alg_name_normalised`` flaw: the header alg as a forgiving parser reads it
+    (an array's first item, NFKC, zero-width characters and what follows a NUL dropped,
+    trimmed, matched case-insensitively against the registered names)."""
+    if isinstance(value, list) and value:
+        value = value[0]
+    if not isinstance(value, str):
+        return value
+    text = unicodedata.normalize("NFKC", value).translate(_ZERO_WIDTH)
+    text = text.split("\x00", 1)[0].strip()
+    names = {name.upper(): name for name in get_default_algorithms()}
+    return names.get(text.upper(), text)
+
+
 def key_matches(key: PublishedKey, alg: str, *, strict: bool = True) -> bool:
     """Whether ``key`` may verify ``alg`` (type, curve, and the JWK's own ``alg``).
 
@@ -265,7 +354,11 @@ class Validator:
     def check_signature(self, decoded: Decoded, env: Environment) -> None:
         """Apply the header rules, select the key and verify the signature."""
         header, has = decoded.header, self.config.has
+        if decoded.verified:
+            return
         alg = header.get("alg")
+        if has("alg_name_normalised"):
+            alg = normalised_alg(alg)
         if not isinstance(alg, str):
             raise Rejected("unsupported alg", status=400)
         if has("alg_none_accepted") and alg.lower() == "none":
@@ -277,6 +370,9 @@ class Validator:
         source = self.keys_environment(env, decoded.claims)
         if has("hmac_key_confusion") and alg == "HS256":
             self._check_hmac_confusion(decoded, source, kid)
+            return
+        if has("hmac_key_spellings") and alg in _HMAC_HASH:
+            self._check_hmac_spellings(decoded, source, kid, alg)
             return
         if alg not in self.config.allowed_algs:
             raise Rejected("unsupported alg")
@@ -308,9 +404,12 @@ class Validator:
             return
         algorithm = get_default_algorithms()[alg]
         try:
-            ok = algorithm.verify(
-                decoded.signing_input, algorithm.prepare_key(key.key), decoded.signature
-            )
+            if has("ecdsa_range_unchecked") and alg in _ORDER:
+                ok = ecdsa_without_range_check(key.key, alg, decoded)
+            else:
+                ok = algorithm.verify(
+                    decoded.signing_input, algorithm.prepare_key(key.key), decoded.signature
+                )
         except Exception:
             # A wrong-size or hostile signature must be a refusal, whatever it raises.
             ok = False
@@ -389,6 +488,54 @@ class Validator:
                 return
         raise Rejected("invalid signature")
 
+    def json_serialization(self, token: str, env: Environment) -> Decoded:
+        """The ``json_serialization_accepted`` flaw: a JWS JSON serialisation (RFC 7515
+        §7.2) is taken; each entry's header is the protected one updated by the unprotected
+        one, an entry whose alg is none and whose signature is empty counts as verified,
+        and the general form passes when no entry failed (an empty list included)."""
+        try:
+            document = json.loads(token)
+            body = document["payload"]
+            claims = json.loads(b64url_decode(body))
+            entries = document.get("signatures", [document])
+            checked = []
+            for entry in entries:
+                protected = entry.get("protected", "")
+                header = json.loads(b64url_decode(protected)) if protected else {}
+                header.update(entry.get("header") or {})
+                signature = b64url_decode(entry.get("signature", ""))
+                checked.append((protected, header, signature, entry.get("signature", "")))
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+            raise Rejected("malformed assertion", status=400) from None
+        if not isinstance(claims, dict):
+            raise Rejected("malformed assertion: payload is not a JSON object", status=400)
+        for protected, header, signature, text in checked:
+            if header.get("alg") == "none" and not signature:
+                continue  # the CVE-2026-96760 path: an unsigned entry "verifies"
+            entry = Decoded(header, claims, f"{protected}.{body}".encode(), signature, text)
+            self.check_signature(entry, env)
+        first = checked[0][1] if checked else {}
+        return Decoded(first, claims, b"", b"", "", verified=True)
+
+    def _check_hmac_spellings(
+        self, decoded: Decoded, source: Environment, kid: str | None, alg: str
+    ) -> None:
+        try:
+            keys = self.jwks.keys(source.jwks_url, kid=kid)
+        except JwksUnavailable:
+            raise Rejected("signing keys unavailable") from None
+        digest = _HMAC_HASH[alg]
+        for key in keys:
+            if kid is not None and key.kid != kid:
+                continue
+            for secret in _stored_spellings(key):
+                if secret.startswith(b"-----BEGIN PUBLIC KEY-----\n"):
+                    continue  # the guard: the canonical PEM is refused as an HMAC secret
+                expected = hmac.new(secret, decoded.signing_input, digest).digest()
+                if hmac.compare_digest(expected, decoded.signature):
+                    return
+        raise Rejected("invalid signature")
+
     # -- claims --------------------------------------------------------------------------
 
     def _times(self, claims: dict[str, Any], *, now: float, lifetime: bool) -> float | None:
@@ -406,8 +553,8 @@ class Validator:
                 exp = _number(claims["exp"], "exp")
             except Rejected:
                 exp = None
-        nbf = _number(claims["nbf"], "nbf") if "nbf" in claims else None
-        iat = _number(claims["iat"], "iat") if "iat" in claims else None
+        nbf = self._optional_time(claims, "nbf")
+        iat = self._optional_time(claims, "iat")
         if nbf is not None and not has("nbf_ignored"):
             if nbf > now + leeway:
                 raise Rejected("assertion not yet valid")
@@ -423,6 +570,17 @@ class Validator:
                 raise Rejected("assertion lifetime too long")
         return exp
 
+    def _optional_time(self, claims: dict[str, Any], name: str) -> float | None:
+        """An optional NumericDate claim (``None`` when absent)."""
+        if name not in claims:
+            return None
+        value = claims[name]
+        if self.config.has("time_claims_type_skipped") and (
+            isinstance(value, bool) or not isinstance(value, int)
+        ):
+            return None  # the flaw: "if isinstance(nbf, int): check it"
+        return _number(value, name)
+
     def _issuer_and_audience(self, claims: dict[str, Any], env: Environment) -> None:
         if not self.config.has("iss_not_checked"):
             iss = claims.get("iss")
@@ -430,6 +588,9 @@ class Validator:
                 pass  # the iss_optional variant: the environment's key names the issuer
             elif not isinstance(iss, str):
                 raise Rejected("invalid assertion: iss is required", status=400)
+            elif self.config.has("iss_substring_match"):
+                if iss not in env.issuer:  # the flaw: a substring of the issuer passes
+                    raise Rejected("wrong issuer")
             elif iss != env.issuer:
                 raise Rejected("wrong issuer")
         if env.audience is not None:
