@@ -13,7 +13,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Unpack
 
@@ -90,6 +90,12 @@ class CaseResult:
     waited_ms: float = 0.0  # deliberate waits (clock and cache boundaries) within duration
     judged: Judged = "pass"  # the judgement before strict/waivers
     waiver: Mapping[str, Any] | None = None  # what the report shows about a waiver
+    #: requests this case caused: its own exchanges plus its share of a positive control
+    #: shared by a group of rejections (1/n each), and of any re-check
+    requests: float = 0.0
+    #: a rejection that still waits for a positive control (``run_case(defer_control=
+    #: True)``): its ``pass`` is not proved until :func:`confirm_group` sends one
+    unconfirmed: bool = False
 
 
 @dataclass
@@ -108,6 +114,7 @@ class Runtime:
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     _sessions: dict[tuple[int, str | None], Session] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _clock_lock: threading.Lock = field(default_factory=threading.Lock)
     _clock_known: bool = False
 
     @property
@@ -124,9 +131,14 @@ class Runtime:
         that ``Date`` cannot be right (see :data:`CLOCK_PLAUSIBLE_S`): a garbage ``Date``,
         one more than a day off, or one that an acceptance of an assertion dated by the
         local clock contradicts leaves the local clock in use. Which clock is used, and
-        why, is the ``clock_source`` fact."""
+        why, is the ``clock_source`` fact. Cases run concurrently: the first answer wins."""
         if self._clock_known:
             return
+        with self._clock_lock:
+            if not self._clock_known:
+                self._learn_clock(exchange)
+
+    def _learn_clock(self, exchange: Exchange) -> None:
         if exchange.server_date is None:
             if exchange.response_headers.get("date"):
                 self._use_clock(
@@ -233,6 +245,9 @@ class Context:
         self.properties: PropertySettings = runtime.properties
         self.exchanges: list[Exchange] = []
         self.waited_s = 0.0
+        #: called once before this case's first deliberate wait (the scheduler then runs
+        #: other cases while it waits: ``conformance._schedule``)
+        self.on_wait: Callable[[], None] | None = None
 
     # -- keys, clock, assertions -------------------------------------------------------
     @property
@@ -391,6 +406,9 @@ class Context:
 
     def sleep(self, seconds: float) -> None:
         self.waited_s += seconds
+        notify, self.on_wait = self.on_wait, None
+        if notify is not None:
+            notify()
         time.sleep(seconds)
 
     @property
@@ -408,12 +426,25 @@ def target_profile(target: Target) -> str:
     return profile_key(target.profile, mode if isinstance(mode, str) else None)
 
 
-def run_case(runtime: Runtime, case: Case) -> CaseResult:
+def run_case(
+    runtime: Runtime,
+    case: Case,
+    *,
+    defer_control: bool = False,
+    on_wait: Callable[[], None] | None = None,
+) -> CaseResult:
     """Run ``case`` and decide its verdict under ``runtime.policy``. Never raises for what
-    the target does."""
+    the target does.
+
+    A passing rejection is confirmed by a positive control sent right after it; with
+    ``defer_control`` it is returned ``unconfirmed`` instead, for :func:`confirm_group` to
+    confirm with one control shared by a group of rejections. ``on_wait`` is called before
+    the case's first deliberate wait (``ctx.sleep``)."""
     profile = target_profile(runtime.target)
     case = effective(case, profile, runtime.policy)
     ctx = Context(runtime, case)
+    ctx.on_wait = on_wait
+    unconfirmed = False
     started = time.perf_counter()
     judgement, result_outcome = PASS, "none"
     try:
@@ -433,7 +464,10 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
             result_outcome = "judged"
         last = returned if returned is not None else ctx.exchanges[-1] if ctx.exchanges else None
         if last is not None and needs_control(case, judgement, last):
-            judgement = confirm(ctx.valid(label="control"))
+            if defer_control:
+                unconfirmed = True
+            else:
+                judgement = confirm(ctx.valid(label="control"))
     except Skip as exc:
         judgement = Judgement("skip", str(exc))
     except Fail as exc:
@@ -455,7 +489,57 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
         duration_ms=duration_ms,
         reproduce=reproduce_line(ctx.exchanges),
         waited_ms=ctx.waited_s * 1000,
+        requests=float(len(ctx.exchanges)),
+        unconfirmed=unconfirmed and judgement.verdict == "pass",
     )
+
+
+def confirm_group(runtime: Runtime, group: Sequence[CaseResult]) -> list[CaseResult]:
+    """Confirm the unconfirmed rejections of ``group`` (in the order they were answered)
+    with ONE positive control sent after the last of them: when it is accepted, every
+    rejection of the group counts, each result carrying the control in its evidence and
+    ``1/n`` of its request. When it is not, the target may have started refusing
+    everything somewhere in the group: each case is run again on its own, with its own
+    control right after its rejection (:func:`run_case`), and that run decides."""
+    if not group:
+        return []
+    ctx = Context(runtime, group[0].case)
+    try:
+        control: Exchange | None = ctx.valid(label="control")
+    except Exception:  # no session, a broken library: the control proves nothing
+        control = None
+    share = 1.0 / len(group)
+    if control is not None and confirm(control).verdict == "pass":
+        return [
+            replace(
+                r,
+                exchanges=(*r.exchanges, control),
+                requests=r.requests + share,
+                unconfirmed=False,
+            )
+            for r in group
+        ]
+    checked = []
+    for first in group:
+        again = run_case(runtime, first.case)
+        answered = describe(control) if control is not None else "not sent"
+        note = (
+            "re-checked on its own: the positive control shared by its group of rejections "
+            f"was not accepted ({answered})"
+        )
+        message = f"{again.message} ({note})" if again.message else ""
+        shared = (control,) if control is not None else ()
+        checked.append(
+            replace(
+                again,
+                message=scrub(message, limit=2000) if message else again.message,
+                exchanges=(*first.exchanges, *shared, *again.exchanges),
+                requests=first.requests + share + again.requests,
+                duration_ms=first.duration_ms + again.duration_ms,
+                waited_ms=first.waited_ms + again.waited_ms,
+            )
+        )
+    return checked
 
 
 def reproduce_line(exchanges: Sequence[Exchange]) -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ._engine import Runtime
     from ._outputs import Outputs
     from ._runlog import RunLog
+    from ._schedule import Scheduler
     from ._schema import Scope, Summary
     from ._transport import Transport
     from ._verdict import Policy
@@ -261,6 +262,11 @@ class ConformanceRun:
     run_id: str = field(default_factory=_new_run_id)
     runtime: Runtime | None = None
     summary_lines: list[str] | None = None
+    #: (nodeid, case) of every item pytest collected, in order (the scheduler's plan)
+    collected: list[tuple[str, Case]] = field(default_factory=list)
+    scheduler: Scheduler | None = None
+    worker: bool = False  # an xdist worker
+    _scheduled: bool = False
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _started: float = field(default_factory=time.time)
     _started_at: str = field(
@@ -432,19 +438,27 @@ class ConformanceRun:
         transport = getattr(self.runtime.target, "transport", None) if self.runtime else None
         return transport if isinstance(transport, Transport) else None
 
-    def halt(self) -> str | None:
-        """Why no further case may run (the target is unavailable, the run's deadline
-        passed), recorded once as why the run stopped; ``None`` to go on."""
+    def _why_halt(self) -> str | None:
         transport = self._transport()
         why = transport.unavailable if transport is not None else None
         deadline = self.deadline
         if why is None and deadline is not None and time.time() - self._started >= deadline:
             why = f"{DEADLINE} {deadline:g} s passed; the remaining cases were not run"
+        return why
+
+    def halt(self) -> str | None:
+        """Why no further case may run (the target is unavailable, the run's deadline
+        passed), recorded once as why the run stopped; ``None`` to go on."""
+        why = self._why_halt()
         if why is not None and why not in self.log.stopped:
             self.log.stopped.append(why)
         return why
 
     def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.close()
+            self.scheduler.join(timeout=30)
+            self.scheduler = None
         if self.runtime is not None:
             self.log.facts.update(self.runtime.facts)
             self.log.retries += self.runtime.target.retries
@@ -458,7 +472,10 @@ class ConformanceRun:
         from ._results import case_record
 
         assert self.runtime is not None, "the conformance_run fixture starts the runtime"
-        result = run_case(self.runtime, case)
+        scheduler = self._schedule(nodeid)
+        result = scheduler.result(case.id) if scheduler is not None else None
+        if result is None:  # not scheduled here (another share, a halt): run it now
+            result = run_case(self.runtime, case)
         rerun = self.options.rerun_line(case.id)
         failure = failure_message(result, rerun=rerun) if result.judged in {"fail", "error"} else ""
         self.log.records.append(case_record(result, nodeid=nodeid, failure=failure, rerun=rerun))
@@ -470,6 +487,28 @@ class ConformanceRun:
             )
         if result.verdict == "error":
             raise TargetMisbehaved(failure)
+
+    def _schedule(self, nodeid: str) -> Scheduler | None:
+        """Start the scheduler at the first case, over the cases this process will run:
+        every collected one, or under xdist the group of ``nodeid`` (``--dist loadgroup``
+        hands each worker one whole group; without it a worker cannot know its cases in
+        advance and runs each at its item)."""
+        if self._scheduled:
+            return self.scheduler
+        self._scheduled = True
+        from ._schedule import Scheduler  # lazy: see from_pytest
+
+        _, at, group = nodeid.rpartition("@")
+        if self.worker and not at:
+            return None
+        suffix = f"@{group}" if at else ""
+        cases = [c for n, c in self.collected if n.endswith(suffix)] if suffix else None
+        plan = cases if cases is not None else [c for _, c in self.collected]
+        assert self.runtime is not None
+        self.scheduler = Scheduler(
+            self.runtime, plan, halted=lambda: self._why_halt() is not None
+        ).start()
+        return self.scheduler
 
     def finish(self) -> Outputs:
         """Write the outputs (the controller, or a run without xdist)."""
@@ -555,15 +594,24 @@ def _run(config: pytest.Config) -> ConformanceRun:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "conformance_case" not in metafunc.fixturenames:
         return
+    workers = _worker_count(metafunc.config)
     params = [
         pytest.param(
             case,
             id=case.id,
-            marks=[getattr(pytest.mark, case.category), getattr(pytest.mark, case.level.value)],
+            marks=[getattr(pytest.mark, case.category), getattr(pytest.mark, case.level.value)]
+            # --dist loadgroup: worker k runs every workers-th case, as one whole group
+            + ([pytest.mark.xdist_group(f"conformance-{i % workers}")] if workers else []),
         )
-        for case in _run(metafunc.config).selected()
+        for i, case in enumerate(_run(metafunc.config).selected())
     ]
     metafunc.parametrize("conformance_case", params)
+
+
+def _worker_count(config: pytest.Config) -> int:
+    """The number of xdist workers when this process is one of them, else 0."""
+    workerinput = getattr(config, "workerinput", None)
+    return int(workerinput.get("workercount", 0)) if workerinput else 0
 
 
 def pytest_collection_modifyitems(
@@ -582,13 +630,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if run is None:
         return
     chosen: list[str] = []
+    collected: list[tuple[str, Case]] = []
     for item in session.items:
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("conformance_case") if callspec is not None else None
         case_id = getattr(case, "id", None)  # an empty parameter set holds NOTSET
         if isinstance(case_id, str):
             chosen.append(case_id)
+            collected.append((item.nodeid, case))  # type: ignore[arg-type]  # a Case: it has an id
     run.log.selected = chosen
+    run.collected = collected
+    run.worker = _worker_count(session.config) > 0
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,113 @@
+"""The scheduler against the in-memory FakeTarget: waits overlap, isolation holds, and
+rejections share their positive controls. Orders of requests are asserted, never times."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from conformance._engine import Runtime
+from conformance._keyring import Keyring
+from conformance._schedule import Scheduler, lane
+from conformance._settings import TargetSettings
+from conformance.catalog._model import CAPABILITIES, Case, CaseContext, Expect, case
+from conformance.targets.base import Exchange, ExchangeRequest
+from conformance.targets.fake import FakeTarget, Handler, Reply
+
+TOKEN = Reply(200, body='{"elevatedAccessToken": "[issued]"}', issued="issued-token")
+REFUSED = Reply(401, body='{"error": "invalid assertion"}')
+_KEYRING = Keyring(published_algs=("ES256",))
+
+
+def runtime(handler: Handler) -> Runtime:
+    settings = TargetSettings(
+        profile="dynamic",
+        base_url="fake://target",
+        environment_id="env",
+        issuer="https://issuer.test",
+        capabilities=CAPABILITIES,
+    )
+    return Runtime(settings=settings, keyring=_KEYRING, target=FakeTarget(handler))
+
+
+def controls_accepted(request: ExchangeRequest) -> Reply:
+    return TOKEN if request.label == "control" else REFUSED
+
+
+def waits(
+    name: str, *, seconds: float = 0.4, needs: Sequence[str] = (), expect: Expect = Expect.REJECT
+) -> Case:
+    """A case that sends ``<name>-before``, waits with ``ctx.sleep``, sends ``<name>-after``."""
+
+    def run(ctx: CaseContext) -> Exchange:
+        ctx.send(ctx.sign(ctx.assertion()), label=f"{name}-before")
+        ctx.sleep(seconds)
+        return ctx.send(ctx.sign(ctx.assertion()), label=f"{name}-after")
+
+    return case(
+        f"test.schedule.{name}", name, category="claims", run=run, rationale="a test",
+        needs=needs, expect=expect,
+    )  # fmt: skip
+
+
+def quick(name: str, *, needs: Sequence[str] = ()) -> Case:
+    def run(ctx: CaseContext) -> Exchange:
+        return ctx.send(ctx.sign(ctx.assertion()), label=name)
+
+    return case(
+        f"test.schedule.{name}", name, category="claims", run=run, rationale="a test",
+        needs=needs,
+    )  # fmt: skip
+
+
+def run_all(rt: Runtime, cases: list[Case]) -> tuple[list[str], dict[str, str]]:
+    scheduler = Scheduler(rt, cases).start()
+    verdicts: dict[str, str] = {}
+    for c in cases:
+        result = scheduler.result(c.id)
+        assert result is not None
+        verdicts[c.id] = result.verdict
+    scheduler.join()
+    return [r.label for r in rt.target.requests], verdicts  # type: ignore[attr-defined]
+
+
+def test_a_waiting_case_lets_the_next_ones_run_meanwhile() -> None:
+    rt = runtime(controls_accepted)
+    sent, verdicts = run_all(rt, [waits("slow"), quick("one"), quick("two")])
+    assert sent.index("one") < sent.index("slow-after")
+    assert sent.index("two") < sent.index("slow-after")
+    assert set(verdicts.values()) == {"pass"}
+    assert sent.count("control") == 1  # three rejections, one positive control after all
+
+
+def test_cases_using_the_jwks_host_never_overlap_each_other() -> None:
+    rt = runtime(controls_accepted)
+    jwks = ("jwks_host",)
+    cases = [waits("a", needs=jwks), waits("b", needs=jwks)]
+    assert {lane(c) for c in cases} == {"jwks"}
+    sent, _ = run_all(rt, cases)
+    assert [s for s in sent if s != "control"] == ["a-before", "a-after", "b-before", "b-after"]
+
+
+def test_a_bursting_case_runs_with_nothing_else_in_flight() -> None:
+    rt = runtime(controls_accepted)
+    burst = quick("burst", needs=("bursts",))
+    assert lane(burst) == "alone"
+    sent, _ = run_all(rt, [burst, waits("slow"), waits("keys", needs=("jwks_host",))])
+    before = sent[: sent.index("burst")]
+    assert {"slow-after", "keys-after"} <= set(before)  # both finished before it started
+
+
+def test_a_stopped_scheduler_hands_out_nothing_and_the_item_runs_its_case() -> None:
+    rt = runtime(controls_accepted)
+    scheduler = Scheduler(rt, [quick("never")], halted=lambda: True).start()
+    assert scheduler.result("test.schedule.never") is None
+    assert rt.target.requests == []  # type: ignore[attr-defined]
+
+
+def test_a_failed_wait_case_is_not_held_for_a_control() -> None:
+    def accepts_slow(request: ExchangeRequest) -> Reply:
+        return controls_accepted(request) if "slow" not in request.label else TOKEN
+
+    rt = runtime(accepts_slow)
+    _, verdicts = run_all(rt, [waits("slow"), quick("one")])
+    assert verdicts == {"test.schedule.slow": "fail", "test.schedule.one": "pass"}
