@@ -248,6 +248,9 @@ class Context:
         #: called once before this case's first deliberate wait (the scheduler then runs
         #: other cases while it waits: ``conformance._schedule``)
         self.on_wait: Callable[[], None] | None = None
+        #: called with every token before it is sent (the scheduler keeps a token whose
+        #: key lookup depends on what the JWKS serves away from JWKS-changing cases)
+        self.on_send: Callable[[str], None] | None = None
 
     # -- keys, clock, assertions -------------------------------------------------------
     @property
@@ -324,8 +327,13 @@ class Context:
             session = self.runtime.session(0)
         # every assertion's signature is a secret by value, however malformed the token
         remember_assertion(token)
+        self._sending(token)
         request = ExchangeRequest.of(token, session=session, label=label, **options)
         return self._record(self.target.exchange(request))
+
+    def _sending(self, token: str) -> None:
+        if self.on_send is not None:
+            self.on_send(token)
 
     def valid(self, *, label: str = "control") -> Exchange:
         return self.send(self.sign(self.assertion()), label=label)
@@ -337,6 +345,7 @@ class Context:
         self.require("races")
         use = session or self.session(0)
         remember_assertion(token)
+        self._sending(token)
         sent = self.target.race(ExchangeRequest(token, session=use, label="race"), copies)
         return [self._record(replace(e, label=f"race-{i}")) for i, e in enumerate(sent)]
 
@@ -357,6 +366,7 @@ class Context:
     def sign_in_exchange(self, jwt: str, *, label: str = "sign-in") -> Exchange:
         self.require("sign_in")
         remember_assertion(jwt)
+        self._sending(jwt)
         return self._record(self.target.sign_in_exchange(ExchangeRequest(jwt, label=label)))
 
     def token_jwks(self) -> Mapping[str, Any] | None:
@@ -432,6 +442,7 @@ def run_case(
     *,
     defer_control: bool = False,
     on_wait: Callable[[], None] | None = None,
+    on_send: Callable[[str], None] | None = None,
 ) -> CaseResult:
     """Run ``case`` and decide its verdict under ``runtime.policy``. Never raises for what
     the target does.
@@ -439,11 +450,13 @@ def run_case(
     A passing rejection is confirmed by a positive control sent right after it; with
     ``defer_control`` it is returned ``unconfirmed`` instead, for :func:`confirm_group` to
     confirm with one control shared by a group of rejections. ``on_wait`` is called before
-    the case's first deliberate wait (``ctx.sleep``)."""
+    the case's first deliberate wait (``ctx.sleep``), ``on_send`` with each token before
+    it is sent."""
     profile = target_profile(runtime.target)
     case = effective(case, profile, runtime.policy)
     ctx = Context(runtime, case)
     ctx.on_wait = on_wait
+    ctx.on_send = on_send
     unconfirmed = False
     started = time.perf_counter()
     judgement, result_outcome = PASS, "none"

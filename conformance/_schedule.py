@@ -10,10 +10,18 @@ Three lanes, by what a case does to state other cases rely on (:func:`lane`):
   :class:`~conformance._engine.Context`).
 * ``jwks``: cases that use the suite's JWKS host (rotation, revocation, outages,
   hostile key sets, fetch counts). They change or observe what the target fetches, so
-  they run one at a time and never overlap each other; they run alongside the main
-  lane, whose assertions are signed by keys the target already holds.
+  they run one at a time, beside the main lane.
 * ``alone``: cases that burst or race the target (its rate limit, its jti store). They
   run last, with nothing else in flight.
+
+The two first lanes meet at a gate that keeps the plan's order wherever the JWKS
+matters: a main-lane case whose token's key lookup depends on what the JWKS serves
+(:func:`depends_on_jwks`: no kid, a kid that is not one of the trusted keys, a
+``jku``/``x5u``/``jwk``/``x5c`` header, a token that does not decode), and a property
+case (it draws from the published keys), waits before that send until every JWKS case
+planned before it has finished, and no JWKS case runs while it does; a JWKS case starts
+only when every main-lane case planned before it has finished or is waiting. So such a
+case sees the keys it would have seen in plan order, never a key set changing under it.
 
 Within a lane, a passing rejection is not proved until a positive control is accepted
 after it: the lane collects unconfirmed rejections into groups of up to
@@ -27,12 +35,16 @@ another share) is run by the item itself, the old way: a result is never missing
 
 from __future__ import annotations
 
+import fnmatch
+import json
+import math
 import queue
 import threading
 from collections.abc import Callable, Sequence
 from typing import Literal
 
 from ._engine import CaseResult, Runtime, confirm_group, run_case
+from ._jose import b64url_decode
 from .catalog._model import Case
 
 Lane = Literal["main", "jwks", "alone"]
@@ -43,6 +55,11 @@ ALONE_NEEDS = frozenset({"bursts", "races"})
 JWKS_NEEDS = frozenset({"jwks_host"})
 #: rejections confirmed by one positive control (a refused control re-checks them all)
 GROUP_MAX = 24
+#: cases that read the published keys while they build their tokens (the property cases
+#: draw kids and algs from them): behind the gate from their start
+READS_KEYS = ("*.property.*",)
+#: header parameters that make a target fetch or trust a key named by the token
+_KEY_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
 
 
 def lane(case: Case) -> Lane:
@@ -52,6 +69,28 @@ def lane(case: Case) -> Lane:
     if case.needs & JWKS_NEEDS:
         return "jwks"
     return "main"
+
+
+def depends_on_jwks(token: str, stable_kids: frozenset[str]) -> bool:
+    """Whether the target's key lookup for ``token`` may depend on what the JWKS serves
+    beyond the trusted keys: anything but a decodable header naming one of
+    ``stable_kids`` and no key-carrying parameter."""
+    try:
+        header = json.loads(b64url_decode(token.split(".", 1)[0]))
+    except (ValueError, RecursionError):
+        return True
+    if not isinstance(header, dict) or header.keys() & _KEY_HEADERS:
+        return True
+    return header.get("kid") not in stable_kids
+
+
+def _stable_kids(runtime: Runtime) -> frozenset[str]:
+    """The kids of the trusted keys, which no case revokes."""
+    keyring = runtime.keyring
+    try:
+        return frozenset(keyring.trusted(alg).kid for alg in keyring.trusted_algs)
+    except Exception:  # a keyring without them: every token goes through the gate
+        return frozenset()
 
 
 class Scheduler:
@@ -74,6 +113,16 @@ class Scheduler:
         self._cond = threading.Condition()
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+        # the gate between the main and the JWKS lane (positions are plan indices)
+        self._gate = threading.Condition()
+        self._position = {c.id: i for i, c in enumerate(self.cases)}
+        self._jwks_left = [i for i, c in enumerate(self.cases) if lane(c) == "jwks"]
+        self._jwks_running = False
+        self._main_next = 0.0  # every main-lane case before this position has started
+        self._main_busy: dict[int, bool] = {}  # in-flight main case -> it is waiting
+        self._behind_gate: set[int] = set()  # main cases past the gate, still running
+        self._at_gate: set[int] = set()  # main cases waiting at the gate
+        self._stable = _stable_kids(runtime)
 
     def start(self) -> Scheduler:
         self._thread = threading.Thread(target=self._run, name="conformance-cases", daemon=True)
@@ -90,6 +139,83 @@ class Scheduler:
     def close(self) -> None:
         """Start no further case (one under way finishes its current request)."""
         self._cancel.set()
+        with self._gate:
+            self._gate.notify_all()
+
+    # -- the gate ---------------------------------------------------------------------
+
+    def _jwks_next(self) -> float:
+        return self._jwks_left[0] if self._jwks_left else math.inf
+
+    def _enter_gate(self, position: int, blocked: Callable[[], None]) -> None:
+        """A main-lane case at ``position`` is about to depend on the JWKS; ``blocked`` is
+        called when it has to wait for the JWKS lane (the next cases start meanwhile)."""
+
+        def open_() -> bool:
+            return self._cancel.is_set() or (
+                self._jwks_next() > position and not self._jwks_running
+            )
+
+        with self._gate:
+            if position in self._behind_gate:
+                return
+            if not open_():
+                self._at_gate.add(position)
+                blocked()
+                self._gate.wait_for(open_)
+                self._at_gate.discard(position)
+            self._behind_gate.add(position)
+
+    def _jwks_start(self, position: int) -> None:
+        with self._gate:
+            self._gate.wait_for(
+                lambda: (
+                    self._cancel.is_set()
+                    or (
+                        self._main_next > position
+                        and not self._behind_gate
+                        and not any(p < position for p in self._at_gate)
+                        and all(waiting for p, waiting in self._main_busy.items() if p < position)
+                    )
+                )
+            )
+            self._jwks_running = True
+
+    def _jwks_end(self, position: int) -> None:
+        with self._gate:
+            self._jwks_running = False
+            if position in self._jwks_left:
+                self._jwks_left.remove(position)
+            self._gate.notify_all()
+
+    def _main_started(self, position: int) -> None:
+        with self._gate:
+            self._main_busy[position] = False
+            self._main_next = max(self._main_next, position + 1)
+            self._gate.notify_all()
+
+    def _main_waiting(self, position: int) -> None:
+        """The case at ``position`` waits (``ctx.sleep``, or at the gate)."""
+        with self._gate:
+            if position in self._main_busy:
+                self._main_busy[position] = True
+            self._gate.notify_all()
+
+    def _main_finished(self, position: int) -> None:
+        with self._gate:
+            self._main_busy.pop(position, None)
+            self._behind_gate.discard(position)
+            self._at_gate.discard(position)
+            self._gate.notify_all()
+
+    def _lane_over(self, name: Lane) -> None:
+        with self._gate:
+            if name == "main":
+                self._main_next = math.inf
+            elif name == "jwks":
+                self._jwks_left.clear()
+                self._jwks_running = False
+            self._gate.notify_all()
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
@@ -106,13 +232,13 @@ class Scheduler:
             for case in self.cases:
                 by_lane[lane(case)].append(case)
             jwks = threading.Thread(
-                target=self._lane, args=(by_lane["jwks"], False), name="conformance-jwks"
+                target=self._lane, args=(by_lane["jwks"], "jwks"), name="conformance-jwks"
             )
             jwks.daemon = True
             jwks.start()
-            self._lane(by_lane["main"], True)
+            self._lane(by_lane["main"], "main")
             jwks.join()
-            self._lane(by_lane["alone"], False)
+            self._lane(by_lane["alone"], "alone")
         finally:
             with self._cond:
                 self._done = True
@@ -124,9 +250,15 @@ class Scheduler:
                 self._results[r.case.id] = r
             self._cond.notify_all()
 
-    def _lane(self, cases: Sequence[Case], overlap: bool) -> None:
-        """Run ``cases`` in order; with ``overlap``, a case that waits lets the next one
+    def _lane(self, cases: Sequence[Case], name: Lane) -> None:
+        """Run ``cases`` in order; in the main lane, a case that waits lets the next one
         start. Unconfirmed rejections are confirmed in groups."""
+        try:
+            self._run_lane(cases, name)
+        finally:
+            self._lane_over(name)
+
+    def _run_lane(self, cases: Sequence[Case], name: Lane) -> None:
         finished: queue.Queue[CaseResult] = queue.Queue()
         group: list[CaseResult] = []
         running: list[threading.Thread] = []
@@ -150,8 +282,15 @@ class Scheduler:
         for case in cases:
             if self._stopped():
                 break
-            if overlap:
+            if name == "main":
                 running.append(self._start_case(case, finished))
+            elif name == "jwks":
+                position = self._position[case.id]
+                self._jwks_start(position)
+                try:
+                    finished.put(run_case(self.runtime, case, defer_control=True))
+                finally:
+                    self._jwks_end(position)
             else:
                 finished.put(run_case(self.runtime, case, defer_control=True))
             drain()
@@ -164,13 +303,34 @@ class Scheduler:
     def _start_case(self, case: Case, finished: queue.Queue[CaseResult]) -> threading.Thread:
         """Start ``case`` on its own thread; return once it finished or began to wait."""
         yielded = threading.Event()
+        position = self._position[case.id]
+
+        def waiting() -> None:
+            self._main_waiting(position)
+            yielded.set()
+
+        def sending(token: str) -> None:
+            if depends_on_jwks(token, self._stable):
+                self._enter_gate(position, waiting)
 
         def work() -> None:
             try:
-                finished.put(run_case(self.runtime, case, defer_control=True, on_wait=yielded.set))
+                if any(fnmatch.fnmatchcase(case.id, glob) for glob in READS_KEYS):
+                    self._enter_gate(position, waiting)
+                finished.put(
+                    run_case(
+                        self.runtime,
+                        case,
+                        defer_control=True,
+                        on_wait=waiting,
+                        on_send=sending,
+                    )
+                )
             finally:
+                self._main_finished(position)
                 yielded.set()
 
+        self._main_started(position)
         thread = threading.Thread(target=work, name=f"case-{case.id}", daemon=True)
         thread.start()
         yielded.wait()

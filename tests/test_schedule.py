@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from conformance import forge
 from conformance._engine import Runtime
 from conformance._keyring import Keyring
-from conformance._schedule import Scheduler, lane
+from conformance._schedule import Scheduler, depends_on_jwks, lane
 from conformance._settings import TargetSettings
 from conformance.catalog._model import CAPABILITIES, Case, CaseContext, Expect, case
 from conformance.targets.base import Exchange, ExchangeRequest
@@ -111,3 +112,50 @@ def test_a_failed_wait_case_is_not_held_for_a_control() -> None:
     rt = runtime(accepts_slow)
     _, verdicts = run_all(rt, [waits("slow"), quick("one")])
     assert verdicts == {"test.schedule.slow": "fail", "test.schedule.one": "pass"}
+
+
+def no_kid(name: str) -> Case:
+    """A case whose token carries no kid: the target's choice of key depends on its JWKS."""
+
+    def run(ctx: CaseContext) -> Exchange:
+        ctx.send(ctx.sign(ctx.assertion()), label=f"{name}-kid")
+        token = ctx.sign(ctx.assertion())
+        head = forge.compact(
+            {"alg": "ES256", "typ": "JWT"}, {"sub": "x"}, key=ctx.keyring.trusted("ES256")
+        ).split(".")[0]
+        return ctx.send(".".join([head, *token.split(".")[1:]]), label=f"{name}-nokid")
+
+    return case(
+        f"test.schedule.{name}", name, category="claims", run=run, rationale="a test"
+    )  # fmt: skip
+
+
+def test_a_token_without_kid_keeps_its_place_in_the_plan_around_jwks_cases() -> None:
+    rt = runtime(controls_accepted)
+    jwks = ("jwks_host",)
+    cases = [no_kid("early"), waits("keys", needs=jwks), no_kid("late"), quick("free")]
+    sent, _ = run_all(rt, cases)
+    assert sent.index("early-nokid") < sent.index("keys-before")  # planned before: sent before
+    assert sent.index("keys-after") < sent.index("late-nokid")  # planned after: sent after
+    assert sent.index("late-kid") < sent.index("keys-after")  # its trusted-kid send did not wait
+    assert sent.index("free") < sent.index("keys-after")  # nor did the next case
+
+
+def test_a_token_without_kid_between_two_jwks_cases_is_sent_between_them() -> None:
+    rt = runtime(controls_accepted)
+    jwks = ("jwks_host",)
+    sent, _ = run_all(rt, [waits("k1", needs=jwks), no_kid("mid"), waits("k2", needs=jwks)])
+    assert sent.index("k1-after") < sent.index("mid-nokid") < sent.index("k2-before")
+
+
+def test_only_tokens_naming_a_trusted_key_bypass_the_gate() -> None:
+    stable = frozenset({"trusted-es256-1"})
+    key = _KEYRING.trusted("ES256")
+    claims = {"sub": "x"}
+    assert not depends_on_jwks(
+        forge.compact({"alg": "ES256", "kid": key.kid}, claims, key=key), stable
+    )
+    for header in ({"alg": "ES256"}, {"alg": "ES256", "kid": "rotation-es256-2"},
+                   {"alg": "ES256", "kid": key.kid, "jku": "https://x"}):  # fmt: skip
+        assert depends_on_jwks(forge.compact(header, claims, key=key), stable)
+    assert depends_on_jwks("not a token", stable)
