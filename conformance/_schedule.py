@@ -81,7 +81,8 @@ def depends_on_jwks(token: str, stable_kids: frozenset[str]) -> bool:
         return True
     if not isinstance(header, dict) or header.keys() & _KEY_HEADERS:
         return True
-    return header.get("kid") not in stable_kids
+    kid = header.get("kid")
+    return not isinstance(kid, str) or kid not in stable_kids
 
 
 def _stable_kids(runtime: Runtime) -> frozenset[str]:

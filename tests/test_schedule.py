@@ -160,3 +160,5 @@ def test_only_tokens_naming_a_trusted_key_bypass_the_gate() -> None:
                    {"alg": "ES256", "kid": key.kid, "jku": "https://x"}):  # fmt: skip
         assert depends_on_jwks(forge.compact(header, claims, key=key), stable)
     assert depends_on_jwks("not a token", stable)
+    for kid in (["trusted-es256-1"], {"$ne": ""}, 1):  # any JSON, never a crash
+        assert depends_on_jwks(forge.compact({"alg": "ES256", "kid": kid}, claims, key=key), stable)
