@@ -33,16 +33,18 @@ def write_outputs(
     out: Path,
     render: bool,
     scope: Scope | None = None,
+    kernel: Any = None,
 ) -> Outputs:
-    """Write results.json and junit.xml into ``out``; render the report when ``render``.
-    ``scope`` is what the run set out to do (its coverage). A failed render is reported in
-    ``report_note``, never raised: the results stand."""
+    """Write results.json and junit.xml into ``out``; render the report when ``render``
+    (in ``kernel``, a :class:`~conformance.report.render.WarmKernel` started while the
+    cases ran, when there is one). ``scope`` is what the run set out to do (its coverage).
+    A failed render is reported in ``report_note``, never raised: the results stand."""
     results = build_results(log.records, run=run, facts=log.facts, retries=log.retries, scope=scope)
     results_path = write_json(out / "results.json", results)
     junit_path = write_junit(out / "junit.xml", results)
     html, note = None, ""
     if render:
-        html, note = _render(results_path)
+        html, note = _render(results_path, kernel)
     return Outputs(
         results=results_path,
         junit=junit_path,
@@ -53,7 +55,7 @@ def write_outputs(
     )
 
 
-def _render(results_path: Path) -> tuple[Path | None, str]:
+def _render(results_path: Path, kernel: Any = None) -> tuple[Path | None, str]:
     try:
         # lazy: the report stack (nbclient, matplotlib) is an optional extra
         from .report import render_report
@@ -61,7 +63,7 @@ def _render(results_path: Path) -> tuple[Path | None, str]:
         hint = "pip install 'exchange-conformance[report]'"
         return None, f"not rendered ({exc.name} missing: {hint})"
     try:
-        paths = render_report(results_path)
+        paths = render_report(results_path, kernel=kernel)
     except Exception as exc:  # the results are written; a render failure must not hide them
         return None, f"rendering failed: {type(exc).__name__}: {exc}"
     return paths.html, ""

@@ -50,6 +50,8 @@ UNAVAILABLE = "target unavailable:"
 DEADLINE = "the run's deadline of"
 
 _RUN = pytest.StashKey["ConformanceRun"]()
+#: the report kernel, started while the cases run (``conformance.report.render.WarmKernel``)
+_KERNEL = pytest.StashKey[Any]()
 _WORKER_KEY = "conformance_records"
 
 
@@ -510,8 +512,9 @@ class ConformanceRun:
         ).start()
         return self.scheduler
 
-    def finish(self) -> Outputs:
-        """Write the outputs (the controller, or a run without xdist)."""
+    def finish(self, kernel: Any = None) -> Outputs:
+        """Write the outputs (the controller, or a run without xdist); the report renders
+        in ``kernel`` when one was started while the cases ran."""
         from ._outputs import write_outputs  # lazy: see from_pytest
 
         o = self.options
@@ -535,7 +538,9 @@ class ConformanceRun:
             run["unused_waivers"] = [
                 w.id for w in waivers.unused(r["id"] for r in self.log.records)
             ]
-        outputs = write_outputs(self.log, run=run, out=out, render=o.render, scope=self.scope())
+        outputs = write_outputs(
+            self.log, run=run, out=out, render=o.render, scope=self.scope(), kernel=kernel
+        )
         if self.report is not None:
             self.report.outputs = outputs
         self.summary_lines = _summary_lines(outputs, paths=self.report is None)
@@ -581,6 +586,41 @@ def coverage_lines(summary: Summary) -> list[str]:
         lines.append(f"INCOMPLETE: {cov.stopped}; the verdicts above prove nothing about the rest")
     lines += [f"gap:     {gap}" for gap in cov.gaps]
     return lines
+
+
+def _warm_kernel(config: pytest.Config) -> None:
+    """Start the report kernel now, on a background thread, so that the render after the
+    cases does not wait for it: once per run, in the process that renders (not an xdist
+    worker), unless the run renders no report."""
+    if (
+        _KERNEL in config.stash
+        or config.getoption(OPT_NO_RENDER)
+        or getattr(config, "workerinput", None) is not None
+    ):
+        return
+    # lazy: the report stack is an optional extra, loaded only by a rendering run
+    from .report.render import WarmKernel
+
+    config.stash[_KERNEL] = WarmKernel().start()
+
+
+def _take_kernel(config: pytest.Config) -> Any:
+    kernel = config.stash.get(_KERNEL, None)
+    if kernel is not None:
+        del config.stash[_KERNEL]
+    return kernel
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``conformance run`` (it hands us a RunReport) starts the report kernel at once."""
+    if _cli_report(session.config) is not None:
+        _warm_kernel(session.config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    kernel = _take_kernel(config)  # a run that rendered nothing leaves no kernel behind
+    if kernel is not None:
+        kernel.close()
 
 
 def _run(config: pytest.Config) -> ConformanceRun:
@@ -640,6 +680,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             collected.append((item.nodeid, case))  # type: ignore[arg-type]  # a Case: it has an id
     run.log.selected = chosen
     run.collected = collected
+    if collected:
+        _warm_kernel(session.config)
     run.worker = _worker_count(session.config) > 0
 
 
@@ -711,7 +753,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if not run.log.records:
         return
-    outputs = run.finish()
+    outputs = run.finish(kernel=_take_kernel(session.config))
     unavailable = next((w for w in run.log.stopped if w.startswith(UNAVAILABLE)), None)
     if unavailable is not None:
         # like an unreachable target: exit 2 with one line, the outputs still written
