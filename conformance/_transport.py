@@ -139,7 +139,10 @@ class Transport:
                     chunks: list[bytes] = []
                     size = 0
                     complete = True
-                    for chunk in resp.iter_raw():
+                    # resp.stream, not resp.iter_raw(): iter_raw releases the connection
+                    # to the pool as soon as the body ends, and another thread may take it
+                    # before the framing check below closes it under that thread (EBADF)
+                    for chunk in resp.stream:
                         chunks.append(chunk)
                         size += len(chunk)
                         if size > self.policy.max_body_bytes:
