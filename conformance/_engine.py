@@ -250,7 +250,9 @@ class Context:
         self.on_wait: Callable[[], None] | None = None
         #: called with every token before it is sent (the scheduler keeps a token whose
         #: key lookup depends on what the JWKS serves away from JWKS-changing cases)
-        self.on_send: Callable[[str], None] | None = None
+        self.on_send: Callable[[str], float] | None = None
+        #: seconds the scheduler held this case back (not its own time: out of its duration)
+        self.held_s = 0.0
 
     # -- keys, clock, assertions -------------------------------------------------------
     @property
@@ -333,7 +335,7 @@ class Context:
 
     def _sending(self, token: str) -> None:
         if self.on_send is not None:
-            self.on_send(token)
+            self.held_s += self.on_send(token)
 
     def valid(self, *, label: str = "control") -> Exchange:
         return self.send(self.sign(self.assertion()), label=label)
@@ -442,7 +444,7 @@ def run_case(
     *,
     defer_control: bool = False,
     on_wait: Callable[[], None] | None = None,
-    on_send: Callable[[str], None] | None = None,
+    on_send: Callable[[str], float] | None = None,
 ) -> CaseResult:
     """Run ``case`` and decide its verdict under ``runtime.policy``. Never raises for what
     the target does.
@@ -451,7 +453,7 @@ def run_case(
     ``defer_control`` it is returned ``unconfirmed`` instead, for :func:`confirm_group` to
     confirm with one control shared by a group of rejections. ``on_wait`` is called before
     the case's first deliberate wait (``ctx.sleep``), ``on_send`` with each token before
-    it is sent."""
+    it is sent (it returns how long it held the case back: not the case's own time)."""
     profile = target_profile(runtime.target)
     case = effective(case, profile, runtime.policy)
     ctx = Context(runtime, case)
@@ -489,7 +491,7 @@ def run_case(
         judgement = Judgement("error", str(exc))
     except Exception as exc:  # a broken recipe or library: an error, with the reason
         judgement = Judgement("error", f"the case could not run: {type(exc).__name__}: {exc}")
-    duration_ms = (time.perf_counter() - started) * 1000
+    duration_ms = (time.perf_counter() - started - ctx.held_s) * 1000
     settled = settle(case, judgement.verdict, runtime.policy, today=dt.date.today())
     return CaseResult(
         case=case,

@@ -40,6 +40,7 @@ import json
 import math
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -58,6 +59,9 @@ GROUP_MAX = 24
 #: cases that read the published keys while they build their tokens (the property cases
 #: draw kids and algs from them): behind the gate from their start
 READS_KEYS = ("*.property.*",)
+#: main-lane cases held at the gate while the next ones start; one more holds the lane
+#: (when the gate opens, these send at once: a small burst at most)
+HELD_MAX = 4
 #: header parameters that make a target fetch or trust a key named by the token
 _KEY_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
 
@@ -148,24 +152,28 @@ class Scheduler:
     def _jwks_next(self) -> float:
         return self._jwks_left[0] if self._jwks_left else math.inf
 
-    def _enter_gate(self, position: int, blocked: Callable[[], None]) -> None:
+    def _enter_gate(self, position: int, blocked: Callable[[], None]) -> float:
         """A main-lane case at ``position`` is about to depend on the JWKS; ``blocked`` is
-        called when it has to wait for the JWKS lane (the next cases start meanwhile)."""
+        called when it has to wait for the JWKS lane and fewer than :data:`HELD_MAX`
+        others wait there (the next cases start meanwhile). Returns how long it waited."""
 
         def open_() -> bool:
             return self._cancel.is_set() or (
                 self._jwks_next() > position and not self._jwks_running
             )
 
+        started = time.perf_counter()
         with self._gate:
             if position in self._behind_gate:
-                return
+                return 0.0
             if not open_():
+                if len(self._at_gate) < HELD_MAX:
+                    blocked()  # else it holds the lane: no more than HELD_MAX wait here
                 self._at_gate.add(position)
-                blocked()
                 self._gate.wait_for(open_)
                 self._at_gate.discard(position)
             self._behind_gate.add(position)
+        return time.perf_counter() - started
 
     def _jwks_start(self, position: int) -> None:
         with self._gate:
@@ -310,9 +318,10 @@ class Scheduler:
             self._main_waiting(position)
             yielded.set()
 
-        def sending(token: str) -> None:
+        def sending(token: str) -> float:
             if depends_on_jwks(token, self._stable):
-                self._enter_gate(position, waiting)
+                return self._enter_gate(position, waiting)
+            return 0.0
 
         def work() -> None:
             try:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from conformance import forge
 from conformance._engine import Runtime
 from conformance._keyring import Keyring
-from conformance._schedule import Scheduler, depends_on_jwks, lane
+from conformance._schedule import HELD_MAX, Scheduler, depends_on_jwks, lane
 from conformance._settings import TargetSettings
 from conformance.catalog._model import CAPABILITIES, Case, CaseContext, Expect, case
 from conformance.targets.base import Exchange, ExchangeRequest
@@ -162,3 +162,12 @@ def test_only_tokens_naming_a_trusted_key_bypass_the_gate() -> None:
     assert depends_on_jwks("not a token", stable)
     for kid in (["trusted-es256-1"], {"$ne": ""}, 1):  # any JSON, never a crash
         assert depends_on_jwks(forge.compact({"alg": "ES256", "kid": kid}, claims, key=key), stable)
+
+
+def test_no_more_than_held_max_cases_wait_at_the_gate_while_the_lane_goes_on() -> None:
+    rt = runtime(controls_accepted)
+    held = [no_kid(f"held{i}") for i in range(HELD_MAX + 1)]
+    sent, _ = run_all(rt, [waits("keys", needs=("jwks_host",)), *held, quick("free")])
+    # HELD_MAX of them wait aside, the next one holds the lane: "free" waits for the gate
+    assert sent.index("keys-after") < sent.index("free")
+    assert all(sent.index("keys-after") < sent.index(f"held{i}-nokid") for i in range(HELD_MAX + 1))
