@@ -126,6 +126,7 @@ def _medians() -> dict[str, float]:
         "examples_160.wall_s": 4.2,
         "plan.startup_s": 1.7,
         "report.synthetic.cli_s": 2.5,
+        "report.synthetic.warm_s": 1.5,
         "report.synthetic.html_mb": 1.0,
         "plan.peak_rss_mb": 150.0,
         "plan.wait_chain_s": 10.0,
