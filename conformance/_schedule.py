@@ -11,7 +11,8 @@ Three lanes, by what a case does to state other cases rely on (:func:`lane`):
 * ``jwks``: cases that use the suite's JWKS host (rotation, revocation, outages,
   hostile key sets, fetch counts). They change or observe what the target fetches, so
   they run one at a time, beside the main lane.
-* ``alone``: cases that burst or race the target (its rate limit, its jti store). They
+* ``alone``: cases that burst or race the target (its rate limit, its jti store), and
+  those that count the target's events in a window of time (:data:`ALONE_IDS`). They
   run last, with nothing else in flight.
 
 The two first lanes meet at a gate that keeps the plan's order wherever the JWKS
@@ -52,6 +53,10 @@ Lane = Literal["main", "jwks", "alone"]
 
 #: needs of a case that bursts or races the target: it runs with nothing else in flight
 ALONE_NEEDS = frozenset({"bursts", "races"})
+#: cases that count the target's events in a window of time (the random-kid flood counts
+#: JWKS fetches during its 20 sends): slower sends beside other cases would change the
+#: count, so they run alone too
+ALONE_IDS = frozenset({"keys.random_kid_flood"})
 #: needs of a case that changes or observes the JWKS host: one such case at a time
 JWKS_NEEDS = frozenset({"jwks_host"})
 #: rejections confirmed by one positive control (a refused control re-checks them all)
@@ -68,7 +73,7 @@ _KEY_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
 
 def lane(case: Case) -> Lane:
     """Which lane ``case`` runs in (see the module doc)."""
-    if case.needs & ALONE_NEEDS:
+    if case.needs & ALONE_NEEDS or case.id in ALONE_IDS:
         return "alone"
     if case.needs & JWKS_NEEDS:
         return "jwks"

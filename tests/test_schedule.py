@@ -10,6 +10,7 @@ from conformance._engine import Runtime
 from conformance._keyring import Keyring
 from conformance._schedule import HELD_MAX, Scheduler, depends_on_jwks, lane
 from conformance._settings import TargetSettings
+from conformance.catalog import BY_ID
 from conformance.catalog._model import CAPABILITIES, Case, CaseContext, Expect, case
 from conformance.targets.base import Exchange, ExchangeRequest
 from conformance.targets.fake import FakeTarget, Handler, Reply
@@ -171,3 +172,9 @@ def test_no_more_than_held_max_cases_wait_at_the_gate_while_the_lane_goes_on() -
     # HELD_MAX of them wait aside, the next one holds the lane: "free" waits for the gate
     assert sent.index("keys-after") < sent.index("free")
     assert all(sent.index("keys-after") < sent.index(f"held{i}-nokid") for i in range(HELD_MAX + 1))
+
+
+def test_the_cases_that_count_events_in_a_window_run_alone() -> None:
+    assert lane(BY_ID["keys.random_kid_flood"]) == "alone"  # it counts JWKS fetches
+    assert lane(BY_ID["keys.rotation.new_kid"]) == "jwks"
+    assert lane(BY_ID["time.replay.after_exp"]) == "main"
