@@ -116,6 +116,8 @@ class Runtime:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _clock_lock: threading.Lock = field(default_factory=threading.Lock)
     _clock_known: bool = False
+    #: set when the run stops (a halt, a deadline, -x): waits end at once
+    interrupted: threading.Event = field(default_factory=threading.Event)
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -421,7 +423,8 @@ class Context:
         notify, self.on_wait = self.on_wait, None
         if notify is not None:
             notify()
-        time.sleep(seconds)
+        if self.runtime.interrupted.wait(seconds):  # a stopping run does not wait it out
+            raise Erred("the run stopped during this case's wait: nothing is proved")
 
     @property
     def jwks_host(self) -> Any:

@@ -147,8 +147,10 @@ class Scheduler:
             return self._results.pop(case_id, None)
 
     def close(self) -> None:
-        """Start no further case (one under way finishes its current request)."""
+        """Start no further case; the waits of those under way end at once (the run is
+        stopping: what they decide now is not used)."""
         self._cancel.set()
+        self.runtime.interrupted.set()
         with self._gate:
             self._gate.notify_all()
 
@@ -238,7 +240,10 @@ class Scheduler:
     # -- the lanes --------------------------------------------------------------------
 
     def _stopped(self) -> bool:
-        return self._cancel.is_set() or self._halted()
+        if self._cancel.is_set() or self._halted():
+            self.runtime.interrupted.set()  # the waits under way end (in an error) now
+            return True
+        return False
 
     def _run(self) -> None:
         try:

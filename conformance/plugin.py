@@ -459,7 +459,7 @@ class ConformanceRun:
     def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.close()
-            self.scheduler.join(timeout=30)
+            self.scheduler.join(timeout=10)
             self.scheduler = None
         if self.runtime is not None:
             self.log.facts.update(self.runtime.facts)

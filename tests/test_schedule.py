@@ -178,3 +178,18 @@ def test_the_cases_that_count_events_in_a_window_run_alone() -> None:
     assert lane(BY_ID["keys.random_kid_flood"]) == "alone"  # it counts JWKS fetches
     assert lane(BY_ID["keys.rotation.new_kid"]) == "jwks"
     assert lane(BY_ID["time.replay.after_exp"]) == "main"
+
+
+def test_a_stopping_run_ends_the_waits_under_way_in_an_error() -> None:
+    def accepts_next(request: ExchangeRequest) -> Reply:
+        return TOKEN if request.label == "next" else REFUSED  # "next" fails: no control
+
+    rt = runtime(accepts_next)
+    slow = waits("slow", seconds=600)
+    scheduler = Scheduler(rt, [slow, quick("next")]).start()
+    assert scheduler.result("test.schedule.next") is not None  # "slow" is waiting by now
+    scheduler.close()
+    result = scheduler.result("test.schedule.slow")
+    assert result is not None and result.verdict == "error"
+    assert "the run stopped during this case's wait" in result.message
+    assert "slow-after" not in [r.label for r in rt.target.requests]  # type: ignore[attr-defined]
