@@ -1,19 +1,23 @@
-"""``conformance emulator``: run the reference emulator on a loopback port.
+"""``conformance emulator``: run the reference emulator as a server (docs/emulator.md).
 
 Without ``--config`` it runs a demo environment whose signing key it generates and
 publishes itself, and prints a snippet that signs a valid sign-in JWT and assertion.
+``--help`` lists every flaw and policy variant; a non-loopback ``--host`` is warned
+about; ``--log`` writes one line per request (``emulator/requestlog.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import ipaddress
 import json
 import os
 import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +29,48 @@ DEMO_KEY_NAME = "demo-signing-key.pem"
 CONFIG_NAME = "emulator-config.json"
 
 
+_DESCRIPTION = """\
+Run the reference emulator of Dynamic's external-auth endpoints (sign-in, verify,
+step-up check, logout, the issuer's JWKS) on a port of this machine: strict by default,
+breakable on purpose with named flaws, and shaped by legitimate policy variants.
+
+Without --config it runs a demo environment whose signing key it generates and
+publishes itself, and prints a snippet that signs a valid sign-in JWT and assertion.
+The TOML of --config is documented in docs/emulator.md."""
+
+
+def _epilog() -> str:
+    """Every flaw and policy variant, one line each (from the emulator's own tables)."""
+    # lazy: the tables are cheap data, but `conformance --help` needs none of them
+    from .emulator.flaws import FLAWS
+    from .emulator.variants import VARIANTS
+
+    width = max(len(name) for name in (*FLAWS, *VARIANTS))
+
+    def line(name: str, text: str) -> str:
+        return f"  {name:<{width}}  {' '.join(text.split())}"
+
+    lines = ["flaws (--flaw NAME; each breaks one check on purpose):"]
+    lines += [line(f.name, f.description) for f in FLAWS.values()]
+    lines += ["", "policy variants (--variant NAME; legitimate differences, no flaw):"]
+    lines += [line(v.name, v.description) for v in VARIANTS.values()]
+    return "\n".join(lines)
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "emulator",
         help="run the reference emulator of Dynamic's external-auth endpoints",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=_DESCRIPTION,
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="listen address (default 127.0.0.1; any other address is warned about: the "
+        "emulator is deliberately breakable)",
+    )
     parser.add_argument("--port", type=int, default=0, help="listen port (default: a free one)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument(
@@ -39,18 +78,28 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="switch on a named flaw (repeatable); see the emulator's FLAWS",
+        help="switch on a named flaw (repeatable; listed below)",
     )
     parser.add_argument(
         "--variant",
         action="append",
         default=[],
         metavar="NAME",
-        help="a legitimate policy variant (repeatable); see the emulator's VARIANTS",
+        help="a legitimate policy variant (repeatable; listed below)",
     )
-    parser.add_argument("--config", type=Path, help="emulator TOML config file")
     parser.add_argument(
-        "--state", help="directory for the SQLite state and keys (shared by workers)"
+        "--config", type=Path, metavar="FILE", help="emulator TOML file (docs/emulator.md)"
+    )
+    parser.add_argument(
+        "--state",
+        metavar="DIR",
+        help="directory for the SQLite state and keys (shared by workers)",
+    )
+    parser.add_argument(
+        "--log",
+        metavar="FILE",
+        help="append one line per request to FILE ('-': stderr): time, method, path, "
+        "status, duration; never headers, bodies or tokens",
     )
     parser.set_defaults(func=run)
 
@@ -100,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
     # lazy: the CLI starts without the emulator
     from .emulator.config import MEMORY, EmulatorConfig
     from .emulator.flaws import check_flaws
+    from .emulator.requestlog import open_log
     from .emulator.variants import check_variants, variant_settings
 
     flaws = check_flaws(args.flaw)
@@ -109,6 +159,15 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise ConfigError("--port must be between 0 and 65535")
     port = _check_listen(args.host, args.port)
+    request_log = open_log(args.log) if args.log else None
+    if not _loopback(args.host):
+        print(
+            f"conformance emulator: warning: listening on {args.host}, reachable from other "
+            "machines; the emulator is deliberately breakable (flaws, a demo key written to "
+            "disk) and must only face a network you control",
+            file=sys.stderr,
+            flush=True,
+        )
     host = f"[{args.host}]" if ":" in args.host else args.host
     base_url = f"http://{host}:{port}/api/v0"
 
@@ -132,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
     config = EmulatorConfig.from_dict(data, source="emulator options")
 
     print(f"emulator: {base_url}  (workers: {args.workers}, state: {config.state})", flush=True)
+    if args.log:
+        print(f"request log: {'stderr' if args.log == '-' else args.log}", flush=True)
     if config.flaws:
         print(f"flaws: {', '.join(sorted(config.flaws))}", flush=True)
     if variants:
@@ -142,7 +203,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"demo signing key (PEM, keep private): {demo[0]}", flush=True)
         print("# sign in and verify an assertion:\n" + _snippet(base_url, *demo), flush=True)
     sys.stdout.flush()
-    return _serve(config, host=args.host, port=port, workers=args.workers)
+    return _serve(
+        config,
+        host=args.host,
+        port=port,
+        workers=args.workers,
+        request_log=request_log,
+        log_target=args.log,
+    )
+
+
+def _loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback one (``localhost`` included)."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    addresses = {str(info[4][0]).split("%", 1)[0] for info in infos}
+    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
 
 
 def _check_listen(host: str, port: int) -> int:
@@ -168,15 +246,27 @@ def _temporary_dir(prefix: str) -> str:
     return path
 
 
-def _serve(config: Any, *, host: str, port: int, workers: int) -> int:
+def _serve(
+    config: Any,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    request_log: Callable[[str], None] | None = None,
+    log_target: str | None = None,
+) -> int:
     # lazy: the CLI starts without uvicorn and the emulator's app (starlette)
     import uvicorn
 
     from .emulator.app import CONFIG_ENV, create_app
+    from .emulator.requestlog import LOG_ENV
 
     if workers == 1:
-        uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+        app = create_app(config, request_log=request_log)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
         return 0
+    if log_target:  # each worker appends to the same log
+        os.environ[LOG_ENV] = log_target
     # Workers are separate processes: they read the config from a file named in the
     # environment, and share the SQLite state and signing key in the state directory.
     config_path = Path(config.state) / CONFIG_NAME

@@ -31,6 +31,9 @@ def register(subparsers: Any) -> None:
     report.add_argument(
         "--timeout", type=int, default=120, metavar="S", help="per-cell timeout (default 120)"
     )
+    report.add_argument(
+        "--sarif", type=Path, metavar="FILE", help="also write the findings as SARIF 2.1.0"
+    )
     report.set_defaults(func=run_report)
 
     diff = subparsers.add_parser(
@@ -57,11 +60,29 @@ def run_report(args: argparse.Namespace) -> int:
 
     if args.timeout <= 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    if args.sarif is not None:
+        write_sarif_file(args.results, args.sarif)
     paths = render_report(
         args.results, out_dir=args.out, baseline=args.baseline, timeout_s=args.timeout
     )
     print(paths.html)
+    if args.sarif is not None:
+        print(args.sarif)
     return 0
+
+
+def write_sarif_file(results: Path, destination: Path) -> Path:
+    """The SARIF log of a results file (validated first); :class:`ConfigError` when the
+    file is not a valid results.json or ``destination`` cannot be written."""
+    # lazy: the CLI's start stays cheap
+    from ._sarif import write_sarif
+    from .report._load import load_results
+
+    document = load_results(results)
+    try:
+        return write_sarif(destination, document)
+    except OSError as exc:
+        raise ConfigError(f"--sarif {destination}: cannot write it ({exc.strerror})") from None
 
 
 def run_diff(args: argparse.Namespace) -> int:

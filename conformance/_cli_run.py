@@ -25,7 +25,14 @@ def register(sub: Any) -> None:
         "failed or erred; 2: could not run; 3: incomplete (stopped before every selected "
         "case ran: Ctrl-C, -x, a crashed worker).",
     )
-    run.add_argument("--config", metavar="FILE", help="target configuration (TOML)")
+    run.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="target configuration (TOML); repeat it to run several targets at once into "
+        "one combined report",
+    )
     run.add_argument(
         "--report-dir", metavar="DIR", help="output directory (default reports/<run id>)"
     )
@@ -84,12 +91,30 @@ def register(sub: Any) -> None:
         "--examples", type=int, metavar="N", help="Hypothesis examples per property test"
     )
     run.add_argument("--no-report", action="store_true", help="skip the notebook and HTML")
+    run.add_argument(
+        "--sarif",
+        metavar="FILE",
+        help="also write the findings as SARIF 2.1.0 here (always: results.sarif in the "
+        "report directory)",
+    )
     run.add_argument("-n", "--workers", metavar="N", help="pytest-xdist workers (e.g. 2 or auto)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=run_suite)
 
-    cases = sub.add_parser("cases", help="list the catalog")
+    cases = sub.add_parser(
+        "cases",
+        help="list the catalog",
+        description="List the catalog's cases, or those of the given categories, level and "
+        "id globs (the selection 'conformance run' would make with the same options).",
+    )
     cases.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    cases.add_argument(
+        "--category", action="append", default=[], metavar="CAT", help="only this category"
+    )
+    cases.add_argument(
+        "--id", action="append", default=[], metavar="GLOB", help="only ids matching"
+    )
+    cases.add_argument("--level", choices=("must", "should"), help="only cases of this level")
     cases.set_defaults(func=list_cases)
 
 
@@ -108,11 +133,10 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
             raise ConfigError(
                 "--embedded-alg applies to the embedded emulator only; drop it or --config"
             )
-    from .catalog._model import CATEGORIES  # lazy: `conformance --help` loads no catalog
+    from ._selection import resolve_category  # lazy: `conformance --help` loads no catalog
 
+    args.category = [resolve_category(value) for value in args.category]
     for value in args.category:
-        if value not in CATEGORIES:
-            raise ConfigError(f"unknown category {value!r}; choose from {', '.join(CATEGORIES)}")
         argv += ["--conformance-category", value]
     for value in args.id:
         argv += ["--conformance-id", value]
@@ -121,7 +145,7 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     for value in args.variant:
         argv += ["--conformance-variant", value]
     if args.embedded_alg:
-        from ._keyring import check_algs  # lazy: see CATEGORIES above
+        from ._keyring import check_algs  # lazy: see resolve_category above
 
         for value in check_algs(args.embedded_alg):
             argv += ["--conformance-embedded-alg", value]
@@ -136,6 +160,10 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     for module in args.cases:
         argv += ["--conformance-cases", module]
     if args.examples is not None:
+        if args.examples < 1:
+            raise ConfigError(
+                f"--examples must be a whole number of at least 1, not {args.examples}"
+            )
         argv += ["--conformance-examples", str(args.examples)]
     if args.deadline is not None:
         if not args.deadline > 0:  # NaN too
@@ -145,7 +173,9 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv += ["--conformance-deadline", str(args.deadline)]
     if args.no_report:
         argv.append("--conformance-no-render")
-    if args.workers:
+    if args.workers is not None:
+        _check_workers(args.workers)
+    if args.workers and args.workers != "0":
         # loadgroup: each worker gets one whole share of the cases (the plugin's
         # xdist_group marks), which its scheduler runs ahead, overlapping the waits
         argv += ["-n", str(args.workers), "--dist", "loadgroup"]
@@ -153,17 +183,38 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     return argv + list(args.pytest_args)
 
 
+def _check_workers(value: str) -> None:
+    """``-n`` is a number of workers or ``auto``/``logical`` (pytest-xdist's values)."""
+    if value not in ("auto", "logical") and not value.isdigit():
+        raise ConfigError(f"-n must be a number of workers (e.g. 2) or 'auto', not {value[:40]!r}")
+
+
 def _check_run(args: argparse.Namespace) -> None:
     """Read the configuration, the waivers and the case modules, and select, before pytest
     starts: a mistake is then one clean line and exit 2, not a collection error."""
     # lazy: `conformance --help` and the other commands do not need the catalog
     from ._config import load_run_config
+    from ._oob import fixed_port_server
+    from ._outputs import ensure_writable
     from ._selection import select_cases
     from ._waivers import load_waivers
     from .catalog import load_cases
 
     config = load_run_config(Path(args.config) if args.config else None, cwd=Path.cwd())
+    if config is not None and args.workers not in (None, "1"):
+        fixed = fixed_port_server(config)
+        if fixed:
+            raise ConfigError(
+                f"{fixed} serves from one process on a fixed port: run it without "
+                "--workers (or with --workers 1)"
+            )
     load_waivers(Path(args.waivers) if args.waivers else None)
+    if args.report_dir:
+        ensure_writable(Path(args.report_dir), option="--report-dir")
+    elif config is not None and config.report_dir is not None:  # <dir>/<run id>
+        ensure_writable(config.report_dir, option="[report] dir")
+    else:
+        ensure_writable(Path("reports"), option="the report directory")
     profile = config.profile if config is not None else "dynamic"
     chosen = select_cases(
         load_cases(args.cases),
@@ -187,12 +238,19 @@ def run_suite(args: argparse.Namespace) -> int:
 
     check_flaws(args.flaw)
     check_variants(args.variant)
+    configs = list(args.config or ())
+    if len(configs) > 1:
+        return _run_targets(args, configs)
+    args.config = configs[0] if configs else None
     report = RunReport()
     code = pytest.main(pytest_args(args), plugins=[report])
     outputs = report.outputs
     if outputs is not None:
         print(f"{'results:':<9}{outputs.results}")
         print(f"{'junit:':<9}{outputs.junit}")
+        print(f"{'sarif:':<9}{outputs.sarif}")
+        if args.sarif:
+            print(f"{'sarif:':<9}{_copy(outputs.sarif, Path(args.sarif))}")
         if outputs.html is not None:
             print(f"{'html:':<9}{outputs.html}")
     if report.error is not None:
@@ -215,22 +273,53 @@ def run_suite(args: argparse.Namespace) -> int:
     return 2
 
 
-def list_cases(args: argparse.Namespace) -> int:
+def _copy(source: Path, destination: Path) -> Path:
+    """``--sarif FILE``: the run directory's results.sarif, copied (one writer)."""
+    import shutil  # lazy: only --sarif needs it
+
     try:
-        return _list_cases(args)
-    except BrokenPipeError:
-        # `conformance cases | head`: the reader left; say nothing more.
-        sys.stderr.close()
-        return 0
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+    except OSError as exc:
+        raise ConfigError(f"--sarif {destination}: cannot write it ({exc.strerror})") from None
+    return destination
 
 
-def _list_cases(args: argparse.Namespace) -> int:
-    from .catalog import CASES  # lazy: `conformance --help` loads no catalog
+def _run_targets(args: argparse.Namespace, configs: list[str]) -> int:
+    """Several ``--config``: every target checked first (one line, exit 2, nothing
+    sent), then run at once into one combined report (:mod:`._fleet`)."""
+    from ._cli_merge import write_report  # lazy: only a run of several targets needs them
+    from ._fleet import child_args, default_out, run_fleet
 
+    if args.sarif:
+        raise ConfigError(
+            "--sarif takes one target; with several --config each target's results.sarif "
+            "is in targets/<label>/ (one code-scanning category per target)"
+        )
+    for config in configs:
+        pytest_args(argparse.Namespace(**{**vars(args), "config": config}))
+    out = Path(args.report_dir) if args.report_dir else default_out()
+    code, combined = run_fleet(configs, child_args(args), out=out)
+    print(f"{'combined:':<10}{combined}")
+    write_report(combined, render=not args.no_report)
+    return code
+
+
+def list_cases(args: argparse.Namespace) -> int:
+    # lazy: `conformance --help` loads no catalog
+    from ._selection import resolve_category, select_cases
+    from .catalog import CASES
+    from .catalog.weaknesses import weakness_for
+
+    categories = [resolve_category(value) for value in args.category]
+    chosen = select_cases(CASES, profile=None, categories=categories, ids=args.id, level=args.level)
     if args.format == "json":
         rows = [
             {
                 "id": c.id,
+                "family": (w := weakness_for(c.id, c.category)).family,
+                "cwe": list(w.cwe),
+                "asvs": list(w.asvs),
                 "title": c.title,
                 "category": c.category,
                 "expect": c.expect.value,
@@ -241,27 +330,29 @@ def _list_cases(args: argparse.Namespace) -> int:
                 "needs": sorted(c.needs),
                 "profiles": sorted(c.profiles),
             }
-            for c in CASES
+            for c in chosen
         ]
         json.dump(rows, sys.stdout, indent=1)
         print()
         return 0
     if args.format == "markdown":
+        if categories or args.level or args.id:
+            raise ConfigError("--format markdown is the whole catalog; drop the selection")
         print(catalog_markdown(), end="")
         return 0
-    width = max((len(c.id) for c in CASES), default=2)
-    for c in CASES:
+    width = max((len(c.id) for c in chosen), default=2)
+    for c in chosen:
         print(
             f"{c.id:<{width}}  {c.expect.value:<6}  {c.level.value:<6}  "
             f"{c.severity.value:<8}  {c.title}"
         )
-    print(f"{len(CASES)} cases")
+    print(f"{len(chosen)} cases" + ("" if len(chosen) == len(CASES) else f" of {len(CASES)}"))
     return 0
 
 
 def catalog_markdown() -> str:
     """The documentation table of cases (docs/catalog.md), made from the catalog itself."""
-    from .catalog import CASES, CATEGORIES, NOT_APPLICABLE  # lazy: as in _list_cases
+    from .catalog import CASES, CATEGORIES, NOT_APPLICABLE  # lazy: as in list_cases
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")

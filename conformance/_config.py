@@ -19,6 +19,15 @@ from urllib.parse import urlsplit
 
 from ._exceptions import ConfigError
 from ._keyring import load_signing_key
+from ._oob import (
+    DEFAULT_CACHE_S,
+    DEFAULT_REFETCH_S,
+    MAX_CACHE_S,
+    MAX_REFETCH_S,
+    JwksHostConfig,
+    ListenerConfig,
+    parse_bind,
+)
 from ._settings import KNOWN_SCOPES, TargetSettings
 from ._transport import TransportPolicy
 from .catalog._model import CAPABILITIES
@@ -49,7 +58,9 @@ _PROFILE_KEYS: Mapping[str, tuple[str, ...]] = {
     "dynamic": ("base_url", "environment_id", "issuer", "session_tokens", "operation_path"),
     "rfc7523": ("token_url", "client_id", "mode", "audience_kind", "scope", "issuer"),
 }
-_SECTIONS = ("target", "transport", "report")
+_SECTIONS = ("target", "transport", "report", "listener", "jwks_host")
+_LISTENER_KEYS = ("bind", "public_url", "enabled")
+_JWKS_HOST_KEYS = ("bind", "public_url", "refetch_s", "cache_s")
 _TRANSPORT_KEYS = (
     "timeout_s",
     "retries",
@@ -87,6 +98,10 @@ class RunConfig:
     rfc7523: Rfc7523Options | None = None
     #: ``[target.policy]``: key -> "required" | "recommended" (``catalog/profiles.POLICY``)
     policy: Mapping[str, str] = field(default_factory=dict)
+    #: ``[listener]``: the callback server for planted URLs (started by default)
+    listener: ListenerConfig = field(default_factory=ListenerConfig)
+    #: ``[jwks_host]``: serve the configured keys' JWKS (``None``: the target reads its own)
+    jwks_host: JwksHostConfig | None = None
 
     @property
     def profile(self) -> str:
@@ -492,6 +507,66 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
         operation_path=operation_path,
         rfc7523=rfc7523,
         policy=target_policy,
+        listener=_listener(_Reader(root.table_at("listener"), "listener", source)),
+        jwks_host=_jwks_host(root, source),
+    )
+
+
+# -- the out-of-band servers (docs/configuration.md#listener) ----------------------------
+
+
+def _bind(reader: _Reader, default: str | None) -> Any:
+    text = reader.string("bind", default, required="" if default else "the 'host:port' to serve on")
+    assert text is not None  # required or defaulted
+    try:
+        bind = parse_bind(text)
+    except ValueError as exc:
+        raise reader.error("bind", str(exc)) from None
+    if bind.host in {"0.0.0.0", "::"} and not reader.has("public_url"):  # noqa: S104
+        raise reader.error(
+            "bind", f"is {text!r}: all interfaces has no URL of its own; set public_url too"
+        )
+    return bind
+
+
+def _public_url(reader: _Reader) -> str | None:
+    """A URL the target fetches from: no secret crosses it, so plain http is allowed."""
+    value = reader.string("public_url")
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        raise reader.error("public_url", f"must be an http(s) URL, not {value[:80]!r}")
+    if parts.query or parts.fragment:
+        raise reader.error("public_url", "must be a base URL without query or fragment")
+    return value.rstrip("/")
+
+
+def _listener(reader: _Reader) -> ListenerConfig:
+    reader.only(_LISTENER_KEYS)
+    return ListenerConfig(
+        bind=_bind(reader, "127.0.0.1:0"),
+        public_url=_public_url(reader),
+        enabled=reader.boolean("enabled", True),
+    )
+
+
+def _jwks_host(root: _Reader, source: str) -> JwksHostConfig | None:
+    if not root.has("jwks_host"):
+        return None
+    reader = _Reader(root.table_at("jwks_host"), "jwks_host", source)
+    reader.only(_JWKS_HOST_KEYS)
+    bind = _bind(reader, None)
+    if bind.port == 0:
+        raise reader.error("bind", "needs a fixed port: the target's JWKS URL names it")
+    refetch = reader.number("refetch_s", DEFAULT_REFETCH_S) or DEFAULT_REFETCH_S
+    cache = reader.number("cache_s", DEFAULT_CACHE_S) or DEFAULT_CACHE_S
+    if refetch > MAX_REFETCH_S:
+        raise reader.error("refetch_s", f"must be at most {MAX_REFETCH_S:g}, not {refetch:g}")
+    if cache > MAX_CACHE_S:
+        raise reader.error("cache_s", f"must be at most {MAX_CACHE_S:g}, not {cache:g}")
+    return JwksHostConfig(
+        bind=bind, public_url=_public_url(reader), refetch_s=refetch, cache_s=cache
     )
 
 

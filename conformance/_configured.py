@@ -4,23 +4,35 @@
 bundle), the target adapter, a keyring whose trusted keys are the user's own, the
 capabilities the target can honour, and the :class:`~conformance._engine.Runtime`; it
 probes the endpoint once so that an unreachable target stops the run before any case.
+:func:`start_servers` starts the out-of-band servers first: the JWKS host
+(``[jwks_host]``, serving the user's public keys) and the listener planted URLs point at
+(``[listener]``, or by itself beside a loopback target; see ``_oob.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import ssl
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import _http
 from ._config import RunConfig
 from ._engine import Runtime, Skip
-from ._exceptions import TargetUnreachable
+from ._exceptions import ConfigError, TargetUnreachable
 from ._jose import SigningKey
 from ._keyring import Keyring
+from ._oob import (
+    LISTENER_FACT,
+    UNREACHABLE,
+    check_jwks_host_reachable,
+    fixed_port_server,
+    listener_plan,
+)
+from ._pacer import Pacer
 from ._settings import PropertySettings
 from ._transport import Transport
 from ._verdict import Policy
@@ -117,18 +129,116 @@ def open_configured(
     check_reachable: bool = True,
     policy: Policy | None = None,
     properties: PropertySettings | None = None,
+    pacer: Pacer | None = None,
 ) -> Iterator[Runtime]:
     """The :class:`Runtime` for ``config``; the HTTP client closes when the block exits.
+    ``pacer``: the rate limit, retry budget and breaker to share (default: the
+    transport's own).
 
     ``bursts`` is a capability only for a loopback target or with
-    ``transport.allow_bursts = true``; ``jwks_host`` never is (we do not serve a real
-    target's keys). Raises :class:`TargetUnreachable` when ``check_reachable`` and the
-    endpoint does not answer.
+    ``transport.allow_bursts = true``; ``jwks_host`` only with ``[jwks_host]`` (the suite
+    then serves the configured keys' JWKS), ``attacker_host`` when a listener the target
+    can reach runs (:func:`~conformance._oob.listener_plan`). Raises
+    :class:`TargetUnreachable` when ``check_reachable`` and the endpoint does not answer,
+    ``ConfigError`` when a server cannot bind its address.
     """
     settings = config.settings
     base = config.rfc7523.token_url if config.rfc7523 is not None else settings.base_url
     if is_loopback(base) or config.allow_bursts:
         settings = replace(settings, capabilities=settings.capabilities | {"bursts"})
+    config = replace(config, settings=settings)
+    keyring = ConfiguredKeyring(config.keys)
+    with contextlib.ExitStack() as stack:
+        servers = stack.enter_context(start_servers(config, keyring, base))
+        with _open(config, servers, keyring, check_reachable, policy, properties, pacer) as runtime:
+            yield runtime
+
+
+@dataclass(frozen=True, slots=True)
+class Servers:
+    """The out-of-band servers of a configured run, what they make possible, and the
+    facts that say so."""
+
+    jwks_host: Any = None  # JwksHost serving the configured keys, with [jwks_host]
+    listener: Any = None  # JwksHost that planted URLs point at, when the target reaches it
+    capabilities: frozenset[str] = frozenset()
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    facts: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def start_servers(config: RunConfig, keyring: Keyring, target_url: str) -> Iterator[Servers]:
+    """Start the JWKS host (``[jwks_host]``) and the listener (``[listener]``) the
+    configuration asks for; stop them when the block exits. Raises ``ConfigError`` when
+    an address cannot be bound."""
+    from ._jwks_host import JwksHost  # lazy: starlette/uvicorn only when serving
+
+    fixed = fixed_port_server(config)
+    if fixed and os.environ.get("PYTEST_XDIST_WORKER"):
+        raise ConfigError(
+            f"{fixed} serves from one process on a fixed port: run it without pytest-xdist workers"
+        )
+    facts: dict[str, tuple[Any, str]] = {}
+    with contextlib.ExitStack() as stack:
+        host = None
+        wanted = config.jwks_host
+        if wanted is not None:
+            check_jwks_host_reachable(wanted, target_url)
+            host = JwksHost(
+                keyring,
+                host=wanted.bind.host,
+                port=wanted.bind.port,
+                public_url=wanted.public_url,
+                cache_max_age_s=int(wanted.cache_s),
+            )
+            stack.enter_context(host)
+            facts["jwks_host"] = (
+                host.jwks_url,
+                f"the suite serves the configured keys' JWKS, bound to {wanted.bind}; the "
+                f"target reads it (documented refetch {wanted.refetch_s:g} s, cache "
+                f"{wanted.cache_s:g} s)",
+            )
+        plan = listener_plan(config.listener, target_url)
+        listener, unavailable = None, {}
+        if plan.start:
+            listener = JwksHost(
+                keyring,
+                host=config.listener.bind.host,
+                port=config.listener.bind.port,
+                public_url=config.listener.public_url,
+            )
+            stack.enter_context(listener)
+            facts[LISTENER_FACT] = (listener.base_url, f"listening {plan.reason}")
+        elif host is not None and config.listener.enabled:
+            listener = host
+            facts[LISTENER_FACT] = (host.base_url, "on the JWKS host, which the target reads")
+        else:
+            facts[LISTENER_FACT] = (UNREACHABLE, plan.reason)
+            unavailable["attacker_host"] = plan.reason
+        caps = {"jwks_host"} if host is not None else set()
+        caps |= {"attacker_host"} if listener is not None else set()
+        yield Servers(host, listener, frozenset(caps), unavailable, facts)
+
+
+@contextlib.contextmanager
+def _open(
+    config: RunConfig,
+    servers: Servers,
+    keyring: Keyring,
+    check_reachable: bool,
+    policy: Policy | None,
+    properties: PropertySettings | None,
+    pacer: Pacer | None,
+) -> Iterator[Runtime]:
+    settings = replace(
+        config.settings, capabilities=config.settings.capabilities | servers.capabilities
+    )
+    if config.jwks_host is not None:
+        settings = replace(
+            settings,
+            jwks_refetch_s=config.jwks_host.refetch_s,
+            jwks_cache_s=config.jwks_host.cache_s,
+        )
     config = replace(config, settings=settings)
     verify = _verify(config.ca_bundle)
     client = _http.client(timeout_s=config.transport.timeout_s, verify=verify)
@@ -140,18 +250,24 @@ def open_configured(
             connect=lambda: _http.client(
                 timeout_s=config.transport.timeout_s, verify=verify, max_connections=1
             ),
+            pacer=pacer,
         )
         if check_reachable:
             probe(config, transport)
         target = build_target(config, transport)
-        yield Runtime(
+        runtime = Runtime(
             settings=settings,
-            keyring=ConfiguredKeyring(config.keys),
+            keyring=keyring,
             target=target,
             policy=_with_target_policy(policy or Policy(), config),
             properties=properties or PropertySettings(),
-            jwks_host=None,
+            jwks_host=servers.jwks_host,
+            listener=servers.listener,
+            unavailable=servers.unavailable,
         )
+        for name, (value, detail) in servers.facts.items():
+            runtime.fact(name, value, detail)
+        yield runtime
     finally:
         client.close()
 

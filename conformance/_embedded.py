@@ -32,6 +32,9 @@ from .emulator.variants import with_variants
 from .targets.dynamic import DynamicTarget, key_signer
 
 OPERATION_PATH = "/emulator/operations/{scope}"
+#: The embedded emulator's JWKS cache time (seconds): short, so that the revocation case
+#: (which waits for it) stays short.
+EMBEDDED_JWKS_TTL_S = 2.0
 
 
 class PublishedKeyring(Keyring):
@@ -56,6 +59,7 @@ class Embedded:
     jwks_host: Any
     flaws: tuple[str, ...]
     variants: tuple[str, ...] = ()
+    listener: Any = None  # a second JwksHost (another origin) that planted URLs point at
 
 
 @contextlib.contextmanager
@@ -76,7 +80,7 @@ def start_embedded(
     env_a, env_b = str(uuid.uuid4()), str(uuid.uuid4())
     issuer_a = "https://issuer.conformance.test/a"
     issuer_b = "https://issuer.conformance.test/b"
-    with JwksHost(keyring) as host:
+    with JwksHost(keyring) as host, JwksHost(keyring) as listener:
         audience = f"https://app.conformance.test/{env_a}"
         config = EmulatorConfig(
             environments=(
@@ -90,6 +94,8 @@ def start_embedded(
             jwks_min_refetch_s=0.25,
             # The slow-JWKS case waits for this timeout; a correct target gives up quickly.
             jwks_timeout_s=0.5,
+            # Short, so that the revocation case waits seconds, not the default 5 minutes.
+            jwks_ttl_s=EMBEDDED_JWKS_TTL_S,
         )
         config = with_variants(config, variants)
         declared = not variants
@@ -104,6 +110,7 @@ def start_embedded(
                 max_assertion_lifetime_s=int(config.max_assertion_lifetime_s) if declared else None,
                 max_token_lifetime_s=int(config.elevated_ttl_s) if declared else None,
                 jwks_refetch_s=float(config.jwks_min_refetch_s),
+                jwks_cache_s=float(config.jwks_ttl_s) if declared else None,
                 capabilities=CAPABILITIES - {"hmac_trusted"},
                 # A precomposed letter in user A's subject lets the Unicode-normalisation
                 # cases (NFD, NFKC) run against the embedded target.
@@ -118,6 +125,7 @@ def start_embedded(
                 jwks_host=host,
                 flaws=tuple(flaws),
                 variants=tuple(variants),
+                listener=listener,
             )
 
 
@@ -173,6 +181,7 @@ def open_embedded(
                 policy=policy or Policy(),
                 properties=properties or PropertySettings(),
                 jwks_host=embedded.jwks_host,
+                listener=embedded.listener,
                 other_settings=embedded.other_settings,
                 other_target=other,
             )

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Unpack
 
 from ._assertion import Assertion
+from ._hygiene import RefusalLog
 from ._jose import SigningKey, split
 from ._keyring import Keyring
 from ._redact import remember_assertion, remember_secret, scrub
+from ._reproduce import reproduce_line
 from ._schema import Verdict
 from ._settings import PropertySettings, TargetSettings
 from ._verdict import (
@@ -97,6 +99,11 @@ class CaseResult:
     #: True)``): its ``pass`` is not proved until :func:`confirm_group` sends one
     unconfirmed: bool = False
 
+    def _repr_html_(self) -> str:
+        from ._reprs import result_html  # lazy: only a notebook displaying a result needs it
+
+        return result_html(self)
+
 
 @dataclass
 class Runtime:
@@ -108,10 +115,15 @@ class Runtime:
     policy: Policy = field(default_factory=Policy)
     properties: PropertySettings = field(default_factory=PropertySettings)
     jwks_host: Any = None  # conformance._jwks_host.JwksHost when we serve the keys
+    listener: Any = None  # the JwksHost that planted URLs point at (out-of-band checks)
+    #: why a capability is missing, for the skip message (``attacker_host``: no listener)
+    unavailable: Mapping[str, str] = field(default_factory=dict)
     other_settings: TargetSettings | None = None  # a second environment, when there is one
     other_target: Target | None = None  # the same service, speaking for that environment
     clock_offset_s: float = 0.0
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: every clean refusal of the run, inspected as it is recorded (``_hygiene``)
+    refusals: RefusalLog = field(default_factory=RefusalLog)
     _sessions: dict[tuple[int, str | None], Session] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _clock_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -245,6 +257,7 @@ class Context:
         self.target: Target = runtime.target
         self.settings: TargetSettings = runtime.settings
         self.properties: PropertySettings = runtime.properties
+        self.refusals: RefusalLog = runtime.refusals
         self.exchanges: list[Exchange] = []
         self.waited_s = 0.0
         #: called once before this case's first deliberate wait (the scheduler then runs
@@ -316,7 +329,19 @@ class Context:
     def _record(self, exchange: Exchange) -> Exchange:
         self.runtime.observe(exchange)
         self.exchanges.append(exchange)
+        if exchange.rejected:
+            self.runtime.refusals.observe(
+                self.case.id, self.case.category, exchange, self._key_material()
+            )
         return exchange
+
+    def _key_material(self) -> list[str]:
+        """The default key's long public parameters: no error may echo them."""
+        try:
+            jwk = self.key.public_jwk
+        except Exception:  # no default key here: nothing to look for
+            return []
+        return [str(v) for k, v in jwk.items() if k in {"n", "x", "y"} and len(str(v)) >= 16]
 
     def send(
         self,
@@ -367,6 +392,12 @@ class Context:
             raise Skip("a supplied session is never logged out: later cases need it")
         return self._record(self.target.logout(session))
 
+    def step_up_check(
+        self, session: Session, scope: str, *, label: str = "step-up check"
+    ) -> Exchange:
+        self.require("step_up_check")
+        return self._record(self.target.step_up_check(session, scope, label=label))
+
     def sign_in_exchange(self, jwt: str, *, label: str = "sign-in") -> Exchange:
         self.require("sign_in")
         remember_assertion(jwt)
@@ -380,6 +411,9 @@ class Context:
     # -- judging -----------------------------------------------------------------------
     def require(self, capability: str) -> None:
         if capability not in self.runtime.capabilities:
+            why = self.runtime.unavailable.get(capability)
+            if why:
+                raise Skip(f"needs {capability}: {why}")
             raise Skip(f"needs capability {capability!r}, which this target does not offer")
 
     def skip(self, reason: str) -> None:
@@ -433,6 +467,14 @@ class Context:
             raise Skip("the suite does not serve this target's keys")
         return self.runtime.jwks_host
 
+    @property
+    def listener(self) -> Any:
+        """The server planted URLs point at (skips when the target cannot reach one)."""
+        self.require("attacker_host")
+        if self.runtime.listener is None:
+            raise Skip("no listener the target can reach was started")
+        return self.runtime.listener
+
 
 def target_profile(target: Target) -> str:
     """The key of the per-profile data that applies to ``target``: its profile, with its
@@ -468,7 +510,17 @@ def run_case(
     try:
         missing = case.needs - runtime.capabilities
         if missing:
-            raise Skip(f"needs {', '.join(sorted(missing))}, which this target does not offer")
+            why = "; ".join(
+                f"{name}: {runtime.unavailable[name]}"
+                for name in sorted(missing)
+                if name in runtime.unavailable
+            )
+            raise Skip(
+                f"needs {why}"
+                if why and len(missing) == 1
+                else f"needs {', '.join(sorted(missing))}, which this target does not offer"
+                + (f" ({why})" if why else "")
+            )
         not_here = case.skip_reason(profile)
         if not_here:
             raise Skip(not_here)
@@ -505,7 +557,7 @@ def run_case(
         message=scrub(judgement.message, limit=2000),
         exchanges=tuple(ctx.exchanges),
         duration_ms=duration_ms,
-        reproduce=reproduce_line(ctx.exchanges),
+        reproduce=reproduce_line(ctx.exchanges, case_id=case.id),
         waited_ms=ctx.waited_s * 1000,
         requests=float(len(ctx.exchanges)),
         unconfirmed=unconfirmed and judgement.verdict == "pass",
@@ -558,23 +610,6 @@ def confirm_group(runtime: Runtime, group: Sequence[CaseResult]) -> list[CaseRes
             )
         )
     return checked
-
-
-def reproduce_line(exchanges: Sequence[Exchange]) -> str:
-    """A ``curl`` line for the last attempt of a case (the one that decided), redacted."""
-    first = next((e for e in reversed(exchanges) if e.label not in {"sign-in", "control"}), None)
-    if first is None:
-        return ""
-    parts = ["curl -sS -X", first.method, _quote(first.url)]
-    for name, value in first.request_headers.items():
-        parts += ["-H", _quote(f"{name}: {value}")]
-    if first.request_body:
-        parts += ["--data", _quote(first.request_body[:600])]
-    return scrub(" ".join(parts), limit=2000)
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def failure_message(result: CaseResult, *, rerun: str = "") -> str:

@@ -2,6 +2,7 @@
 
     ConformanceError
     ├── ConfigError          a wrong option, config key, key file or secret reference (exit 2)
+    │   └── MissingExtra     an optional extra (the report stack, pytest-xdist) is not installed
     ├── TargetUnreachable    the target could not be reached at all (exit 2)
     └── BaselineRefused      the target refused a valid assertion: nothing can be judged (exit 2)
     CaseFailure              (an AssertionError) a case's verdict is "fail"
@@ -13,6 +14,9 @@ fix it; the CLI prints that line alone and exits with ``exit_code``.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 
 class ConformanceError(Exception):
     """Base of every error this package raises on purpose."""
@@ -22,6 +26,20 @@ class ConformanceError(Exception):
 
 class ConfigError(ConformanceError):
     """The user's configuration, options, keys or secret references are wrong."""
+
+
+class MissingExtra(ConfigError):
+    """A command needs a package of an optional extra that is not installed; the message
+    says which command installs it (into the environment this Python runs in)."""
+
+    def __init__(self, module: str, *, extra: str = "report", needed_by: str = "the report"):
+        self.module = module
+        root = Path(__file__).resolve().parents[1]
+        source = f"{root}[{extra}]" if (root / "pyproject.toml").is_file() else f".[{extra}]"
+        super().__init__(
+            f"{needed_by} needs {module} (the [{extra}] extra), which is not installed; "
+            f"install it with: {sys.executable} -m pip install -e '{source}'"
+        )
 
 
 class TargetUnreachable(ConformanceError):

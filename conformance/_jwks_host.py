@@ -7,9 +7,19 @@ Paths::
     /other/jwks.json      the second environment's JWKS
     /attacker/jwks.json   the attacker's JWKS (for jku cases: a correct target never fetches it)
     /attacker/cert.pem    a self-signed certificate of the attacker key (for x5u cases)
+    /attacker/<id>/jwks.json, /attacker/<id>/cert.pem
+                          the same, under a path unique to one case (:meth:`JwksHost.unique_path`)
 
-Any path can be made to fail (:meth:`JwksHost.fail`) or to serve a fixed body
-(:meth:`JwksHost.override`, for JWKS-content cases such as duplicate kids).
+Any path can be made to fail (:meth:`JwksHost.fail`), to serve a fixed body
+(:meth:`JwksHost.override`, for JWKS-content cases such as duplicate kids) or to
+redirect (:meth:`JwksHost.redirect`).
+
+The same server is the *listener* of a run: every URL the suite plants in a token points
+at a unique path on it, and a case passes only if nothing fetched that path. With a
+``public_url`` (a tunnel, a host name the target resolves) the URLs it hands out use that
+base instead of the bound address. The request log keeps no credential: authorization
+and cookie headers are redacted, and header values and query strings are scrubbed
+(``_redact``) before they are stored.
 """
 
 from __future__ import annotations
@@ -21,8 +31,9 @@ import json
 import textwrap
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +44,7 @@ from starlette.routing import Route
 
 from ._jose import SigningKey
 from ._keyring import Keyring
+from ._redact import one_line, redact_headers, scrub
 from ._serving import serve_app
 
 if TYPE_CHECKING:
@@ -52,7 +64,10 @@ FAILURE_MODES: tuple[str, ...] = (
     "html",
     "keys_not_array",
     "empty",
+    "timeout",
 )
+#: How long a "timeout" response hangs at most (it ends at once when the path is restored).
+TIMEOUT_HANG_S = 120.0
 OVERSIZED_BYTES = 2 * 1024 * 1024
 
 
@@ -64,12 +79,23 @@ class RequestRecord:
     path: str
     query: str
     time: float  # Unix seconds when it arrived
-    headers: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]  # redacted: no bearer, cookie or key material
+    client: str = ""  # the peer address, as the server saw it
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or ``None``."""
         wanted = name.lower()
         return next((v for k, v in self.headers if k == wanted), None)
+
+    def describe(self) -> str:
+        """One line of evidence: method, path, query, peer and user agent (redacted)."""
+        query = f"?{self.query}" if self.query else ""
+        agent = self.header("user-agent") or "no user-agent"
+        peer = f" from {self.client}" if self.client else ""
+        stamp = time.strftime("%H:%M:%S", time.gmtime(self.time))
+        return one_line(
+            scrub(f"{self.method} {self.path}{query}{peer} at {stamp} UTC ({agent})", limit=400)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +103,7 @@ class _Override:
     body: bytes
     content_type: str
     status: int
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class JwksHost:
@@ -95,8 +122,10 @@ class JwksHost:
         port: int = 0,
         slow_s: float = 5.0,
         cache_max_age_s: int = 300,
+        public_url: str | None = None,
     ) -> None:
         self.keyring = keyring if keyring is not None else Keyring()
+        self.public_url = public_url.rstrip("/") if public_url else None
         self.slow_s = slow_s
         self.cache_max_age_s = cache_max_age_s
         self._host = host
@@ -111,7 +140,7 @@ class JwksHost:
         self._stopping = threading.Event()
 
     def __repr__(self) -> str:
-        return f"JwksHost(base_url={self._base_url!r})"
+        return f"JwksHost(base_url={self._base_url!r}, public_url={self.public_url!r})"
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -148,9 +177,23 @@ class JwksHost:
 
     @property
     def base_url(self) -> str:
+        """The base of every URL the host hands out: its public URL when it has one, else
+        the bound address."""
+        return self.public_url or self.bound_url
+
+    @property
+    def bound_url(self) -> str:
+        """``http://<bind address>:<port>``, where the server listens."""
         if self._base_url is None:
             raise RuntimeError("JwksHost is not running: use 'with JwksHost(...)' or call start()")
         return self._base_url
+
+    @staticmethod
+    def unique_path(prefix: str) -> str:
+        """A fresh path under ``prefix`` (``/attacker/3f2a...``): one case's own, so that a
+        request to it can only come from that case's token."""
+        _check_path(prefix)
+        return f"{prefix.rstrip('/')}/{uuid.uuid4().hex}"
 
     def url(self, path: str) -> str:
         """The absolute URL of ``path`` on this host."""
@@ -232,6 +275,14 @@ class JwksHost:
         with self._lock:
             self._overrides[path] = _Override(raw, content_type, status)
 
+    def redirect(self, path: str, location: str, *, status: int = 302) -> None:
+        """Answer ``path`` with a redirect to ``location`` until :meth:`restore`."""
+        self.override(path, b"", content_type="text/plain", status=status)
+        with self._lock:
+            self._overrides[path] = replace(
+                self._overrides[path], headers=(("location", location),)
+            )
+
     def restore(self, path: str) -> None:
         """Undo :meth:`fail` and :meth:`override` for ``path`` (pending ``slow`` responses
         end now and serve the normal content)."""
@@ -274,6 +325,11 @@ class JwksHost:
             return 200, _json(self.keyring.attacker_jwks()), "application/json"
         if path == ATTACKER_CERT_PATH:
             return 200, self.attacker_cert_pem(), "application/x-pem-file"
+        if path.startswith("/attacker/"):  # a case's own attacker path
+            if path.endswith("/jwks.json"):
+                return 200, _json(self.keyring.attacker_jwks()), "application/json"
+            if path.endswith("/cert.pem"):
+                return 200, self.attacker_cert_pem(), "application/x-pem-file"
         return None
 
     async def _handle(self, request: Request) -> Response:
@@ -281,19 +337,20 @@ class JwksHost:
         record = RequestRecord(
             method=request.method,
             path=path,
-            query=request.url.query,
+            query=one_line(scrub(request.url.query, limit=1000)),
             time=time.time(),
-            headers=tuple(
-                (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
-            ),
+            headers=_redacted(request.headers.raw),
+            client=f"{request.client.host}" if request.client else "",
         )
         with self._lock:
             self._log.append(record)
             mode = self._modes.get(path)
             override = self._overrides.get(path)
         headers = {"cache-control": f"max-age={self.cache_max_age_s}"}
-        if mode == "slow":
-            await self._sleep(self.slow_s, path)
+        if mode in ("slow", "timeout"):
+            await self._sleep(self.slow_s if mode == "slow" else TIMEOUT_HANG_S, path)
+            if mode == "timeout":
+                return Response(b"", 504)  # only once restored or stopping: too late
         elif mode == "oversized":
             # Well-formed JSON holding the real keys: only the size is wrong.
             content = await run_in_threadpool(self._content, path)
@@ -309,7 +366,10 @@ class JwksHost:
             return Response(body, status_code=status, media_type=ctype, headers=headers)
         if override is not None:
             return Response(
-                override.body, override.status, media_type=override.content_type, headers=headers
+                override.body,
+                override.status,
+                media_type=override.content_type,
+                headers={**headers, **dict(override.headers)},
             )
         # Key generation (RSA) can take a moment: keep it off the event loop.
         content = await run_in_threadpool(self._content, path)
@@ -322,11 +382,21 @@ class JwksHost:
         # Ends early when the host stops or the path is restored, so that neither
         # shutdown nor a test waits out the full delay.
         deadline = time.monotonic() + seconds
-        while not self._stopping.is_set() and self._modes.get(path) == "slow":
+        mode = self._modes.get(path)
+        while not self._stopping.is_set() and self._modes.get(path) == mode:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
             await asyncio.sleep(min(0.05, remaining))
+
+
+def _redacted(raw: Any) -> tuple[tuple[str, str], ...]:
+    """The request's headers as the log keeps them: credentials redacted, values scrubbed."""
+    pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
+    out: list[tuple[str, str]] = []
+    for name, value in pairs:
+        out += redact_headers({name: value}).items()
+    return tuple(out)
 
 
 def _check_path(path: str) -> None:

@@ -28,10 +28,20 @@ from urllib.parse import quote, quote_plus
 from ._jose import b64url_decode
 
 BODY_LIMIT = 4096
-# A JOSE header is a JSON object, and base64url of "{" is "e" followed by one of w-z, 0-9,
-# "-" or "_" (the second character carries the low bits of "{"): a dotted name such as a
-# case id ("header.jku.attacker_url", "envelope.session.missing") never starts one.
-_JWT_RE = re.compile(r"(e[w-z0-9_\-][A-Za-z0-9_\-]{2,})\.([A-Za-z0-9_\-]*)\.([A-Za-z0-9_\-]{8,})")
+# A candidate compact JWS in free text: three dot-separated base64url runs, the last one
+# (the signature) at least 8 characters. Being shaped like one is not enough to be cut:
+# the first segment must decode to a JSON object with an "alg" member (a JOSE header,
+# :func:`_jose_header_at`), so dotted names such as case ids ("header.jwk.es256_no_kid")
+# are never taken for tokens.
+# (A candidate starts where a base64url run starts: the lookbehind keeps the search linear
+# in the length of the text, however long a run without dots is.)
+_CANDIDATE_RE = re.compile(
+    r"(?<![A-Za-z0-9_\-])([A-Za-z0-9_\-]{4,})\.([A-Za-z0-9_\-]*)\.([A-Za-z0-9_\-]{8,})"
+)
+# base64url of "{" is "e" then one of w-z, 0-9, "-", "_": where a JOSE header can start
+_HEADER_START = re.compile(r"e[w-z0-9_\-]")
+#: at most this many start positions are tried in one candidate (text glued before a token)
+_MAX_STARTS = 64
 _SECRET_HEADERS = frozenset(
     {"authorization", "x-dyn-elevated-access-token", "cookie", "set-cookie", "proxy-authorization"}
 )
@@ -156,6 +166,61 @@ def remember_assertion(token: str) -> None:
             _add(segment[at : at + _CHUNK], SIGNATURE)
 
 
+#: JSON members of a successful answer that hold a credential (wire-protocol.md, RFC 6749
+#: §5.1, OIDC): the value is remembered as a secret wherever the member appears.
+TOKEN_MEMBERS = frozenset(
+    {
+        "jwt",
+        "token",
+        "elevatedAccessToken",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "session_token",
+        "sessionToken",
+    }
+)
+_BODY_DEPTH = 6
+
+
+def _token_values(value: Any, depth: int = 0) -> list[str]:
+    """String values of :data:`TOKEN_MEMBERS` anywhere in decoded JSON (bounded depth),
+    and every string that is a compact JWS (its header a JOSE header)."""
+    if depth > _BODY_DEPTH:
+        return []
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, member in list(value.items())[:256]:
+            if key in TOKEN_MEMBERS and isinstance(member, str):
+                found.append(member)
+            else:
+                found += _token_values(member, depth + 1)
+    elif isinstance(value, list):
+        for member in value[:256]:
+            found += _token_values(member, depth + 1)
+    elif isinstance(value, str):
+        parts = value.split(".")
+        if len(parts) == 3 and is_jose_header(parts[0]):
+            found.append(value)
+    return found
+
+
+def remember_body_tokens(body: str) -> None:
+    """Remember the credentials a successful answer's JSON body holds (its token members,
+    and any compact JWS in it), so that the recorded body, and every echo of them, has
+    them cut: secrets are found by the structure they are recorded in, not guessed from
+    prose. A body that is not JSON is left to :func:`scrub` (signatures by shape)."""
+    text = body.strip()
+    if not text.startswith(("{", "[")) or len(text) > 1_000_000:
+        return
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return
+    for value in _token_values(data):
+        remember_secret(value)
+
+
 def remember_private_jwk(jwk: Mapping[str, Any]) -> None:
     """Remember the private members of a signing key's JWK (``d``, ``p``..., ``k``)."""
     for member in _PRIVATE_MEMBERS:
@@ -208,9 +273,48 @@ def cut_signature(token: str) -> str:
     return ".".join(parts[:-1]) + f".[signature cut: {len(parts[-1])} chars]"
 
 
+def is_jose_header(segment: str) -> bool:
+    """Whether ``segment`` is base64url of a JSON object with an ``alg`` member."""
+    try:
+        header = json.loads(b64url_decode(segment))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return isinstance(header, dict) and "alg" in header
+
+
+def _jose_header_at(segment: str) -> int:
+    """Where a JOSE header starts in ``segment`` (text may be glued before a token), or -1."""
+    for n, match in enumerate(_HEADER_START.finditer(segment)):
+        if n >= _MAX_STARTS:
+            break
+        if is_jose_header(segment[match.start() :]):
+            return match.start()
+    return -1
+
+
 def cut_signatures(text: str) -> str:
-    """Every compact JWS in ``text`` with its signature cut (header and payload kept)."""
-    return _JWT_RE.sub(lambda m: f"{m[1]}.{m[2]}.[signature cut: {len(m[3])} chars]", text)
+    """Every compact JWS in ``text`` with its signature cut (header and payload kept).
+
+    Only a candidate whose first segment decodes to a JOSE header (a JSON object with an
+    ``alg``) is cut: free text, case ids and other dotted names pass verbatim. A secret
+    that is no valid JWS (a forged assertion, an opaque token) is cut by value where it
+    is recorded (:func:`scrub`), not here."""
+    if "." not in text:
+        return text
+    out: list[str] = []
+    done = pos = 0
+    while (match := _CANDIDATE_RE.search(text, pos)) is not None:
+        at = _jose_header_at(match[1])
+        if at < 0:
+            # not a token; one may still start at the next segment ("kid.<JWS>")
+            pos = match.start(2)
+            continue
+        out += [text[done : match.start(3)], f"[signature cut: {len(match[3])} chars]"]
+        done = pos = match.end()
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
 
 
 def _visible(match: re.Match[str]) -> str:

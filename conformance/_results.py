@@ -7,6 +7,7 @@ turns what the engine produced into them and writes the file. Secrets are cut he
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import platform
 from collections.abc import Iterable, Mapping
@@ -47,6 +48,13 @@ def _headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def _instant(epoch: float | None) -> str:
+    if epoch is None:
+        return ""
+    moment = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def exchange_record(exchange: Exchange) -> ExchangeRecord:
     """The evidence of one exchange: the assertion decoded with its signature cut, the
     issued token never whole (its claims, or only its length).
@@ -70,6 +78,7 @@ def exchange_record(exchange: Exchange) -> ExchangeRecord:
             "error": None if exchange.error is None else scrub(exchange.error, limit=500),
             "retries": exchange.retries,
             "issued": decode_token(exchange.issued_token, secret=True),
+            "sent_at": _instant(exchange.sent_at),
         },
         ExchangeRecord,
     )

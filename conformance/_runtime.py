@@ -13,6 +13,7 @@ from ._configured import open_configured
 from ._embedded import open_embedded
 from ._engine import Context, Runtime, Skip
 from ._exceptions import BaselineRefused, TargetUnreachable
+from ._pacer import Pacer
 from ._settings import PropertySettings
 from ._verdict import Policy, describe
 from ._waivers import load_waivers
@@ -36,11 +37,14 @@ def build_runtime(
     policy: Policy | None = None,
     properties: PropertySettings | None = None,
     algs: Sequence[str] | None = None,
+    pacer: Pacer | None = None,
 ) -> Iterator[Runtime]:
     """The runtime for ``config`` (the embedded emulator with ``flaws``, policy
-    ``variants`` and, when given, only the keys of ``algs`` when ``None``)."""
+    ``variants`` and, when given, only the keys of ``algs`` when ``None``). ``pacer``:
+    the run's shared pace for a configured target (xdist workers share one rate limit);
+    each worker's embedded emulator is its own target and keeps its own."""
     if config is not None:
-        with open_configured(config, policy=policy, properties=properties) as runtime:
+        with open_configured(config, policy=policy, properties=properties, pacer=pacer) as runtime:
             yield runtime
         return
     with open_embedded(

@@ -11,8 +11,9 @@
 Schema version 2 added the run verdicts ``incomplete`` and ``conformant_with_gaps``,
 ``summary.coverage`` and ``run.selection``; the reader still reads version 1. Fields
 that files of version 1 may lack (``failure``, ``rerun``, ``waited_ms``, ``requests``,
-``unused_waivers``, ``coverage``, ``selection``) have defaults, so old baselines still
-load; every other field is required, and the writer always writes every field.
+``unused_waivers``, ``coverage``, ``selection``, ``runner``, and an exchange's
+``sent_at``, added within version 2) have defaults, so old baselines still load; every
+other field is required, and the writer always writes every field.
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ class ExchangeRecord(msgspec.Struct, frozen=True, kw_only=True):
     error: Annotated[str | None, _d("why no answer came (timeout, reset, refused)")]
     retries: Annotated[int, _d("transport retries of this request (429/503, connect)")]
     issued: Annotated[TokenRecord | None, _d("the issued token, never whole")]
+    sent_at: Annotated[
+        str, _d("when the request left, ISO 8601 UTC with milliseconds ('' in older files)")
+    ] = ""
 
 
 class WaiverRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -161,7 +165,9 @@ class CaseRecord(msgspec.Struct, frozen=True, kw_only=True):
         str, _d("the one-screen failure text; empty unless the engine judged fail/error")
     ] = ""
     nodeid: Annotated[str, _d("pytest node id (relative to its rootdir)")]
-    rerun: Annotated[str, _d("a pytest command that runs this case again")] = ""
+    rerun: Annotated[
+        str, _d("the command that runs this case again (conformance run or pytest, as started)")
+    ] = ""
     reproduce: Annotated[str, _d("a curl line, secrets redacted")]
     duration_ms: Annotated[float, _d("wall time of the case")]
     waited_ms: Annotated[float, _d("deliberate waits (clock, cache) within duration_ms")] = 0.0
@@ -273,6 +279,10 @@ class RunInfo(msgspec.Struct, frozen=True, kw_only=True):
     selection: Annotated[
         Selection | None, _d("what the run selected (null in files of schema version 1)")
     ] = None
+    runner: Annotated[
+        Literal["cli", "pytest", ""],
+        _d("how the run was started: conformance run (cli) or pytest; '' when not recorded"),
+    ] = ""
 
 
 class Fact(msgspec.Struct, frozen=True, kw_only=True):

@@ -64,6 +64,9 @@ class TargetSettings:
     #: the least time between two JWKS refetches on an unknown kid (seconds): key cases
     #: wait up to four of these for a refetch
     jwks_refetch_s: float = 0.5
+    #: how long the target documents keeping a fetched JWKS (seconds); the revocation case
+    #: waits that long for a removed key to be refused. None: not declared (bounded default)
+    jwks_cache_s: float | None = None
     capabilities: frozenset[str] = field(default_factory=frozenset)
 
 

@@ -7,6 +7,11 @@ wrong (bytes past the announced end, a body after a 204/304 or a HEAD) is closed
 bytes can never be read as the next request's answer. A run ends: retry waits share one
 budget, and after ``max_unavailable`` unavailable answers in a row (no answer, 429, 503)
 the transport trips and sends nothing more (:attr:`Transport.unavailable`).
+
+The rate limit's slots, a ``Retry-After`` pause, the retry budget and the breaker live in
+a :class:`._pacer.Pacer`: one per transport by default, one per RUN under pytest-xdist
+(a :class:`._pacer.SharedPacer` every worker's transport uses), so the limits hold for
+the run as a whole, not per process.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _http
+from ._pacer import Pacer
 
 if TYPE_CHECKING:
     import httpx
@@ -70,31 +76,32 @@ class Transport:
         policy: TransportPolicy | None = None,
         *,
         connect: Callable[[], httpx.Client] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.client = client
         self.policy = policy or TransportPolicy()
         self._connect = connect
         self._lock = threading.Lock()
-        self._next_slot = 0.0
+        #: the rate limit, pauses, retry budget and breaker (shared by a run's workers)
+        self.pacer = pacer or Pacer()
         self.retry_count = 0
-        self.retry_waited_s = 0.0
-        self._unavailable_streak = 0
-        self._last_unavailable = ""
-        #: why the transport stopped sending (the target is unavailable), else ``None``
-        self.unavailable: str | None = None
         #: ``time.monotonic`` after which nothing more is sent (the run's deadline)
         self.halt_at: float | None = None
 
-    def _throttle(self) -> None:
-        rate = self.policy.rate_limit_per_s
-        if not rate:
-            return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + 1.0 / rate
-        if slot > now:
-            time.sleep(slot - now)
+    @property
+    def unavailable(self) -> str | None:
+        """Why the transport stopped sending (the target is unavailable), else ``None``."""
+        return self.pacer.unavailable
+
+    @property
+    def retry_waited_s(self) -> float:
+        """Seconds of the retry budget spent (by the whole run when the pacer is shared)."""
+        return self.pacer.state().waited_s
+
+    def _throttle(self, copies: int = 1) -> None:
+        wait = self.pacer.slot(self.policy.rate_limit_per_s, copies=copies)
+        if wait > 0:
+            time.sleep(wait)
 
     def request(
         self,
@@ -107,7 +114,7 @@ class Transport:
         throttle: bool = True,
     ) -> RawResponse:
         """Send one request. ``throttle=False`` skips the rate limit (a race's copies,
-        whose one slot :meth:`burst` took)."""
+        whose slots :meth:`burst` took)."""
         # lazy: _config imports this module; httpx loads with the first request
         import httpx
 
@@ -179,6 +186,9 @@ class Transport:
                 attempt += 1
                 with self._lock:
                     self.retry_count += 1
+                if status in self.policy.retry_statuses:
+                    # the target asked every sender of the run to wait, not this one
+                    self.pacer.pause(retry_after)
                 time.sleep(retry_after)
                 continue
             return RawResponse(
@@ -193,40 +203,27 @@ class Transport:
 
     def _count_availability(self, status: int | None, error: str | None) -> None:
         """Count unavailable answers in a row; trip after ``max_unavailable`` of them."""
-        limit = self.policy.max_unavailable
         unavailable = status in self.policy.retry_statuses or (status is None and bool(error))
-        with self._lock:
-            if not unavailable:
-                self._unavailable_streak = 0
-                return
-            self._unavailable_streak += 1
-            self._last_unavailable = f"status {status}" if status is not None else str(error)
-            if limit and self._unavailable_streak >= limit and self.unavailable is None:
-                self.unavailable = (
-                    f"target unavailable: {self._unavailable_streak} answers in a row were "
-                    f"no answer, 429 or 503 (last: {self._last_unavailable[:120]})"
-                )
+        what = f"status {status}" if status is not None else str(error)
+        self.pacer.count(unavailable, what, limit=self.policy.max_unavailable)
 
     def _take_from_budget(self, seconds: float) -> bool:
         """Spend ``seconds`` of the run's retry budget; ``False`` when it cannot cover them."""
-        with self._lock:
-            if self.retry_waited_s + seconds > self.policy.retry_budget_s:
-                return False
-            self.retry_waited_s += seconds
-            return True
+        return self.pacer.spend(seconds, self.policy.retry_budget_s)
 
     def burst(self, copies: int, send: Callable[[httpx.Client], _T]) -> list[_T]:
         """Run ``send`` ``copies`` times at once, each with a client of its own, released
-        together, within ONE rate-limit slot: spreading the copies out would turn a race
-        into a sequence and hide a check-then-set bug. ``send`` must pass the client on to
-        :meth:`request` with ``throttle=False``."""
+        together: spreading the copies out would turn a race into a sequence and hide a
+        check-then-set bug. The copies take ``copies`` rate-limit slots before and after
+        the moment they fire (:meth:`._pacer.Pacer.slot`), so the rate holds around them.
+        ``send`` must pass the client on to :meth:`request` with ``throttle=False``."""
         if copies < 1:
             raise ValueError(f"a burst needs at least one copy, not {copies}")
         barrier = threading.Barrier(copies)
         with contextlib.ExitStack() as opened:
             # One connection per sender: a shared pool serialises the copies (0.24x).
             clients = [opened.enter_context(self._new_client()) for _ in range(copies)]
-            self._throttle()
+            self._throttle(copies)
 
             def fire(index: int) -> _T:
                 barrier.wait(timeout=10)

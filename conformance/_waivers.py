@@ -19,7 +19,7 @@ import datetime as dt
 import fnmatch
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,3 +169,68 @@ def _entry(path: Path, index: int, item: Any) -> Waiver:
         owner=item["owner"].strip(),
         expires=expires,
     )
+
+
+#: What each kind of note asks of the waiver's owner, in the order they are shown.
+NOTE_STATES = ("expired", "stale", "unused")
+
+
+@dataclass(frozen=True, slots=True)
+class WaiverNote:
+    """A waiver that needs its owner: ``expired`` (its cases fail again), ``stale`` (its
+    cases pass now) or ``unused`` (it matches no case of the run)."""
+
+    state: str
+    waiver: str
+    owner: str = ""
+    expires: str = ""
+    cases: tuple[str, ...] = ()
+
+    def line(self, *, shown: int = 5) -> str:
+        """One line for the terminal: what happened and what to do."""
+        cases = ", ".join(self.cases[:shown])
+        if len(self.cases) > shown:
+            cases += f" (+{len(self.cases) - shown} more)"
+        if self.state == "expired":
+            return (
+                f"{self.waiver} expired on {self.expires} (owner {self.owner}): "
+                f"{cases} fail{'s' if len(self.cases) == 1 else ''} because it expired; "
+                "renew it or fix the target"
+            )
+        if self.state == "stale":
+            return (
+                f"{self.waiver} is stale (owner {self.owner}): {cases} "
+                f"pass{'es' if len(self.cases) == 1 else ''} now; remove the waiver"
+            )
+        return (
+            f"{self.waiver} is unused: it matches no case of this run "
+            "(a misspelt id or glob, or a renamed case?)"
+        )
+
+
+def waiver_notes(
+    cases: Iterable[tuple[str, Mapping[str, Any] | None]], unused: Iterable[str] = ()
+) -> list[WaiverNote]:
+    """The waivers that need their owner, from what results.json records: each case's id
+    with its ``waiver`` record (``state``, ``id``, ``owner``, ``expires``), and the ids of
+    the unused waivers. One note per waiver and state, expired first, then stale, unused."""
+    grouped: dict[tuple[str, str], WaiverNote] = {}
+    for case_id, waiver in cases:
+        if not waiver or waiver.get("state") not in ("expired", "stale"):
+            continue
+        key = (str(waiver.get("state")), str(waiver.get("id")))
+        note = grouped.get(key) or WaiverNote(
+            state=key[0],
+            waiver=key[1],
+            owner=str(waiver.get("owner", "")),
+            expires=str(waiver.get("expires", "")),
+        )
+        grouped[key] = WaiverNote(
+            state=note.state,
+            waiver=note.waiver,
+            owner=note.owner,
+            expires=note.expires,
+            cases=(*note.cases, case_id),
+        )
+    notes = list(grouped.values()) + [WaiverNote(state="unused", waiver=w) for w in unused]
+    return sorted(notes, key=lambda n: NOTE_STATES.index(n.state))

@@ -71,7 +71,7 @@ TARGETS: tuple[tuple[str, str, float, str, str], ...] = (
     ("plan.startup_s", "<=", 1.5, "s", "start-up ≤ 1.5 s"),
     ("report.synthetic.cli_s", "<=", 3.0, "s", f"report render ≤ 3 s ({SYNTHETIC_CASES} cases)"),
     ("report.synthetic.warm_s", "<=", 3.0, "s", "render in the run's warm kernel ≤ 3 s"),
-    ("report.synthetic.html_mb", "<=", 2.0, "MB", "HTML ≤ 2 MB"),
+    ("report.synthetic.html_mb", "<=", 0.6, "MB", f"HTML ≤ 600 KB ({SYNTHETIC_CASES} cases)"),
     ("plan.peak_rss_mb", "<=", 300.0, "MB", "peak memory ≤ 300 MB"),
     ("ratio.n2_speedup_exec", ">=", 1.5, "x", "-n 2 ≥ 1.5 × faster on case execution"),
 )

@@ -2,19 +2,28 @@
 
 Each ``_cli_*`` module exposes ``register(subparsers)``, which adds its sub-commands and
 sets ``func`` (``(argparse.Namespace) -> int``) as their default. Errors that are the
-user's to fix (:class:`ConformanceError`) print one line and exit 2, never a traceback.
+user's to fix (:class:`ConformanceError`) print one line and exit 2, never a traceback;
+a reader that leaves early (``| head``) ends the command quietly with exit 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ._exceptions import ConformanceError
 from ._version import __version__
 
-_COMMAND_MODULES = ("_cli_run", "_cli_emulator", "_cli_keys", "_cli_report")
+_COMMAND_MODULES = (
+    "_cli_run",
+    "_cli_emulator",
+    "_cli_keys",
+    "_cli_report",
+    "_cli_merge",
+    "_cli_replay",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,13 +59,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(func(args))
+        code = int(func(args))
+        sys.stdout.flush()  # inside the try: a reader that left is noticed here
+        return code
     except ConformanceError as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("conformance: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `conformance diff A B | head`: the reader left, which is not an error. Point
+        # stdout at /dev/null so that the interpreter's last flush does not complain.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

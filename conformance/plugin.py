@@ -13,12 +13,14 @@ import contextlib
 import datetime as dt
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from ._oob import listener_lines
 
 if TYPE_CHECKING:
     from ._config import RunConfig
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from ._outputs import Outputs
     from ._runlog import RunLog
     from ._schedule import Scheduler
-    from ._schema import Scope, Summary
+    from ._schema import CaseRecord, Scope, Summary
     from ._transport import Transport
     from ._verdict import Policy
     from .catalog._model import Case
@@ -48,6 +50,8 @@ OPT_DEADLINE = "--conformance-deadline"
 #: how a run stopped by the circuit breaker is recognised (also in a worker's log)
 UNAVAILABLE = "target unavailable:"
 DEADLINE = "the run's deadline of"
+#: how a run that could not start is recognised (also in a worker's log)
+ABORTED = "conformance: error:"
 
 _RUN = pytest.StashKey["ConformanceRun"]()
 #: the report kernel, started while the cases run (``conformance.report.render.WarmKernel``)
@@ -141,24 +145,55 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from .catalog._model import CATEGORIES  # lazy: the plugin's import stays pytest-only
+    from . import _xdist_share  # lazy: the plugin's import stays pytest-only
+    from .catalog._model import CATEGORIES
+
+    _xdist_share.start_clock(config)
 
     for category in CATEGORIES:
         config.addinivalue_line("markers", f"{category}: conformance cases of category {category}")
     config.addinivalue_line("markers", "must: conformance cases of level must (contract, RFC MUST)")
     config.addinivalue_line("markers", "should: conformance cases of level should (hardening)")
-    unknown = [c for c in config.getoption(OPT_CATEGORY) or () if c not in CATEGORIES]
-    if unknown:
-        raise pytest.UsageError(
-            f"unknown category {unknown[0]!r} for {OPT_CATEGORY}; "
-            f"choose from {', '.join(CATEGORIES)}"
-        )
+    _check_options(config)
+
+
+def _check_options(config: pytest.Config) -> None:
+    """The options that can be checked before collection, checked now: a mistake is one
+    ``ERROR:`` line from pytest (a usage error), not a traceback out of collection."""
+    # lazy: the plugin's import stays pytest-only
+    from ._exceptions import ConformanceError
+    from ._outputs import ensure_writable
+    from ._selection import resolve_category
+    from ._waivers import load_waivers
+
+    examples = config.getoption(OPT_EXAMPLES)
+    if examples is not None and examples < 1:
+        raise pytest.UsageError(f"{OPT_EXAMPLES} must be at least 1, not {examples}")
+    try:
+        for value in config.getoption(OPT_CATEGORY) or ():
+            resolve_category(value)
+        waivers = config.getoption(OPT_WAIVERS)
+        if waivers:
+            load_waivers(Path(waivers))
+        report_dir = config.getoption(OPT_REPORT_DIR)
+        if report_dir and not hasattr(config, "workerinput"):  # xdist workers write nothing
+            ensure_writable(Path(report_dir), option=OPT_REPORT_DIR)
+    except ConformanceError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if config.getoption(OPT_CONFIG) or config.getoption(OPT_CASES):
+        _run(config)  # reads the target configuration and the case modules now
 
 
 def _positive(value: float | None) -> float | None:
     if value is not None and not value > 0:
         raise pytest.UsageError(f"{OPT_DEADLINE} must be a number of seconds above 0")
     return value
+
+
+def _categories(values: Iterable[str]) -> list[str]:
+    from ._selection import resolve_category  # lazy: see pytest_configure
+
+    return [resolve_category(value) for value in values]
 
 
 def _seed(config: pytest.Config) -> int:
@@ -196,7 +231,7 @@ class RunOptions:
     def from_pytest(cls, config: pytest.Config) -> RunOptions:
         return cls(
             config=config.getoption(OPT_CONFIG),
-            categories=tuple(config.getoption(OPT_CATEGORY) or ()),
+            categories=tuple(_categories(config.getoption(OPT_CATEGORY) or ())),
             ids=tuple(config.getoption(OPT_ID) or ()),
             level=config.getoption(OPT_LEVEL),
             strict=bool(config.getoption(OPT_STRICT)),
@@ -212,8 +247,24 @@ class RunOptions:
             deadline=_positive(config.getoption(OPT_DEADLINE)),
         )
 
-    def rerun_line(self, case_id: str) -> str:
-        """The command that runs this one case again against the same target."""
+    def rerun_line(self, case_id: str, *, cli: bool = False) -> str:
+        """The command that runs this one case again against the same target: a
+        ``conformance run`` line for a run that command started (``cli``), else a pytest
+        line, so that each user is shown the option names they type."""
+        seed = case_id.split(".")[1:2] == ["property"] and self.seed is not None
+        if cli:
+            parts = ["conformance run", f"--id '{case_id}'"]
+            if self.config:
+                parts.append(f"--config '{self.config}'")
+            parts += [f"--cases '{module}'" for module in self.cases]
+            parts += [f"--flaw {flaw}" for flaw in self.flaws]
+            parts += [f"--variant {variant}" for variant in self.variants]
+            parts += [f"--embedded-alg {alg}" for alg in self.embedded_algs]
+            if self.strict:
+                parts.append("--strict")
+            if seed:
+                parts.append(f"-- --hypothesis-seed={self.seed}")
+            return " ".join(parts)
         parts = ["pytest --pyargs conformance.suite", f"{OPT_ID} '{case_id}'"]
         if self.config:
             parts.append(f"{OPT_CONFIG} '{self.config}'")
@@ -223,7 +274,7 @@ class RunOptions:
         parts += [f"{OPT_EMBEDDED_ALG} {alg}" for alg in self.embedded_algs]
         if self.strict:
             parts.append(OPT_STRICT)
-        if case_id.split(".")[1:2] == ["property"] and self.seed is not None:
+        if seed:
             parts.append(f"--hypothesis-seed={self.seed}")
         return " ".join(parts)
 
@@ -275,12 +326,15 @@ class ConformanceRun:
         default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     )
 
+    _pacer: Any = None  # the run's shared pace under xdist (a _pacer.SharedPacer)
+
     @classmethod
     def from_pytest(cls, config: pytest.Config) -> ConformanceRun:
         """Read the options and the target configuration (``--conformance-config`` or
         ``[tool.conformance]`` in ``pyproject.toml``); a wrong one is a usage error with
         one precise line."""
         # lazy: the plugin loads in every pytest run; the run's modules only when asked
+        from . import _xdist_share
         from ._config import load_run_config
         from ._exceptions import ConformanceError
         from ._runlog import RunLog
@@ -308,6 +362,7 @@ class ConformanceRun:
             raise pytest.UsageError(
                 f"{OPT_EMBEDDED_ALG} applies to the embedded emulator only; drop it or the config"
             )
+        clock = _xdist_share.run_clock(config)  # the controller's start, under xdist
         return cls(
             options=options,
             config=loaded,
@@ -315,6 +370,9 @@ class ConformanceRun:
             catalog=catalog,
             report=_cli_report(config),
             log=RunLog(),
+            _started=clock.started,
+            _started_at=clock.started_at,
+            _pacer=_xdist_share.shared_pacer(config),
         )
 
     @property
@@ -382,9 +440,14 @@ class ConformanceRun:
 
         message = one_line(message, limit=1000)
         self._stack.close()
-        if self.report is not None:
-            self.report.error = message
-        pytest.exit(message, returncode=2)
+        if self.report is None:
+            self.log.stopped.append(message)  # an xdist worker: the controller says it
+            pytest.exit(message, returncode=2)
+        # `conformance run` prints the line and exits 2 whatever pytest's code: any code
+        # but INTERRUPTED keeps pytest from printing it at the session's end as well (and
+        # pytest_unconfigure below drops the copy it would print as `_pytest.outcomes.Exit`)
+        self.report.error = message
+        pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
 
     def start(self) -> None:
         from ._exceptions import ConformanceError  # lazy: see from_pytest
@@ -402,6 +465,7 @@ class ConformanceRun:
                     policy=self.policy,
                     properties=properties,
                     algs=o.embedded_algs or None,
+                    pacer=self._pacer,
                 )
             )
             check_baseline(self.runtime)
@@ -418,6 +482,8 @@ class ConformanceRun:
         if o.variants:
             target["variants"] = list(o.variants)
         target["embedded"] = self.config is None
+        if self.config is not None:
+            target["config"] = self.config.source  # anchors the SARIF results
         if o.embedded_algs:
             target["embedded_algs"] = list(o.embedded_algs)
         self.log.target = target
@@ -478,7 +544,7 @@ class ConformanceRun:
         result = scheduler.result(case.id) if scheduler is not None else None
         if result is None:  # not scheduled here (another share, a halt): run it now
             result = run_case(self.runtime, case)
-        rerun = self.options.rerun_line(case.id)
+        rerun = self.options.rerun_line(case.id, cli=self.report is not None)
         failure = failure_message(result, rerun=rerun) if result.judged in {"fail", "error"} else ""
         self.log.records.append(case_record(result, nodeid=nodeid, failure=failure, rerun=rerun))
         if result.verdict == "skip":
@@ -530,6 +596,9 @@ class ConformanceRun:
             "duration_s": round(time.time() - self._started, 3),
             "seed": o.seed,
             "strict": o.strict,
+            # The report names options as this person types them (--strict or
+            # --conformance-strict): conformance run hands us a RunReport, pytest does not.
+            "runner": "cli" if self.report is not None else "pytest",
             "target": self.log.target,
             "selection": self.selection(),
         }
@@ -543,11 +612,16 @@ class ConformanceRun:
         )
         if self.report is not None:
             self.report.outputs = outputs
-        self.summary_lines = _summary_lines(outputs, paths=self.report is None)
+        self.summary_lines = _summary_lines(
+            outputs, paths=self.report is None, unused_waivers=run.get("unused_waivers", ())
+        )
+        self.summary_lines += listener_lines(self.log.facts)
         return outputs
 
 
-def _summary_lines(outputs: Outputs, *, paths: bool) -> list[str]:
+def _summary_lines(
+    outputs: Outputs, *, paths: bool, unused_waivers: Iterable[str] = ()
+) -> list[str]:
     """The terminal summary; the paths are left to ``conformance run`` when it runs us."""
     summary = outputs.summary
     counts = summary.counts
@@ -561,11 +635,25 @@ def _summary_lines(outputs: Outputs, *, paths: bool) -> list[str]:
         if ids:
             more = f" (+{len(ids) - 8} more)" if len(ids) > 8 else ""
             lines.append(f"{verdict}: {', '.join(ids[:8])}{more}")
+    lines += waiver_lines(outputs.cases, unused_waivers)
     if outputs.report_note:
         lines.append(f"report:  {outputs.report_note}")
     elif paths and outputs.html is not None:
         lines.append(f"report:  {outputs.html}")
     return lines
+
+
+def waiver_lines(cases: Iterable[CaseRecord], unused: Iterable[str]) -> list[str]:
+    """The waivers that need their owner: expired (the case fails because of it), stale
+    (the case passes now), unused (it matches no case)."""
+    import msgspec  # lazy: see from_pytest
+
+    from ._waivers import waiver_notes
+
+    recorded = (
+        (c.id, msgspec.structs.asdict(c.waiver) if c.waiver is not None else None) for c in cases
+    )
+    return [f"waiver:  {note.line()}" for note in waiver_notes(recorded, unused)]
 
 
 def coverage_lines(summary: Summary) -> list[str]:
@@ -615,12 +703,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """``conformance run`` (it hands us a RunReport) starts the report kernel at once."""
     if _cli_report(session.config) is not None:
         _warm_kernel(session.config)
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    kernel = _take_kernel(config)  # a run that rendered nothing leaves no kernel behind
-    if kernel is not None:
-        kernel.close()
 
 
 def _run(config: pytest.Config) -> ConformanceRun:
@@ -722,6 +804,25 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: xdist may not be installed
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: share the run's clock and pace (one rate limit) with a worker."""
+    from . import _xdist_share  # lazy: see from_pytest
+
+    _xdist_share.share_with(node)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the terminal reporter's (see _quiet_abort)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from . import _xdist_share  # lazy: see from_pytest
+
+    _quiet_abort(config)
+    _xdist_share.cleanup(config)
+    kernel = _take_kernel(config)  # a run that rendered nothing leaves no kernel behind
+    if kernel is not None:
+        kernel.close()
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: xdist may not be installed
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: collect a worker's log."""
     run = _run(node.config)
@@ -751,6 +852,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if run.log.records or run.log.stopped:
             workeroutput[_WORKER_KEY] = run.log.payload()
         return
+    aborted = next((w for w in run.log.stopped if w.startswith(ABORTED)), None)
+    if aborted is not None and run.report is not None and run.report.error is None:
+        run.report.error = aborted  # a worker could not start: `conformance run` says why
     if not run.log.records:
         return
     outputs = run.finish(kernel=_take_kernel(session.config))
@@ -763,6 +867,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if outputs.summary.verdict == "incomplete" and session.exitstatus == pytest.ExitCode.OK:
         # an incomplete run is never a green one, whatever pytest counted
         session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+
+def _quiet_abort(config: pytest.Config) -> None:
+    """Under ``conformance run``, a run that could not start is said once, by the CLI:
+    drop the copy pytest's terminal reporter keeps to print at exit (a private attribute,
+    so only when it is there; tests/test_user_errors.py notices if pytest renames it)."""
+    run = config.stash.get(_RUN, None)
+    if run is None or run.report is None or run.report.error is None:
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and getattr(reporter, "_keyboardinterrupt_memo", None) is not None:
+        reporter._keyboardinterrupt_memo = None
 
 
 def _interrupted_by_us(why: str) -> bool:

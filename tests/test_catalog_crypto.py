@@ -126,8 +126,21 @@ class FakeHost:
     attacker_cert_url: str = "http://127.0.0.1:9/attacker/cert.pem"
     overrides: list[Mapping[str, Any]] = field(default_factory=list)
 
+    base_url: str = "http://127.0.0.1:9"
+    bound_url: str = "http://127.0.0.1:9"
+
     def fetch_count(self, path: str = "/jwks.json") -> int:
         return self.fetches
+
+    @staticmethod
+    def unique_path(prefix: str) -> str:
+        return f"{prefix}/{secrets.token_hex(8)}"
+
+    def redirect(self, path: str, location: str) -> None:
+        pass
+
+    def restore(self, path: str) -> None:
+        pass
 
     def requests(self, prefix: str | None = None) -> list[Any]:
         return []
@@ -162,6 +175,7 @@ class FakeContext:
         self.settings = TargetSettings(issuer="https://issuer.example", jwks_refetch_s=0.01)
         self.sent: list[str] = []
         self.jwks_host = FakeHost(keyring)
+        self.listener = self.jwks_host
 
     @property
     def key(self) -> Any:
@@ -203,6 +217,12 @@ class FakeContext:
 
     def check(self, condition: bool, message: str) -> None:
         assert condition, message
+
+    def fail(self, message: str) -> None:
+        raise AssertionError(message)
+
+    def error(self, message: str) -> None:
+        raise AssertionError(message)
 
     def fact(self, name: str, value: Any, detail: str = "") -> None:
         pass

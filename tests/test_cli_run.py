@@ -20,7 +20,9 @@ def test_cases_json_lists_the_whole_catalog(capsys: pytest.CaptureFixture[str]) 
     assert cli.main(["cases", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in rows] == [c.id for c in CASES]
-    assert {"expect", "level", "severity", "anchors"} <= set(rows[0])
+    assert {"expect", "level", "severity", "anchors", "family", "cwe", "asvs"} <= set(rows[0])
+    none = next(r for r in rows if r["id"].startswith("algorithms.none."))
+    assert none["family"] == "alg.none" and "CWE-347" in none["cwe"] and "V9.1.2" in none["asvs"]
 
 
 def test_cases_table_ends_with_the_count(capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,12 +95,25 @@ def conformance_run(out: Path, *argv: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_run_prints_the_outputs_last_and_exits_0(tmp_path: Path) -> None:
-    proc = conformance_run(tmp_path, "--id", "envelope.valid.*", "--id", "time.exp.past_5min")
+    extra = tmp_path / "ci" / "upload.sarif"
+    proc = conformance_run(
+        tmp_path, "--id", "envelope.valid.*", "--id", "time.exp.past_5min", "--sarif", str(extra)
+    )
     assert proc.returncode == 0, proc.stdout[-2000:]
-    last = proc.stdout.strip().splitlines()[-2:]
-    assert last == [f"results: {tmp_path / 'results.json'}", f"junit:   {tmp_path / 'junit.xml'}"]
+    last = proc.stdout.strip().splitlines()[-4:]
+    assert last == [
+        f"results: {tmp_path / 'results.json'}",
+        f"junit:   {tmp_path / 'junit.xml'}",
+        f"sarif:   {tmp_path / 'results.sarif'}",
+        f"sarif:   {extra}",
+    ]
     data = json.loads((tmp_path / "results.json").read_text())
     assert {c["id"] for c in data["cases"]} >= {"time.exp.past_5min", "envelope.valid.baseline"}
+    assert data["run"]["runner"] == "cli"  # the report names --strict, not the pytest option
+    sarif = json.loads(extra.read_text())
+    assert sarif == json.loads((tmp_path / "results.sarif").read_text())
+    assert sarif["runs"][0]["automationDetails"]["id"] == "conformance/embedded/"
+    assert sarif["runs"][0]["results"] == []  # a clean run: no alert to raise
 
 
 def test_an_unknown_case_module_is_one_line_and_exit_2() -> None:
@@ -122,8 +137,11 @@ def test_run_adds_the_cases_of_a_module(tmp_path: Path) -> None:
     cases = {c["id"]: c for c in data["cases"]}
     assert set(cases) == {"time.acme.exp_past_1h", "claims.acme.sub_null"}
     assert {c["verdict"] for c in cases.values()} == {"pass"}
-    # the re-run line names the module, so the one case runs again as it did
-    assert all("--conformance-cases" in c["rerun"] for c in cases.values())
+    # the re-run line names the module, so the one case runs again as it did, in the
+    # option names of the command that ran it
+    assert all(
+        c["rerun"] == f"conformance run --id '{i}' --cases '{extension}'" for i, c in cases.items()
+    )
 
 
 @pytest.mark.slow

@@ -205,7 +205,7 @@ def test_no_config_means_embedded(tmp_path: Path) -> None:
         (("[target]", "[target]\nfoo = 1"), "unknown key target.foo (allowed: "),
         (
             ("[target]", "[targte]\n[target]"),
-            "unknown key targte (allowed: report, target, transport)",
+            "unknown key targte (allowed: jwks_host, listener, report, target, transport)",
         ),
         (
             ('profile = "dynamic"', 'profile = "saml"'),

@@ -13,10 +13,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from conformance import _http
+from conformance._jwks_host import JwksHost
+from conformance._keyring import Keyring
 from conformance.emulator import FLAWS
+from conformance.emulator.jwks_cache import JwksCache, JwksUnavailable
 from conformance.emulator.testing import DELETE, ISSUER_A, ISSUER_B, Harness, Keys, sign, world
 from conformance.emulator.tokens import public_jwk
 from conformance.forge import b64url_encode, compact, split
@@ -135,6 +139,130 @@ def _leaks(h: Harness, s: str) -> bool:
     return token.split(".")[2] in reply.json()["error"] or "Expected" in reply.json()["error"]
 
 
+# -- out-of-band and key-life-cycle flaws (issue 13) -----------------------------------
+
+
+def _fetches_token_urls(h: Harness, s: str) -> bool:
+    """A URL in x5u and in a claim: does anything reach it?"""
+    with JwksHost(Keyring(published_algs=("ES256",))) as host:
+        path = host.unique_path("/callback")
+        _accepted(h, s, h.assertion(headers={"x5u": host.url(path)}, callback=host.url(path)))
+        return bool(host.requests(path))
+
+
+def _fails_open(h: Harness, s: str) -> bool:
+    """The JWKS cannot be fetched: is an attacker's token accepted?"""
+    cache = h.emulator.jwks
+
+    def down(url: str, **_: Any) -> bytes:
+        raise JwksUnavailable("JWKS fetch answered 503")
+
+    cache._entries.clear()  # nothing cached: the next token needs a fetch
+    cache._fetch = down  # type: ignore[method-assign]
+    try:
+        return _accepted(h, s, sign(h.keys.attacker, "ES256", _claims(), kid="new-key"))
+    finally:
+        del cache._fetch
+        cache._entries.clear()
+
+
+def _cache(h: Harness, routes: dict[str, httpx.Response], **kwargs: Any) -> JwksCache:
+    """A JWKS cache with the emulator's flaws, answering from ``routes`` (path → answer)."""
+    transport = httpx.MockTransport(
+        lambda request: routes.get(request.url.path, httpx.Response(404))
+    )
+    return JwksCache(flaws=h.emulator.config.flaws, transport=transport, **kwargs)
+
+
+def _jwks(h: Harness, **members: Any) -> httpx.Response:
+    return httpx.Response(
+        200, json={"keys": [{**public_jwk(h.keys.attacker, alg="ES256"), **members}]}
+    )
+
+
+def _fetches_per_kid(h: Harness, s: str) -> bool:
+    cache = _cache(h, {"/jwks.json": _jwks(h)})
+    for i in range(5):
+        cache.keys("http://issuer.test/jwks.json", kid=f"random-{i}")
+    return cache.fetches["http://issuer.test/jwks.json"] > 2
+
+
+def _keeps_revoked(h: Harness, s: str) -> bool:
+    routes = {"/jwks.json": _jwks(h, kid="revoked")}
+    cache = _cache(h, routes, ttl_s=0.0, min_refetch_s=0.0)
+    cache.keys("http://issuer.test/jwks.json")
+    routes["/jwks.json"] = httpx.Response(200, json={"keys": []})
+    return any(k.kid == "revoked" for k in cache.keys("http://issuer.test/jwks.json"))
+
+
+def _follows_redirect(h: Harness, s: str) -> bool:
+    routes = {
+        "/jwks.json": httpx.Response(302, headers={"location": "http://evil.test/evil.json"}),
+        "/evil.json": _jwks(h, kid="evil"),
+    }
+    try:
+        keys = _cache(h, routes).keys("http://issuer.test/jwks.json")
+    except JwksUnavailable:
+        return False
+    return any(k.kid == "evil" for k in keys)
+
+
+def _uses_enc_key(h: Harness, s: str) -> bool:
+    cache = _cache(h, {"/jwks.json": _jwks(h, use="enc")})
+    return bool(cache.keys("http://issuer.test/jwks.json"))
+
+
+def _bounded_store(h: Harness, s: str) -> bool:
+    from conformance.emulator.service import BOUNDED_JTIS
+
+    token = h.assertion()
+    first = _accepted(h, s, token)
+    for _ in range(BOUNDED_JTIS + 1):
+        assert _accepted(h, s, h.assertion())
+    return first and _accepted(h, s, token)
+
+
+def _token_follows_assertion(h: Harness, s: str) -> bool:
+    reply = h.verify(s, h.assertion(exp=int(time.time()) + 500))
+    assert reply.status_code == 200
+    claims = split(reply.json()["elevatedAccessToken"])[1]
+    return bool(claims["exp"] - claims["iat"] > 300)
+
+
+def _operation_bare(h: Harness, s: str) -> bool:
+    url = h.url("emulator/operations/wallet:export")
+    return h.client.post(url, headers={"authorization": f"Bearer {s}"}).status_code == 200
+
+
+def _logout_kept(h: Harness, s: str) -> bool:
+    own = h.signin("alice")
+    out = h.client.post(h.url("logout"), headers={"authorization": f"Bearer {own}"})
+    assert out.status_code == 204
+    return _accepted(h, own, h.assertion())
+
+
+def _reflects(h: Harness, s: str) -> bool:
+    token = sign(h.keys.attacker, "ES256", _claims(), kid="<b>conformance</b>")
+    reply = h.verify(s, token)
+    assert 400 <= reply.status_code < 500
+    return "<b>conformance</b>" in reply.text and "html" in reply.headers["content-type"]
+
+
+def _stalls(h: Harness, s: str) -> bool:
+    from conformance.emulator.service import STALL_DOTS, STALL_S
+
+    # a lower bound only: the flaw sleeps STALL_S, the clean emulator answers at once
+    started = time.monotonic()
+    reply = h.verify(s, h.assertion() + "." * (STALL_DOTS + 1))
+    assert 400 <= reply.status_code < 500
+    return time.monotonic() - started >= STALL_S
+
+
+def _own_token(h: Harness, s: str) -> bool:
+    token = h.verify(s, h.assertion()).json()["elevatedAccessToken"]
+    return _accepted(h, s, token)
+
+
 SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
     "alg_none_accepted": lambda h, s: (
         _accepted(h, s, compact({"alg": "none", "kid": "a-ec"}, _claims()))
@@ -186,6 +314,25 @@ SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
     ),
     "server_error_on_malformed": _crashes,
     "leaky_errors": _leaks,
+    "token_urls_fetched": _fetches_token_urls,
+    "jwks_fail_open": _fails_open,
+    "jwks_redirect_followed": _follows_redirect,
+    "revoked_key_kept": _keeps_revoked,
+    "jwks_fetch_per_kid": _fetches_per_kid,
+    "key_use_ignored": _uses_enc_key,
+    "jti_prototype_names": lambda h, s: (
+        lambda token: _accepted(h, s, token) and _accepted(h, s, token)
+    )(h.assertion(jti="constructor")),
+    "jti_store_bounded": _bounded_store,
+    "lifetime_needs_iat": lambda h, s: _accepted(
+        h, s, h.assertion(exp=int(time.time()) + 86400, iat=DELETE)
+    ),
+    "token_exp_from_assertion": _token_follows_assertion,
+    "operation_without_token": _operation_bare,
+    "logout_not_enforced": _logout_kept,
+    "errors_reflect_input": _reflects,
+    "stall_on_many_segments": _stalls,
+    "own_tokens_accepted": _own_token,
 }
 
 

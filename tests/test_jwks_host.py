@@ -181,6 +181,7 @@ def test_misuse_raises(host: JwksHost) -> None:
         "html",
         "keys_not_array",
         "empty",
+        "timeout",
     }
 
 

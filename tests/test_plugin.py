@@ -89,6 +89,7 @@ def test_a_selected_category_runs_and_writes_results_and_junit(
     assert sorted(names) == sorted(ids)
     assert result.ret == 0
     assert "verdict: conformant" in result.stdout.str()
+    assert data["run"]["runner"] == "pytest"  # the report names --conformance-strict
 
 
 @pytest.mark.slow
@@ -104,7 +105,7 @@ def test_a_flawed_emulator_fails_the_run_with_a_one_screen_message(
     message = failed[0]["failure"]
     for part in ("A correct endpoint:", "This endpoint:", "Why it matters:", "Reproduce:", "curl "):
         assert part in message
-    assert "[redacted]" in message
+    assert "Bearer $SESSION_TOKEN" in message  # the bearer is a placeholder, never the token
 
 
 @pytest.mark.slow
@@ -160,3 +161,17 @@ def test_a_selection_that_matches_nothing_exits_2_with_one_line(
     assert "Traceback" not in text and "INTERNALERROR" not in text
     assert "skipped" not in text  # not a green "1 skipped" run
     assert not (tmp_path / "results.json").exists()
+
+
+def test_the_rerun_line_speaks_the_language_of_the_command_that_ran() -> None:
+    from conformance.plugin import RunOptions
+
+    options = RunOptions(config="t.toml", strict=True, flaws=("exp_not_checked",), seed=7)
+    assert options.rerun_line("claims.property.oracle", cli=True) == (
+        "conformance run --id 'claims.property.oracle' --config 't.toml' "
+        "--flaw exp_not_checked --strict -- --hypothesis-seed=7"
+    )
+    assert options.rerun_line("time.exp.past_5min") == (
+        "pytest --pyargs conformance.suite --conformance-id 'time.exp.past_5min' "
+        "--conformance-config 't.toml' --conformance-flaw exp_not_checked --conformance-strict"
+    )

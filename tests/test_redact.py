@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from conformance._redact import (
     cut_signature,
     cut_signatures,
@@ -91,3 +93,78 @@ def test_a_token_glued_behind_lookalikes_is_still_cut() -> None:
         cut = cut_signatures(text)
         assert "c2lnbmF0dXJlLWJ5dGVz" not in cut, text
         assert cut.endswith("[signature cut: 20 chars]")
+
+
+def test_only_a_jose_header_makes_a_candidate_a_token() -> None:
+    # shaped like a JWS, and even starting like base64url of "{", but not a JOSE header
+    for text in (
+        "ewxx.keys.abcdefghijkl",
+        "e0_layout.case_id.more_than_eight",
+        "header.jwk.es256_attacker_kid",
+        f"{b64url_encode(b'{}')}.{b64url_encode(b'{}')}.c2lnbmF0dXJlLWJ5dGVz",
+        f"{b64url_encode(b'[1]')}.e30.c2lnbmF0dXJlLWJ5dGVz",
+    ):
+        assert cut_signatures(text) == text, text
+    header = b64url_encode(b'{"typ":"JWT","alg":"none"}')
+    jose = f"{header}.e30.c2lnbmF0dXJlLWJ5dGVz"
+    assert cut_signatures(jose).endswith(".e30.[signature cut: 20 chars]")
+
+
+def test_a_token_behind_several_dotted_lookalikes_is_cut() -> None:
+    token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJlLWJ5dGVz"
+    text = f"see header.kid.sql_union.{token} and algorithms.none.lowercase.empty_signature"
+    cut = cut_signatures(text)
+    assert "c2lnbmF0dXJlLWJ5dGVz" not in cut
+    assert cut.endswith("and algorithms.none.lowercase.empty_signature")
+    assert "header.kid.sql_union.eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.[signature cut" in cut
+
+
+def test_a_long_run_without_dots_is_scanned_in_linear_time() -> None:
+    # a quadratic scan of 2 MB would take minutes; one pass takes milliseconds
+    text = "e" + "w" * 2_000_000 + ". " + "a.b"
+    assert cut_signatures(text) == text
+
+
+def test_tokens_in_a_successful_json_answer_are_cut_by_structure() -> None:
+    from conformance.targets._evidence import recorded
+
+    opaque = "opaque-refresh-0d1e2f3a4b5c6d7e"
+    body = json.dumps(
+        {"access_token": "at-9f8e7d6c5b4a39281706", "nested": {"refresh_token": opaque}}
+    )
+    exchange = recorded(
+        label="attempt",
+        method="POST",
+        url="http://127.0.0.1:1/token",
+        request_headers={},
+        request_body="",
+        status=200,
+        response_headers={"content-type": "application/json"},
+        response_body=body,
+        latency_ms=1.0,
+        assertion=None,
+        issued=None,
+    )
+    assert opaque not in exchange.response_body
+    assert "at-9f8e7d6c5b4a39281706" not in exchange.response_body
+    assert scrub(f"echo: {opaque}") == f"echo: [redacted: {len(opaque)} chars]"
+
+
+def test_a_refusal_body_is_not_taken_for_credentials() -> None:
+    from conformance.targets._evidence import recorded
+
+    body = json.dumps({"error": "invalid_grant", "token": "not-a-credential-just-an-echo-1"})
+    exchange = recorded(
+        label="attempt",
+        method="POST",
+        url="http://127.0.0.1:1/token",
+        request_headers={},
+        request_body="",
+        status=400,
+        response_headers={},
+        response_body=body,
+        latency_ms=1.0,
+        assertion=None,
+        issued=None,
+    )
+    assert "not-a-credential-just-an-echo-1" in exchange.response_body

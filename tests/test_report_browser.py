@@ -85,6 +85,8 @@ def test_screenshot_is_not_blank(page: Path, tmp_path: Path) -> None:
 def test_rendered_dom_has_verdict_and_matrix(page: Path, tmp_path: Path) -> None:
     dom = _chromium(["--dump-dom", page.as_uri()], tmp_path / "p").stdout.decode("utf-8")
     assert "Not conformant: 3 failures, of which 1 critical" in dom
+    # findings first: the summary's table comes before any picture
+    assert dom.index('id="summary"') < dom.index("<img") < dom.index('id="findings"')
     matrix = re.search(r"<img\b[^>]*\balt=\"Verdicts by category\"[^>]*>", dom)
     assert matrix is not None
     assert 'src="data:image/png;base64,iVBORw0KGgo' in matrix.group()

@@ -5,6 +5,7 @@ Starts Jupyter kernels (slow); each module-scoped fixture renders once.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from html.parser import HTMLParser
@@ -16,6 +17,7 @@ import pytest
 from factories import HUGE_BODY_CHARS, make_results, with_verdicts, write_results
 
 from conformance._exceptions import ConfigError
+from conformance.findings import findings
 from conformance.report import ReportPaths, ReportRenderError, render_report
 from conformance.report import render as render_module
 from conformance.report.render import inject_parameters
@@ -35,6 +37,7 @@ class _RefCollector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.refs: list[str] = []
+        self.links: list[str] = []  # <a href>: followed only when the reader clicks
         self._in_style = False
 
     def _css(self, text: str) -> None:
@@ -42,7 +45,9 @@ class _RefCollector(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
-            if name in _URL_ATTRIBUTES:
+            if tag == "a" and name == "href":
+                self.links.append(value or "")
+            elif name in _URL_ATTRIBUTES:
                 self.refs.append(value or "")
             elif name == "style" and value:
                 self._css(value)
@@ -57,12 +62,21 @@ class _RefCollector(HTMLParser):
 
 
 def external_refs(page: str) -> list[str]:
-    """Every reference the browser would follow in ``page`` that is not an inline data:
-    URI or a #fragment (text that merely looks like an attribute is not a reference)."""
+    """Every reference the browser would load in ``page`` that is not an inline data:
+    URI or a #fragment (text that merely looks like an attribute is not a reference);
+    links (``<a href>``) are :func:`external_links`."""
     collector = _RefCollector()
     collector.feed(page)
     collector.close()
     return [r for r in collector.refs if not (r.startswith("data:") or r.startswith("#"))]
+
+
+def external_links(page: str) -> list[str]:
+    """The ``<a href>`` of ``page`` that leave it (not a #fragment)."""
+    collector = _RefCollector()
+    collector.feed(page)
+    collector.close()
+    return [r for r in collector.links if not r.startswith("#")]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +85,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[ReportPaths, dic
     # A secret in the renderer's environment (the kernel inherits it) must not leak.
     mp.setenv("CONFORMANCE_DYNAMIC_API_TOKEN", SENTINEL)
     base = tmp_path_factory.mktemp("render")
-    data = make_results(n_cases=40, failures=3, critical=1)
+    # warns=2: one of them (signature.case_0004) falls in a family with references
+    data = make_results(n_cases=40, failures=3, critical=1, warns=2)
     old = with_verdicts(data, {"envelope.case_0000": "pass", "replay.case_0006": "fail"})
     baseline = write_results(base / "old" / "results.json", old)
     results = write_results(base / "new" / "results.json", data)
@@ -114,6 +129,14 @@ def test_notebook_is_executed_with_injected_parameters(
     assert not [o for c in code for o in c.outputs if o.output_type in ("error", "stream")]
     images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) == 3
+    # papermill's contract: one cell tagged "parameters" holding the defaults
+    (params,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    namespace: dict[str, Any] = {}
+    exec(params.source, namespace)
+    assert namespace["SEND"] is False and namespace["CASE_ID"] is None
+    assert namespace["results_path"] == "results.json" and namespace["CONFIG"] is None
+    resend = next(c for c in code if "resend(" in c.source)
+    assert resend.outputs == [] and "if SEND:" in resend.source
 
 
 def test_html_has_verdict_pictures_and_sections(
@@ -123,10 +146,13 @@ def test_html_has_verdict_pictures_and_sections(
     assert "Not conformant: 3 failures, of which 1 critical" in page
     assert page.count('src="data:image/png;base64,') == 3
     assert 'alt="Verdicts by category"' in page
-    for anchor in ("failures", "attention", "cases", "facts", "changes"):
-        assert f'id="{anchor}"' in page
-    # Failures come first, the critical one on top.
-    failures = page[page.index('id="failures"') : page.index('id="attention"')]
+    anchors = ("summary", "findings", "attention", "run", "timing", "facts", "changes", "cases")
+    positions = [page.index(f'id="{anchor}"') for anchor in anchors]
+    assert positions == sorted(positions)  # findings first, the full case table last
+    # The summary names each finding; the cards follow, the critical one on top.
+    summary = page[page.index('id="summary"') : page.index('id="findings"')]
+    assert summary.count('<a href="#finding-') == len(findings(rendered[1]))
+    failures = page[page.index('id="findings"') : page.index('id="attention"')]
     assert failures.index("envelope.case_0000") < failures.index("claims.case_0001")
     assert "refuses it with a 4xx and issues no token" in failures
     assert "conformance/suite/test_catalog.py::test_case[envelope.case_0000]" in failures
@@ -151,6 +177,30 @@ def test_html_loads_nothing_from_the_network(
     assert "<script" not in page.lower()
     assert external_refs(page) == []
     assert "<link" not in page.lower()
+    # The only links that leave the page are the findings' references and CWE entries.
+    allowed = {u for f in findings(rendered[1]) for u in f.references}
+    allowed |= {
+        f"https://cwe.mitre.org/data/definitions/{c.removeprefix('CWE-')}.html"
+        for f in findings(rendered[1])
+        for c in f.cwe
+    }
+    links = external_links(page)
+    assert links and set(links) <= allowed
+
+
+def test_html_carries_a_content_security_policy(
+    rendered: tuple[ReportPaths, dict[str, Any]],
+) -> None:
+    page = rendered[0].html.read_text(encoding="utf-8")
+    head = page[: page.index("</head>")]
+    meta = re.search(r'<meta content="([^"]+)" http-equiv="Content-Security-Policy"/?>', head)
+    assert meta is not None, head[:500]
+    policy = {d.split()[0]: d.split()[1:] for d in html.unescape(meta.group(1)).split("; ")}
+    assert policy["default-src"] == ["'none'"]  # no script, no fetch, no frame, no font
+    assert policy["img-src"] == ["data:"] and policy["style-src"] == ["'unsafe-inline'"]
+    assert "script-src" not in policy
+    # no JupyterLab theme: the page's CSS is ours, a few KB
+    assert "--jp-layout-color0" not in page and len(head) < 12_000
 
 
 def test_external_refs_detector_finds_urls() -> None:
@@ -202,6 +252,10 @@ def test_many_cases_render(tmp_path: Path) -> None:
     assert "Not conformant: 25 failures, of which 5 critical; 3 errors" in page
     ids = {c["id"] for c in data["cases"]}
     assert all(f"<code>{case_id}</code>" in page for case_id in ids)
+    # The size budget (a size, not a time): a 1,000-case report under 600 KB.
+    size = paths.html.stat().st_size
+    print(f"1,000-case report: {size / 1000:.0f} KB")
+    assert size < 600_000
 
 
 def test_missing_results_raise_config_error_before_any_kernel(tmp_path: Path) -> None:

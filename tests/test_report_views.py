@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from factories import HOSTILE_BODY, make_results
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from conformance.findings import findings
 from conformance.report import figures, views
 from conformance.report._text import esc, plain, slug
 from conformance.report.render import clean_html
@@ -41,10 +44,14 @@ def test_esc_escapes_markup_and_quotes() -> None:
 
 def test_views_escape_every_hostile_value() -> None:
     data = make_results(hostile=True, errors=1)
+    found = findings(data)
     page = "".join(
         [
             views.headline(data),
-            views.failures(data),
+            views.summary(data, found),
+            views.finding_cards(data, found),
+            views.run_details(data),
+            views.timing(data),
             views.attention(data),
             views.case_table(data),
             views.facts(data),
@@ -67,13 +74,13 @@ def test_verdict_line_reads_the_summary() -> None:
     assert views.verdict_line(erred) == "Error: 0 failures; 2 errors"
 
 
-def test_failures_are_ordered_most_severe_first() -> None:
+def test_finding_cards_are_ordered_most_severe_first() -> None:
     data = make_results(failures=3, critical=1)
-    data["cases"].reverse()  # the view, not the input order, puts critical first
-    html = views.failures(data)
-    ids = re.findall(r'<div class="cr-case" id="case-([^"]+)"', html)
+    data["cases"].reverse()  # the grouping, not the input order, puts critical first
+    html = views.finding_cards(data, findings(data))
+    ids = re.findall(r'<details class="cr-variant" id="case-([^"]+)"', html)
     assert ids[0] == "envelope.case_0000"
-    assert len(ids) == 3
+    assert len(ids) == 4  # 3 failures and 1 warning: every failing case once
 
 
 def test_views_do_not_break_on_missing_fields() -> None:
@@ -85,24 +92,82 @@ def test_views_do_not_break_on_missing_fields() -> None:
         "cases": [{"id": "x", "verdict": "fail"}],
     }
     assert "Unknown verdict None" in views.headline(data)
-    assert 'id="case-x"' in views.failures(data)
+    # findings() reads validated results; a failing case no finding holds is still shown
+    assert 'id="case-x"' in views.finding_cards(data, [])
+    assert "<table" in views.run_details(data) and "No exchange" in views.timing(data)
     assert "No facts were measured" in views.facts(data)
 
 
 def test_figures_are_small_pngs_even_with_hostile_labels() -> None:
-    pictures = figures.all_figures(make_results(hostile=True))
-    assert [f.name for f in pictures] == ["matrix", "severity", "latency"]
+    data = make_results(hostile=True)
+    pictures = figures.all_figures(data, findings(data))
+    assert [f.name for f in pictures] == ["findings", "matrix", "severity"]
     for figure in pictures:
         assert figure.png.startswith(b"\x89PNG\r\n\x1a\n")
         assert 2_000 < len(figure.png) < 200_000
 
 
-def test_latency_figure_is_absent_without_latencies() -> None:
-    data = make_results()
-    for case in data["cases"]:
-        for exchange in case["exchanges"]:
-            exchange["latency_ms"] = None
-    assert figures.latency(data) is None
+def test_no_findings_picture_without_findings() -> None:
+    clean = make_results(failures=0, critical=0, warns=0, errors=0)
+    assert findings(clean) == []
+    assert [f.name for f in figures.all_figures(clean, [])] == ["matrix", "severity"]
+
+
+def _labels(by: str, data: dict[str, Any]) -> tuple[list[str], list[str], list[Any]]:
+    """The legend's entries, the texts drawn on the axes, and their boxes on the canvas."""
+    with figures.rc():
+        fig = figures.verdict_bars(data, by)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        (ax,) = fig.axes
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        texts = [t for t in ax.texts if t.get_text()]
+        boxes = [t.get_window_extent(renderer) for t in texts]
+        return legend, [t.get_text() for t in texts], boxes
+
+
+def test_both_bar_charts_share_one_legend_order() -> None:
+    data = make_results(n_cases=60, failures=4, critical=1, warns=3, skips=2, waived=1)
+    by_category, _, _ = _labels("category", data)
+    by_severity, _, _ = _labels("severity", data)
+    assert by_category == by_severity == ["fail", "warn", "waived", "skip", "pass"]
+    assert list(figures.STACK_ORDER) == ["fail", "error", "warn", "waived", "skip", "pass"]
+
+
+def test_every_count_is_on_the_bars_and_none_overlap() -> None:
+    # Small counts next to big ones: 1 fail, 1 warn, 1 skip against ~100 passes.
+    data = make_results(n_cases=400, failures=3, critical=1, warns=2, skips=3, waived=1)
+    for by in ("category", "severity"):
+        _, texts, boxes = _labels(by, data)
+        rows = data["summary"]["by_category" if by == "category" else "by_severity"]
+        written = " ".join(texts)
+        for counts in rows.values():
+            for verdict, n in counts.items():
+                if n:
+                    # inside its segment ("97") or after the bar ("fail 1 · skip 1")
+                    assert str(n) in written, (by, verdict, n)
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                assert not a.overlaps(b), (by, texts)
+
+
+def test_timing_table_has_percentiles_retries_and_waits() -> None:
+    data = make_results(n_cases=7, failures=0, critical=0, warns=0, skips=0, waived=0)
+    envelope = next(c for c in data["cases"] if c["category"] == "envelope")
+    envelope["exchanges"] = [
+        dict(envelope["exchanges"][0], latency_ms=float(v)) for v in (1, 2, 3, 4, 100)
+    ]
+    envelope["exchanges"][0]["retries"] = 2
+    envelope["exchanges"][1].update(status=None, error="timeout")
+    envelope["waited_ms"] = 2500.0
+    page = views.timing(data)
+    row = re.search(r"<tr><td>envelope</td>(.*?)</tr>", page)
+    assert row is not None
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1))
+    # cases, requests, retries, no answer, p50, p95, max (of the 4 answered), waits s
+    assert cells == ["1", "5", "2", "1", "3.0", "100", "100", "2.5"]
+    assert "<strong>all</strong>" in page
 
 
 def test_sanitiser_removes_what_is_not_allowed() -> None:
@@ -150,3 +215,95 @@ def test_a_gappy_run_says_which_critical_cases_did_not_run() -> None:
         "Conformant with gaps: 0 failures; 42 of 50 critical cases did not run"
     )
     assert "Gap: 42 of 50 critical cases did not run" in headline(data)
+
+
+def _variants(data: dict[str, Any], n: int) -> None:
+    """Make ``n`` failing cases of ``data`` variants of one weakness (alg none)."""
+    failing = [c for c in data["cases"] if c["verdict"] == "fail"][:n]
+    for i, case in enumerate(failing):
+        case["id"] = f"algorithms.none.variant_{i}"
+        case["category"] = "algorithms"
+        case["rationale"] = "An endpoint that honours alg none accepts unsigned assertions."
+
+
+def test_one_card_per_finding_with_its_variants_folded_in() -> None:
+    data = make_results(n_cases=40, failures=4, critical=1, warns=0)
+    _variants(data, 3)
+    found = findings(data)
+    alg_none = next(f for f in found if len(f.case_ids) == 3)
+    page = views.finding_cards(data, found)
+    cards = page.split('<div class="cr-case cr-finding"')[1:]
+    assert len(cards) == len(found)
+    card = next(c for c in cards if alg_none.title in c)
+    assert card.count('<details class="cr-variant"') == 3
+    # the shared rationale once, not once per variant
+    assert card.count("honours alg none accepts unsigned") == 1
+    assert esc(alg_none.remediation) in card and esc(alg_none.impact) in card
+    for cwe in alg_none.cwe:
+        number = cwe.removeprefix("CWE-")
+        assert f'<a href="https://cwe.mitre.org/data/definitions/{number}.html">{cwe}</a>' in card
+    for url in alg_none.references:
+        assert f'<a href="{url}">' in card
+    assert all(f"<code>{i}</code>" in card for i in alg_none.case_ids)
+
+
+def test_the_summary_names_every_finding_with_its_impact() -> None:
+    data = make_results(n_cases=40, failures=4, critical=1, warns=1, errors=1)
+    found = findings(data)
+    page = views.summary(data, found)
+    assert f"Findings ({len(found)})" in page
+    for finding in found:
+        assert f'href="#finding-{finding.family}"' in page
+        assert esc(finding.title) in page and esc(finding.impact) in page
+    assert "No finding" in views.summary(data, [])
+
+
+def test_reference_links_are_http_only_and_escaped() -> None:
+    assert views._link('https://x.example/a"b<c>') == (
+        '<a href="https://x.example/a&quot;b&lt;c&gt;">https://x.example/a&quot;b&lt;c&gt;</a>'
+    )
+    assert views._link("javascript:alert(1)") == "javascript:alert(1)"
+    assert views._link("RFC 7519 §4.1") == "RFC 7519 §4.1"
+
+
+@pytest.mark.parametrize(
+    ("runner", "named", "not_named"),
+    [
+        ("cli", "--strict", "--conformance-strict"),
+        ("pytest", "--conformance-strict", None),
+    ],
+)
+def test_the_strict_option_is_named_as_the_run_was_started(
+    runner: str, named: str, not_named: str | None
+) -> None:
+    data = make_results(warns=2)
+    data["run"]["runner"] = runner
+    data["run"]["strict"] = True
+    page = views.attention(data) + views.run_details(data)
+    summary = views.summary(data, findings(data))
+    assert f"only in a strict run (<code>{named}</code>)" in summary
+    assert f"<code>{named}</code>" in page and f"strict ({named})" in page
+    if not_named:
+        assert not_named not in page
+
+
+def test_a_configured_target_shows_no_emulator_row() -> None:
+    data = make_results()
+    assert "Emulator flaws" in views.run_details(data)
+    data["run"]["target"].update(embedded=False, flaws=[])
+    assert "Emulator flaws" not in views.run_details(data)
+
+
+def test_pictures_are_small_palette_pngs_and_the_same_results_give_the_same_bytes() -> None:
+    import io
+
+    from PIL import Image
+
+    data = make_results(n_cases=200, failures=5, critical=2)
+    first = figures.all_figures(data, findings(data))
+    again = figures.all_figures(data, findings(data))
+    assert [f.png for f in first] == [f.png for f in again]
+    for figure in first:
+        with Image.open(io.BytesIO(figure.png)) as image:
+            assert image.mode == "P"  # a palette: a third of the RGBA bytes
+        assert len(figure.png) < 25_000

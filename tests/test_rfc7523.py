@@ -210,10 +210,17 @@ def test_mode_specific_cases_skip_with_the_reason(runtime: Runtime) -> None:
 
 
 def test_cases_needing_our_jwks_host_skip(runtime: Runtime) -> None:
-    # we do not serve a real target's keys: no rotation, no jku/x5u games
-    result = run_case(runtime, CASES["claims.url.iss"])
+    # no [jwks_host]: we do not serve this target's keys, so no rotation or revocation
+    result = run_case(runtime, CASES["keys.rotation.new_kid"])
     assert result.verdict == "skip"
     assert "jwks_host" in result.message
+
+
+def test_out_of_band_cases_run_on_a_loopback_target(runtime: Runtime) -> None:
+    # the listener starts by itself beside a loopback target: nothing fetched the URL
+    result = run_case(runtime, CASES["claims.url.iss"])
+    assert result.verdict == "pass", result.message
+    assert runtime.facts["oob_listener"]["value"].startswith("http://127.0.0.1:")
 
 
 def test_other_alg_without_a_registered_key_skips(runtime: Runtime) -> None:

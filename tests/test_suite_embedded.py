@@ -57,8 +57,12 @@ def test_clean_emulator_passes_every_case(clean: dict[str, Any]) -> None:
 def test_clean_run_skips_only_what_needs_a_numeric_subject(clean: dict[str, Any]) -> None:
     # Everything runs against the embedded target but the one case that needs a numeric
     # subject (user A's subject is not numeric, so that the Unicode cases can run).
+    # ... and the opt-in slow tier (replays spaced in time), off unless asked for.
     skipped = {c["id"]: c["message"] for c in clean["cases"] if c["verdict"] == "skip"}
-    assert skipped == {"claims.sub.type_numeric_of_subject": "the subject is not numeric"}
+    slow = {i for i, why in skipped.items() if "CONFORMANCE_SLOW_TIER" in why}
+    assert slow == {"replay.same_token.spaced_30s", "replay.same_token.spaced_90s"}
+    rest = {i: why for i, why in skipped.items() if i not in slow}
+    assert rest == {"claims.sub.type_numeric_of_subject": "the subject is not numeric"}
 
 
 def test_default_plan_is_large_and_covers_every_category(clean: dict[str, Any]) -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from conformance._exceptions import ConfigError
-from conformance._waivers import Waiver, Waivers, load_waivers
+from conformance._waivers import Waiver, Waivers, load_waivers, waiver_notes
+from conformance.report import views
 
 TODAY = dt.date(2026, 11, 15)
 
@@ -201,3 +205,101 @@ def test_bad_files(tmp_path: Path) -> None:
         load_waivers(write(tmp_path, "[[waivers]]\nid = 'a'\n"))
     with pytest.raises(ConfigError, match="must be an array of tables"):
         load_waivers(write(tmp_path, "waiver = 3\n"))
+
+
+# -- feedback: the waivers that need their owner, in the terminal and the report ---------
+
+
+def recorded(waivers: Waivers, verdicts: dict[str, str]) -> list[tuple[str, dict | None]]:
+    """What results.json records per case after the waivers are applied."""
+    return [(case, waivers.apply(case, v, today=TODAY)[1]) for case, v in verdicts.items()]
+
+
+def test_feedback_names_expired_stale_and_unused_waivers(waivers: Waivers) -> None:
+    verdicts = {
+        "claims.aud.wrong": "fail",  # expired waiver (2026-11-01)
+        "time.exp.past_inside_leeway": "pass",  # an active waiver on a passing case
+        "header.typ.refused.empty": "fail",  # active: no note
+        "claims.sub.missing": "fail",  # no waiver: no note
+    }
+    notes = waiver_notes(recorded(waivers, verdicts), ["tiem.exp.*"])
+    assert [(n.state, n.waiver, n.cases) for n in notes] == [
+        ("expired", "claims.aud.*", ("claims.aud.wrong",)),
+        ("stale", "time.exp.past_inside_leeway", ("time.exp.past_inside_leeway",)),
+        ("unused", "tiem.exp.*", ()),
+    ]
+    expired, stale, typo = (n.line() for n in notes)
+    assert "expired on 2026-11-01" in expired and "fails because it expired" in expired
+    assert "owner bob@example.com" in expired
+    assert "passes now; remove the waiver" in stale
+    assert "matches no case" in typo and "misspelt" in typo
+
+
+def test_feedback_groups_the_cases_of_one_glob(tmp_path: Path) -> None:
+    waivers = load_waivers(
+        write(
+            tmp_path, '[[waiver]]\nid = "time.*"\nreason = "r"\nowner = "o"\nexpires = 2026-01-01\n'
+        )
+    )
+    verdicts = {f"time.c{i}": "fail" for i in range(7)}
+    (note,) = waiver_notes(recorded(waivers, verdicts))
+    assert note.cases == tuple(verdicts)
+    assert note.line().count("time.c") == 5 and "(+2 more)" in note.line()
+
+
+def test_the_report_section_lists_the_same_notes(waivers: Waivers) -> None:
+    results = {
+        "run": {"unused_waivers": ["tiem.exp.*"]},
+        "cases": [
+            {"id": case, "waiver": waiver}
+            for case, waiver in recorded(
+                waivers, {"claims.aud.wrong": "fail", "time.exp.past_inside_leeway": "pass"}
+            )
+        ],
+    }
+    html = views.waiver_review(results)
+    assert "Waivers to review (3)" in html
+    for text in ("claims.aud.*", "2026-11-01", "bob@", "stale", "tiem.exp.*", "misspelt"):
+        assert text in html
+    assert views.waiver_review({"run": {}, "cases": []}) == ""
+
+
+@pytest.mark.slow
+def test_a_run_says_which_waivers_need_their_owner(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        [[waiver]]
+        id = "time.exp.past_5min"
+        reason = "r"
+        owner = "alice@example.com"
+        expires = 2020-01-31
+        [[waiver]]
+        id = "claims.sub.missing"
+        reason = "r"
+        owner = "bob@example.com"
+        expires = 2099-01-31
+        [[waiver]]
+        id = "tiem.exp.*"
+        reason = "r"
+        owner = "carol@example.com"
+        expires = 2099-01-31
+        """,
+    )
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "conformance", "run", "--no-report", "--flaw", "exp_not_checked",
+            "--id", "time.exp.past_5min", "--id", "claims.sub.missing",
+            "--waivers", str(path), "--report-dir", str(out),
+        ],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("waiver:")]
+    assert len(lines) == 3, proc.stdout
+    assert "time.exp.past_5min expired on 2020-01-31 (owner alice@example.com)" in lines[0]
+    assert "claims.sub.missing is stale (owner bob@example.com)" in lines[1]
+    assert "tiem.exp.* is unused" in lines[2]
+    results = json.loads((out / "results.json").read_text())
+    assert "Waivers to review (3)" in views.waiver_review(results)

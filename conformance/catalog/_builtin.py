@@ -10,15 +10,22 @@ from . import (
     encoding,
     envelope,
     errors,
+    exhaustion,
     header,
+    hygiene,
     issued,
     keys,
+    keys_lifecycle,
+    lifetime,
     profiles,
     properties,
+    purpose,
     replay,
+    replay_equivalence,
     rfc7523,
     scope,
     signature,
+    state_machine,
     subject,
     times,
 )
@@ -31,6 +38,7 @@ _MODULES = (
     algorithms,
     signature,
     keys,
+    keys_lifecycle,
     header,
     replay,
     subject,
@@ -40,6 +48,13 @@ _MODULES = (
     errors,
     rfc7523,
     properties,
+    # issue 14 (classes 4-9): new detection families, each in its own module
+    replay_equivalence,
+    lifetime,
+    state_machine,
+    exhaustion,
+    purpose,
+    hygiene,  # last: it judges every refusal recorded before it
 )
 
 

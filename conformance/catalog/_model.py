@@ -103,6 +103,7 @@ class CaseContext(Protocol):
     target: Target
     settings: Any  # conformance._settings.TargetSettings: issuer, audience, scopes, subjects
     properties: Any  # conformance._settings.PropertySettings: examples and seed of a run
+    refusals: Any  # conformance._hygiene.RefusalLog: the run's refusals, inspected as recorded
 
     @property
     def key(self) -> SigningKey:
@@ -161,6 +162,13 @@ class CaseContext(Protocol):
 
     def logout(self, session: Session) -> Exchange:
         """End ``session`` at the target (skips if unsupported)."""
+        ...
+
+    def step_up_check(
+        self, session: Session, scope: str, *, label: str = "step-up check"
+    ) -> Exchange:
+        """Ask the target whether ``scope`` still needs a step-up in ``session``
+        (Dynamic's ``stepUp/check``; skips on a target without the call)."""
         ...
 
     def token_jwks(self) -> Mapping[str, Any] | None:
@@ -226,6 +234,12 @@ class CaseContext(Protocol):
         """The running ``JwksHost`` (skips unless the target uses it)."""
         ...
 
+    @property
+    def listener(self) -> Any:
+        """The server planted URLs point at (a ``JwksHost``; skips when the target cannot
+        reach one)."""
+        ...
+
 
 #: A case's ``run``: returns the exchange to judge, or ``None`` when it judged itself.
 Recipe = Callable[[CaseContext], "Exchange | None"]
@@ -282,6 +296,11 @@ class Case:
     def skip_reason(self, profile: str) -> str | None:
         """Why the case does not apply under ``profile``, or ``None`` when it does."""
         return _by_profile(self.skip_by_profile, profile, None)
+
+    def _repr_html_(self) -> str:
+        from .._reprs import case_html  # lazy: only a notebook displaying a case needs it
+
+        return case_html(self)
 
 
 def profile_key(profile: str, mode: str | None = None) -> str:

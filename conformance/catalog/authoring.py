@@ -34,10 +34,9 @@ from __future__ import annotations
 import json
 import secrets
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -77,6 +76,7 @@ __all__ = [
     "Kind",
     "Level",
     "Mutation",
+    "Planted",
     "Recipe",
     "Severity",
     "after_refetch",
@@ -90,7 +90,9 @@ __all__ = [
     "jwks_path",
     "kty_for",
     "no_outbound_fetch",
+    "not_fetched",
     "other_scope",
+    "planted",
     "relabelled",
     "rewrite_claims",
     "scope_items",
@@ -240,14 +242,57 @@ def with_bearer(make: Callable[[CaseContext, Session], str]) -> Callable[[CaseCo
     return run
 
 
+#: A fetch made in the background lands a moment after the answer: wait this long.
+FETCH_GRACE_S = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class Planted:
+    """A path unique to one case on the listener, and the URLs under it that the case
+    plants in its token: a request to any of them can only come from that token."""
+
+    base: str  # the listener's base URL (its public URL when it has one)
+    path: str  # "/attacker/<hex>" or "/callback/<hex>"
+
+    def url(self, suffix: str = "") -> str:
+        return f"{self.base}{self.path}{suffix}"
+
+    @property
+    def jwks_url(self) -> str:
+        """The attacker's JWKS, served under this path."""
+        return self.url("/jwks.json")
+
+    @property
+    def cert_url(self) -> str:
+        """A self-signed certificate of the attacker's key, served under this path."""
+        return self.url("/cert.pem")
+
+
+def planted(ctx: CaseContext, prefix: str = "/attacker") -> Planted:
+    """A fresh :class:`Planted` path on the run's listener (skips without one)."""
+    listener = ctx.listener
+    return Planted(base=listener.base_url, path=listener.unique_path(prefix))
+
+
+def not_fetched(ctx: CaseContext, where: Planted) -> None:
+    """Fail, with the requests that came in as evidence (redacted), if anything fetched
+    a URL under ``where``; waits :data:`FETCH_GRACE_S` for a fetch made in the background."""
+    ctx.sleep(FETCH_GRACE_S)
+    fetched = ctx.listener.requests(where.path)
+    if fetched:
+        shown = "; ".join(r.describe() for r in fetched[:3])
+        more = f" (+{len(fetched) - 3} more)" if len(fetched) > 3 else ""
+        ctx.fail(
+            f"the target fetched the URL planted in the token {len(fetched)} time(s): {shown}{more}"
+        )
+
+
 def no_outbound_fetch(ctx: CaseContext, send: Callable[[str], Exchange]) -> Exchange:
-    """Run ``send(url)`` with a fresh URL on our host and fail if the target fetched it."""
-    host = ctx.jwks_host
-    path = f"/callback/{uuid.uuid4().hex}"
-    exchange = send(host.url(path))
-    ctx.sleep(0.3)  # a fetch made in the background lands a moment after the answer
-    fetched = host.requests(path)
-    ctx.check(not fetched, f"the target fetched our callback URL {len(fetched)} time(s)")
+    """Run ``send(url)`` with a fresh URL on the listener and fail if the target fetched
+    it (the request is the evidence)."""
+    where = planted(ctx, "/callback")
+    exchange = send(where.url())
+    not_fetched(ctx, where)
     return exchange
 
 

@@ -733,7 +733,7 @@ def _url_cases() -> list[Case]:
         "category": CATEGORY,
         "severity": Severity.HIGH,
         "anchors": ("B23",),
-        "needs": ("jwks_host", "attacker_host"),
+        "needs": ("attacker_host",),
         "rationale": (
             "A service that dereferences URLs found in claims (an issuer's discovery "
             "document, a callback) can be made to fetch attacker-chosen addresses: SSRF, and "

@@ -9,11 +9,11 @@ what the body discloses, and the charset of the message. The RFC 7523 error code
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from .._hygiene import LEAKS
 from .._redact import signature_segments
 from ..forge import compact
 from ..targets.base import NOT_REFUSALS
@@ -147,19 +147,7 @@ def _error_body(ctx: CaseContext, exchange: Exchange, token: str) -> None:
     )
 
 
-_LEAKS = (
-    (
-        re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+"),
-        "a Python stack trace",
-    ),
-    (re.compile(r"\bat [\w$.]+\([\w]+\.(?:java|kt|js|ts):\d+\)"), "a stack trace"),
-    (re.compile(r"-----BEGIN [A-Z ]+-----"), "PEM key material"),
-    (
-        re.compile(r"expected\W{0,3}\s*[A-Za-z0-9+/_=-]{16,}", re.IGNORECASE),
-        "an expected value (CVE-2019-7644)",
-    ),
-    (re.compile(r"<(?:class|module|function) '[\w.]+'>|\w+Error\("), "an exception repr"),
-)
+_LEAKS = LEAKS  # one list: the per-refusal check (_hygiene) uses the same
 
 
 def _public_material(ctx: CaseContext) -> list[str]:

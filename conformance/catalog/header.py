@@ -35,9 +35,12 @@ from .authoring import (
     CaseContext,
     Expect,
     Level,
+    Planted,
     Severity,
     case,
     claims_with,
+    not_fetched,
+    planted,
     signed,
     token_case,
     trusted_any,
@@ -50,6 +53,8 @@ __all__ = ["ATTACKER_PREFIX", "CASES", "CATEGORY", "NOT_APPLICABLE"]
 
 CATEGORY = "header"
 ATTACKER_PREFIX = "/attacker"
+#: The out-of-band cases need a listener the target can reach.
+OOB = ("attacker_host",)
 _BCP_INDIRECT = "RFC 8725bis §3.10"
 
 
@@ -69,15 +74,33 @@ def _attacker_signed(alg: str = "ES256", *, kid: str = "attacker", **extra: Any)
     return build
 
 
-def _no_attacker_fetch(build: Build) -> Callable[[CaseContext], Exchange]:
-    """Send ``build``'s token; fail if the target requested anything under /attacker."""
+#: A URL-valued header member: (the case's planted path, ctx) -> the member's value.
+PlantedValue = Callable[[CaseContext, Planted], Any]
+
+
+def _no_attacker_fetch(
+    kid: str = "attacker", alg: str = "ES256", **members: PlantedValue
+) -> Callable[[CaseContext], Exchange]:
+    """Send a token signed by the attacker whose header ``members`` point under a path
+    unique to this case on the listener; fail if the target requested anything there."""
 
     def run(ctx: CaseContext) -> Exchange:
-        host = ctx.jwks_host
-        before = len(host.requests(ATTACKER_PREFIX))
-        exchange = ctx.send(build(ctx))
-        fetched = len(host.requests(ATTACKER_PREFIX)) - before
-        ctx.check(fetched == 0, f"the target fetched the attacker's URL {fetched} time(s)")
+        where = planted(ctx, ATTACKER_PREFIX)
+        values = {name: value(ctx, where) for name, value in members.items()}
+        exchange = ctx.send(_attacker_signed(alg, kid=kid, **values)(ctx))
+        not_fetched(ctx, where)
+        return exchange
+
+    return run
+
+
+def _kid_url(make: Callable[[Planted], str]) -> Callable[[CaseContext], Exchange]:
+    """Send a token signed by the trusted key whose kid is ``make(planted path)``."""
+
+    def run(ctx: CaseContext) -> Exchange:
+        where = planted(ctx, ATTACKER_PREFIX)
+        exchange = ctx.send(signed(ctx, kid=make(where)))
+        not_fetched(ctx, where)
         return exchange
 
     return run
@@ -105,19 +128,31 @@ def _x5c(alg: str) -> Callable[[CaseContext], list[str]]:
     return chain
 
 
-def _jku_variant(shape: str) -> Callable[[CaseContext], str]:
-    """A jku that looks like the trusted JWKS host but lands on the attacker's JWKS."""
+def _jku_variant(shape: str) -> PlantedValue:
+    """A jku that looks like a trusted JWKS URL but lands on the case's attacker path."""
 
-    def url(ctx: CaseContext) -> str:
-        host = ctx.jwks_host
-        trusted, attacker = urlsplit(host.jwks_url), urlsplit(host.attacker_jwks_url)
+    def url(ctx: CaseContext, where: Planted) -> str:
+        base = urlsplit(where.base)
+        trusted = (
+            urlsplit(ctx.jwks_host.jwks_url).netloc
+            if "jwks_host" in ctx.settings.capabilities
+            else "trusted.conformance.test"
+        )
         if shape == "userinfo":
-            return f"{attacker.scheme}://{trusted.netloc}@{attacker.netloc}{attacker.path}"
+            return f"{base.scheme}://{trusted}@{base.netloc}{base.path}{where.path}/jwks.json"
         if shape == "dot_segments":
-            return f"{host.jwks_url}/..{attacker.path}"
-        return f"{host.jwks_url}?next={host.attacker_jwks_url}"
+            return f"{where.url('/trusted/jwks.json')}/../../jwks.json"
+        return f"{where.url('/trusted.json')}?next={where.jwks_url}"
 
     return url
+
+
+def _attacker_jwks(ctx: CaseContext, where: Planted) -> str:
+    return where.jwks_url
+
+
+def _attacker_cert(ctx: CaseContext, where: Planted) -> str:
+    return where.cert_url
 
 
 # --- kid injections -----------------------------------------------------------------------
@@ -200,25 +235,23 @@ def _kid_cases() -> list[Case]:
             "header.kid.attacker_url",
             "kid set to the attacker's JWKS URL is refused and never fetched",
             category=CATEGORY,
-            run=_no_attacker_fetch(lambda ctx: signed(ctx, kid=ctx.jwks_host.attacker_jwks_url)),
+            run=_kid_url(lambda where: where.jwks_url),
             severity=Severity.HIGH,
             rationale=_KID_WHY["G11"],
             references=_KID_REFS["G11"],
             anchors=("G11",),
-            needs=("jwks_host",),
+            needs=OOB,
         ),
         case(
             "header.kid.command_curl",
             "kid '| curl <attacker URL>' is refused and causes no request",
             category=CATEGORY,
-            run=_no_attacker_fetch(
-                lambda ctx: signed(ctx, kid=f"| curl {ctx.jwks_host.attacker_jwks_url}")
-            ),
+            run=_kid_url(lambda where: f"| curl {where.jwks_url}"),
             severity=Severity.HIGH,
             rationale=_KID_WHY["G10"],
             references=_KID_REFS["G10"],
             anchors=("G10",),
-            needs=("jwks_host",),
+            needs=OOB,
         ),
     ]
     return out
@@ -285,9 +318,9 @@ def _key_carrying_cases() -> list[Case]:
     ]
     url_cases = (
         ("jku.attacker_jwks", "a jku to the attacker's JWKS (attacker kid)", "G03", "attacker",
-         {"jku": lambda ctx: ctx.jwks_host.attacker_jwks_url}),
+         {"jku": _attacker_jwks}),
         ("jku.attacker_jwks_trusted_kid", "a jku to the attacker's JWKS (trusted kid)", "G03",
-         "trusted", {"jku": lambda ctx: ctx.jwks_host.attacker_jwks_url}),
+         "trusted", {"jku": _attacker_jwks}),
         ("jku.userinfo_bypass", "a jku 'trusted-host@attacker-host'", "G04", "attacker",
          {"jku": _jku_variant("userinfo")}),
         ("jku.dot_segments", "a jku under the trusted URL with ../ to the attacker's", "G04",
@@ -295,14 +328,17 @@ def _key_carrying_cases() -> list[Case]:
         ("jku.query_redirect", "a jku of the trusted URL with the attacker's in its query",
          "G04", "attacker", {"jku": _jku_variant("query")}),
         ("x5u.attacker_cert", "an x5u to the attacker's certificate", "G05", "attacker",
-         {"x5u": lambda ctx: ctx.jwks_host.attacker_cert_url}),
+         {"x5u": _attacker_cert}),
+        ("jwk.x5u_member", "an embedded jwk whose x5u names the attacker's certificate",
+         "G05", "attacker",
+         {"jwk": lambda ctx, where: {**_public_jwk(ctx), "x5u": where.cert_url}}),
     )  # fmt: skip
     out += [
         case(
             f"header.{name}",
             f"A token signed by the attacker with {what} is refused and nothing is fetched",
             category=CATEGORY,
-            run=_no_attacker_fetch(_attacker_signed(kid=kid, **members)),
+            run=_no_attacker_fetch(kid=kid, **members),
             severity=Severity.CRITICAL,
             rationale=(
                 "Keys must come from the configured JWKS only. Following a URL in the token "
@@ -314,7 +350,7 @@ def _key_carrying_cases() -> list[Case]:
                 _BCP_INDIRECT,
             ),
             anchors=(row,),
-            needs=("jwks_host",),
+            needs=OOB,
         )
         for name, what, row, kid, members in url_cases
     ]

@@ -65,7 +65,16 @@ __all__ = [
 CATEGORY = "keys"
 JWKS = ("jwks_host",)
 #: The JWKS host's failure modes (``conformance._jwks_host.FAILURE_MODES``; a test pins it).
-FAILURE_MODES = ("500", "slow", "oversized", "invalid_json", "html", "keys_not_array", "empty")
+FAILURE_MODES = (
+    "500",
+    "slow",
+    "oversized",
+    "invalid_json",
+    "html",
+    "keys_not_array",
+    "empty",
+    "timeout",
+)
 #: At most this many JWKS fetches for a burst of random kids (one per refetch interval).
 FLOOD_KIDS = 20
 FLOOD_MAX_FETCHES = 3
@@ -305,6 +314,12 @@ def _flood(ctx: CaseContext) -> Exchange:
         ctx.check(not last.accepted, "a token with a random kid was accepted")
     fetches = host.fetch_count(path) - before
     ctx.fact("jwks_fetches_for_random_kid_flood", fetches)
+    ctx.fact(
+        "jwks_fetches_per_unknown_kid",
+        round(fetches / FLOOD_KIDS, 2),
+        f"{fetches} JWKS fetches for {FLOOD_KIDS} tokens with random kids sent back to back "
+        "(1.0: one fetch each, an amplifier)",
+    )
     ctx.check(
         fetches <= FLOOD_MAX_FETCHES,
         f"{FLOOD_KIDS} random kids caused {fetches} JWKS fetches (at most {FLOOD_MAX_FETCHES})",

@@ -55,6 +55,8 @@ _FAR_FUTURE = (
     "time.lifetime.over_max",
     "time.iat.past_1week",
     "time.iat.past_over_max",
+    "time.lifetime.no_iat_*",
+    "time.lifetime.nbf_no_iat_*",
 )
 _EXP_FAR_AHEAD = (  # exp values that are far-future instants, not malformed ones
     "time.exp.milliseconds",
@@ -177,6 +179,12 @@ POLICY: Mapping[str, tuple[str, ...]] = {
     "jti_replay": (*_REPLAY, "claims.rfc7523.jti_reuse"),
     "max_lifetime": (*_FAR_FUTURE, *_EXP_FAR_AHEAD),
     "typ": ("header.typ.refused.*",),
+    # RFC 10070 client authentication: aud is the issuer as one string, explicit typing
+    "client_auth_jwt": (
+        "claims.rfc7523.aud_issuer_*",
+        "claims.rfc7523.aud_token_url_under_issuer_rule",
+        "header.rfc7523.typ_client_authentication_as_grant",
+    ),
 }
 #: the values of a ``[target.policy]`` key: "required" promotes, "recommended" (the
 #: default) leaves the catalog's level

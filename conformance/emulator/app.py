@@ -20,12 +20,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._exceptions import ConfigError
 from .config import EmulatorConfig
+from .requestlog import LOG_ENV, RequestLog, open_log
 from .service import Emulator, Reply
 from .tokens import public_jwk
 from .validation import Rejected
@@ -94,11 +95,13 @@ def create_app(
     *,
     clock: Callable[[], float] = time.time,
     jwks_transport: Any = None,
+    request_log: Callable[[str], None] | None = None,
 ) -> Starlette:
     """The emulator as an ASGI app. ``app.state.emulator`` is its :class:`Emulator`.
 
     ``clock`` (epoch seconds) is for tests; ``jwks_transport`` is an httpx transport for
-    JWKS fetches (tests). Raises ConfigError for a bad config, OSError for a bad state dir.
+    JWKS fetches (tests); ``request_log`` receives one line per request (``requestlog``).
+    Raises ConfigError for a bad config, OSError for a bad state dir.
     """
     emulator = Emulator(config, clock=clock, jwks_transport=jwks_transport)
     limit = config.max_body_bytes
@@ -107,11 +110,15 @@ def create_app(
         handler: Callable[[Request, bytes], Reply], *, read_body: bool = True
     ) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
+            body = b""
             try:
                 body = await _read_body(request, limit) if read_body else b""
                 call = functools.partial(handler, request, body)
                 return _reply(await anyio.to_thread.run_sync(call))
             except Rejected as rejected:
+                page = emulator.reflecting_page(rejected, body)
+                if page is not None:  # the errors_reflect_input flaw
+                    return HTMLResponse(page, status_code=rejected.status)
                 return JSONResponse(
                     {"error": emulator.error_text(rejected)}, status_code=rejected.status
                 )
@@ -181,7 +188,10 @@ def create_app(
 
     app = Starlette(
         routes=[Mount(BASE_PATH, routes=routes)],
-        middleware=[Middleware(_LastResort, crash=config.has("server_error_on_malformed"))],
+        middleware=[
+            *([Middleware(RequestLog, write=request_log)] if request_log else []),
+            Middleware(_LastResort, crash=config.has("server_error_on_malformed")),
+        ],
         exception_handlers={HTTPException: http_error},
     )
     app.state.emulator = emulator
@@ -199,4 +209,5 @@ def app_from_env() -> Starlette:
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise ConfigError(f"set {CONFIG_ENV} to the emulator's config file")
-    return create_app(EmulatorConfig.from_toml(path))
+    log = os.environ.get(LOG_ENV)
+    return create_app(EmulatorConfig.from_toml(path), request_log=open_log(log) if log else None)

@@ -122,10 +122,102 @@ _ALL = (
         "<signature>' (CVE-2019-7644) and exception reprs",
         ("M03",),
     ),
+    # -- issue 14, classes 4-9 (branch detb) --
+    Flaw(
+        "jti_prototype_names",
+        "jti values named like a JavaScript Object.prototype member (__proto__, constructor, "
+        "toString, hasOwnProperty...) are never recorded: a plain-object replay store",
+        ("H01",),
+    ),
+    Flaw(
+        "jti_store_bounded",
+        "the jti store keeps only the 64 newest jtis (a bounded cache): an assertion "
+        "replayed after enough other assertions is accepted again",
+        ("H01",),
+    ),
+    Flaw(
+        "lifetime_needs_iat",
+        "the maximum assertion lifetime is enforced as exp - iat only: without iat, any "
+        "exp is accepted",
+        ("C17",),
+    ),
+    Flaw(
+        "token_exp_from_assertion",
+        "the elevated token's exp is copied from the assertion's exp, so a long-lived "
+        "assertion buys a long-lived token",
+        ("L04",),
+    ),
+    Flaw(
+        "operation_without_token",
+        "the sensitive operation checks the elevated token only when the header is present: "
+        "without it, the session alone is enough",
+        ("L06",),
+    ),
+    Flaw(
+        "logout_not_enforced",
+        "logout answers 204 but the session stays valid",
+        ("A03",),
+    ),
+    Flaw(
+        "errors_reflect_input",
+        "refusals are HTML pages that quote the assertion's kid and sub unescaped",
+        ("M03",),
+    ),
+    Flaw(
+        "stall_on_many_segments",
+        "a token with many '.' separators is re-split in a quadratic loop: a multi-second "
+        "stall before the refusal",
+        ("K13",),
+    ),
+    Flaw(
+        "own_tokens_accepted",
+        "the verify call also accepts JWTs signed by the service's own token key (its session "
+        "and elevated tokens) as assertions",
+        ("B21",),
+    ),
+)
+
+#: The out-of-band and key-life-cycle flaws (issue 13): what a target does outside the
+#: HTTP answer — fetching URLs from the token, and how it caches and fetches its JWKS.
+_OUT_OF_BAND = (
+    Flaw(
+        "token_urls_fetched",
+        "every http(s) URL in the token (jku, x5u, kid, an embedded jwk's members, claim "
+        "values) is fetched while the token is checked (SSRF), though keys still come from "
+        "the configured JWKS",
+        ("B23", "G03", "G04", "G05", "G10", "G11"),
+    ),
+    Flaw(
+        "jwks_fail_open",
+        "when the JWKS cannot be fetched (5xx, timeout, bad JSON, too large), the signature "
+        "check is skipped: fail open during an outage",
+        ("F17",),
+    ),
+    Flaw(
+        "jwks_redirect_followed",
+        "the JWKS fetch follows redirects to any origin or address, and trusts what it finds",
+        ("F17",),
+    ),
+    Flaw(
+        "revoked_key_kept",
+        "a key once fetched stays trusted forever: removing it from the JWKS revokes nothing",
+        ("F16",),
+    ),
+    Flaw(
+        "jwks_fetch_per_kid",
+        "every unknown kid triggers its own JWKS fetch (no refetch interval): a flood of "
+        "random kids is a flood of fetches",
+        ("F18",),
+    ),
+    Flaw(
+        "key_use_ignored",
+        "a JWK's use and key_ops are ignored: an encryption key verifies signatures",
+        ("F08",),
+    ),
 )
 
 #: Every flaw by name, in a stable order.
-FLAWS: Mapping[str, Flaw] = MappingProxyType({flaw.name: flaw for flaw in _ALL})
+FLAWS: Mapping[str, Flaw] = MappingProxyType({flaw.name: flaw for flaw in (*_ALL, *_OUT_OF_BAND)})
 
 
 def check_flaws(names: Iterable[str]) -> frozenset[str]:

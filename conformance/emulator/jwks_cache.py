@@ -10,6 +10,7 @@ members, ``use`` other than ``sig``, ``key_ops`` without ``verify``, RSA under 2
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -50,8 +51,9 @@ class _Entry:
     attempted_at: float
 
 
-def parse_jwk(jwk: Any) -> PublishedKey | None:
-    """A usable public key from one JWK, or ``None`` when it must not be used."""
+def parse_jwk(jwk: Any, *, check_use: bool = True) -> PublishedKey | None:
+    """A usable public key from one JWK, or ``None`` when it must not be used.
+    ``check_use=False`` is the ``key_use_ignored`` flaw."""
     if not isinstance(jwk, dict):
         return None
     kty = jwk.get("kty")
@@ -59,10 +61,12 @@ def parse_jwk(jwk: Any) -> PublishedKey | None:
         return None
     if any(name in jwk for name in _PRIVATE_MEMBERS):
         return None
-    if "use" in jwk and jwk["use"] != "sig":
+    if check_use and "use" in jwk and jwk["use"] != "sig":
         return None
-    if "key_ops" in jwk and (
-        not isinstance(jwk["key_ops"], list) or "verify" not in jwk["key_ops"]
+    if (
+        check_use
+        and "key_ops" in jwk
+        and (not isinstance(jwk["key_ops"], list) or "verify" not in jwk["key_ops"])
     ):
         return None
     kid, alg, crv = jwk.get("kid"), jwk.get("alg"), jwk.get("crv")
@@ -86,7 +90,7 @@ def parse_jwk(jwk: Any) -> PublishedKey | None:
     return PublishedKey(kid=kid, kty=kty, crv=crv, alg=alg, key=key, jwk=dict(jwk))
 
 
-def parse_jwks(body: bytes) -> tuple[PublishedKey, ...]:
+def parse_jwks(body: bytes, *, check_use: bool = True) -> tuple[PublishedKey, ...]:
     """The usable keys of a JWKS document; raises JwksUnavailable if it is not one."""
     try:
         doc = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
@@ -94,7 +98,7 @@ def parse_jwks(body: bytes) -> tuple[PublishedKey, ...]:
         raise JwksUnavailable(f"JWKS is not JSON: {type(exc).__name__}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
         raise JwksUnavailable("JWKS has no 'keys' array")
-    parsed = (parse_jwk(jwk) for jwk in doc["keys"])
+    parsed = (parse_jwk(jwk, check_use=check_use) for jwk in doc["keys"])
     return tuple(key for key in parsed if key is not None)
 
 
@@ -117,7 +121,12 @@ def _no_constant(name: str) -> Any:
 
 
 class JwksCache:
-    """Thread-safe JWKS cache keyed by URL. ``fetches`` counts HTTP fetches per URL."""
+    """Thread-safe JWKS cache keyed by URL. ``fetches`` counts HTTP fetches per URL.
+
+    ``flaws`` (names from ``flaws.py``) break it on purpose: ``jwks_fetch_per_kid`` (no
+    refetch interval), ``revoked_key_kept`` (keys are never forgotten),
+    ``jwks_redirect_followed`` (redirects are followed anywhere), ``key_use_ignored``.
+    """
 
     def __init__(
         self,
@@ -128,6 +137,7 @@ class JwksCache:
         max_bytes: int = 65536,
         clock: Callable[[], float] = time.monotonic,
         transport: Any = None,
+        flaws: frozenset[str] = frozenset(),
     ) -> None:
         self._ttl = ttl_s
         self._min_refetch = min_refetch_s
@@ -135,6 +145,9 @@ class JwksCache:
         self._max_bytes = max_bytes
         self._clock = clock
         self._transport = transport
+        self._flaws = flaws
+        if "jwks_fetch_per_kid" in flaws:
+            self._min_refetch = 0.0
         self._entries: dict[str, _Entry] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -166,7 +179,7 @@ class JwksCache:
                 raise JwksUnavailable("JWKS fetch failed recently")
             try:
                 body = self._fetch(url)
-                keys = parse_jwks(body)
+                keys = parse_jwks(body, check_use="key_use_ignored" not in self._flaws)
             except JwksUnavailable:
                 if (
                     entry is not None
@@ -177,19 +190,32 @@ class JwksCache:
                 else:
                     self._entries[url] = _Entry(keys=None, fetched_at=0.0, attempted_at=now)
                 raise
+            if "revoked_key_kept" in self._flaws and entry is not None and entry.keys:
+                fresh = {key.kid for key in keys}
+                keys = keys + tuple(key for key in entry.keys if key.kid not in fresh)
             self._entries[url] = _Entry(keys=keys, fetched_at=now, attempted_at=now)
             self._named[url] = named_kids(body)
             return keys
+
+    def touch(self, url: str) -> None:
+        """GET ``url`` and discard the answer, whatever it is (the ``token_urls_fetched``
+        flaw: a service that dereferences URLs it finds in a token)."""
+        with contextlib.suppress(JwksUnavailable):
+            self._fetch(url, count=False)
 
     def named(self, url: str) -> frozenset[str]:
         """Every kid the last good copy of ``url`` named, usable key or not."""
         return self._named.get(url, frozenset())
 
-    def _fetch(self, url: str) -> bytes:
-        self.fetches[url] = self.fetches.get(url, 0) + 1
+    def _fetch(self, url: str, *, count: bool = True) -> bytes:
+        if count:
+            self.fetches[url] = self.fetches.get(url, 0) + 1
         if self._client is None:
             self._client = _http.client(
-                timeout_s=self._timeout, max_connections=4, transport=self._transport
+                timeout_s=self._timeout,
+                max_connections=4,
+                transport=self._transport,
+                follow_redirects="jwks_redirect_followed" in self._flaws,
             )
         deadline = time.monotonic() + self._timeout
         body = bytearray()

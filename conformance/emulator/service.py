@@ -7,6 +7,7 @@ runs them in a worker thread.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import time
@@ -32,6 +33,26 @@ Reply = tuple[int, dict[str, Any] | None]
 LONG_LIVED_S = 30 * 86400.0
 #: How long the ``jti_race`` flaw pauses between its check and its set.
 RACE_PAUSE_S = 0.2
+#: How long the ``stall_on_many_segments`` flaw stalls, and from how many dots.
+STALL_S = 3.0
+STALL_DOTS = 64
+#: How many jtis the ``jti_store_bounded`` flaw keeps.
+BOUNDED_JTIS = 64
+#: Names a plain JavaScript object already "has" (``jti_prototype_names``).
+PROTOTYPE_NAMES = frozenset(
+    {
+        "__proto__",
+        "constructor",
+        "toString",
+        "hasOwnProperty",
+        "valueOf",
+        "isPrototypeOf",
+        "propertyIsEnumerable",
+        "toLocaleString",
+        "__defineGetter__",
+        "__lookupGetter__",
+    }
+)
 #: Expired jtis and elevated tokens are deleted every this many successful verifies.
 PURGE_EVERY = 256
 _USER_NS = uuid.UUID("6f1d4c2e-8a57-4c1b-9d0e-5b3a7c2f9e10")
@@ -61,6 +82,7 @@ class Emulator:
             timeout_s=config.jwks_timeout_s,
             max_bytes=config.jwks_max_bytes,
             transport=jwks_transport,
+            flaws=config.flaws,
         )
         self.validator = Validator(config, self.jwks)
         self._fragile = config.has("server_error_on_malformed")
@@ -75,6 +97,23 @@ class Emulator:
         if self.config.has("leaky_errors") and rejected.leak:
             return f"{rejected.message}: {rejected.leak}"
         return rejected.message
+
+    def reflecting_page(self, rejected: Rejected, body: bytes) -> str | None:
+        """The ``errors_reflect_input`` flaw: an HTML error page quoting the assertion's
+        ``kid`` and ``sub`` as they came (``None`` when the flaw is off)."""
+        if not self.config.has("errors_reflect_input"):
+            return None
+        quoted: list[str] = []
+        try:
+            token = json.loads(body).get("jwt", "")
+            head, payload = str(token).split(".")[:2]
+            for segment, name in ((head, "kid"), (payload, "sub")):
+                raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+                quoted.append(f"{name}={json.loads(raw).get(name)}")
+        except (ValueError, AttributeError, TypeError):
+            pass  # nothing to quote
+        text = f"{rejected.message} {' '.join(quoted)}"
+        return f"<html><body><h1>Error</h1><p>{text}</p></body></html>"
 
     # -- request parts --------------------------------------------------------------------
 
@@ -100,6 +139,9 @@ class Emulator:
     def _token_member(self, body: bytes) -> Decoded:
         parsed = self._body(body)
         token = parsed.get("jwt")
+        many = isinstance(token, str) and token.count(".") > STALL_DOTS
+        if many and self.config.has("stall_on_many_segments"):
+            time.sleep(STALL_S)  # the quadratic re-split of a careless parser
         if self._fragile:
             return decode_compact_fragile(token)
         if not isinstance(token, str) or not token:
@@ -188,6 +230,10 @@ class Emulator:
         decoded = self._token_member(body)
         now = self.clock()
         validator, has = self.validator, self.config.has
+        if has("own_tokens_accepted"):
+            own = self._own_token(body, now)
+            if own is not None:
+                return self._issue(env, session, own, base_url=base_url, now=now, exp=None)
         if has("jti_burned_by_rejects"):
             early = decoded.claims.get("jti")
             if isinstance(early, str) and early:
@@ -204,7 +250,9 @@ class Emulator:
             )
             if not same:
                 raise Rejected("subject does not match the session", status=403)
-        if grant.jti is not None and not has("jti_burned_by_rejects"):
+        if has("jti_prototype_names") and grant.jti in PROTOTYPE_NAMES:
+            pass  # a plain-object store: these names are "there" yet never stored
+        elif grant.jti is not None and not has("jti_burned_by_rejects"):
             if has("jti_race"):
                 if self.store.jti_seen(env.id, grant.jti, now=now):
                     raise Rejected("assertion already used")
@@ -212,12 +260,47 @@ class Emulator:
                 self.store.put_jti(env.id, grant.jti, expires=grant.keep_until)
             elif not self.store.record_jti(env.id, grant.jti, expires=grant.keep_until, now=now):
                 raise Rejected("assertion already used")
+            if has("jti_store_bounded"):
+                self.store.keep_newest_jtis(env.id, BOUNDED_JTIS)
+        exp = decoded.claims.get("exp") if has("token_exp_from_assertion") else None
+        return self._issue(env, session, grant.scopes, base_url=base_url, now=now, exp=exp)
+
+    def _own_token(self, body: bytes, now: float) -> tuple[str, ...] | None:
+        """The ``own_tokens_accepted`` flaw: the scopes of one of our own tokens sent as
+        the assertion (a session token grants the first known scope), else ``None``."""
+        token = self._body(body).get("jwt")
+        if not isinstance(token, str):
+            return None
+        for typ in (ELEVATED_TYP, SESSION_TYP):
+            claims = self.issuer.verify(token, now=now, typ=typ)
+            if claims is not None:
+                scope = claims.get("scope")
+                if isinstance(scope, str) and scope:
+                    return tuple(scope.split(" "))
+                return (self.config.known_scopes[0],)
+        return None
+
+    def _issue(
+        self,
+        env: Environment,
+        session: SessionRow,
+        requested: tuple[str, ...],
+        *,
+        base_url: str,
+        now: float,
+        exp: Any,
+    ) -> Reply:
+        """Issue the elevated token for ``requested`` scopes (``exp``: the assertion's, for
+        the ``token_exp_from_assertion`` flaw)."""
+        has = self.config.has
         self._verifies += 1
         if self._verifies % PURGE_EVERY == 0:
             self.store.purge(now)
-        scopes = self.config.known_scopes if has("broad_token") else grant.scopes
+        scopes = self.config.known_scopes if has("broad_token") else requested
         ttl = LONG_LIVED_S if has("long_lived_token") else float(self.config.elevated_ttl_s)
         iat = int(now)
+        if isinstance(exp, int | float) and not isinstance(exp, bool) and exp > iat:
+            ttl = min(float(exp) - iat, LONG_LIVED_S)  # the flaw: the assertion's lifetime
         jti = str(uuid.uuid4())
         token = self.issuer.sign(
             {
@@ -255,11 +338,14 @@ class Emulator:
     ) -> Reply:
         env = self.environment(env_id)
         session = self.session(env, authorization)
+        if not elevated and self.config.has("operation_without_token"):
+            return 200, {"ok": True, "scope": scope}  # the flaw: no header, no check
         claims = (
             self.issuer.verify(elevated, now=self.clock(), typ=ELEVATED_TYP) if elevated else None
         )
         if (
             claims is None
+            or claims.get("sid") != session.sid
             or claims.get("environment_id") != env.id
             or claims.get("sub") != session.subject
             or not isinstance(claims.get("scope"), str)
@@ -274,5 +360,6 @@ class Emulator:
     def logout(self, env_id: str, authorization: str | None) -> Reply:
         env = self.environment(env_id)
         session = self.session(env, authorization)
-        self.store.revoke_session(session.sid)
+        if not self.config.has("logout_not_enforced"):
+            self.store.revoke_session(session.sid)
         return 204, None

@@ -112,6 +112,16 @@ class Store:
                 (env, jti, expires),
             )
 
+    def keep_newest_jtis(self, env: str, count: int) -> None:
+        """Forget all but the ``count`` newest jtis of ``env`` (the ``jti_store_bounded``
+        flaw: a bounded cache)."""
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM jti WHERE env = ? AND rowid NOT IN "
+                "(SELECT rowid FROM jti WHERE env = ? ORDER BY rowid DESC LIMIT ?)",
+                (env, env, count),
+            )
+
     def forget_jtis(self) -> None:
         """Forget every recorded jti (tests that replay drawn examples need a clean slate)."""
         with self._lock:

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import get_default_algorithms
 
 from ._b64 import b64url_decode, b64url_encode
+from ._token_urls import token_urls
 from .config import EmulatorConfig, Environment
 from .jwks_cache import JwksCache, JwksUnavailable, PublishedKey, parse_jwk
 
@@ -47,6 +48,10 @@ class Rejected(Exception):
         self.message = message
         self.status = status
         self.leak = leak
+
+
+class KeysUnavailable(Rejected):
+    """A refusal because the JWKS could not be had (``jwks_fail_open`` accepts instead)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +294,16 @@ class Validator:
             and (not isinstance(typ, str) or typ.lower() not in _GOOD_TYP)
         ):
             raise Rejected("unsupported typ")
-        key = self._select_key(header, alg, kid, source)
+        if has("token_urls_fetched"):
+            # the configured issuer and audience are names, not places it looks up
+            for url in set(token_urls(header, decoded.claims)) - {env.issuer, env.audience}:
+                self.jwks.touch(url)
+        try:
+            key = self._select_key(header, alg, kid, source)
+        except KeysUnavailable:
+            if has("jwks_fail_open"):
+                return  # the flaw: no keys to check with, so nothing is checked
+            raise
         if has("signature_not_checked"):
             return
         algorithm = get_default_algorithms()[alg]
@@ -320,7 +334,7 @@ class Validator:
             # jku, x5u, x5c and jwk are otherwise ignored: keys come from the config only.
             return self.jwks.keys(source.jwks_url, kid=kid)
         except JwksUnavailable as exc:
-            raise Rejected("signing keys unavailable", leak=str(exc)) from None
+            raise KeysUnavailable("signing keys unavailable", leak=str(exc)) from None
 
     def _select_key(
         self, header: dict[str, Any], alg: str, kid: str | None, source: Environment
@@ -403,7 +417,9 @@ class Validator:
             raise Rejected("assertion issued in the future")
         if lifetime and exp is not None and not has("no_max_lifetime"):
             limit = float(self.config.max_assertion_lifetime_s) + leeway
-            if exp - now > limit or (iat is not None and exp - iat > limit):
+            # the lifetime_needs_iat flaw measures exp - iat only (nothing without iat)
+            ahead = exp - now > limit and not has("lifetime_needs_iat")
+            if ahead or (iat is not None and exp - iat > limit):
                 raise Rejected("assertion lifetime too long")
         return exp
 

@@ -6,6 +6,7 @@ that needs them runs): the pytest plugin imports it at the end of a run.
 
 from __future__ import annotations
 
+from .._reprs import install as install_html_tables
 from . import figures, views
 from ._load import load_results
 from .diff import CaseChange, ResultsDiff, diff_files, diff_results
@@ -19,6 +20,7 @@ __all__ = [
     "diff_files",
     "diff_results",
     "figures",
+    "install_html_tables",
     "load_results",
     "render_report",
     "template_notebook",

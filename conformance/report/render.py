@@ -23,15 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import ConformanceError
+from .._exceptions import ConformanceError, MissingExtra
 from ._load import load_results
 
 __all__ = [
     "ALLOWED_TAGS",
+    "CSP",
     "ReportPaths",
     "ReportRenderError",
     "WarmKernel",
     "clean_html",
+    "explore_notebook",
     "export_html",
     "inject_parameters",
     "render_report",
@@ -42,6 +44,8 @@ _HERE = Path(__file__).resolve().parent
 #: The template notebook shipped inside the package; ``notebooks/report.ipynb`` in the
 #: repository is a byte-identical copy for people browsing the sources (a test pins it).
 TEMPLATE_NOTEBOOK = _HERE / "report.ipynb"
+#: The reviewers' notebook, shipped the same way (``notebooks/explore.ipynb`` is its copy).
+EXPLORE_NOTEBOOK = _HERE / "explore.ipynb"
 TEMPLATES_DIR = _HERE / "templates"
 TEMPLATE_NAME = "conformance_report"
 KERNEL_NAME = "python3"
@@ -55,6 +59,12 @@ ALLOWED_TAGS = frozenset(
         "table", "tbody", "td", "th", "thead", "tr", "ul",
     }
 )  # fmt: skip
+#: The page's Content-Security-Policy (a ``<meta>`` in its head): no script runs and
+#: nothing is fetched from anywhere; pictures are ``data:`` URIs, styles inline.
+CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'"
+)
 _ALLOWED_ATTRIBUTES = {"*": {"class", "id", "title"}, "a": {"href"}, "details": {"open"}}
 
 
@@ -81,12 +91,21 @@ class ReportRenderError(ConformanceError):
 def _lib(name: str) -> Any:
     # nbformat, nbclient and nbconvert ship no type information: they are used
     # through Any, imported only when a render needs them.
-    return importlib.import_module(name)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        raise MissingExtra(exc.name or name, needed_by="the report") from None
 
 
 def template_notebook() -> Path:
     """The packaged template notebook (present in editable and wheel installs alike)."""
     return TEMPLATE_NOTEBOOK
+
+
+def explore_notebook() -> Path:
+    """The packaged reviewers' notebook (``notebooks/explore.ipynb``), present in editable
+    and wheel installs alike: copy it somewhere writable and open it."""
+    return EXPLORE_NOTEBOOK
 
 
 def inject_parameters(nb: Any, parameters: Mapping[str, object]) -> Any:
@@ -159,7 +178,7 @@ def export_html(nb: Any, html_path: Path, *, title: str = "Exchange conformance 
         nbconvert.preprocessors.TagRemovePreprocessor(remove_cell_tags={"remove-cell"}),
         enabled=True,
     )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}, "csp": CSP})
     html_path.write_text(body, encoding="utf-8")
     return html_path
 

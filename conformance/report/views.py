@@ -11,22 +11,33 @@ megabytes of text. The markup uses only the tags our HTML sanitiser allows (see
 from __future__ import annotations
 
 import html
+import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._waivers import waiver_notes
 from ._text import BODY_LIMIT, SHORT_LIMIT, esc, plain, slug
 from ._vocab import VERDICT_ORDER, categories, severity_rank
 from .diff import ResultsDiff
+
+if TYPE_CHECKING:
+    from ..findings import Finding
 
 __all__ = [
     "attention",
     "case_table",
     "changes",
     "facts",
-    "failures",
+    "finding_cards",
     "heading",
     "headline",
+    "run_details",
+    "strict_option",
+    "summary",
+    "timing",
     "verdict_line",
+    "waiver_review",
 ]
 
 _VERDICT_WORDS = {
@@ -86,6 +97,18 @@ def verdict_line(results: Mapping[str, Any]) -> str:
     return f"{word}: {'; '.join(parts)}"
 
 
+def strict_option(results: Mapping[str, Any]) -> str:
+    """The option that makes a failed ``should`` case fail the run, as the person who ran
+    this one types it: ``--strict`` for ``conformance run``, ``--conformance-strict`` for
+    pytest (``run.runner``); both when the results do not say."""
+    runner = _get(_get(results, "run", {}), "runner")
+    if runner == "cli":
+        return "--strict"
+    if runner == "pytest":
+        return "--conformance-strict"
+    return "--strict with conformance run, --conformance-strict with pytest"
+
+
 def _coverage_cell(coverage: Any) -> str:
     if not isinstance(coverage, Mapping):
         return "not recorded (results of schema version 1)"
@@ -137,18 +160,109 @@ def _coverage_notes(coverage: Any) -> str:
     )
 
 
+def _not_covered(results: Mapping[str, Any]) -> str:
+    """What the run did not cover and why: the skipped cases grouped by their reason."""
+    skips = [c for c in _list(_get(results, "cases")) if _get(c, "verdict") == "skip"]
+    if not skips:
+        return ""
+    reasons = Counter(plain(_get(c, "message") or "no reason recorded", limit=200) for c in skips)
+    items = "".join(f"<li>{n} × {html.escape(reason)}</li>" for reason, n in reasons.most_common(6))
+    more = len(reasons) - 6
+    if more > 0:
+        items += f'<li><a href="#attention">{_plural(more, "other reason")}</a></li>'
+    return (
+        f'<div class="cr-small" id="not-covered">Not covered: {_plural(len(skips), "case")} '
+        f'skipped</div><ul class="cr-gaps">{items}</ul>'
+    )
+
+
+def _listener_note(results: Mapping[str, Any]) -> str:
+    """Under the banner: the out-of-band cases did not run (the ``oob_listener`` fact,
+    ``conformance._oob``), because nothing the target could reach was listening."""
+    fact = _get(_get(results, "facts", {}), "oob_listener", {})
+    if not isinstance(fact, Mapping) or _get(fact, "value") != "unreachable":
+        return ""
+    return (
+        '<ul class="cr-gaps" id="oob-listener"><li>Out-of-band checks did not run: '
+        f"{esc(_get(fact, 'detail'), limit=400)}. A target that fetches URLs from tokens "
+        "(jku, x5u, kid, claims) would not have been noticed; see "
+        "docs/configuration.md#listener.</li></ul>"
+    )
+
+
 def headline(results: Mapping[str, Any]) -> str:
-    """Section 1: the verdict line, the target and the run's facts (when, how long,
-    versions, seed), and the verdict counts."""
+    """Section 1, the top of the executive summary: the verdict line with its coverage
+    (what ran, what was skipped and why, why a run stopped early, the gaps)."""
+    summary = _get(results, "summary", {})
+    verdict = _get(summary, "verdict", "unknown")
+    coverage = _get(summary, "coverage")
+    return (
+        f'<div class="cr-head"><h1>Exchange conformance report</h1>'
+        f'<div class="cr-verdict cr-verdict-{slug(verdict)}" id="verdict">'
+        f"{esc(verdict_line(results))}</div>"
+        f'<div class="cr-small">Coverage: {_coverage_cell(coverage)}</div>'
+        f"{_coverage_notes(coverage)}{_not_covered(results)}{_listener_note(results)}</div>"
+    )
+
+
+def _finding_anchor(finding: Finding) -> str:
+    return f"finding-{slug(finding.family)}"
+
+
+def summary(results: Mapping[str, Any], found: Sequence[Finding]) -> str:
+    """Section 1, the executive summary's findings: one line each, most severe first
+    (severity, level, title, how many cases, the impact in one line)."""
+    if not found:
+        note = (
+            "No finding: no case failed, warned or erred."
+            if _get(_get(results, "summary", {}), "verdict") in ("conformant",)
+            else "No finding among the cases that ran."
+        )
+        return _section("Findings", f'<p class="cr-ok">{note}</p>', anchor="summary")
+    by_severity = Counter(str(f.severity) for f in found)
+    tally = " ".join(
+        f"{badge('s', s)}&nbsp;{n}"
+        for s, n in sorted(by_severity.items(), key=lambda kv: severity_rank(kv[0]))
+    )
+    rows = [
+        [
+            f"{badge('s', f.severity)} {badge('l', f.level)}",
+            f'<a href="#{_finding_anchor(f)}">{esc(f.title)}</a>',
+            badge("v", f.verdict),
+            esc(len(f.case_ids)),
+            esc(f.impact, limit=400),
+        ]
+        for f in found
+    ]
+    notes = ""
+    if any(f.verdict == "warn" for f in found):
+        notes = (
+            '<p class="cr-small"><em>warn</em>: failed <em>should</em> cases (hardening); '
+            "they fail the run only in a strict run "
+            f"(<code>{esc(strict_option(results))}</code>).</p>"
+        )
+    return _section(
+        f"Findings ({len(found)})",
+        f"<p>{tally}</p>{notes}"
+        + _table(
+            ["Severity", "Finding", "Verdict", "Cases", "Impact"], rows, cls="cr-table cr-findings"
+        ),
+        anchor="summary",
+    )
+
+
+def run_details(results: Mapping[str, Any]) -> str:
+    """The target and the run's facts (when, how long, versions, seed, selection,
+    coverage, counts), below the executive summary."""
     run = _get(results, "run", {})
     summary = _get(results, "summary", {})
     target = _get(run, "target", {})
-    verdict = _get(summary, "verdict", "unknown")
     counts = _get(summary, "counts", {})
     count_badges = " ".join(
         f"{badge('v', v)}&nbsp;{esc(_get(counts, v, 0))}" for v in VERDICT_ORDER if v in counts
     )
     flaws = ", ".join(str(f) for f in _list(_get(target, "flaws"))) or "none"
+    embedded = _get(target, "embedded") is True
     rows = [
         ("Target", f"<code>{esc(_get(target, 'base_url'))}</code>"),
         (
@@ -159,7 +273,8 @@ def headline(results: Mapping[str, Any]) -> str:
         ("Environment", esc(_get(target, "environment_id"))),
         ("Issuer", esc(_get(target, "issuer"))),
         ("Audience", esc(_get(target, "audience") or "none")),
-        ("Emulator flaws", esc(flaws)),
+        # A configured target has no emulator: no "flaws: none" row that suggests one.
+        *([("Emulator flaws", esc(flaws))] if embedded else []),
         (
             "When",
             f"{esc(_get(run, 'started_at'))} → {esc(_get(run, 'finished_at'))}"
@@ -172,7 +287,7 @@ def headline(results: Mapping[str, Any]) -> str:
         (
             "Seed",
             ("none recorded" if _get(run, "seed") is None else esc(_get(run, "seed")))
-            + (" · strict" if _get(run, "strict") is True else ""),
+            + (f" · strict ({strict_option(results)})" if _get(run, "strict") is True else ""),
         ),
         ("Run id", f"<code>{esc(_get(run, 'id'))}</code>"),
         ("Python", f"{esc(_get(run, 'python'))} on {esc(_get(run, 'platform'))}"),
@@ -186,13 +301,7 @@ def headline(results: Mapping[str, Any]) -> str:
         ),
     ]
     table = "".join(f'<tr><td class="cr-k">{k}</td><td>{v}</td></tr>' for k, v in rows)
-    return (
-        f'<div class="cr-head"><h1>Exchange conformance report</h1>'
-        f'<div class="cr-verdict cr-verdict-{slug(verdict)}" id="verdict">'
-        f"{esc(verdict_line(results))}</div>"
-        f"{_coverage_notes(_get(summary, 'coverage'))}"
-        f'<table class="cr-meta">{table}</table></div>'
-    )
+    return _section("The run", f'<table class="cr-meta">{table}</table>', anchor="run")
 
 
 def _case_anchor(case: Mapping[str, Any]) -> str:
@@ -224,6 +333,30 @@ def _token(label: str, token: Any) -> str:
     return "".join(parts)
 
 
+#: The header and claims segments of a compact JWS (base64url JSON objects), long enough
+#: that showing them again next to their decoded form costs more than it tells.
+_JWS_HEAD = re.compile(r"\beyJ[A-Za-z0-9_-]{6}([A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]*)(?=\.)")
+_FOLD_AT = 120
+
+
+def _fold(text: str, where: str) -> str:
+    """``text`` with each compact JWS's header and claims shortened to their first
+    characters and a note saying where they are shown decoded; the cut signature stays.
+    Applied to display text only (``results.json`` keeps them whole)."""
+
+    def short(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if len(token) < _FOLD_AT:
+            return token
+        return f"{token[:10]}…[{len(token) - 10} more chars of header and claims, {where}]"
+
+    return _JWS_HEAD.sub(short, text)
+
+
+def _decoded(token: Any) -> bool:
+    return isinstance(token, Mapping) and "header" in token and "claims" in token
+
+
 def _exchange(index: int, exchange: Mapping[str, Any]) -> str:
     status = _get(exchange, "status")
     latency = _get(exchange, "latency_ms")
@@ -243,6 +376,8 @@ def _exchange(index: int, exchange: Mapping[str, Any]) -> str:
             plain(_get(exchange, "request_body") or ""),
         ]
     )
+    if _decoded(_get(exchange, "assertion")):
+        request = _fold(request, "decoded above")
     response = "\n".join(
         [
             plain(status if status is not None else "(no response)", limit=SHORT_LIMIT),
@@ -251,6 +386,8 @@ def _exchange(index: int, exchange: Mapping[str, Any]) -> str:
             plain(_get(exchange, "response_body") or ""),
         ]
     )
+    if _decoded(_get(exchange, "issued")):
+        response = _fold(response, "decoded below")
     parts = [
         f'<div class="cr-ex"><div class="cr-ex-head">{head}</div>',
         _token("Assertion sent (decoded)", _get(exchange, "assertion")),
@@ -266,9 +403,59 @@ def _exchange(index: int, exchange: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+#: Exchanges shown whole per case: the first and the last ones (a property case's
+#: shrunk example comes last); the others are one line each, in results.json in full.
+EVIDENCE_SHOWN = 6
+
+
+def _exchange_line(index: int, exchange: Mapping[str, Any]) -> str:
+    status = _get(exchange, "status")
+    return (
+        f"<li>#{index} {esc(_get(exchange, 'label'))} → "
+        f"{esc(status if status is not None else 'no answer')}</li>"
+    )
+
+
+def _evidence(case: Mapping[str, Any]) -> str:
+    exchanges = [e for e in _list(_get(case, "exchanges")) if isinstance(e, Mapping)]
+    if not exchanges:
+        return '<div class="cr-small">No exchange recorded.</div>'
+    numbered = list(enumerate(exchanges, start=1))
+    half = EVIDENCE_SHOWN // 2
+    if len(numbered) <= EVIDENCE_SHOWN:
+        shown, folded, rest = numbered, [], []
+    else:
+        shown, folded, rest = numbered[:half], numbered[half:-half], numbered[-half:]
+    body = "".join(_exchange(i, e) for i, e in shown)
+    if folded:
+        body += (
+            f'<div class="cr-small">{_plural(len(folded), "more exchange")}, whole in '
+            'results.json:</div><ul class="cr-gaps">'
+            + "".join(_exchange_line(i, e) for i, e in folded)
+            + "</ul>"
+        )
+    body += "".join(_exchange(i, e) for i, e in rest)
+    return (
+        f"<details><summary>Evidence: {_plural(len(exchanges), 'exchange')}</summary>"
+        f"{body}</details>"
+    )
+
+
+def _reproduce(case: Mapping[str, Any]) -> str:
+    line = plain(_get(case, "reproduce") or "(no reproduction line recorded)", limit=BODY_LIMIT)
+    line = _fold(line, "the assertion decoded in the evidence")
+    return f"<pre>{html.escape(line)}</pre>" + (
+        f"<code>{esc(_get(case, 'rerun') or _get(case, 'nodeid'))}</code>"
+    )
+
+
+def _kv(rows: Iterable[tuple[str, str]]) -> str:
+    body = "".join(f'<tr><td class="cr-k">{k}</td><td>{v}</td></tr>' for k, v in rows)
+    return f'<table class="cr-kv">{body}</table>'
+
+
 def _case_block(case: Mapping[str, Any]) -> str:
     references = ", ".join(str(r) for r in _list(_get(case, "references")))
-    exchanges = [e for e in _list(_get(case, "exchanges")) if isinstance(e, Mapping)]
     rows = [
         ("A correct endpoint", esc(_get(case, "correct"), limit=BODY_LIMIT)),
         (
@@ -277,26 +464,230 @@ def _case_block(case: Mapping[str, Any]) -> str:
         ),
         ("Why it matters", esc(_get(case, "rationale"), limit=BODY_LIMIT)),
         ("References", esc(references or "none", limit=BODY_LIMIT)),
-        (
-            "Reproduce",
-            _pre(_get(case, "reproduce") or "(no reproduction line recorded)")
-            + f"<code>{esc(_get(case, 'rerun') or _get(case, 'nodeid'))}</code>",
-        ),
+        ("Reproduce", _reproduce(case)),
     ]
-    table = "".join(f'<tr><td class="cr-k">{k}</td><td>{v}</td></tr>' for k, v in rows)
-    evidence = (
-        f"<details><summary>Evidence: {_plural(len(exchanges), 'exchange')}</summary>"
-        + "".join(_exchange(i, e) for i, e in enumerate(exchanges, start=1))
-        + "</details>"
-        if exchanges
-        else '<div class="cr-small">No exchange recorded.</div>'
-    )
     return (
         f'<div class="cr-case" id="{_case_anchor(case)}"><div class="cr-case-head">'
         f"{badge('s', _get(case, 'severity'))} {badge('l', _get(case, 'level'))} "
         f"<code>{esc(_get(case, 'id'))}</code> {esc(_get(case, 'title'))}</div>"
-        f'<table class="cr-kv">{table}</table>{evidence}</div>'
+        f"{_kv(rows)}{_evidence(case)}</div>"
     )
+
+
+def _link(url: Any) -> str:
+    """A reference as a link when it is an http(s) URL (escaped), else as text."""
+    text = plain(url, limit=SHORT_LIMIT)
+    if text.startswith(("https://", "http://")) and not any(c.isspace() for c in text):
+        return f'<a href="{html.escape(text, quote=True)}">{html.escape(text)}</a>'
+    return html.escape(text)
+
+
+def _cwe(cwe: Any) -> str:
+    text = plain(cwe, limit=40)
+    number = text.upper().removeprefix("CWE-")
+    if number.isdigit():
+        url = f"https://cwe.mitre.org/data/definitions/{number}.html"
+        return f'<a href="{url}">{html.escape(text)}</a>'
+    return html.escape(text)
+
+
+def _variant(case: Mapping[str, Any], *, rationale: bool) -> str:
+    """One failing case of a finding, folded: its verdict and id on the summary line,
+    what it sent and got, how to reproduce it and its exchanges inside."""
+    rows = [
+        ("A correct endpoint", esc(_get(case, "correct"), limit=BODY_LIMIT)),
+        (
+            "This one",
+            f"{badge('o', _get(case, 'outcome', 'none'))} {_pre(_get(case, 'message'))}",
+        ),
+    ]
+    if rationale:
+        rows.append(("Why it matters", esc(_get(case, "rationale"), limit=BODY_LIMIT)))
+    rows.append(("Reproduce", _reproduce(case)))
+    return (
+        f'<details class="cr-variant" id="{_case_anchor(case)}"><summary>'
+        f"{badge('v', _get(case, 'verdict'))} <code>{esc(_get(case, 'id'))}</code> "
+        f'{esc(_get(case, "title"))} <span class="cr-small">· {esc(_get(case, "severity"))} · '
+        f"{esc(_get(case, 'level'))}</span></summary>{_kv(rows)}{_evidence(case)}</details>"
+    )
+
+
+def _card(finding: Finding, cases: Sequence[Mapping[str, Any]]) -> str:
+    rationales = {str(_get(c, "rationale")) for c in cases}
+    shared = len(rationales) == 1
+    references = [_link(u) for u in finding.references]
+    cited = sorted({str(r) for c in cases for r in _list(_get(c, "references"))})
+    references += [html.escape(plain(r, limit=SHORT_LIMIT)) for r in cited]
+    weakness = ", ".join(_cwe(c) for c in finding.cwe) or "none recorded"
+    rows = [
+        ("Impact", esc(finding.impact, limit=BODY_LIMIT)),
+        ("Remediation", esc(finding.remediation, limit=BODY_LIMIT)),
+    ]
+    if shared and cases:
+        rows.append(("Why it matters", esc(_get(cases[0], "rationale"), limit=BODY_LIMIT)))
+    rows += [
+        ("Weakness", weakness),
+        ("ASVS 5.0", esc(", ".join(finding.asvs) or "none recorded")),
+        ("Specification", esc("; ".join(finding.spec) or "none recorded", limit=BODY_LIMIT)),
+        ("References", "<br>".join(references) or "none"),
+    ]
+    return (
+        f'<div class="cr-case cr-finding" id="{_finding_anchor(finding)}">'
+        f'<div class="cr-case-head">{badge("s", finding.severity)} {badge("l", finding.level)} '
+        f"{badge('v', finding.verdict)} {esc(finding.title)} "
+        f'<span class="cr-small">· {_plural(len(cases), "case")}</span></div>'
+        f"{_kv(rows)}"
+        f'<div class="cr-sub">The cases ({len(cases)}), each with its evidence</div>'
+        + "".join(_variant(c, rationale=not shared) for c in cases)
+        + "</div>"
+    )
+
+
+def finding_cards(results: Mapping[str, Any], found: Sequence[Finding]) -> str:
+    """Section 3: one card per finding (most severe first, as :func:`findings` orders
+    them): impact, remediation, CWE/ASVS/spec, references as links, and its failing
+    cases folded in, one ``<details>`` each, the rationale once when they share it. A
+    failing case no finding holds (which the grouping should never leave) is shown on
+    its own after the cards, so nothing is lost."""
+    cases = {str(_get(c, "id")): c for c in _list(_get(results, "cases")) if isinstance(c, Mapping)}
+    cards = []
+    held: set[str] = set()
+    for finding in found:
+        members = [cases[i] for i in finding.case_ids if i in cases]
+        held.update(finding.case_ids)
+        cards.append(_card(finding, members))
+    loose = [
+        c
+        for c in cases.values()
+        if _get(c, "verdict") in ("fail", "warn", "error") and str(_get(c, "id")) not in held
+    ]
+    cards += [
+        _case_block(c) for c in sorted(loose, key=lambda c: severity_rank(_get(c, "severity")))
+    ]
+    if not cards:
+        return _section(
+            "Findings in detail",
+            '<p class="cr-ok">No case failed, warned or erred.</p>',
+            anchor="findings",
+        )
+    return _section("Findings in detail", "".join(cards), anchor="findings")
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    # Nearest rank: a value that was measured, not an interpolation between two.
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def _whole_ms(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.0f}"
+    return esc(value)
+
+
+def _ms(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def timing(results: Mapping[str, Any]) -> str:
+    """Requests and latency by category: cases, requests, transport retries, requests
+    without an answer, p50/p95/max latency of the answered ones, and deliberate waits
+    (clock and cache boundaries), from the exchanges and cases as recorded."""
+    rows = []
+    totals: dict[str, Any] = {}
+    for name in categories(results):
+        members = [
+            c
+            for c in _list(_get(results, "cases"))
+            if isinstance(c, Mapping) and str(_get(c, "category")) == name
+        ]
+        exchanges = [
+            e for c in members for e in _list(_get(c, "exchanges")) if isinstance(e, Mapping)
+        ]
+        latencies = [
+            float(v)
+            for e in exchanges
+            if isinstance(v := _get(e, "latency_ms"), int | float)
+            and not isinstance(v, bool)
+            and _get(e, "status") is not None
+        ]
+        retries = sum(_int(_get(e, "retries")) for e in exchanges)
+        unanswered = sum(1 for e in exchanges if _get(e, "status") is None)
+        waited = sum(
+            float(v) for c in members if isinstance(v := _get(c, "waited_ms"), int | float)
+        )
+        for key, value in (
+            ("cases", len(members)),
+            ("requests", len(exchanges)),
+            ("retries", retries),
+            ("unanswered", unanswered),
+            ("waited", waited),
+        ):
+            totals[key] = totals.get(key, 0) + value
+        totals.setdefault("latencies", []).extend(latencies)
+        rows.append(
+            _timing_row(
+                esc(name), len(members), len(exchanges), retries, unanswered, latencies, waited
+            )
+        )
+    if not totals.get("requests"):
+        return _section("Requests and latency", "<p>No exchange was recorded.</p>", anchor="timing")
+    rows.append(
+        _timing_row(
+            "<strong>all</strong>",
+            totals["cases"],
+            totals["requests"],
+            totals["retries"],
+            totals["unanswered"],
+            totals["latencies"],
+            totals["waited"],
+        )
+    )
+    head = [
+        "Category",
+        "Cases",
+        "Requests",
+        "Retries",
+        "No answer",
+        "p50 ms",
+        "p95 ms",
+        "max ms",
+        "Waits s",
+    ]
+    return _section(
+        "Requests and latency",
+        '<p class="cr-small">Latency of the answered requests; retries are transport '
+        "retries (429/503, connect), never a second try at a verdict; waits are the "
+        "deliberate pauses of clock and cache cases.</p>"
+        + _table(head, rows, cls="cr-table cr-num"),
+        anchor="timing",
+    )
+
+
+def _timing_row(
+    name: str,
+    cases: int,
+    requests: int,
+    retries: int,
+    unanswered: int,
+    latencies: Sequence[float],
+    waited_ms: float,
+) -> list[str]:
+    stats = (
+        [_ms(_percentile(latencies, 50)), _ms(_percentile(latencies, 95)), _ms(max(latencies))]
+        if latencies
+        else ["—", "—", "—"]
+    )
+    return [
+        name,
+        str(cases),
+        str(requests),
+        str(retries),
+        str(unanswered),
+        *stats,
+        f"{waited_ms / 1000:.1f}" if waited_ms else "0",
+    ]
 
 
 def _by_verdict(results: Mapping[str, Any], verdict: str) -> list[Mapping[str, Any]]:
@@ -315,16 +706,6 @@ def _section(title: str, body: str, *, anchor: str) -> str:
     return f'<div class="cr-section" id="{anchor}"><h2>{title}</h2>{body}</div>'
 
 
-def failures(results: Mapping[str, Any]) -> str:
-    """Section 3: every ``fail`` case, most severe first, with its evidence."""
-    chosen = _by_verdict(results, "fail")
-    if not chosen:
-        return _section("Failures", '<p class="cr-ok">No case failed.</p>', anchor="failures")
-    return _section(
-        f"Failures ({len(chosen)})", "".join(_case_block(c) for c in chosen), anchor="failures"
-    )
-
-
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]], *, cls: str = "cr-table") -> str:
     head = "".join(f"<th>{h}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
@@ -335,16 +716,18 @@ def _id_title(case: Mapping[str, Any]) -> str:
     return f"<code>{esc(_get(case, 'id'))}</code><br>{esc(_get(case, 'title'))}"
 
 
-def attention(results: Mapping[str, Any]) -> str:
+def attention(results: Mapping[str, Any], *, findings_shown: bool = False) -> str:
     """Section 4: warnings, waived cases (owner, expiry, state), errors, and skips with
-    their reasons. Warnings and errors carry their evidence like failures do."""
+    their reasons. Warnings and errors carry their evidence like failures do, unless
+    ``findings_shown``: then they are in the finding cards and only waivers and skips
+    are listed here."""
     parts: list[str] = []
-    warns = _by_verdict(results, "warn")
+    warns = [] if findings_shown else _by_verdict(results, "warn")
     if warns:
         parts.append(
             f"<h3>Warnings ({len(warns)})</h3>"
             '<p class="cr-small">Failed <em>should</em> cases (hardening); they fail the run '
-            "only with <code>--conformance-strict</code>.</p>"
+            f"only in a strict run (<code>{esc(strict_option(results))}</code>).</p>"
             + "".join(_case_block(c) for c in warns)
         )
     waived = _by_verdict(results, "waived")
@@ -366,7 +749,7 @@ def attention(results: Mapping[str, Any]) -> str:
             f"<h3>Waived ({len(waived)})</h3>"
             + _table(["Case", "Severity", "Owner", "Expires", "State", "Reason"], rows)
         )
-    errors = _by_verdict(results, "error")
+    errors = [] if findings_shown else _by_verdict(results, "error")
     if errors:
         parts.append(
             f"<h3>Errors ({len(errors)})</h3>"
@@ -377,9 +760,63 @@ def attention(results: Mapping[str, Any]) -> str:
     if skips:
         rows = [[_id_title(c), esc(_get(c, "message"), limit=BODY_LIMIT)] for c in skips]
         parts.append(f"<h3>Skipped ({len(skips)})</h3>" + _table(["Case", "Reason"], rows))
+    title = "Waivers and skips" if findings_shown else "Warnings, waivers, errors and skips"
     if not parts:
-        parts.append('<p class="cr-ok">No warnings, waivers, errors or skips.</p>')
-    return _section("Warnings, waivers, errors and skips", "".join(parts), anchor="attention")
+        parts.append(f'<p class="cr-ok">No {title.lower().replace(" and ", " or ")}.</p>')
+    return _section(title, "".join(parts), anchor="attention")
+
+
+def _case_row(case: Mapping[str, Any]) -> str:
+    code = f"<code>{esc(_get(case, 'id'))}</code>"
+    if _get(case, "verdict") in ("fail", "warn", "error"):
+        code = f'<a href="#{_case_anchor(case)}">{code}</a>'
+    severity, verdict = _get(case, "severity"), _get(case, "verdict")
+    return (
+        f"<tr><td>{code}</td><td>{esc(_get(case, 'title'))}</td>"
+        f"<td>{esc(_get(case, 'level'))}</td>"
+        f'<td class="cr-ts-{slug(severity)}">{esc(severity)}</td>'
+        f"<td>{esc(_get(case, 'expect'))}</td>"
+        f'<td class="cr-tv-{slug(verdict)}">{esc(verdict)}</td>'
+        f"<td>{esc(_get(case, 'outcome'))}</td><td>{_whole_ms(_get(case, 'duration_ms'))}</td></tr>"
+    )
+
+
+def _case_list(ids: Sequence[str], *, shown: int = 10) -> str:
+    more = f" (+{len(ids) - shown} more)" if len(ids) > shown else ""
+    return ", ".join(f"<code>{esc(c)}</code>" for c in ids[:shown]) + more or "—"
+
+
+def waiver_review(results: Mapping[str, Any]) -> str:
+    """The waivers that need their owner: expired (with the date and owner; their cases
+    fail because the waiver expired), stale (their cases pass now: remove them), unused
+    (they match no case: a misspelt id or glob, or a renamed case). Empty when none."""
+    cases = [c for c in _list(_get(results, "cases")) if isinstance(c, Mapping)]
+    recorded = [
+        (str(_get(c, "id")), w if isinstance(w := _get(c, "waiver"), Mapping) else None)
+        for c in cases
+    ]
+    unused = [str(w) for w in _list(_get(_get(results, "run", {}), "unused_waivers"))]
+    notes = waiver_notes(recorded, unused)
+    if not notes:
+        return ""
+    todo = {
+        "expired": "its cases fail because it expired: renew it or fix the target",
+        "stale": "its cases pass now: remove the waiver",
+        "unused": "matches no case of this run: a misspelt id or glob, or a renamed case?",
+    }
+    rows = [
+        [
+            badge("w", note.state),
+            f"<code>{esc(note.waiver)}</code>",
+            esc(note.owner) or "—",
+            esc(note.expires) or "—",
+            _case_list(note.cases),
+            esc(todo[note.state]),
+        ]
+        for note in notes
+    ]
+    body = _table(["State", "Waiver", "Owner", "Expires", "Cases", "What to do"], rows)
+    return _section(f"Waivers to review ({len(notes)})", body, anchor="waiver-review")
 
 
 def case_table(results: Mapping[str, Any]) -> str:
@@ -398,30 +835,18 @@ def case_table(results: Mapping[str, Any]) -> str:
             for v in VERDICT_ORDER
             if _int(_get(counts, v))
         )
-        rows = [
-            [
-                f'<a href="#{_case_anchor(c)}"><code>{esc(_get(c, "id"))}</code></a>'
-                if _get(c, "verdict") in ("fail", "warn", "error")
-                else f"<code>{esc(_get(c, 'id'))}</code>",
-                esc(_get(c, "title")),
-                esc(_get(c, "level")),
-                badge("s", _get(c, "severity")),
-                esc(_get(c, "expect")),
-                badge("v", _get(c, "verdict")),
-                esc(_get(c, "outcome")),
-                esc(_get(c, "duration_ms")),
-            ]
-            for c in members
-        ]
+        # Hand-built rows: at 1,000 cases every byte of a row counts (severity and
+        # verdict are coloured cells, not badges; the page budget is 600 KB).
+        rows = "".join(_case_row(c) for c in members)
         is_open = any(_int(_get(counts, v)) for v in ("fail", "warn", "error"))
+        head = "".join(
+            f"<th>{h}</th>"
+            for h in ("Case", "Title", "Level", "Severity", "Expect", "Verdict", "Outcome", "ms")
+        )
         blocks.append(
             f"<details{' open' if is_open else ''}><summary><strong>{esc(name)}</strong> "
-            f"{tally}</summary>"
-            + _table(
-                ["Case", "Title", "Level", "Severity", "Expect", "Verdict", "Outcome", "ms"],
-                rows,
-            )
-            + "</details>"
+            f'{tally}</summary><table class="cr-table cr-cases"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table></details>"
         )
     return _section("All cases", "".join(blocks) or "<p>No cases.</p>", anchor="cases")
 

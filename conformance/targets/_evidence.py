@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .._redact import redact_headers, remember_assertion, remember_secret, scrub
+from .._redact import (
+    redact_headers,
+    remember_assertion,
+    remember_body_tokens,
+    remember_secret,
+    scrub,
+)
 from .base import Exchange
 
 if TYPE_CHECKING:
@@ -36,13 +43,18 @@ def recorded(
     server_date: float | None = None,
 ) -> Exchange:
     """The :class:`Exchange` of one answer: every secret it involves remembered first
-    (the assertion's signature, the issued token, bearers and cookies), then the recorded
-    fields scrubbed and bounded; the answer as sent is kept, unserialised, for the checks.
+    (the assertion's signature, the issued token, bearers and cookies, the token members
+    of a successful JSON answer), then the recorded fields scrubbed and bounded; the
+    answer as sent is kept, unserialised, for the checks.
     """
     if assertion:
         remember_assertion(assertion)
     if issued:
         remember_secret(issued)
+    if status is not None and 200 <= status < 300:
+        # only a success issues credentials; a refusal may echo the assertion, which
+        # stays evidence (its signature is already remembered)
+        remember_body_tokens(response_body)
     shown_request = redact_headers(request_headers)
     shown_response = redact_headers(response_headers)  # remembers Set-Cookie values
     return Exchange(
@@ -60,6 +72,8 @@ def recorded(
         error=None if error is None else scrub(error, limit=500),
         retries=retries,
         server_date=server_date,
+        # the answer has just arrived: the request left ``latency_ms`` ago
+        sent_at=time.time() - latency_ms / 1000,
         raw_response_body=response_body,
         raw_response_headers=dict(response_headers),
     )

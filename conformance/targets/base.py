@@ -83,8 +83,14 @@ class Exchange:
     error: str | None = None
     retries: int = 0
     server_date: float | None = None  # epoch seconds parsed from the Date header
+    sent_at: float | None = field(default=None, compare=False)  # epoch s, local clock
     raw_response_body: str | None = field(default=None, repr=False, compare=False)
     raw_response_headers: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
+
+    def _repr_html_(self) -> str:
+        from .._reprs import exchange_html  # lazy: only a notebook displaying one needs it
+
+        return exchange_html(self)
 
     @property
     def complete(self) -> bool:
@@ -140,6 +146,7 @@ TARGET_CAPABILITIES = frozenset(
         "sensitive_operation",  # sensitive_operation() uses an issued token
         "token_jwks",  # token_jwks() reads the keys the target signs issued tokens with
         "races",  # race() sends copies of one request at once, one connection each
+        "step_up_check",  # step_up_check() asks whether a scope still needs a step-up
     }
 )
 
@@ -245,6 +252,13 @@ class Target(Protocol):
 
     def logout(self, session: Session) -> Exchange:
         """End ``session`` at the target (capability ``logout``)."""
+        ...
+
+    def step_up_check(
+        self, session: Session, scope: str, *, label: str = "step-up check"
+    ) -> Exchange:
+        """Ask whether ``scope`` still needs a step-up in ``session`` (Dynamic's
+        ``stepUp/check``; capability ``step_up_check``)."""
         ...
 
     def token_jwks(self) -> Mapping[str, Any] | None:

@@ -61,7 +61,7 @@ class DynamicTarget:
         self.is_loopback = is_loopback(settings.base_url)
         self.last_sign_in: Exchange | None = None
         self.supplied_subjects = frozenset(self._session_tokens)
-        offered = {"sign_in", "logout", "token_jwks", "races"}
+        offered = {"sign_in", "logout", "token_jwks", "races", "step_up_check"}
         if self._signer is not None or self._session_tokens:
             offered.add("sessions")
         if operation_path is not None:
@@ -191,20 +191,29 @@ class DynamicTarget:
             label="logout",
         )
 
+    def step_up_check(
+        self, session: Session, scope: str, *, label: str = "step-up check"
+    ) -> Exchange:
+        return self._post(
+            self.url("/stepUp/check", session.environment_id),
+            json.dumps({"scope": scope}).encode(),
+            {"content-type": "application/json", "authorization": f"Bearer {session.token}"},
+            label=label,
+        )
+
     def sensitive_operation(
         self, session: Session, elevated_token: str, scope: str, *, label: str = "operation"
     ) -> Exchange:
         if self._operation_path is None:
             raise not_offered(self, "sensitive_operation")
         path = self._operation_path.format(scope=quote(scope, safe=":"))
+        headers = {"content-type": "application/json", "authorization": f"Bearer {session.token}"}
+        if elevated_token:  # an empty token: the operation without the header at all
+            headers["x-dyn-elevated-access-token"] = elevated_token
         return self._post(
             self.url(path, session.environment_id),
             b"{}",
-            {
-                "content-type": "application/json",
-                "authorization": f"Bearer {session.token}",
-                "x-dyn-elevated-access-token": elevated_token,
-            },
+            headers,
             label=label,
         )
 

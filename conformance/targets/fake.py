@@ -142,6 +142,12 @@ class FakeTarget:
         self._require("logout")
         return self._answer(ExchangeRequest("", session=session, label="logout"))
 
+    def step_up_check(
+        self, session: Session, scope: str, *, label: str = "step-up check"
+    ) -> Exchange:
+        self._require("step_up_check")
+        return self._answer(ExchangeRequest(scope, session=session, label=label))
+
     def token_jwks(self) -> Mapping[str, Any] | None:
         self._require("token_jwks")
         return self._token_keys

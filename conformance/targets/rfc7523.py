@@ -213,6 +213,11 @@ class Rfc7523Target:
     def logout(self, session: Session) -> Exchange:
         raise not_offered(self, "logout")
 
+    def step_up_check(
+        self, session: Session, scope: str, *, label: str = "step-up check"
+    ) -> Exchange:
+        raise not_offered(self, "step_up_check")
+
     def token_jwks(self) -> Mapping[str, Any] | None:
         raise not_offered(self, "token_jwks")
 

@@ -1,0 +1,120 @@
+"""The "Reproduce" curl line of a case: runnable once its placeholders are filled in.
+
+Secrets never appear in evidence, so a curl line made of the recorded request cannot run
+as printed (the bearer is redacted, the signature cut). Instead the line names what to
+fill in, as shell variables, and says where each comes from:
+
+* ``$ASSERTION``: a fresh assertion of the case, signed with the configured key —
+  ``conformance replay RESULTS.json CASE_ID --print-assertion`` prints one without
+  sending it (a recorded assertion's ``jti`` is spent: it would be refused as a replay);
+* ``$SESSION_TOKEN``: the bearer of a session of the signed-in user (your own sign-in,
+  or the ``session_tokens`` of the configuration);
+* ``$ELEVATED_TOKEN``: a token the target issued in the same case.
+
+Everything else of the request is kept as recorded (scrubbed). A request made against a
+loopback port (the embedded emulator) cannot be re-sent: the line says to use
+``conformance replay`` instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode
+
+from ._redact import scrub
+from .targets._evidence import is_loopback
+
+if TYPE_CHECKING:
+    from .targets.base import Exchange
+
+__all__ = ["ASSERTION", "SESSION_TOKEN", "reproduce_line"]
+
+ASSERTION = "$ASSERTION"
+SESSION_TOKEN = "$SESSION_TOKEN"
+ELEVATED_TOKEN = "$ELEVATED_TOKEN"
+_ASSERTION_FIELDS = ("jwt", "assertion", "client_assertion")
+_BODY_LIMIT = 600
+
+
+def _single(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _double(text: str) -> str:
+    """``text`` in double quotes with nothing expanded but the placeholders."""
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`").replace("$", "\\$")
+    for name in (ASSERTION, SESSION_TOKEN, ELEVATED_TOKEN):
+        quoted = quoted.replace("\\" + name, name)
+    return f'"{quoted}"'
+
+
+def _quote(text: str) -> str:
+    return _double(text) if any(p in text for p in (ASSERTION, SESSION_TOKEN)) else _single(text)
+
+
+def _body(exchange: Exchange) -> tuple[str, bool]:
+    """The request body with the assertion replaced by ``$ASSERTION`` where the request
+    carries it in a field (JSON ``jwt``, form ``assertion``/``client_assertion``); the
+    recorded body otherwise. Second: whether the placeholder is in it."""
+    body = exchange.request_body
+    if not exchange.assertion:
+        return body, False
+    content_type = next(
+        (v for k, v in exchange.request_headers.items() if k.lower() == "content-type"), ""
+    )
+    if "json" in content_type:
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            return body, False
+        if isinstance(data, dict) and isinstance(data.get("jwt"), str):
+            data["jwt"] = ASSERTION
+            return json.dumps(data), True
+        return body, False
+    if "x-www-form-urlencoded" in content_type:
+        pairs = parse_qsl(body, keep_blank_values=True)
+        if not any(k in _ASSERTION_FIELDS for k, _ in pairs):
+            return body, False
+        replaced = [(k, ASSERTION if k in _ASSERTION_FIELDS else v) for k, v in pairs]
+        return urlencode(replaced, safe="$"), True
+    return body, False
+
+
+def reproduce_line(exchanges: Sequence[Exchange], *, case_id: str = "") -> str:
+    """A ``curl`` line for the last attempt of a case (the one that decided), with
+    placeholders for its secrets and a comment saying where each comes from."""
+    last = next((e for e in reversed(exchanges) if e.label not in {"sign-in", "control"}), None)
+    if last is None:
+        return ""
+    parts = ["curl -sS -X", last.method, _single(last.url)]
+    needs: list[str] = []
+    for name, value in last.request_headers.items():
+        lower = name.lower()
+        if lower == "authorization" and value.startswith("Bearer "):
+            value = f"Bearer {SESSION_TOKEN}"
+            needs.append(SESSION_TOKEN)
+        elif lower == "x-dyn-elevated-access-token":
+            value = ELEVATED_TOKEN
+            needs.append(ELEVATED_TOKEN)
+        parts += ["-H", _quote(f"{name}: {value}")]
+    body, has_assertion = _body(last)
+    if body:
+        parts += ["--data", _quote(body[:_BODY_LIMIT])]
+    if has_assertion:
+        needs.insert(0, ASSERTION)
+    where = {
+        ASSERTION: f"conformance replay RESULTS.json {case_id or 'CASE_ID'} --print-assertion",
+        SESSION_TOKEN: "the bearer of your signed-in user's session",
+        ELEVATED_TOKEN: "the token the target issued earlier in this case",
+    }
+    notes = [f"{name} = {where[name]}" for name in dict.fromkeys(needs)]
+    if is_loopback(last.url):
+        notes.insert(
+            0,
+            "an embedded emulator's port is gone with its run: "
+            f"conformance replay RESULTS.json {case_id or 'CASE_ID'} re-sends the case",
+        )
+    line = " ".join(parts) + (f"  # {'; '.join(notes)}" if notes else "")
+    return scrub(line, limit=2000)

@@ -1,0 +1,192 @@
+"""Issue 14, classes 4-9: the per-refusal hygiene log and the recipes of the new families,
+judged against the in-memory FakeTarget (no servers)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from conformance import Keyring, Runtime, TargetSettings, run_case
+from conformance._hygiene import RefusalLog, inspect
+from conformance._jose import b64url_encode
+from conformance.catalog import BY_ID, exhaustion
+from conformance.catalog.authoring import CAPABILITIES
+from conformance.targets._evidence import recorded
+from conformance.targets.base import Exchange, ExchangeRequest
+from conformance.targets.fake import FakeTarget, Reply
+
+TOKEN = Reply(200, body='{"elevatedAccessToken": "[issued]"}', issued="issued-token")
+REFUSED = Reply(401, body='{"error": "invalid assertion"}')
+_KEYRING = Keyring(published_algs=("ES256",))
+
+
+def _runtime(handler: Callable[[ExchangeRequest], Reply]) -> Runtime:
+    settings = TargetSettings(
+        profile="dynamic",
+        base_url="fake://target",
+        environment_id="env",
+        issuer="https://issuer.test",
+        capabilities=CAPABILITIES,
+    )
+    return Runtime(settings=settings, keyring=_KEYRING, target=FakeTarget(handler))
+
+
+def _refusal(body: str, *, content_type: str = "application/json", token: str = "") -> Exchange:
+    return recorded(
+        label="attempt",
+        method="POST",
+        url="fake://target",
+        request_headers={},
+        request_body="",
+        status=401,
+        response_headers={"content-type": content_type},
+        response_body=body,
+        latency_ms=1.0,
+        assertion=token,
+        issued=None,
+    )
+
+
+def _token_with_kid(kid: str) -> str:
+    head = b64url_encode(json.dumps({"alg": "ES256", "kid": kid}).encode())
+    body = b64url_encode(b'{"sub": "a"}')
+    return f"{head}.{body}.{'s' * 40}"
+
+
+# -- the per-refusal inspection ----------------------------------------------------------------
+
+
+def test_a_documented_json_refusal_has_no_finding() -> None:
+    assert inspect(_refusal('{"error": "invalid signature"}', token=_token_with_kid("k1"))) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        ('{"error": "Traceback (most recent call last): boom"}', "stack trace"),
+        ('{"error": "-----BEGIN PUBLIC KEY----- MIIB"}', "PEM"),
+        ('{"error": "bad: ' + "s" * 40 + '"}', "signature"),
+    ],
+)
+def test_disclosures_are_found(body: str, what: str) -> None:
+    found = inspect(_refusal(body, token=_token_with_kid("k1")))
+    assert [kind for kind, _ in found] == ["disclosure"]
+    assert what in found[0][1]
+
+
+def test_markup_reflected_into_a_rendered_answer_is_found_but_not_into_json() -> None:
+    token = _token_with_kid("<svg onload=x>")
+    html = _refusal("<p>unknown key <svg onload=x></p>", content_type="text/html", token=token)
+    untyped = _refusal("unknown key <svg onload=x>", content_type="", token=token)
+    as_json = _refusal('{"error": "unknown key <svg onload=x>"}', token=token)
+    plain = _refusal("unknown key <svg onload=x>", content_type="text/plain", token=token)
+    assert ("reflection" in {kind for kind, _ in inspect(html)}) is True
+    assert ("reflection" in {kind for kind, _ in inspect(untyped)}) is True
+    assert [kind for kind, _ in inspect(as_json)] == []
+    assert [kind for kind, _ in inspect(plain)] == ["shape"]
+
+
+def test_a_refusal_without_a_json_error_string_is_a_shape_finding() -> None:
+    assert [kind for kind, _ in inspect(_refusal("nope", content_type="text/plain"))] == ["shape"]
+
+
+def test_the_log_counts_each_refusal_once_and_leaves_the_errors_cases_out() -> None:
+    log = RefusalLog()
+    leak = _refusal('{"error": "Traceback (most recent call last)"}')
+    log.observe("claims.iss.missing", "claims", leak)
+    log.observe("errors.disclosure.garbage", "errors", leak)  # judged by its own case
+    log.observe("claims.iss.missing", "claims", _refusal('{"error": "fine"}'))
+    count, findings = log.of("disclosure")
+    assert (log.checked, count, [f.case_id for f in findings]) == (2, 1, ["claims.iss.missing"])
+
+
+# -- the recipes ---------------------------------------------------------------------------------
+
+
+def _hygiene_target(leaky: bool) -> Callable[[ExchangeRequest], Reply]:
+    def handler(request: ExchangeRequest) -> Reply:
+        if request.label.startswith("probe") and leaky:
+            return Reply(401, body="<p>bad kid <svg onload=alert('conformance-kid')></p>",
+                         headers={"content-type": "text/html"})  # fmt: skip
+        return REFUSED if request.label.startswith("probe") else TOKEN
+
+    return handler
+
+
+@pytest.mark.parametrize(("leaky", "verdict"), [(False, "pass"), (True, "fail")])
+def test_the_hygiene_case_judges_what_the_run_recorded(leaky: bool, verdict: str) -> None:
+    result = run_case(
+        _runtime(_hygiene_target(leaky)), BY_ID["errors.hygiene.every_refusal_discloses_nothing"]
+    )
+    assert result.verdict == verdict, result.message
+
+
+@pytest.mark.parametrize(
+    ("hostile", "verdict"),
+    [(REFUSED, "pass"), (Reply(500, body="{}"), "warn"), (TOKEN, "warn")],
+)
+def test_exhaustion_wants_a_refusal(hostile: Reply, verdict: str) -> None:
+    def handler(request: ExchangeRequest) -> Reply:
+        return hostile if request.label == "hostile" else TOKEN
+
+    result = run_case(_runtime(handler), BY_ID["encoding.exhaustion.many_dots"])
+    assert result.verdict == verdict, result.message
+
+
+def test_exhaustion_judges_latency(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(exhaustion, "allowed_latency_ms", lambda baseline: -1.0)  # all too slow
+
+    def handler(request: ExchangeRequest) -> Reply:
+        return REFUSED if request.label == "hostile" else TOKEN
+
+    result = run_case(_runtime(handler), BY_ID["encoding.exhaustion.only_dots"])
+    assert (result.judged, "stall" in result.message) == ("fail", True)
+
+
+def _step_up(required_after_refusal: bool) -> Callable[[ExchangeRequest], Reply]:
+    refused = {"done": False}
+
+    def handler(request: ExchangeRequest) -> Reply:
+        if request.label == "refused verify":
+            refused["done"] = True
+            return REFUSED
+        if request.label.startswith("check"):
+            required = required_after_refusal or not refused["done"]
+            return Reply(200, body=json.dumps({"isRequired": required}))
+        return TOKEN
+
+    return handler
+
+
+@pytest.mark.parametrize(("keeps_required", "verdict"), [(True, "pass"), (False, "fail")])
+def test_a_refused_verify_never_satisfies_the_step_up(keeps_required: bool, verdict: str) -> None:
+    result = run_case(
+        _runtime(_step_up(keeps_required)),
+        BY_ID["issued.step_up.required_after_refused_verify"],
+    )
+    assert result.verdict == verdict, result.message
+
+
+@pytest.mark.parametrize(("second", "verdict"), [(REFUSED, "pass"), (TOKEN, "fail")])
+def test_a_prototype_named_jti_is_still_single_use(second: Reply, verdict: str) -> None:
+    seen: list[str] = []
+
+    def handler(request: ExchangeRequest) -> Reply:
+        seen.append(request.assertion)
+        return second if seen.count(request.assertion) > 1 else TOKEN
+
+    result = run_case(_runtime(handler), BY_ID["replay.same_token.jti_proto"])
+    assert result.verdict == verdict, result.message
+
+
+def test_the_slow_tier_is_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONFORMANCE_SLOW_TIER", raising=False)
+    result = run_case(_runtime(lambda r: TOKEN), BY_ID["replay.same_token.spaced_30s"])
+    assert (result.verdict, "CONFORMANCE_SLOW_TIER" in result.message) == ("skip", True)
+
+
+def test_the_latency_bound_is_the_floor_or_ten_times_the_baseline() -> None:
+    assert exhaustion.allowed_latency_ms(5.0) == exhaustion.STALL_S * 1000
+    assert exhaustion.allowed_latency_ms(1000.0) == 10_000.0

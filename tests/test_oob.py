@@ -1,0 +1,224 @@
+"""Out-of-band checks against configured targets: ``[listener]`` and ``[jwks_host]``
+settings, whether the target can reach the listener, the skip and the notice when it
+cannot, and a request log that keeps no credential."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conformance import run_case
+from conformance._config import load_run_config
+from conformance._configured import open_configured
+from conformance._exceptions import ConfigError
+from conformance._http import client
+from conformance._jwks_host import JwksHost
+from conformance._keyring import Keyring, make_key, private_jwk
+from conformance._oob import (
+    LISTENER_FACT,
+    UNREACHABLE,
+    Bind,
+    ListenerConfig,
+    listener_lines,
+    listener_plan,
+    parse_bind,
+)
+from conformance.catalog import BY_ID
+from conformance.report.views import headline
+
+ENV_ID = "0b6cf2d4-1c52-4d1f-9b57-4f1d2a3c4e5f"
+TARGET = f"""
+[target]
+environment_id = "{ENV_ID}"
+issuer = "https://auth.example.com"
+
+[[target.keys]]
+kid = "k1"
+private_key = "env:CONF_TEST_KEY"
+"""
+
+
+@pytest.fixture
+def key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONF_TEST_KEY", json.dumps(private_jwk(make_key("ES256", kid="k1"))))
+
+
+def load(tmp_path: Path, extra: str, target: str = TARGET) -> object:
+    path = tmp_path / "c.toml"
+    path.write_text(textwrap.dedent(target) + textwrap.dedent(extra))
+    return load_run_config(path, cwd=tmp_path)
+
+
+# -- configuration ---------------------------------------------------------------------
+
+
+def test_listener_defaults_to_loopback_any_port(tmp_path: Path, key_env: None) -> None:
+    config = load(tmp_path, "")
+    assert config.listener == ListenerConfig(Bind("127.0.0.1", 0), None, True)  # type: ignore[attr-defined]
+    assert config.jwks_host is None  # type: ignore[attr-defined]
+
+
+def test_listener_and_jwks_host_sections(tmp_path: Path, key_env: None) -> None:
+    config = load(
+        tmp_path,
+        """
+        [listener]
+        bind = "0.0.0.0:8800"
+        public_url = "https://cb.example.net/"
+
+        [jwks_host]
+        bind = "127.0.0.1:8801"
+        public_url = "https://keys.example.net"
+        refetch_s = 2
+        cache_s = 60
+        """,
+    )
+    listener, host = config.listener, config.jwks_host  # type: ignore[attr-defined]
+    assert (listener.bind, listener.public_url) == (Bind("0.0.0.0", 8800), "https://cb.example.net")
+    assert (host.bind.port, host.public_url, host.refetch_s, host.cache_s) == (
+        8801,
+        "https://keys.example.net",
+        2.0,
+        60.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('[listener]\nbind = "localhost"', "listener.bind must be 'host:port'"),
+        ('[listener]\nbind = "0.0.0.0:9"', "all interfaces has no URL of its own"),
+        ('[listener]\npublic_url = "ftp://x"', "listener.public_url must be an http(s) URL"),
+        ("[listener]\nport = 1", "unknown key listener.port (allowed: bind, enabled, public_url)"),
+        ('[jwks_host]\nbind = "127.0.0.1:0"', "jwks_host.bind needs a fixed port"),
+        ("[jwks_host]\ncache_s = 1", "missing jwks_host.bind"),
+        ('[jwks_host]\nbind = "127.0.0.1:1"\ncache_s = 7200', "jwks_host.cache_s must be at most"),
+    ],
+)
+def test_mistakes_are_one_line(tmp_path: Path, key_env: None, extra: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, extra)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_parse_bind() -> None:
+    assert parse_bind("[::1]:80") == Bind("::1", 80)
+    with pytest.raises(ValueError, match="host:port"):
+        parse_bind("127.0.0.1:99999")
+
+
+# -- can the target reach the listener? ------------------------------------------------
+
+
+def test_listener_plan() -> None:
+    loopback = ListenerConfig()
+    assert listener_plan(loopback, "http://127.0.0.1:9/api").start
+    remote = listener_plan(loopback, "https://app.dynamicauth.com/api/v0")
+    assert not remote.start
+    assert "public_url" in remote.reason
+    public = ListenerConfig(public_url="https://cb.example.net")
+    assert listener_plan(public, "https://app.dynamicauth.com/api/v0").start
+    assert not listener_plan(ListenerConfig(enabled=False), "http://127.0.0.1:9").start
+
+
+def test_an_unreachable_listener_skips_the_cases_and_says_so(tmp_path: Path, key_env: None) -> None:
+    """A remote target without a public URL: nothing is started, the out-of-band cases
+    skip with the reason, and the fact drives the terminal line and the report notice."""
+    config = load(tmp_path, "")
+    with open_configured(config, check_reachable=False) as runtime:  # type: ignore[arg-type]
+        assert runtime.listener is None
+        assert "attacker_host" not in runtime.capabilities
+        assert runtime.facts[LISTENER_FACT]["value"] == UNREACHABLE
+        for case_id in ("header.jku.attacker_jwks", "claims.url.iss", "header.kid.attacker_url"):
+            result = run_case(runtime, BY_ID[case_id])
+            assert result.verdict == "skip"
+            assert "not on loopback and no [listener] public_url is set" in result.message
+            assert not result.exchanges  # nothing was sent
+        facts = dict(runtime.facts)
+    assert listener_lines(facts)[0].startswith("OUT-OF-BAND CHECKS DID NOT RUN")
+    html = headline({"facts": facts})
+    assert "Out-of-band checks did not run" in html
+    # a reachable listener says nothing
+    assert listener_lines({LISTENER_FACT: {"value": "http://127.0.0.1:1"}}) == []
+    assert "Out-of-band" not in headline({"facts": {LISTENER_FACT: {"value": "x"}}})
+
+
+def test_a_loopback_jwks_host_for_a_remote_target_is_refused(tmp_path: Path, key_env: None) -> None:
+    config = load(tmp_path, '[jwks_host]\nbind = "127.0.0.1:8801"\n')
+    opening = open_configured(config, check_reachable=False)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"set jwks_host.public_url"), opening:
+        pass
+
+
+# -- the request log keeps no credential ----------------------------------------------
+
+
+@pytest.mark.slow
+def test_request_log_is_redacted() -> None:
+    bearer = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNlY3JldC12YWx1ZQ"
+    key = make_key("ES256", kid="leak")
+    d = private_jwk(key)["d"]
+    with JwksHost(Keyring(published_algs=("ES256",))) as host, client(timeout_s=5.0) as http:
+        path = host.unique_path("/callback")
+        http.get(
+            host.url(path),
+            params={"token": bearer},
+            headers={
+                "authorization": f"Bearer {bearer}",
+                "cookie": f"session={d}",
+                "x-forwarded-key": d,
+            },
+        )
+        (record,) = host.requests(path)
+    logged = repr(record) + record.describe()
+    assert bearer not in logged
+    assert "c2lnbmF0dXJlLXNlY3JldC12YWx1ZQ" not in logged  # the signature segment
+    assert d not in logged
+    assert record.header("authorization") == "Bearer [redacted]"
+    assert record.header("cookie") == "session=[redacted]"
+    assert record.path == path
+
+
+@pytest.mark.slow
+def test_public_url_is_what_planted_urls_use() -> None:
+    with JwksHost(public_url="https://cb.example.net/") as host:
+        assert host.url("/x") == "https://cb.example.net/x"
+        assert host.bound_url.startswith("http://127.0.0.1:")
+        response = httpx.get(host.bound_url + host.unique_path("/attacker") + "/jwks.json")
+        assert response.json()["keys"][0]["kid"].startswith("attacker-")
+
+
+@pytest.mark.slow
+def test_redirect_and_timeout_modes() -> None:
+    with (
+        JwksHost(Keyring(published_algs=("ES256",)), slow_s=0.1) as host,
+        client(timeout_s=0.3) as http,
+    ):
+        host.redirect("/jwks.json", "http://127.0.0.1:9/elsewhere.json")
+        moved = http.get(host.jwks_url)
+        assert (moved.status_code, moved.headers["location"]) == (
+            302,
+            "http://127.0.0.1:9/elsewhere.json",
+        )
+        host.restore("/jwks.json")
+        with host.failing("/jwks.json", "timeout"), pytest.raises(httpx.TimeoutException):
+            http.get(host.jwks_url)
+        assert http.get(host.jwks_url).status_code == 200  # restored: served again
+
+
+def test_jwks_host_refuses_workers(
+    tmp_path: Path, key_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conformance import cli
+
+    path = tmp_path / "c.toml"
+    path.write_text(textwrap.dedent(TARGET) + '[jwks_host]\nbind = "127.0.0.1:8801"\n')
+    assert cli.main(["run", "--config", str(path), "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "[jwks_host] serves from one process on a fixed port" in err
+    assert len(err.strip().splitlines()) == 1
