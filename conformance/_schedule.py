@@ -11,9 +11,9 @@ Three lanes, by what a case does to state other cases rely on (:func:`lane`):
 * ``jwks``: cases that use the suite's JWKS host (rotation, revocation, outages,
   hostile key sets, fetch counts). They change or observe what the target fetches, so
   they run one at a time, beside the main lane.
-* ``alone``: cases that burst or race the target (its rate limit, its jti store), and
-  those that count the target's events in a window of time (:data:`ALONE_IDS`). They
-  run last, with nothing else in flight.
+* ``alone``: cases that burst or race the target (its rate limit, its jti store). They
+  run last, with nothing else in flight. A JWKS case that counts the target's events in
+  a window of time (:data:`ALONE_IDS`) runs alone in its place: the main lane pauses.
 
 The two first lanes meet at a gate that keeps the plan's order wherever the JWKS
 matters: a main-lane case whose token's key lookup depends on what the JWKS serves
@@ -53,9 +53,10 @@ Lane = Literal["main", "jwks", "alone"]
 
 #: needs of a case that bursts or races the target: it runs with nothing else in flight
 ALONE_NEEDS = frozenset({"bursts", "races"})
-#: cases that count the target's events in a window of time (the random-kid flood counts
-#: JWKS fetches during its 20 sends): slower sends beside other cases would change the
-#: count, so they run alone too
+#: JWKS cases that count the target's events in a window of time (the random-kid flood
+#: counts JWKS fetches during its 20 sends): slower sends beside other cases would change
+#: the count, so the main lane pauses while one runs, in its place in the plan (its
+#: refetches also refresh the target's cache for the key cases after it)
 ALONE_IDS = frozenset({"keys.random_kid_flood"})
 #: needs of a case that changes or observes the JWKS host: one such case at a time
 JWKS_NEEDS = frozenset({"jwks_host"})
@@ -73,7 +74,7 @@ _KEY_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
 
 def lane(case: Case) -> Lane:
     """Which lane ``case`` runs in (see the module doc)."""
-    if case.needs & ALONE_NEEDS or case.id in ALONE_IDS:
+    if case.needs & ALONE_NEEDS:
         return "alone"
     if case.needs & JWKS_NEEDS:
         return "jwks"
@@ -132,6 +133,7 @@ class Scheduler:
         self._main_busy: dict[int, bool] = {}  # in-flight main case -> it is waiting
         self._behind_gate: set[int] = set()  # main cases past the gate, still running
         self._at_gate: set[int] = set()  # main cases waiting at the gate
+        self._main_paused = math.inf  # where a JWKS case runs alone (ALONE_IDS)
         self._stable = _stable_kids(runtime)
 
     def start(self) -> Scheduler:
@@ -182,8 +184,12 @@ class Scheduler:
             self._behind_gate.add(position)
         return time.perf_counter() - started
 
-    def _jwks_start(self, position: int) -> None:
+    def _jwks_start(self, position: int, *, alone: bool = False) -> None:
+        """Wait until the JWKS case at ``position`` may start; ``alone``: pause the main
+        lane and wait until every main case in flight waits (a sleep, the gate)."""
         with self._gate:
+            if alone:
+                self._main_paused = position
             self._gate.wait_for(
                 lambda: (
                     self._cancel.is_set()
@@ -192,22 +198,37 @@ class Scheduler:
                         and not self._behind_gate
                         and not any(p < position for p in self._at_gate)
                         and all(waiting for p, waiting in self._main_busy.items() if p < position)
+                        and (
+                            not alone
+                            or all(
+                                waiting or p in self._at_gate
+                                for p, waiting in self._main_busy.items()
+                            )
+                        )
                     )
                 )
             )
             self._jwks_running = True
 
+    def _main_may_start(self, position: int) -> None:
+        """Wait while a JWKS case planned before ``position`` runs alone."""
+        with self._gate:
+            self._gate.wait_for(lambda: self._cancel.is_set() or not position > self._main_paused)
+
     def _jwks_end(self, position: int) -> None:
         with self._gate:
             self._jwks_running = False
+            self._main_paused = math.inf
             if position in self._jwks_left:
                 self._jwks_left.remove(position)
             self._gate.notify_all()
 
-    def _main_started(self, position: int) -> None:
+    def _main_started(self, position: int, following: float) -> None:
+        """The main case at ``position`` started; ``following``: the position of the main
+        lane's next case (every main case before it has started)."""
         with self._gate:
             self._main_busy[position] = False
-            self._main_next = max(self._main_next, position + 1)
+            self._main_next = max(self._main_next, following)
             self._gate.notify_all()
 
     def _main_waiting(self, position: int) -> None:
@@ -231,6 +252,7 @@ class Scheduler:
             elif name == "jwks":
                 self._jwks_left.clear()
                 self._jwks_running = False
+                self._main_paused = math.inf
             self._gate.notify_all()
 
     def join(self, timeout: float | None = None) -> None:
@@ -298,14 +320,17 @@ class Scheduler:
                 except queue.Empty:
                     return
 
-        for case in cases:
+        positions = [self._position[c.id] for c in cases]
+        for index, case in enumerate(cases):
             if self._stopped():
                 break
             if name == "main":
-                running.append(self._start_case(case, finished))
+                self._main_may_start(positions[index])
+                following = positions[index + 1] if index + 1 < len(cases) else math.inf
+                running.append(self._start_case(case, finished, following))
             elif name == "jwks":
                 position = self._position[case.id]
-                self._jwks_start(position)
+                self._jwks_start(position, alone=case.id in ALONE_IDS)
                 try:
                     finished.put(run_case(self.runtime, case, defer_control=True))
                 finally:
@@ -319,7 +344,9 @@ class Scheduler:
         if group and not self._stopped():
             self._publish(confirm_group(self.runtime, group))
 
-    def _start_case(self, case: Case, finished: queue.Queue[CaseResult]) -> threading.Thread:
+    def _start_case(
+        self, case: Case, finished: queue.Queue[CaseResult], following: float
+    ) -> threading.Thread:
         """Start ``case`` on its own thread; return once it finished or began to wait."""
         yielded = threading.Event()
         position = self._position[case.id]
@@ -350,7 +377,7 @@ class Scheduler:
                 self._main_finished(position)
                 yielded.set()
 
-        self._main_started(position)
+        self._main_started(position, following)
         thread = threading.Thread(target=work, name=f"case-{case.id}", daemon=True)
         thread.start()
         yielded.wait()

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
+from conformance import _schedule as schedule
 from conformance import forge
 from conformance._engine import Runtime
 from conformance._keyring import Keyring
-from conformance._schedule import HELD_MAX, Scheduler, depends_on_jwks, lane
+from conformance._schedule import ALONE_IDS, HELD_MAX, Scheduler, depends_on_jwks, lane
 from conformance._settings import TargetSettings
 from conformance.catalog import BY_ID
 from conformance.catalog._model import CAPABILITIES, Case, CaseContext, Expect, case
@@ -174,8 +177,9 @@ def test_no_more_than_held_max_cases_wait_at_the_gate_while_the_lane_goes_on() -
     assert all(sent.index("keys-after") < sent.index(f"held{i}-nokid") for i in range(HELD_MAX + 1))
 
 
-def test_the_cases_that_count_events_in_a_window_run_alone() -> None:
-    assert lane(BY_ID["keys.random_kid_flood"]) == "alone"  # it counts JWKS fetches
+def test_the_cases_that_count_events_in_a_window_run_alone_in_their_place() -> None:
+    assert "keys.random_kid_flood" in ALONE_IDS  # it counts JWKS fetches in a window
+    assert lane(BY_ID["keys.random_kid_flood"]) == "jwks"
     assert lane(BY_ID["keys.rotation.new_kid"]) == "jwks"
     assert lane(BY_ID["time.replay.after_exp"]) == "main"
 
@@ -193,3 +197,16 @@ def test_a_stopping_run_ends_the_waits_under_way_in_an_error() -> None:
     assert result is not None and result.verdict == "error"
     assert "the run stopped during this case's wait" in result.message
     assert "slow-after" not in [r.label for r in rt.target.requests]  # type: ignore[attr-defined]
+
+
+def test_a_jwks_case_that_counts_events_pauses_the_main_lane(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rt = runtime(controls_accepted)
+    counting = quick("count", needs=("jwks_host",))
+    monkeypatch.setattr(schedule, "ALONE_IDS", frozenset({counting.id}))
+    plan = [waits("early", seconds=0.3), counting, *[quick(f"m{i}") for i in range(5)]]
+    sent, _ = run_all(rt, plan)
+    # "early" was waiting when "count" started; nothing after it in the plan ran meanwhile
+    assert sent.index("early-before") < sent.index("count")
+    assert all(sent.index("count") < sent.index(f"m{i}") for i in range(5))
