@@ -24,9 +24,11 @@ planned before it has finished, and no JWKS case runs while it does; a JWKS case
 only when every main-lane case planned before it has finished or is waiting. So such a
 case sees the keys it would have seen in plan order, never a key set changing under it.
 
-Within a lane, a passing rejection is not proved until a positive control is accepted
-after it: the lane collects unconfirmed rejections into groups of up to
-:data:`GROUP_MAX` and confirms each group with one control
+A passing rejection is not proved until a positive control is accepted after it. The
+JWKS lane sends it right after each case, as before (the control is part of what the
+target's key cache sees between JWKS cases). The other lanes collect unconfirmed
+rejections into groups of up to
+:data:`GROUP_MAX` and confirm each group with one control
 (:func:`~conformance._engine.confirm_group`), which re-checks every case of the group on
 its own when that control is refused.
 
@@ -332,7 +334,10 @@ class Scheduler:
                 position = self._position[case.id]
                 self._jwks_start(position, alone=case.id in ALONE_IDS)
                 try:
-                    finished.put(run_case(self.runtime, case, defer_control=True))
+                    # confirmed right after it, not in a group: the control is part of
+                    # what the target's key cache sees between JWKS cases (measured: a
+                    # grouped control changed a key case's verdict under a variant)
+                    finished.put(run_case(self.runtime, case))
                 finally:
                     self._jwks_end(position)
             else:
