@@ -13,7 +13,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Unpack
 
@@ -92,6 +92,12 @@ class CaseResult:
     waited_ms: float = 0.0  # deliberate waits (clock and cache boundaries) within duration
     judged: Judged = "pass"  # the judgement before strict/waivers
     waiver: Mapping[str, Any] | None = None  # what the report shows about a waiver
+    #: requests this case caused: its own exchanges plus its share of a positive control
+    #: shared by a group of rejections (1/n each), and of any re-check
+    requests: float = 0.0
+    #: a rejection that still waits for a positive control (``run_case(defer_control=
+    #: True)``): its ``pass`` is not proved until :func:`confirm_group` sends one
+    unconfirmed: bool = False
 
     def _repr_html_(self) -> str:
         from ._reprs import result_html  # lazy: only a notebook displaying a result needs it
@@ -120,7 +126,10 @@ class Runtime:
     refusals: RefusalLog = field(default_factory=RefusalLog)
     _sessions: dict[tuple[int, str | None], Session] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _clock_lock: threading.Lock = field(default_factory=threading.Lock)
     _clock_known: bool = False
+    #: set when the run stops (a halt, a deadline, -x): waits end at once
+    interrupted: threading.Event = field(default_factory=threading.Event)
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -136,9 +145,14 @@ class Runtime:
         that ``Date`` cannot be right (see :data:`CLOCK_PLAUSIBLE_S`): a garbage ``Date``,
         one more than a day off, or one that an acceptance of an assertion dated by the
         local clock contradicts leaves the local clock in use. Which clock is used, and
-        why, is the ``clock_source`` fact."""
+        why, is the ``clock_source`` fact. Cases run concurrently: the first answer wins."""
         if self._clock_known:
             return
+        with self._clock_lock:
+            if not self._clock_known:
+                self._learn_clock(exchange)
+
+    def _learn_clock(self, exchange: Exchange) -> None:
         if exchange.server_date is None:
             if exchange.response_headers.get("date"):
                 self._use_clock(
@@ -246,6 +260,14 @@ class Context:
         self.refusals: RefusalLog = runtime.refusals
         self.exchanges: list[Exchange] = []
         self.waited_s = 0.0
+        #: called once before this case's first deliberate wait (the scheduler then runs
+        #: other cases while it waits: ``conformance._schedule``)
+        self.on_wait: Callable[[], None] | None = None
+        #: called with every token before it is sent (the scheduler keeps a token whose
+        #: key lookup depends on what the JWKS serves away from JWKS-changing cases)
+        self.on_send: Callable[[str], float] | None = None
+        #: seconds the scheduler held this case back (not its own time: out of its duration)
+        self.held_s = 0.0
 
     # -- keys, clock, assertions -------------------------------------------------------
     @property
@@ -334,8 +356,13 @@ class Context:
             session = self.runtime.session(0)
         # every assertion's signature is a secret by value, however malformed the token
         remember_assertion(token)
+        self._sending(token)
         request = ExchangeRequest.of(token, session=session, label=label, **options)
         return self._record(self.target.exchange(request))
+
+    def _sending(self, token: str) -> None:
+        if self.on_send is not None:
+            self.held_s += self.on_send(token)
 
     def valid(self, *, label: str = "control") -> Exchange:
         return self.send(self.sign(self.assertion()), label=label)
@@ -347,6 +374,7 @@ class Context:
         self.require("races")
         use = session or self.session(0)
         remember_assertion(token)
+        self._sending(token)
         sent = self.target.race(ExchangeRequest(token, session=use, label="race"), copies)
         return [self._record(replace(e, label=f"race-{i}")) for i, e in enumerate(sent)]
 
@@ -373,6 +401,7 @@ class Context:
     def sign_in_exchange(self, jwt: str, *, label: str = "sign-in") -> Exchange:
         self.require("sign_in")
         remember_assertion(jwt)
+        self._sending(jwt)
         return self._record(self.target.sign_in_exchange(ExchangeRequest(jwt, label=label)))
 
     def token_jwks(self) -> Mapping[str, Any] | None:
@@ -425,7 +454,11 @@ class Context:
 
     def sleep(self, seconds: float) -> None:
         self.waited_s += seconds
-        time.sleep(seconds)
+        notify, self.on_wait = self.on_wait, None
+        if notify is not None:
+            notify()
+        if self.runtime.interrupted.wait(seconds):  # a stopping run does not wait it out
+            raise Erred("the run stopped during this case's wait: nothing is proved")
 
     @property
     def jwks_host(self) -> Any:
@@ -450,12 +483,28 @@ def target_profile(target: Target) -> str:
     return profile_key(target.profile, mode if isinstance(mode, str) else None)
 
 
-def run_case(runtime: Runtime, case: Case) -> CaseResult:
+def run_case(
+    runtime: Runtime,
+    case: Case,
+    *,
+    defer_control: bool = False,
+    on_wait: Callable[[], None] | None = None,
+    on_send: Callable[[str], float] | None = None,
+) -> CaseResult:
     """Run ``case`` and decide its verdict under ``runtime.policy``. Never raises for what
-    the target does."""
+    the target does.
+
+    A passing rejection is confirmed by a positive control sent right after it; with
+    ``defer_control`` it is returned ``unconfirmed`` instead, for :func:`confirm_group` to
+    confirm with one control shared by a group of rejections. ``on_wait`` is called before
+    the case's first deliberate wait (``ctx.sleep``), ``on_send`` with each token before
+    it is sent (it returns how long it held the case back: not the case's own time)."""
     profile = target_profile(runtime.target)
     case = effective(case, profile, runtime.policy)
     ctx = Context(runtime, case)
+    ctx.on_wait = on_wait
+    ctx.on_send = on_send
+    unconfirmed = False
     started = time.perf_counter()
     judgement, result_outcome = PASS, "none"
     try:
@@ -485,7 +534,10 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
             result_outcome = "judged"
         last = returned if returned is not None else ctx.exchanges[-1] if ctx.exchanges else None
         if last is not None and needs_control(case, judgement, last):
-            judgement = confirm(ctx.valid(label="control"))
+            if defer_control:
+                unconfirmed = True
+            else:
+                judgement = confirm(ctx.valid(label="control"))
     except Skip as exc:
         judgement = Judgement("skip", str(exc))
     except Fail as exc:
@@ -494,7 +546,7 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
         judgement = Judgement("error", str(exc))
     except Exception as exc:  # a broken recipe or library: an error, with the reason
         judgement = Judgement("error", f"the case could not run: {type(exc).__name__}: {exc}")
-    duration_ms = (time.perf_counter() - started) * 1000
+    duration_ms = (time.perf_counter() - started - ctx.held_s) * 1000
     settled = settle(case, judgement.verdict, runtime.policy, today=dt.date.today())
     return CaseResult(
         case=case,
@@ -507,7 +559,57 @@ def run_case(runtime: Runtime, case: Case) -> CaseResult:
         duration_ms=duration_ms,
         reproduce=reproduce_line(ctx.exchanges, case_id=case.id),
         waited_ms=ctx.waited_s * 1000,
+        requests=float(len(ctx.exchanges)),
+        unconfirmed=unconfirmed and judgement.verdict == "pass",
     )
+
+
+def confirm_group(runtime: Runtime, group: Sequence[CaseResult]) -> list[CaseResult]:
+    """Confirm the unconfirmed rejections of ``group`` (in the order they were answered)
+    with ONE positive control sent after the last of them: when it is accepted, every
+    rejection of the group counts, each result carrying the control in its evidence and
+    ``1/n`` of its request. When it is not, the target may have started refusing
+    everything somewhere in the group: each case is run again on its own, with its own
+    control right after its rejection (:func:`run_case`), and that run decides."""
+    if not group:
+        return []
+    ctx = Context(runtime, group[0].case)
+    try:
+        control: Exchange | None = ctx.valid(label="control")
+    except Exception:  # no session, a broken library: the control proves nothing
+        control = None
+    share = 1.0 / len(group)
+    if control is not None and confirm(control).verdict == "pass":
+        return [
+            replace(
+                r,
+                exchanges=(*r.exchanges, control),
+                requests=r.requests + share,
+                unconfirmed=False,
+            )
+            for r in group
+        ]
+    checked = []
+    for first in group:
+        again = run_case(runtime, first.case)
+        answered = describe(control) if control is not None else "not sent"
+        note = (
+            "re-checked on its own: the positive control shared by its group of rejections "
+            f"was not accepted ({answered})"
+        )
+        message = f"{again.message} ({note})" if again.message else ""
+        shared = (control,) if control is not None else ()
+        checked.append(
+            replace(
+                again,
+                message=scrub(message, limit=2000) if message else again.message,
+                exchanges=(*first.exchanges, *shared, *again.exchanges),
+                requests=first.requests + share + again.requests,
+                duration_ms=first.duration_ms + again.duration_ms,
+                waited_ms=first.waited_ms + again.waited_ms,
+            )
+        )
+    return checked
 
 
 def failure_message(result: CaseResult, *, rerun: str = "") -> str:

@@ -40,11 +40,13 @@ def write_outputs(
     out: Path,
     render: bool,
     scope: Scope | None = None,
+    kernel: Any = None,
 ) -> Outputs:
     """Write results.json, junit.xml, results.sarif and results.har into ``out``; render
-    the report when ``render``.
-    ``scope`` is what the run set out to do (its coverage). A failed render is reported in
-    ``report_note``, never raised: the results stand."""
+    the report when ``render`` (in ``kernel``, a
+    :class:`~conformance.report.render.WarmKernel` started while the cases ran, when there
+    is one). ``scope`` is what the run set out to do (its coverage). A failed render is
+    reported in ``report_note``, never raised: the results stand."""
     results = build_results(log.records, run=run, facts=log.facts, retries=log.retries, scope=scope)
     results_path = write_json(out / "results.json", results)
     junit_path = write_junit(out / "junit.xml", results)
@@ -52,7 +54,7 @@ def write_outputs(
     har_path = write_har(out / "results.har", results)
     html, note = None, ""
     if render:
-        html, note = _render(results_path)
+        html, note = _render(results_path, kernel)
     return Outputs(
         results=results_path,
         junit=junit_path,
@@ -80,12 +82,12 @@ def ensure_writable(out: Path, *, option: str = "--report-dir") -> None:
         ) from None
 
 
-def _render(results_path: Path) -> tuple[Path | None, str]:
+def _render(results_path: Path, kernel: Any = None) -> tuple[Path | None, str]:
     # lazy: the report stack (nbclient, matplotlib) is an optional extra
     from .report import render_report
 
     try:
-        paths = render_report(results_path)
+        paths = render_report(results_path, kernel=kernel)
     except MissingExtra as exc:
         return None, f"not rendered: {exc}"
     except Exception as exc:  # the results are written; a render failure must not hide them

@@ -91,7 +91,7 @@ def case_record(
     builtins: records travel from xdist workers to the controller as JSON).
 
     Reads the result's ``case``, final ``verdict`` (after strict and waivers), ``waiver``,
-    ``outcome``, ``message``, ``reproduce``, ``duration_ms``, ``waited_ms`` and
+    ``outcome``, ``message``, ``reproduce``, ``duration_ms``, ``waited_ms``, ``requests`` and
     ``exchanges``; the engine's own judgement (``judged``) is not recorded: the verdict
     and the waiver's state say it. Raises ``msgspec.ValidationError`` for a verdict,
     outcome or waiver state the schema does not know.
@@ -119,6 +119,7 @@ def case_record(
             "reproduce": scrub(result.reproduce, limit=_MESSAGE),
             "duration_ms": round(result.duration_ms, 3),
             "waited_ms": round(result.waited_ms, 3),
+            "requests": round(result.requests, 4),
             "waiver": dict(result.waiver) if result.waiver else None,
             "exchanges": [exchange_record(e) for e in result.exchanges],
         },

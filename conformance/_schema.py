@@ -10,7 +10,7 @@
 
 Schema version 2 added the run verdicts ``incomplete`` and ``conformant_with_gaps``,
 ``summary.coverage`` and ``run.selection``; the reader still reads version 1. Fields
-that files of version 1 may lack (``failure``, ``rerun``, ``waited_ms``,
+that files of version 1 may lack (``failure``, ``rerun``, ``waited_ms``, ``requests``,
 ``unused_waivers``, ``coverage``, ``selection``, ``runner``, and an exchange's
 ``sent_at``, added within version 2) have defaults, so old baselines still load; every
 other field is required, and the writer always writes every field.
@@ -171,6 +171,13 @@ class CaseRecord(msgspec.Struct, frozen=True, kw_only=True):
     reproduce: Annotated[str, _d("a curl line, secrets redacted")]
     duration_ms: Annotated[float, _d("wall time of the case")]
     waited_ms: Annotated[float, _d("deliberate waits (clock, cache) within duration_ms")] = 0.0
+    requests: Annotated[
+        float,
+        _d(
+            "requests this case caused: its exchanges, plus its share (1/n) of a positive "
+            "control shared by n rejections; 0 in files written before it was recorded"
+        ),
+    ] = 0.0
     waiver: Annotated[WaiverRecord | None, _d("the waiver that matched, if any")]
     exchanges: Annotated[list[ExchangeRecord], _d("in the order they were sent")]
 

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _http
 from ._pacer import Pacer
@@ -146,7 +146,12 @@ class Transport:
                     chunks: list[bytes] = []
                     size = 0
                     complete = True
-                    for chunk in resp.iter_raw():
+                    # resp.stream, not resp.iter_raw(): iter_raw releases the connection
+                    # to the pool as soon as the body ends, and another thread may take it
+                    # before the framing check below closes it under that thread (EBADF)
+                    body_stream = resp.stream
+                    assert isinstance(body_stream, httpx.SyncByteStream)
+                    for chunk in body_stream:
                         chunks.append(chunk)
                         size += len(chunk)
                         if size > self.policy.max_body_bytes:
@@ -296,7 +301,7 @@ def _check_framing(method: str, resp: httpx.Response) -> str | None:
     # reset, blaming a case for its predecessor's crash
     erred = resp.status_code >= 500
     if stream is not None and (leftover is None or leftover or bodiless or erred):
-        stream.close()  # the pool finds it closed and discards it
+        _close_on_release(resp, stream)
     if not leftover:
         return None
     what = (
@@ -312,15 +317,36 @@ def _check_framing(method: str, resp: httpx.Response) -> str | None:
     )
 
 
+def _close_on_release(resp: httpx.Response, stream: Any) -> None:
+    """Make ``resp``'s connection close when the response releases it, never return to
+    the pool: h11 is told the exchange failed, so httpcore closes the connection itself
+    on release. Closing the socket here instead races with the pool under concurrent
+    requests (another thread can be handed the connection whose socket is being closed:
+    EBADF). Without an h11 state to reach, the socket is closed here."""
+    state = _h11_state(resp)
+    if state is None:
+        stream.close()
+        return
+    state.send_failed()
+
+
 def _leftover(resp: httpx.Response) -> bytes | None:
     """The bytes received past the end of ``resp`` on its HTTP/1.1 connection (h11's
     ``trailing_data``), or ``None`` when they cannot be seen (then the caller closes)."""
+    state = _h11_state(resp)
+    if state is None:
+        return None
+    data, _closed = state.trailing_data
+    return bytes(data)
+
+
+def _h11_state(resp: httpx.Response) -> Any:
+    """The h11 state machine of ``resp``'s HTTP/1.1 connection, or ``None``."""
     node: object = resp.stream
     for _ in range(8):
         state = getattr(node, "_h11_state", None)
         if state is not None:
-            data, _closed = state.trailing_data
-            return bytes(data)
+            return state
         node = next(
             (
                 getattr(node, name)

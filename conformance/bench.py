@@ -20,6 +20,14 @@ and the table shows the median, the spread, and the target it answers to:
   notebook execution and HTML export; the HTML size.
 - **scaling**: the plan with ``-n 2`` against one process (same verdicts required), and
   the property cases at two example counts (cost per extra example).
+- **waits and requests**: Σ of the deliberate waits, and the longest chain of them that
+  the scheduler cannot overlap (``conformance._schedule``: the JWKS lane's waits run one
+  after another, the main lane's overlap, the lone cases' come last); requests per case
+  (``requests`` of results.json: a shared positive control counts 1/n per case);
+  requests per second outside waits; the plan's projected duration at 5 requests per
+  second (the default rate limit of a staging target: every request takes a slot, the
+  waits overlap them).
+- **end to end**: ``conformance run`` with the report, in a child (what a user waits for).
 
 The hooks below are inert unless ``CONFORMANCE_BENCH_SPANS`` names a file; importing this
 module imports the standard library only, so ``-p conformance.bench`` costs nothing.
@@ -50,10 +58,19 @@ SYNTHETIC_CASES = 1000
 FALLBACK_ALG = "ES256"
 
 #: Targets: (metric key, comparison, limit, unit, label).
+#: A staging target's default rate limit (``transport.rate_limit_per_s``).
+RATE_LIMIT_PER_S = 5.0
+
 TARGETS: tuple[tuple[str, str, float, str, str], ...] = (
+    ("plan.wall_s", "<=", 8.0, "s", "default plan wall ≤ 8 s"),
+    ("ratio.span_over_bound", "<=", 1.3, "x", "case span ≤ 1.3 × max(wait chain, work)"),
+    ("plan.requests_per_case", "<=", 1.3, "", "requests per case ≤ 1.3"),
+    ("full.wall_s", "<=", 12.0, "s", "conformance run with the report ≤ 12 s"),
+    ("plan.projected_5rps_s", "<=", 180.0, "s", "plan at 5 requests/s ≤ 3 min"),
     ("ratio.exec_minus_waits_over_floor", "<=", 2.0, "x", "case execution − waits ≤ 2 × floor"),
     ("plan.startup_s", "<=", 1.5, "s", "start-up ≤ 1.5 s"),
     ("report.synthetic.cli_s", "<=", 3.0, "s", f"report render ≤ 3 s ({SYNTHETIC_CASES} cases)"),
+    ("report.synthetic.warm_s", "<=", 3.0, "s", "render in the run's warm kernel ≤ 3 s"),
     ("report.synthetic.html_mb", "<=", 0.6, "MB", f"HTML ≤ 600 KB ({SYNTHETIC_CASES} cases)"),
     ("plan.peak_rss_mb", "<=", 300.0, "MB", "peak memory ≤ 300 MB"),
     ("ratio.n2_speedup_exec", ">=", 1.5, "x", "-n 2 ≥ 1.5 × faster on case execution"),
@@ -161,8 +178,16 @@ class PlanRun:
         cases = self.results["cases"]
         duration = sum(float(c["duration_ms"]) for c in cases) / 1000
         waited = sum(float(c.get("waited_ms") or 0.0) for c in cases) / 1000
+        requests = sum(case_requests(c) for c in cases)
+        chain = wait_chain_s(cases)
         s, t0 = self.spans, self.child.started
+        work = max(duration - waited, 1e-9)
         return {
+            "requests": requests,
+            "requests_per_case": requests / max(1, len(cases)),
+            "requests_per_s_outside_waits": requests / work,
+            "wait_chain_s": chain,
+            "projected_5rps_s": max(requests / RATE_LIMIT_PER_S, chain),
             "wall_s": self.child.wall_s,
             "startup_s": s["first_call_start"] - t0,
             "startup_to_first_setup_s": s["first_setup_start"] - t0,
@@ -173,10 +198,50 @@ class PlanRun:
             "waited_s": waited,
             "exec_minus_waits_s": duration - waited,
             "cases": float(len(cases)),
-            "exchanges": float(sum(len(c.get("exchanges", ())) for c in cases)),
+            # requests sent: a positive control shared by a group is in each case's
+            # evidence but was sent once
+            "exchanges": requests,
             "peak_rss_mb": self.child.peak_rss_mb,
             "cpu_s": self.child.cpu_s,
         }
+
+
+def case_requests(case: Mapping[str, Any]) -> float:
+    """The requests a case caused: ``requests`` when recorded, else its exchanges."""
+    recorded = case.get("requests")
+    if isinstance(recorded, int | float) and recorded > 0:
+        return float(recorded)
+    return float(len(case.get("exchanges", ())))
+
+
+def wait_chain_s(cases: Sequence[Mapping[str, Any]]) -> float:
+    """The longest chain of deliberate waits the scheduler cannot overlap: the JWKS
+    lane's waits in a row, or the longest single wait of the main lane, whichever is
+    longer, then the lone cases' waits (``conformance._schedule``)."""
+    # lazy: the benchmarked run loads this module (-p conformance.bench): stdlib only
+    from ._schedule import lane
+    from .catalog import load_cases
+
+    lanes = {c.id: lane(c) for c in load_cases(())}
+    sums = {"main": 0.0, "jwks": 0.0, "alone": 0.0}
+    longest_main = 0.0
+    for case in cases:
+        waited = float(case.get("waited_ms") or 0.0) / 1000
+        name = lanes.get(str(case.get("id")), "main")
+        sums[name] += waited
+        if name == "main":
+            longest_main = max(longest_main, waited)
+    return max(sums["jwks"], longest_main) + sums["alone"]
+
+
+def run_full(workdir: Path) -> Child:
+    """``conformance run`` with the report (the default plan), end to end, in a child."""
+    child = run_child(conformance_argv("run", "--report-dir", str(workdir / "report")))
+    if child.code not in (0, 1) or not (workdir / "report" / "report.html").exists():
+        raise RuntimeError(
+            f"conformance run exited {child.code} or wrote no report:\n{child.stderr[-2000:]}"
+        )
+    return child
 
 
 def run_plan(args: Sequence[str], workdir: Path, *, pytest_args: Sequence[str] = ()) -> PlanRun:
@@ -239,7 +304,8 @@ DEFAULT_CLAIMS: dict[str, Any] = {
 
 
 def token_mix(results: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """One (alg, claims) per exchange of a run: the assertion's alg when it decoded and
+    """One (alg, claims) per request of a run (a positive control shared by several cases
+    once): the assertion's alg when it decoded and
     our keyring can sign with it, else a plain ES256 token (alg ``none``, ``ES256K``,
     garbage headers, undecodable tokens); its claims when they decoded, else a plain set.
     """
@@ -248,11 +314,17 @@ def token_mix(results: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
     signable = set(ALGS) | set(HMAC_ALGS)
     mix: list[tuple[str, dict[str, Any]]] = []
+    shared: set[str] = set()
     for case in results.get("cases", ()):
         for exchange in case.get("exchanges", ()):
             assertion = exchange.get("assertion")
             header = assertion.get("header") if isinstance(assertion, dict) else None
             claims = assertion.get("claims") if isinstance(assertion, dict) else None
+            jti = claims.get("jti") if isinstance(claims, dict) else None
+            if exchange.get("label") == "control" and isinstance(jti, str):
+                if jti in shared:
+                    continue  # one positive control shared by a group: sent once
+                shared.add(jti)
             alg = header.get("alg") if isinstance(header, dict) else None
             mix.append(
                 (
@@ -371,12 +443,16 @@ class Render:
     execute_s: float
     export_s: float
     html_bytes: int
+    warm_s: float  # render_report in a kernel started beforehand, as conformance run does
 
 
 def measure_render(results_path: Path, workdir: Path) -> Render:
     """``conformance report`` in a child (cold, as a user runs it), then the same render
-    in this process, timed as notebook execution and HTML export."""
-    from .report.render import export_html, render_report  # lazy: the optional report extra
+    in this process, timed as notebook execution and HTML export, and once more in a
+    kernel started (and warmed) beforehand: what ``conformance run`` waits for after its
+    cases, its kernel having started while they ran."""
+    # lazy: the optional report extra
+    from .report.render import WarmKernel, export_html, render_report
 
     nbformat: Any = importlib.import_module("nbformat")  # untyped
 
@@ -393,7 +469,13 @@ def measure_render(results_path: Path, workdir: Path) -> Render:
     t1 = time.perf_counter()
     export_html(nb, in_dir / "export-again.html")
     export = time.perf_counter() - t1
+    kernel = WarmKernel().start()
+    kernel.wait()
+    t2 = time.perf_counter()
+    render_report(results_path, out_dir=workdir / "warm", kernel=kernel)
+    warm = time.perf_counter() - t2
     return Render(
+        warm_s=warm,
         cli_s=child.wall_s,
         cli_peak_rss_mb=child.peak_rss_mb,
         execute_s=max(0.0, total - export),
@@ -487,6 +569,9 @@ def benchmark(
                 for k in sorted(keys)
                 if one.verdicts.get(k) != two.verdicts.get(k)
             ][:20]
+        log(f"conformance run with the report ({i + 1}/{repeat})")
+        full = run_full(workdir / f"full-{i}")
+        add("full", {"wall_s": full.wall_s, "peak_rss_mb": full.peak_rss_mb})
         log(f"one-case run ({i + 1}/{repeat})")
         single = run_plan(("--id", ONE_CASE), workdir / f"one-{i}")
         add("one_case", single.figures())
@@ -543,6 +628,7 @@ def benchmark(
                     "execute_s": r.execute_s,
                     "export_s": r.export_s,
                     "html_mb": r.html_bytes / 1_000_000,
+                    "warm_s": r.warm_s,
                 },
             )
     extra["report_cases"] = {
@@ -578,6 +664,8 @@ def ratios(m: Mapping[str, float], plan: Plan) -> dict[str, float]:
         "ratio.exec_minus_waits_over_floor": m["plan.exec_minus_waits_s"] / floor,
         "ratio.exec_span_minus_waits_over_floor": (m["plan.exec_span_s"] - m["plan.waited_s"])
         / floor,
+        "ratio.span_over_bound": m["plan.exec_span_s"]
+        / max(m.get("plan.wait_chain_s", 0.0), m["plan.exec_minus_waits_s"], 1e-9),
         "ratio.n2_speedup_exec": m["plan.exec_span_s"] / m["plan_n2.exec_span_s"],
         "ratio.n2_speedup_wall": m["plan.wall_s"] / m["plan_n2.wall_s"],
         "floor.per_exchange_ms": 1000 * floor / max(1.0, m["plan.exchanges"]),
@@ -626,6 +714,14 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("plan.exec_span_s", "plan: case execution span (first call → last call)", "s"),
     ("plan.exec_sum_s", "plan: case execution, Σ duration_ms", "s"),
     ("plan.waited_s", "plan: deliberate waits, Σ waited_ms", "s"),
+    ("plan.wait_chain_s", "plan: longest wait chain (waits that cannot overlap)", "s"),
+    ("ratio.span_over_bound", "ratio: case span / max(wait chain, work)", "x"),
+    ("plan.requests", "plan: requests (controls shared by groups of rejections)", ""),
+    ("plan.requests_per_case", "plan: requests per case", ""),
+    ("plan.requests_per_s_outside_waits", "plan: requests per second outside waits", "/s"),
+    ("plan.projected_5rps_s", "plan: projected duration at 5 requests/s", "s"),
+    ("full.wall_s", "conformance run with the report: wall", "s"),
+    ("full.peak_rss_mb", "conformance run with the report: peak RSS", "MB"),
     ("plan.exec_minus_waits_s", "plan: case execution − waits", "s"),
     ("plan.per_exchange_minus_waits_ms", "plan per exchange, − waits", "ms"),
     ("plan.tail_s", "plan: tail (outputs, servers stopped, exit)", "s"),
@@ -637,10 +733,12 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("report.real.execute_s", "  notebook execution (in process)", "s"),
     ("report.real.export_s", "  HTML export (in process)", "s"),
     ("report.real.html_mb", "  HTML size", "MB"),
+    ("report.real.warm_s", "  render in a kernel started beforehand (as in a run)", "s"),
     ("report.synthetic.cli_s", "report (synthetic): conformance report, wall", "s"),
     ("report.synthetic.execute_s", "  notebook execution (in process)", "s"),
     ("report.synthetic.export_s", "  HTML export (in process)", "s"),
     ("report.synthetic.html_mb", "  HTML size", "MB"),
+    ("report.synthetic.warm_s", "  render in a kernel started beforehand (as in a run)", "s"),
     ("report.synthetic.cli_peak_rss_mb", "  peak RSS (CLI)", "MB"),
     ("plan_n2.wall_s", "-n 2: wall", "s"),
     ("plan_n2.startup_s", "-n 2: start-up (spawn → first call)", "s"),

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._engine import Runtime
     from ._outputs import Outputs
     from ._runlog import RunLog
+    from ._schedule import Scheduler
     from ._schema import CaseRecord, Scope, Summary
     from ._transport import Transport
     from ._verdict import Policy
@@ -53,6 +54,8 @@ DEADLINE = "the run's deadline of"
 ABORTED = "conformance: error:"
 
 _RUN = pytest.StashKey["ConformanceRun"]()
+#: the report kernel, started while the cases run (``conformance.report.render.WarmKernel``)
+_KERNEL = pytest.StashKey[Any]()
 _WORKER_KEY = "conformance_records"
 
 
@@ -312,6 +315,11 @@ class ConformanceRun:
     run_id: str = field(default_factory=_new_run_id)
     runtime: Runtime | None = None
     summary_lines: list[str] | None = None
+    #: (nodeid, case) of every item pytest collected, in order (the scheduler's plan)
+    collected: list[tuple[str, Case]] = field(default_factory=list)
+    scheduler: Scheduler | None = None
+    worker: bool = False  # an xdist worker
+    _scheduled: bool = False
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _started: float = field(default_factory=time.time)
     _started_at: str = field(
@@ -498,19 +506,27 @@ class ConformanceRun:
         transport = getattr(self.runtime.target, "transport", None) if self.runtime else None
         return transport if isinstance(transport, Transport) else None
 
-    def halt(self) -> str | None:
-        """Why no further case may run (the target is unavailable, the run's deadline
-        passed), recorded once as why the run stopped; ``None`` to go on."""
+    def _why_halt(self) -> str | None:
         transport = self._transport()
         why = transport.unavailable if transport is not None else None
         deadline = self.deadline
         if why is None and deadline is not None and time.time() - self._started >= deadline:
             why = f"{DEADLINE} {deadline:g} s passed; the remaining cases were not run"
+        return why
+
+    def halt(self) -> str | None:
+        """Why no further case may run (the target is unavailable, the run's deadline
+        passed), recorded once as why the run stopped; ``None`` to go on."""
+        why = self._why_halt()
         if why is not None and why not in self.log.stopped:
             self.log.stopped.append(why)
         return why
 
     def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.close()
+            self.scheduler.join(timeout=10)
+            self.scheduler = None
         if self.runtime is not None:
             self.log.facts.update(self.runtime.facts)
             self.log.retries += self.runtime.target.retries
@@ -524,7 +540,10 @@ class ConformanceRun:
         from ._results import case_record
 
         assert self.runtime is not None, "the conformance_run fixture starts the runtime"
-        result = run_case(self.runtime, case)
+        scheduler = self._schedule(nodeid)
+        result = scheduler.result(case.id) if scheduler is not None else None
+        if result is None:  # not scheduled here (another share, a halt): run it now
+            result = run_case(self.runtime, case)
         rerun = self.options.rerun_line(case.id, cli=self.report is not None)
         failure = failure_message(result, rerun=rerun) if result.judged in {"fail", "error"} else ""
         self.log.records.append(case_record(result, nodeid=nodeid, failure=failure, rerun=rerun))
@@ -537,8 +556,31 @@ class ConformanceRun:
         if result.verdict == "error":
             raise TargetMisbehaved(failure)
 
-    def finish(self) -> Outputs:
-        """Write the outputs (the controller, or a run without xdist)."""
+    def _schedule(self, nodeid: str) -> Scheduler | None:
+        """Start the scheduler at the first case, over the cases this process will run:
+        every collected one, or under xdist the group of ``nodeid`` (``--dist loadgroup``
+        hands each worker one whole group; without it a worker cannot know its cases in
+        advance and runs each at its item)."""
+        if self._scheduled:
+            return self.scheduler
+        self._scheduled = True
+        from ._schedule import Scheduler  # lazy: see from_pytest
+
+        _, at, group = nodeid.rpartition("@")
+        if self.worker and not at:
+            return None
+        suffix = f"@{group}" if at else ""
+        cases = [c for n, c in self.collected if n.endswith(suffix)] if suffix else None
+        plan = cases if cases is not None else [c for _, c in self.collected]
+        assert self.runtime is not None
+        self.scheduler = Scheduler(
+            self.runtime, plan, halted=lambda: self._why_halt() is not None
+        ).start()
+        return self.scheduler
+
+    def finish(self, kernel: Any = None) -> Outputs:
+        """Write the outputs (the controller, or a run without xdist); the report renders
+        in ``kernel`` when one was started while the cases ran."""
         from ._outputs import write_outputs  # lazy: see from_pytest
 
         o = self.options
@@ -565,7 +607,9 @@ class ConformanceRun:
             run["unused_waivers"] = [
                 w.id for w in waivers.unused(r["id"] for r in self.log.records)
             ]
-        outputs = write_outputs(self.log, run=run, out=out, render=o.render, scope=self.scope())
+        outputs = write_outputs(
+            self.log, run=run, out=out, render=o.render, scope=self.scope(), kernel=kernel
+        )
         if self.report is not None:
             self.report.outputs = outputs
         self.summary_lines = _summary_lines(
@@ -632,6 +676,35 @@ def coverage_lines(summary: Summary) -> list[str]:
     return lines
 
 
+def _warm_kernel(config: pytest.Config) -> None:
+    """Start the report kernel now, on a background thread, so that the render after the
+    cases does not wait for it: once per run, in the process that renders (not an xdist
+    worker), unless the run renders no report."""
+    if (
+        _KERNEL in config.stash
+        or config.getoption(OPT_NO_RENDER)
+        or getattr(config, "workerinput", None) is not None
+    ):
+        return
+    # lazy: the report stack is an optional extra, loaded only by a rendering run
+    from .report.render import WarmKernel
+
+    config.stash[_KERNEL] = WarmKernel().start()
+
+
+def _take_kernel(config: pytest.Config) -> Any:
+    kernel = config.stash.get(_KERNEL, None)
+    if kernel is not None:
+        del config.stash[_KERNEL]
+    return kernel
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``conformance run`` (it hands us a RunReport) starts the report kernel at once."""
+    if _cli_report(session.config) is not None:
+        _warm_kernel(session.config)
+
+
 def _run(config: pytest.Config) -> ConformanceRun:
     run = config.stash.get(_RUN, None)
     if run is None:
@@ -643,15 +716,24 @@ def _run(config: pytest.Config) -> ConformanceRun:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "conformance_case" not in metafunc.fixturenames:
         return
+    workers = _worker_count(metafunc.config)
     params = [
         pytest.param(
             case,
             id=case.id,
-            marks=[getattr(pytest.mark, case.category), getattr(pytest.mark, case.level.value)],
+            marks=[getattr(pytest.mark, case.category), getattr(pytest.mark, case.level.value)]
+            # --dist loadgroup: worker k runs every workers-th case, as one whole group
+            + ([pytest.mark.xdist_group(f"conformance-{i % workers}")] if workers else []),
         )
-        for case in _run(metafunc.config).selected()
+        for i, case in enumerate(_run(metafunc.config).selected())
     ]
     metafunc.parametrize("conformance_case", params)
+
+
+def _worker_count(config: pytest.Config) -> int:
+    """The number of xdist workers when this process is one of them, else 0."""
+    workerinput = getattr(config, "workerinput", None)
+    return int(workerinput.get("workercount", 0)) if workerinput else 0
 
 
 def pytest_collection_modifyitems(
@@ -670,13 +752,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if run is None:
         return
     chosen: list[str] = []
+    collected: list[tuple[str, Case]] = []
     for item in session.items:
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("conformance_case") if callspec is not None else None
         case_id = getattr(case, "id", None)  # an empty parameter set holds NOTSET
         if isinstance(case_id, str):
             chosen.append(case_id)
+            collected.append((item.nodeid, case))  # type: ignore[arg-type]  # a Case: it has an id
     run.log.selected = chosen
+    run.collected = collected
+    if collected:
+        _warm_kernel(session.config)
+    run.worker = _worker_count(session.config) > 0
 
 
 @pytest.fixture(scope="session")
@@ -729,6 +817,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
     _quiet_abort(config)
     _xdist_share.cleanup(config)
+    kernel = _take_kernel(config)  # a run that rendered nothing leaves no kernel behind
+    if kernel is not None:
+        kernel.close()
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: xdist may not be installed
@@ -766,7 +857,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         run.report.error = aborted  # a worker could not start: `conformance run` says why
     if not run.log.records:
         return
-    outputs = run.finish()
+    outputs = run.finish(kernel=_take_kernel(session.config))
     unavailable = next((w for w in run.log.stopped if w.startswith(UNAVAILABLE)), None)
     if unavailable is not None:
         # like an unreachable target: exit 2 with one line, the outputs still written

@@ -126,8 +126,10 @@ def _medians() -> dict[str, float]:
         "examples_160.wall_s": 4.2,
         "plan.startup_s": 1.7,
         "report.synthetic.cli_s": 2.5,
+        "report.synthetic.warm_s": 1.5,
         "report.synthetic.html_mb": 1.0,
         "plan.peak_rss_mb": 150.0,
+        "plan.wait_chain_s": 10.0,
     }
     m.update(bench.ratios(m, bench.FULL))
     return m
@@ -140,6 +142,7 @@ def test_ratios_and_targets() -> None:
     assert m["floor.per_exchange_ms"] == 2.0
     assert m["examples.extra"] == 240
     assert m["examples.exec_ms_per_extra"] == pytest.approx(5.0)
+    assert m["ratio.span_over_bound"] == pytest.approx(3.1)  # 31 s over a 10 s chain
     rows = {r["metric"]: r for r in bench.evaluate(m)}
     assert set(rows) == {key for key, *_ in bench.TARGETS}
     assert not rows["ratio.exec_minus_waits_over_floor"]["met"]
@@ -248,3 +251,22 @@ def test_measure_render_times_both_steps_and_sizes_the_page(tmp_path: Path) -> N
     assert (tmp_path / "out" / "cli" / "report.html").stat().st_size == render.html_bytes
     assert (tmp_path / "out" / "in-process" / "report.html").exists()
     assert render.cli_s > 0 and render.execute_s >= 0 and render.export_s > 0
+
+
+def test_requests_count_a_shared_control_once_and_the_wait_chain_follows_the_lanes() -> None:
+    cases = [
+        {"id": "time.replay.after_exp", "waited_ms": 6000.0, "requests": 2.5, "exchanges": []},
+        {"id": "claims.iss.missing", "waited_ms": 0.0, "requests": 1.5, "exchanges": []},
+        {"id": "keys.rotation.new_kid", "waited_ms": 4000.0, "exchanges": [{}, {}, {}]},
+        {"id": "keys.jwks.use_enc", "waited_ms": 3000.0, "requests": 3.5, "exchanges": []},
+        {"id": "replay.race.concurrent_16", "waited_ms": 500.0, "requests": 16, "exchanges": []},
+    ]
+    assert [bench.case_requests(c) for c in cases] == [2.5, 1.5, 3.0, 3.5, 16.0]
+    # the JWKS lane's 4 + 3 s in a row outlast the main lane's 6 s; then the lone case
+    assert bench.wait_chain_s(cases) == pytest.approx(7.5)
+    control = {
+        "label": "control",
+        "assertion": {"header": {"alg": "ES256"}, "claims": {"jti": "c"}},
+    }
+    results = {"cases": [{"exchanges": [{"label": "attempt"}, control]}, {"exchanges": [control]}]}
+    assert len(bench.token_mix(results)) == 2

@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from conformance._assertion import Assertion
-from conformance._engine import CaseResult, Context, Runtime, Skip, failure_message, run_case
+from conformance._engine import (
+    CaseResult,
+    Context,
+    Runtime,
+    Skip,
+    confirm_group,
+    failure_message,
+    run_case,
+)
 from conformance._keyring import Keyring
 from conformance._settings import TargetSettings
 from conformance._verdict import Policy
@@ -419,3 +427,68 @@ def test_a_5xx_in_a_drawn_example_is_an_error_not_a_failure() -> None:
     assert result.verdict == "error" and result.judged == "error"
     assert result.message.startswith("the target misbehaved (HTTP 500) on header=")
     assert "the shrunk example" in result.message
+
+
+# -- one positive control for a group of rejections -----------------------------------------
+
+
+def _deferred(rt: Runtime, cases: list[Case]) -> list[CaseResult]:
+    results = [run_case(rt, c, defer_control=True) for c in cases]
+    assert all(r.unconfirmed and r.verdict == "pass" for r in results)
+    return results
+
+
+def test_a_group_of_rejections_shares_one_positive_control() -> None:
+    rt = runtime(controls_accepted)
+    group = _deferred(rt, [sends(f"attempt-{i}") for i in range(3)])
+    confirmed = confirm_group(rt, group)
+    assert [r.verdict for r in confirmed] == ["pass"] * 3
+    assert not any(r.unconfirmed for r in confirmed)
+    sent = [r.label for r in rt.target.requests]  # type: ignore[attr-defined]
+    assert sent == ["attempt-0", "attempt-1", "attempt-2", "control"]
+    assert all(labels(r)[-1] == "control" for r in confirmed)  # the proof is in each one's evidence
+    assert sum(r.requests for r in confirmed) == pytest.approx(len(sent))
+
+
+def test_a_target_that_refuses_everything_mid_group_gets_every_rejection_re_checked() -> None:
+    # A correct target for the first two cases, then one that refuses everything, the
+    # positive controls included: the group's control is refused, so each case is run
+    # again on its own with its own control, and none of them passes on a refusal that
+    # proves nothing.
+    answered = 0
+
+    def breaks_after_two(request: ExchangeRequest) -> Reply:
+        nonlocal answered
+        answered += 1
+        if answered > 2:
+            return REFUSED
+        return controls_accepted(request)
+
+    rt = runtime(breaks_after_two)
+    cases = [sends(f"attempt-{i}") for i in range(4)]
+    confirmed = confirm_group(rt, _deferred(rt, cases))
+    assert [r.case.id for r in confirmed] == [c.id for c in cases]
+    assert [r.verdict for r in confirmed] == ["error"] * 4
+    assert all("re-checked on its own" in r.message for r in confirmed)
+    sent = [r.label for r in rt.target.requests]  # type: ignore[attr-defined]
+    # the four rejections, the shared control, then each case again with its own control
+    assert sent[:5] == ["attempt-0", "attempt-1", "attempt-2", "attempt-3", "control"]
+    assert sent[5:] == [x for i in range(4) for x in (f"attempt-{i}", "control")]
+    assert sum(r.requests for r in confirmed) == pytest.approx(len(sent))
+
+
+def test_a_group_control_refused_by_a_target_that_recovered_re_checks_to_a_pass() -> None:
+    refused_once = False
+
+    def refuses_one_control(request: ExchangeRequest) -> Reply:
+        nonlocal refused_once
+        if request.label == "control" and not refused_once:
+            refused_once = True
+            return REFUSED
+        return controls_accepted(request)
+
+    rt = runtime(refuses_one_control)
+    confirmed = confirm_group(rt, _deferred(rt, [sends("a"), sends("b")]))
+    assert [r.verdict for r in confirmed] == ["pass", "pass"]
+    again = [["a", "control", "a", "control"], ["b", "control", "b", "control"]]
+    assert [labels(r) for r in confirmed] == again

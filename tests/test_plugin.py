@@ -109,7 +109,16 @@ def test_a_flawed_emulator_fails_the_run_with_a_one_screen_message(
 
 
 @pytest.mark.slow
-def test_xdist_workers_give_the_same_verdicts(pytester: pytest.Pytester, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "dist",
+    [
+        (),  # plain -n 2: a worker cannot know its cases ahead, each item runs its case
+        ("--dist", "loadgroup"),  # as conformance run -n: each worker schedules its share
+    ],
+)
+def test_xdist_workers_give_the_same_verdicts(
+    pytester: pytest.Pytester, tmp_path: Path, dist: tuple[str, ...]
+) -> None:
     _, single = run_selected(
         pytester, tmp_path / "one", "--conformance-category=claims", "--conformance-examples=5"
     )
@@ -120,10 +129,14 @@ def test_xdist_workers_give_the_same_verdicts(pytester: pytest.Pytester, tmp_pat
         "--conformance-examples=5",
         "-n",
         "2",
+        *dist,
     )
     verdicts = {c["id"]: c["verdict"] for c in single["cases"]}
     assert verdicts == {c["id"]: c["verdict"] for c in double["cases"]}
     assert len(verdicts) > 3
+    if dist:  # one whole share per worker
+        shares = {c["nodeid"].rpartition("@")[2] for c in double["cases"]}
+        assert shares == {"conformance-0", "conformance-1"}
 
 
 def test_a_selection_that_matches_nothing_exits_2_with_one_line(

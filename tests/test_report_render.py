@@ -326,3 +326,42 @@ def test_template_notebooks_have_no_outputs_and_are_identical() -> None:
                 assert cell.outputs == [] and cell.execution_count is None, path
     raw = json.loads(packaged.read_text(encoding="utf-8"))
     assert any("parameters" in c["metadata"].get("tags", []) for c in raw["cells"])
+
+
+def test_a_warm_kernel_renders_in_the_report_directory_and_is_shut_down(tmp_path: Path) -> None:
+    results = write_results(
+        tmp_path / "in" / "results.json", make_results(n_cases=5, failures=1, critical=1)
+    )
+    kernel = render_module.WarmKernel().start()
+    paths = render_report(results, out_dir=tmp_path / "out", kernel=kernel)
+    assert kernel.error is None
+    assert kernel.km is None  # shut down after the render
+    saved = nbformat.read(paths.notebook, as_version=4)
+    injected = next(c for c in saved.cells if "injected-parameters" in c.metadata["tags"])
+    # the notebook read ../in/results.json relative to the report directory: its cwd
+    assert "../in/results.json" in injected.source
+    assert "Not conformant" in paths.html.read_text(encoding="utf-8")
+    assert [c.execution_count for c in saved.cells if c.cell_type == "code"][:2] == [1, 2]
+
+
+def test_a_warm_kernel_is_shut_down_when_the_render_fails_before_executing(
+    tmp_path: Path,
+) -> None:
+    kernel = render_module.WarmKernel().start()
+    with pytest.raises(ConfigError):
+        render_report(tmp_path / "nope.json", kernel=kernel)
+    assert kernel.km is None
+
+
+def test_a_kernel_that_could_not_start_leaves_the_render_to_start_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(render_module, "KERNEL_NAME", "no-such-kernel")
+    kernel = render_module.WarmKernel().start()
+    kernel.take(tmp_path)  # waits for the failed start
+    assert kernel.error is not None and kernel.km is None
+    monkeypatch.setattr(render_module, "KERNEL_NAME", "python3")
+    results = write_results(
+        tmp_path / "results.json", make_results(n_cases=3, failures=0, critical=0)
+    )
+    assert render_report(results, kernel=kernel).html.exists()

@@ -6,12 +6,18 @@
 
 Rendering never contacts the target: the notebook reads results.json (and the baseline)
 only. nbformat, nbclient and nbconvert are imported inside the functions that use them.
+
+Starting a kernel and importing the report's libraries in it takes seconds that need not
+wait for the results: :class:`WarmKernel` starts one (and warms those imports) on a
+background thread while the cases run; :func:`render_report` then executes in it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +31,7 @@ __all__ = [
     "CSP",
     "ReportPaths",
     "ReportRenderError",
+    "WarmKernel",
     "clean_html",
     "explore_notebook",
     "export_html",
@@ -176,19 +183,122 @@ def export_html(nb: Any, html_path: Path, *, title: str = "Exchange conformance 
     return html_path
 
 
-def _execute(nb: Any, *, cwd: Path, timeout_s: int, notebook_path: Path) -> None:
+#: No IPython history database: parallel renders would contend for one sqlite file.
+#: log_level=ERROR: the kernel's warning about plain-TCP loopback sockets is noise on a CLI
+#: user's terminal; errors still show.
+_KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR"]
+#: What the template's first cells import, run silently in a warm kernel beforehand.
+_WARM_UP = """\
+import io as _io
+import IPython.display
+import conformance.report
+from matplotlib.figure import Figure as _Figure
+_f = _Figure(figsize=(1, 1), dpi=40)
+_f.add_subplot().bar([0], [1], label="x")
+_f.savefig(_io.BytesIO(), format="png")  # fonts and the Agg canvas, loaded once
+del _io, _Figure, _f
+"""
+
+
+class WarmKernel:
+    """A report kernel started ahead of time, on a background thread (:meth:`start`), with
+    the report's imports done; :func:`render_report` executes in it (``kernel=``) and then
+    shuts it down. A kernel that failed to start is simply not used: the render starts its
+    own, as without one. One render per warm kernel."""
+
+    def __init__(self, *, startup_timeout_s: float = 60.0) -> None:
+        self.startup_timeout_s = startup_timeout_s
+        self.km: Any = None
+        self.error: str | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> WarmKernel:
+        self._thread = threading.Thread(target=self._boot, name="report-kernel", daemon=True)
+        self._thread.start()
+        return self
+
+    def _boot(self) -> None:
+        km = None
+        try:
+            km = _lib("jupyter_client").KernelManager(kernel_name=KERNEL_NAME)
+            km.start_kernel(extra_arguments=list(_KERNEL_ARGUMENTS))
+            self.km = km
+            self._run(_WARM_UP)
+            for name in ("nbformat", "nbclient", "nbconvert"):  # this side's imports too
+                _lib(name)
+        except Exception as exc:  # no kernel ahead of time: the render starts its own
+            self.error = f"{type(exc).__name__}: {exc}"
+            if km is not None and km.has_kernel:
+                km.shutdown_kernel(now=True)
+            self.km = None
+        finally:
+            _close_thread_loop()
+            self._ready.set()
+
+    def _run(self, code: str) -> None:
+        """Run ``code`` silently in the kernel; raises ``RuntimeError`` unless it succeeds."""
+        kc = self.km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=self.startup_timeout_s)
+            reply = kc.execute_interactive(
+                code, silent=True, store_history=False, timeout=self.startup_timeout_s
+            )
+        finally:
+            kc.stop_channels()
+        if reply["content"].get("status") != "ok":
+            raise RuntimeError(f"the warm-up failed: {reply['content'].get('ename')}")
+
+    def wait(self) -> bool:
+        """Wait until the start succeeded or failed (bounded); whether it is over."""
+        return self._ready.wait(self.startup_timeout_s)
+
+    def take(self, cwd: Path) -> Any:
+        """The kernel manager, its kernel moved to ``cwd``; ``None`` when there is none."""
+        if not self.wait() or self.km is None:
+            return None
+        try:
+            self._run(f"import os\nos.chdir({str(cwd)!r})")
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.close()
+            return None
+        return self.km
+
+    def close(self) -> None:
+        """Shut the kernel down (after the render, or when no render comes)."""
+        self.wait()
+        km, self.km = self.km, None
+        if km is not None and km.has_kernel:
+            km.shutdown_kernel(now=True)
+
+
+def _close_thread_loop() -> None:
+    """Close the event loop jupyter_client's blocking calls left on this thread."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:  # none was made
+        return
+    if not loop.is_running() and not loop.is_closed():
+        loop.close()
+    asyncio.set_event_loop(None)
+
+
+def _execute(
+    nb: Any, *, cwd: Path, timeout_s: int, notebook_path: Path, kernel: WarmKernel | None = None
+) -> None:
     nbformat = _lib("nbformat")
     nbclient = _lib("nbclient")
     errors = _lib("nbclient.exceptions")
+    km = kernel.take(cwd) if kernel is not None else None
     client = nbclient.NotebookClient(
         nb,
+        km=km,
         timeout=timeout_s,
         kernel_name=KERNEL_NAME,
         resources={"metadata": {"path": str(cwd)}},
-        # No IPython history database: parallel renders would contend for one sqlite file.
-        # log_level=ERROR: the kernel's warning about plain-TCP loopback sockets is noise
-        # on a CLI user's terminal; errors still show.
-        extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR"],
+        extra_arguments=list(_KERNEL_ARGUMENTS),
     )
     failure: str | None = None
     try:
@@ -201,6 +311,10 @@ def _execute(nb: Any, *, cwd: Path, timeout_s: int, notebook_path: Path) -> None
     except errors.DeadKernelError as exc:
         failure = f"the report kernel died ({exc})"
     finally:
+        if km is not None and client.kc is not None:
+            client.kc.stop_channels()  # nbclient leaves a kernel it does not own running
+        if kernel is not None:
+            kernel.close()
         # Saved whatever happened: the partial notebook holds the traceback.
         nbformat.write(nb, notebook_path)
     if failure is not None:
@@ -216,17 +330,37 @@ def render_report(
     out_dir: Path | None = None,
     baseline: Path | None = None,
     timeout_s: int = 120,
+    kernel: WarmKernel | None = None,
 ) -> ReportPaths:
     """Render ``results_path`` into ``report.ipynb`` and ``report.html``.
 
     Both land in ``out_dir`` (created if needed), by default the directory of
     ``results_path``. ``baseline`` adds a "changes since baseline" section. ``timeout_s``
-    bounds each cell.
+    bounds each cell. ``kernel``: a :class:`WarmKernel` started earlier to execute in
+    (shut down afterwards, whatever happens).
 
     Raises :class:`~conformance.ConfigError` when a results file is missing or invalid
     (checked before any kernel starts), ``ValueError`` for a non-positive timeout, and
     :class:`ReportRenderError` when execution fails (the partial notebook is saved).
     """
+    try:
+        if kernel is not None:
+            # its thread imports jupyter_client: two threads importing one package with
+            # import cycles inside can see it half initialised
+            kernel.wait()
+        return _render(results_path, out_dir, baseline, timeout_s, kernel)
+    finally:
+        if kernel is not None:
+            kernel.close()  # a failure before the execution leaves no kernel behind
+
+
+def _render(
+    results_path: Path,
+    out_dir: Path | None,
+    baseline: Path | None,
+    timeout_s: int,
+    kernel: WarmKernel | None,
+) -> ReportPaths:
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s}")
     results_path = Path(results_path).resolve()
@@ -251,7 +385,7 @@ def render_report(
     run_id = str(run.get("id", "")) if isinstance(run, dict) else ""
     nb.metadata["title"] = f"Exchange conformance report {run_id[:80]}".strip()
     notebook_path = target_dir / "report.ipynb"
-    _execute(nb, cwd=target_dir, timeout_s=timeout_s, notebook_path=notebook_path)
+    _execute(nb, cwd=target_dir, timeout_s=timeout_s, notebook_path=notebook_path, kernel=kernel)
     html_path = export_html(nb, target_dir / "report.html", title=nb.metadata["title"])
     return ReportPaths(notebook=notebook_path, html=html_path)
 
