@@ -12,8 +12,12 @@ Three lanes, by what a case does to state other cases rely on (:func:`lane`):
   hostile key sets, fetch counts). They change or observe what the target fetches, so
   they run one at a time, beside the main lane.
 * ``alone``: cases that burst or race the target (its rate limit, its jti store). They
-  run last, with nothing else in flight. A JWKS case that counts the target's events in
-  a window of time (:data:`ALONE_IDS`) runs alone in its place: the main lane pauses.
+  run after the two lanes above, with nothing else in flight. A JWKS case that counts the
+  target's events in a window of time (:data:`ALONE_IDS`) runs alone in its place: the
+  main lane pauses.
+* ``last``: cases that judge what every other case of the process recorded (the error
+  hygiene cases judge the run's refusals, :data:`JUDGES_RUN`). They run after everything
+  else has finished, so no refusal of a waiting case or of the alone lane escapes them.
 
 The two first lanes meet at a gate that keeps the plan's order wherever the JWKS
 matters: a main-lane case whose token's key lookup depends on what the JWKS serves
@@ -51,7 +55,7 @@ from ._engine import CaseResult, Runtime, confirm_group, run_case
 from ._jose import b64url_decode
 from .catalog._model import Case
 
-Lane = Literal["main", "jwks", "alone"]
+Lane = Literal["main", "jwks", "alone", "last"]
 
 #: needs of a case that bursts or races the target: it runs with nothing else in flight
 ALONE_NEEDS = frozenset({"bursts", "races"})
@@ -60,6 +64,9 @@ ALONE_NEEDS = frozenset({"bursts", "races"})
 #: the count, so the main lane pauses while one runs, in its place in the plan (its
 #: refetches also refresh the target's cache for the key cases after it)
 ALONE_IDS = frozenset({"keys.random_kid_flood"})
+#: cases that judge the run's log of refusals (``conformance._hygiene``): they run after
+#: every other case of the process, whatever its lane
+JUDGES_RUN = ("errors.hygiene.*",)
 #: needs of a case that changes or observes the JWKS host: one such case at a time
 JWKS_NEEDS = frozenset({"jwks_host"})
 #: rejections confirmed by one positive control (a refused control re-checks them all)
@@ -76,6 +83,8 @@ _KEY_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
 
 def lane(case: Case) -> Lane:
     """Which lane ``case`` runs in (see the module doc)."""
+    if any(fnmatch.fnmatchcase(case.id, glob) for glob in JUDGES_RUN):
+        return "last"
     if case.needs & ALONE_NEEDS:
         return "alone"
     if case.needs & JWKS_NEEDS:
@@ -271,7 +280,7 @@ class Scheduler:
 
     def _run(self) -> None:
         try:
-            by_lane: dict[Lane, list[Case]] = {"main": [], "jwks": [], "alone": []}
+            by_lane: dict[Lane, list[Case]] = {"main": [], "jwks": [], "alone": [], "last": []}
             for case in self.cases:
                 by_lane[lane(case)].append(case)
             jwks = threading.Thread(
@@ -282,6 +291,7 @@ class Scheduler:
             self._lane(by_lane["main"], "main")
             jwks.join()
             self._lane(by_lane["alone"], "alone")
+            self._lane(by_lane["last"], "last")
         finally:
             with self._cond:
                 self._done = True

@@ -210,3 +210,23 @@ def test_a_jwks_case_that_counts_events_pauses_the_main_lane(
     # "early" was waiting when "count" started; nothing after it in the plan ran meanwhile
     assert sent.index("early-before") < sent.index("count")
     assert all(sent.index("count") < sent.index(f"m{i}") for i in range(5))
+
+
+def test_the_hygiene_cases_judge_every_refusal_of_the_run_after_all_lanes() -> None:
+    """They judge the run's log of refusals: a main case still waiting when they come up
+    and the alone lane (which runs after the main lane) must both be in it."""
+
+    def leaks(request: ExchangeRequest) -> Reply:
+        if request.label == "control":
+            return TOKEN
+        return Reply(401, body='{"error": "Traceback (most recent call last)"}')
+
+    rt = runtime(leaks)
+    hygiene = BY_ID["errors.hygiene.every_refusal_discloses_nothing"]
+    assert lane(hygiene) == "last"
+    cases = [waits("slow"), quick("burst", needs=("bursts",)), hygiene]
+    sent, verdicts = run_all(rt, cases)
+    assert sent.index("slow-after") < sent.index("probe: markup in kid")
+    assert sent.index("burst") < sent.index("probe: markup in kid")
+    assert verdicts[hygiene.id] == "fail"
+    assert rt.refusals.checked == 5  # slow-before, slow-after, burst, the two probes
