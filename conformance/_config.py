@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from ._exceptions import ConfigError
 from ._keyring import load_signing_key
 from ._oob import (
-    DEFAULT_CACHE_S,
     DEFAULT_REFETCH_S,
     MAX_CACHE_S,
     MAX_REFETCH_S,
@@ -560,10 +559,10 @@ def _jwks_host(root: _Reader, source: str) -> JwksHostConfig | None:
     if bind.port == 0:
         raise reader.error("bind", "needs a fixed port: the target's JWKS URL names it")
     refetch = reader.number("refetch_s", DEFAULT_REFETCH_S) or DEFAULT_REFETCH_S
-    cache = reader.number("cache_s", DEFAULT_CACHE_S) or DEFAULT_CACHE_S
+    cache = reader.number("cache_s", None)  # None: the target documents no cache time
     if refetch > MAX_REFETCH_S:
         raise reader.error("refetch_s", f"must be at most {MAX_REFETCH_S:g}, not {refetch:g}")
-    if cache > MAX_CACHE_S:
+    if cache is not None and cache > MAX_CACHE_S:
         raise reader.error("cache_s", f"must be at most {MAX_CACHE_S:g}, not {cache:g}")
     return JwksHostConfig(
         bind=bind, public_url=_public_url(reader), refetch_s=refetch, cache_s=cache

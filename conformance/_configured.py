@@ -189,14 +189,18 @@ def start_servers(config: RunConfig, keyring: Keyring, target_url: str) -> Itera
                 host=wanted.bind.host,
                 port=wanted.bind.port,
                 public_url=wanted.public_url,
-                cache_max_age_s=int(wanted.cache_s),
+                cache_max_age_s=int(wanted.served_cache_s),
             )
             stack.enter_context(host)
             facts["jwks_host"] = (
                 host.jwks_url,
                 f"the suite serves the configured keys' JWKS, bound to {wanted.bind}; the "
                 f"target reads it (documented refetch {wanted.refetch_s:g} s, cache "
-                f"{wanted.cache_s:g} s)",
+                + (
+                    f"{wanted.cache_s:g} s)"
+                    if wanted.cache_s is not None
+                    else f"not documented; served max-age {wanted.served_cache_s:g} s)"
+                ),
             )
         plan = listener_plan(config.listener, target_url)
         listener, unavailable = None, {}

@@ -57,12 +57,18 @@ class JwksHostConfig:
 
     ``refetch_s`` is the least time the target documents between two JWKS fetches on an
     unknown kid; ``cache_s`` how long it documents keeping a fetched JWKS (the revocation
-    case waits that long, no longer)."""
+    case waits that long, no longer), ``None`` when it documents none: the host then
+    serves ``max-age`` :data:`DEFAULT_CACHE_S` and the revocation case only measures."""
 
     bind: Bind
     public_url: str | None = None
     refetch_s: float = DEFAULT_REFETCH_S
-    cache_s: float = DEFAULT_CACHE_S
+    cache_s: float | None = None
+
+    @property
+    def served_cache_s(self) -> float:
+        """The ``max-age`` the host serves: the documented cache time, else the default."""
+        return DEFAULT_CACHE_S if self.cache_s is None else self.cache_s
 
 
 @dataclass(frozen=True, slots=True)

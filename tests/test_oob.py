@@ -14,11 +14,13 @@ import pytest
 from conformance import run_case
 from conformance._config import load_run_config
 from conformance._configured import open_configured
+from conformance._embedded import open_embedded
 from conformance._exceptions import ConfigError
 from conformance._http import client
 from conformance._jwks_host import JwksHost
 from conformance._keyring import Keyring, make_key, private_jwk
 from conformance._oob import (
+    DEFAULT_CACHE_S,
     LISTENER_FACT,
     UNREACHABLE,
     Bind,
@@ -27,7 +29,7 @@ from conformance._oob import (
     listener_plan,
     parse_bind,
 )
-from conformance.catalog import BY_ID
+from conformance.catalog import BY_ID, keys_lifecycle
 from conformance.report.views import headline
 
 ENV_ID = "0b6cf2d4-1c52-4d1f-9b57-4f1d2a3c4e5f"
@@ -222,3 +224,32 @@ def test_jwks_host_refuses_workers(
     err = capsys.readouterr().err
     assert "[jwks_host] serves from one process on a fixed port" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_an_undeclared_jwks_cache_time_is_not_taken_for_a_documented_one(
+    tmp_path: Path, key_env: None
+) -> None:
+    """Without cache_s the host still serves max-age 300, but the target documented
+    nothing: the revocation case must not judge it against our default."""
+    config = load(tmp_path, '[jwks_host]\nbind = "127.0.0.1:8801"')
+    host = config.jwks_host  # type: ignore[attr-defined]
+    assert host.cache_s is None
+    assert host.served_cache_s == DEFAULT_CACHE_S
+
+
+def test_a_removed_key_kept_past_an_undeclared_cache_time_is_no_must_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """jose's createRemoteJWKSet keeps a JWKS 10 minutes, Nimbus 5: with no documented
+    cache time, a key still accepted after our bound is a measurement (a skip with the
+    fact), not a broken contract. With a declared time it fails (the flaw matrix)."""
+    monkeypatch.setattr(keys_lifecycle, "DEFAULT_CACHE_S", 0.5)
+    case = BY_ID["keys.revocation.after_cache_time"]
+    # a policy variant: the embedded run declares no cache time (as a configured target
+    # without [jwks_host] cache_s)
+    with open_embedded(flaws=["revoked_key_kept"], variants=["leeway_5s"], algs=["ES256"]) as rt:
+        assert rt.settings.jwks_cache_s is None
+        result = run_case(rt, case)
+    assert result.verdict == "skip", result.message
+    assert "cache_s" in result.message
+    assert rt.facts["revoked_key_refused_after_s"]["value"] == "still accepted"
