@@ -15,7 +15,8 @@ cases (``catalog/hygiene.py``) judge the log once, so one refusal counts once:
 
 Refusals recorded by the ``errors.*`` cases (other than ``errors.hygiene.*``) are left
 out: they judge those same things on their own triggers. The log is per process (under
-pytest-xdist, per worker).
+pytest-xdist, per worker: ``partial`` says so, and a worker's hygiene case fails on what
+it found but never passes for the run).
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ class RefusalLog:
     """The refusals of a run (one process), inspected as they are recorded."""
 
     checked: int = 0
+    #: why this log holds only part of the run's refusals (an xdist worker), else ""
+    partial: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

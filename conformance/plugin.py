@@ -468,6 +468,8 @@ class ConformanceRun:
                     pacer=self._pacer,
                 )
             )
+            if self.worker:  # the hygiene cases see this worker's refusals only
+                self.runtime.refusals.partial = "one pytest-xdist worker"
             check_baseline(self.runtime)
         except ConformanceError as exc:
             self._abort(f"conformance: error: {exc}")

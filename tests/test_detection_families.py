@@ -190,3 +190,17 @@ def test_the_slow_tier_is_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_latency_bound_is_the_floor_or_ten_times_the_baseline() -> None:
     assert exhaustion.allowed_latency_ms(5.0) == exhaustion.STALL_S * 1000
     assert exhaustion.allowed_latency_ms(1000.0) == 10_000.0
+
+
+@pytest.mark.parametrize(("leaky", "verdict"), [(False, "skip"), (True, "fail")])
+def test_the_hygiene_case_of_one_xdist_worker_never_passes_for_the_run(
+    leaky: bool, verdict: str
+) -> None:
+    """A worker's log holds its share of the refusals only: what it found is a finding,
+    but finding nothing there proves nothing about the run's other refusals."""
+    runtime = _runtime(_hygiene_target(leaky))
+    runtime.refusals.partial = "one pytest-xdist worker of 2"
+    result = run_case(runtime, BY_ID["errors.hygiene.every_refusal_discloses_nothing"])
+    assert result.verdict == verdict, result.message
+    if verdict == "skip":
+        assert "xdist" in result.message

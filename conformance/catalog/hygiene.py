@@ -4,7 +4,8 @@ The engine inspects each clean refusal as it records it (``conformance._hygiene`
 these cases run last in the catalog and judge that log: every refusal the run recorded
 before them in this process, besides the few probes they send themselves (markup in the
 ``kid`` and in ``sub``, which an HTML error page would render). Refusals of the
-``errors.*`` cases are judged by those cases, so none is counted twice.
+``errors.*`` cases are judged by those cases, so none is counted twice. Under
+pytest-xdist a worker sees only its share: a finding still fails, finding none skips.
 
 * ``errors.hygiene.every_refusal_discloses_nothing`` (``must``): no stack trace, key
   material, exception repr, "expected <value>", echoed signature, and no attacker markup
@@ -52,6 +53,12 @@ def _judge(*kinds: str) -> Any:
             shown = "; ".join(f.line() for f in findings[:_SHOWN])
             more = f" (and {count - _SHOWN} more)" if count > _SHOWN else ""
             ctx.fail(f"{count} of {log.checked} refusals: {shown}{more}")
+        if log.partial:  # the other refusals of the run were never seen here
+            ctx.skip(
+                f"none of the {log.checked} refusals seen by {log.partial} had a problem, "
+                "but the run's other refusals were recorded elsewhere: run without -n to "
+                "judge them all"
+            )
 
     return run
 
