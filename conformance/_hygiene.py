@@ -44,7 +44,13 @@ LEAKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bat [\w$.]+\([\w]+\.(?:java|kt|js|ts):\d+\)"), "a stack trace"),
     (re.compile(r"-----BEGIN [A-Z ]+-----"), "PEM key material"),
     (
-        re.compile(r"expected\W{0,3}\s*[A-Za-z0-9+/_=-]{16,}", re.IGNORECASE),
+        # a value shaped like a signature or key (40+ base64 characters mixing cases and
+        # digits, or 40+ hex digits): an expected audience, issuer or id is public
+        re.compile(
+            r"(?i:expected)\W{0,3}\s*(?:"
+            r"(?=[A-Za-z0-9+/_=-]*[A-Z])(?=[A-Za-z0-9+/_=-]*[a-z])(?=[A-Za-z0-9+/_=-]*\d)"
+            r"[A-Za-z0-9+/_=-]{40,}|[0-9A-Fa-f]{40,})"
+        ),
         "an expected value (CVE-2019-7644)",
     ),
     (re.compile(r"<(?:class|module|function) '[\w.]+'>|\w+Error\("), "an exception repr"),

@@ -76,6 +76,38 @@ def test_disclosures_are_found(body: str, what: str) -> None:
     assert what in found[0][1]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        # node jsonwebtoken's own messages, which servers pass on as error_description
+        '{"error": "invalid_grant", "error_description": "jwt audience invalid. expected: '
+        'conformance-dynamic-environment-audience"}',
+        '{"error": "invalid_grant", "error_description": "jwt issuer invalid. expected: '
+        'conformance-issuer-of-the-tests"}',
+        '{"error": "invalid_grant", "error_description": "expected environment '
+        '3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"}',
+    ],
+)
+def test_an_expected_public_claim_value_is_no_disclosure(body: str) -> None:
+    """CVE-2019-7644 is an error quoting the expected *signature*: quoting the audience,
+    the issuer or an environment id (public values) gives an attacker nothing."""
+    assert inspect(_refusal(body, token=_token_with_kid("k1"))) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Xq3_kZ9bT0vYw2LrA8mN1pQs5uHe7jGc4dFi6oKa-Bl",  # an HS256 MAC, base64url
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",  # hex
+    ],
+)
+def test_an_expected_signature_is_a_disclosure(value: str) -> None:
+    body = f'{{"error": "Invalid signature. Expected {value} got something else"}}'
+    found = inspect(_refusal(body, token=_token_with_kid("k1")))
+    assert [kind for kind, _ in found] == ["disclosure"]
+    assert "CVE-2019-7644" in found[0][1]
+
+
 def test_markup_reflected_into_a_rendered_answer_is_found_but_not_into_json() -> None:
     token = _token_with_kid("<svg onload=x>")
     html = _refusal("<p>unknown key <svg onload=x></p>", content_type="text/html", token=token)
