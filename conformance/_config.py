@@ -255,6 +255,13 @@ class _Reader:
         if value is None:
             return None
         parts = urlsplit(value)
+        if parts.username is not None or parts.password is not None:
+            # every report, HAR, SARIF and curl line shows the URL (never the value here)
+            raise self.error(
+                key,
+                "must not carry credentials (user:password@): they would be written whole "
+                "into every report; remove them from the URL",
+            )
         if parts.scheme not in {"https", "http"} or not parts.hostname:
             raise self.error(key, f"must be an http(s) URL, not {value[:80]!r}")
         if parts.scheme == "http" and not _loopback_host(parts.hostname):
@@ -534,6 +541,9 @@ def _public_url(reader: _Reader) -> str | None:
     if value is None:
         return None
     parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        # planted in tokens (jku, x5u): the reports show them decoded
+        raise reader.error("public_url", "must not carry credentials (user:password@)")
     if parts.scheme not in {"https", "http"} or not parts.hostname:
         raise reader.error("public_url", f"must be an http(s) URL, not {value[:80]!r}")
     if parts.query or parts.fragment:

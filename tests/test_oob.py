@@ -95,6 +95,10 @@ def test_listener_and_jwks_host_sections(tmp_path: Path, key_env: None) -> None:
         ('[listener]\nbind = "localhost"', "listener.bind must be 'host:port'"),
         ('[listener]\nbind = "0.0.0.0:9"', "all interfaces has no URL of its own"),
         ('[listener]\npublic_url = "ftp://x"', "listener.public_url must be an http(s) URL"),
+        (
+            '[listener]\npublic_url = "https://u:s3cret@cb.example.net"',
+            "listener.public_url must not carry credentials",
+        ),
         ("[listener]\nport = 1", "unknown key listener.port (allowed: bind, enabled, public_url)"),
         ('[jwks_host]\nbind = "127.0.0.1:0"', "jwks_host.bind needs a fixed port"),
         ("[jwks_host]\ncache_s = 1", "missing jwks_host.bind"),
