@@ -44,7 +44,7 @@ from starlette.routing import Route
 
 from ._jose import SigningKey
 from ._keyring import Keyring
-from ._redact import one_line, redact_headers, scrub
+from ._redact import header_credentials, one_line, redact_headers, redact_values, scrub
 from ._serving import serve_app
 
 if TYPE_CHECKING:
@@ -334,12 +334,13 @@ class JwksHost:
 
     async def _handle(self, request: Request) -> Response:
         path = request.url.path
+        logged, credentials = _redacted(request.headers.raw)
         record = RequestRecord(
             method=request.method,
             path=path,
-            query=one_line(scrub(request.url.query, limit=1000)),
+            query=one_line(scrub(redact_values(request.url.query, credentials), limit=1000)),
             time=time.time(),
-            headers=_redacted(request.headers.raw),
+            headers=logged,
             client=f"{request.client.host}" if request.client else "",
         )
         with self._lock:
@@ -390,13 +391,16 @@ class JwksHost:
             await asyncio.sleep(min(0.05, remaining))
 
 
-def _redacted(raw: Any) -> tuple[tuple[str, str], ...]:
-    """The request's headers as the log keeps them: credentials redacted, values scrubbed."""
+def _redacted(raw: Any) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+    """The request's headers as the log keeps them (credentials redacted, values
+    scrubbed), and its credentials: whoever sent them chose them, so they are cut from
+    this request's record only, never remembered as the run's secrets."""
     pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
+    credentials = header_credentials(pairs)
     out: list[tuple[str, str]] = []
     for name, value in pairs:
-        out += redact_headers({name: value}).items()
-    return tuple(out)
+        out += redact_headers({name: value}, untrusted=credentials).items()
+    return tuple(out), credentials
 
 
 def _check_path(path: str) -> None:

@@ -21,7 +21,7 @@ import base64
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -344,47 +344,70 @@ def scrub(text: str, *, limit: int = BODY_LIMIT) -> str:
     return text
 
 
-def _cookie_names(value: str) -> list[str]:
-    """The cookie names in a ``Cookie``/``Set-Cookie`` value; their values are remembered."""
-    names: list[str] = []
-    for name, cookie in _COOKIE_PAIR.findall(value):
-        if name.lower() in _COOKIE_ATTRIBUTES:
-            continue
-        remember_secret(cookie.strip().strip('"'))
-        names.append(name)
-    return names
+def _cookie_pairs(value: str) -> list[tuple[str, str]]:
+    """(name, value) of each cookie in a ``Cookie``/``Set-Cookie`` value."""
+    return [
+        (name, cookie.strip().strip('"'))
+        for name, cookie in _COOKIE_PAIR.findall(value)
+        if name.lower() not in _COOKIE_ATTRIBUTES
+    ]
+
+
+def header_credentials(headers: Iterable[tuple[str, str]]) -> list[str]:
+    """The credentials (name, value) ``headers`` carry: bearers, elevated tokens, cookie
+    values."""
+    found: list[str] = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower in _COOKIE_HEADERS:
+            found += [cookie for _, cookie in _cookie_pairs(value)]
+        elif lower in _SECRET_HEADERS:
+            scheme, _, rest = value.strip().partition(" ")
+            found.append(value.strip())
+            if rest and _AUTH_SCHEME.fullmatch(scheme):
+                found.append(rest.strip())
+    return found
 
 
 def remember_header_secrets(headers: Mapping[str, str]) -> None:
     """Remember the credentials ``headers`` carry (bearers, elevated tokens, cookies)."""
-    for name, value in headers.items():
-        lower = name.lower()
-        if lower in _COOKIE_HEADERS:
-            _cookie_names(value)
-        elif lower in _SECRET_HEADERS:
-            scheme, _, rest = value.strip().partition(" ")
-            remember_secret(value.strip())
-            if rest and _AUTH_SCHEME.fullmatch(scheme):
-                remember_secret(rest.strip())
+    for value in header_credentials(headers.items()):
+        remember_secret(value)
 
 
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+def redact_values(text: str, values: Iterable[str]) -> str:
+    """``text`` with each of ``values`` (in the spellings a target may echo it in)
+    redacted, without remembering them: for values an untrusted party chose."""
+    forms = sorted({f for v in values if len(v) >= _MIN_SECRET for f in _spellings(v)}, key=len)
+    for form in reversed(forms):
+        text = text.replace(form, f"[{REDACTED}]")
+    return text
+
+
+def redact_headers(
+    headers: Mapping[str, str], *, untrusted: Sequence[str] | None = None
+) -> dict[str, str]:
     """Header values that carry credentials become a short, unusable preview (the auth
     scheme, the cookie names); every credential is remembered as a secret first, so an
-    echo of it anywhere else is redacted too."""
-    remember_header_secrets(headers)
+    echo of it anywhere else is redacted too.
+
+    ``untrusted``: the headers come from a party the run does not trust (a request to the
+    listener); nothing is remembered — that party would choose what the whole run's
+    evidence hides — and these credentials are cut from the other values instead."""
+    if untrusted is None:
+        remember_header_secrets(headers)
     out: dict[str, str] = {}
     for name, value in headers.items():
         lower = one_line(name.lower())[:128]
         if lower in _COOKIE_HEADERS:
-            names = [one_line(n)[:64] for n in _cookie_names(value)]
+            names = [one_line(n)[:64] for n, _ in _cookie_pairs(value)]
             out[lower] = "; ".join(f"{n}=[redacted]" for n in names) or "[redacted]"
         elif lower in _SECRET_HEADERS:
             scheme, _, rest = value.strip().partition(" ")
             shown = f"{scheme} " if rest and _AUTH_SCHEME.fullmatch(scheme) else ""
             out[lower] = f"{shown}[redacted]"
         else:
-            out[lower] = one_line(scrub(value, limit=512))
+            out[lower] = one_line(scrub(redact_values(value, untrusted or ()), limit=512))
     return out
 
 

@@ -191,6 +191,28 @@ def test_request_log_is_redacted() -> None:
 
 
 @pytest.mark.slow
+def test_a_request_to_the_listener_cannot_make_the_run_redact_its_own_evidence() -> None:
+    """Whoever reaches the listener chooses its headers: their credentials are redacted in
+    that request's record only, never remembered as the run's secrets (a hostile target
+    would blank any text of the report by sending it as a bearer or a cookie)."""
+    from conformance._redact import scrub
+
+    evidence = "accepted it: HTTP 200, issued a token"
+    with JwksHost(Keyring(published_algs=("ES256",))) as host, client(timeout_s=5.0) as http:
+        path = host.unique_path("/callback")
+        http.get(
+            host.url(path),
+            params={"echo": "accepted it"},
+            headers={"authorization": "Bearer accepted it", "cookie": "a=issued a token"},
+        )
+        (record,) = host.requests(path)
+    assert scrub(evidence) == evidence
+    assert record.header("authorization") == "Bearer [redacted]"
+    assert record.header("cookie") == "a=[redacted]"
+    assert "accepted it" not in record.describe()  # the same request's echo is cut
+
+
+@pytest.mark.slow
 def test_public_url_is_what_planted_urls_use() -> None:
     with JwksHost(public_url="https://cb.example.net/") as host:
         assert host.url("/x") == "https://cb.example.net/x"
