@@ -69,6 +69,11 @@ FAILURE_MODES: tuple[str, ...] = (
 #: How long a "timeout" response hangs at most (it ends at once when the path is restored).
 TIMEOUT_HANG_S = 120.0
 OVERSIZED_BYTES = 2 * 1024 * 1024
+#: Requests the log keeps (whoever reaches the host can send any number); past it, the
+#: host answers on but records nothing, and "nothing fetched" is no longer known.
+LOG_MAX = 20_000
+#: Headers kept per logged request.
+HEADERS_KEPT = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,7 @@ class JwksHost:
         self._port = port
         self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
+        self._dropped = 0  # requests not recorded: the log was full
         self._modes: dict[str, str] = {}
         self._overrides: dict[str, _Override] = {}
         self._stack: contextlib.ExitStack | None = None
@@ -236,18 +242,33 @@ class JwksHost:
     # --- request log ------------------------------------------------------------------
 
     def requests(self, path_prefix: str | None = None) -> list[RequestRecord]:
-        """The requests received so far (oldest first), optionally only under a path prefix."""
+        """The requests received so far (oldest first), optionally only under a path prefix.
+        Raises ``RuntimeError`` when none is recorded there but the log overflowed (one
+        may have gone unrecorded)."""
         with self._lock:
-            return [r for r in self._log if path_prefix is None or r.path.startswith(path_prefix)]
+            found = [r for r in self._log if path_prefix is None or r.path.startswith(path_prefix)]
+            if not found:
+                self._check_complete()
+            return found
 
     def fetch_count(self, path: str = JWKS_PATH) -> int:
-        """How many requests ``path`` (exactly) received."""
+        """How many requests ``path`` (exactly) received; ``RuntimeError`` once the log
+        overflowed."""
         with self._lock:
+            self._check_complete()
             return sum(1 for r in self._log if r.path == path)
+
+    def _check_complete(self) -> None:
+        if self._dropped:
+            raise RuntimeError(
+                f"the host received more than {LOG_MAX} requests and stopped recording them "
+                f"({self._dropped} unrecorded): what was fetched is no longer known"
+            )
 
     def clear_log(self) -> None:
         with self._lock:
             self._log.clear()
+            self._dropped = 0
 
     # --- failure modes and fixed bodies -----------------------------------------------
 
@@ -344,7 +365,10 @@ class JwksHost:
             client=f"{request.client.host}" if request.client else "",
         )
         with self._lock:
-            self._log.append(record)
+            if len(self._log) < LOG_MAX:
+                self._log.append(record)
+            else:
+                self._dropped += 1
             mode = self._modes.get(path)
             override = self._overrides.get(path)
         headers = {"cache-control": f"max-age={self.cache_max_age_s}"}
@@ -396,7 +420,8 @@ def _redacted(raw: Any) -> tuple[tuple[tuple[str, str], ...], list[str]]:
     scrubbed), and its credentials: whoever sent them chose them, so they are cut from
     this request's record only, never remembered as the run's secrets."""
     pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
-    credentials = header_credentials(pairs)
+    credentials = header_credentials(pairs)  # all of them, though fewer headers are kept
+    pairs = pairs[:HEADERS_KEPT]
     out: list[tuple[str, str]] = []
     for name, value in pairs:
         out += redact_headers({name: value}, untrusted=credentials).items()

@@ -279,3 +279,26 @@ def test_a_removed_key_kept_past_an_undeclared_cache_time_is_no_must_failure(
     assert result.verdict == "skip", result.message
     assert "cache_s" in result.message
     assert rt.facts["revoked_key_refused_after_s"]["value"] == "still accepted"
+
+
+@pytest.mark.slow
+def test_a_flood_of_requests_bounds_the_log_and_proves_nothing_fetched_no_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whoever reaches the listener can send it any number of requests: the log keeps a
+    bounded number; past it, 'nothing fetched this path' is no longer known (an error),
+    while a fetch that was recorded still shows."""
+    from conformance import _jwks_host
+
+    monkeypatch.setattr(_jwks_host, "LOG_MAX", 3)
+    with JwksHost(Keyring(published_algs=("ES256",))) as host, client(timeout_s=5.0) as http:
+        seen = host.unique_path("/attacker")
+        http.get(host.url(seen))
+        for i in range(5):
+            http.get(host.url(f"/flood/{i}"))
+        assert len(host.requests()) == 3
+        assert [r.path for r in host.requests(seen)] == [seen]
+        with pytest.raises(RuntimeError, match="stopped recording"):
+            host.requests(host.unique_path("/attacker"))
+        with pytest.raises(RuntimeError, match="stopped recording"):
+            host.fetch_count()
