@@ -152,7 +152,15 @@ def _after_logout(ctx: CaseContext) -> None:
         ctx.check(ctx.refused(used), "a token issued before logout still works after it")
     if "step_up_check" in ctx.target.capabilities:
         check = ctx.step_up_check(session, scope, label="check after logout")
-        ctx.check(ctx.refused(check), "stepUp/check answered for a logged-out session")
+        if not ctx.refused(check):
+            # An answer that still asks for a step-up gives nothing away; only "no step-up
+            # needed" for a dead session hands its holder the elevated state.
+            body = check.json()
+            needed = body.get("isRequired") if isinstance(body, dict) else None
+            ctx.check(
+                needed is not False,
+                "stepUp/check said no step-up is needed for a logged-out session",
+            )
 
 
 _COMMON: dict[str, Any] = {
@@ -265,7 +273,8 @@ CASES: tuple[Case, ...] = (
         anchors=("A03", "L05"),
         rationale="Logout ends the session: a bearer or an elevated token that still works "
         "after it gives whoever copied them the session back.",
-        correct="refuses the verify call, the operation and stepUp/check for the session",
+        correct="refuses the verify call and the operation for the session; stepUp/check "
+        "refuses it or still requires a step-up",
         **_COMMON,
     ),
 )
