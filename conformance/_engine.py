@@ -121,6 +121,8 @@ class Runtime:
     other_settings: TargetSettings | None = None  # a second environment, when there is one
     other_target: Target | None = None  # the same service, speaking for that environment
     clock_offset_s: float = 0.0
+    #: the target is the run's own embedded emulator (its port closes with the run)
+    embedded: bool = False
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: every clean refusal of the run, inspected as it is recorded (``_hygiene``)
     refusals: RefusalLog = field(default_factory=RefusalLog)
@@ -557,7 +559,7 @@ def run_case(
         message=scrub(judgement.message, limit=2000),
         exchanges=tuple(ctx.exchanges),
         duration_ms=duration_ms,
-        reproduce=reproduce_line(ctx.exchanges, case_id=case.id),
+        reproduce=reproduce_line(ctx.exchanges, case_id=case.id, embedded=runtime.embedded),
         waited_ms=ctx.waited_s * 1000,
         requests=float(len(ctx.exchanges)),
         unconfirmed=unconfirmed and judgement.verdict == "pass",

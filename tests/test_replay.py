@@ -67,10 +67,20 @@ def test_a_form_body_gets_the_placeholder_in_its_assertion_field() -> None:
     assert "SESSION_TOKEN" not in line
 
 
-def test_a_loopback_target_points_to_replay() -> None:
+def test_an_embedded_target_points_to_replay() -> None:
     exchange = _exchange(url="http://127.0.0.1:41234/api/v0/sdk/env-1/externalAuth/verify")
-    line = reproduce_line([exchange], case_id=ALG_NONE)
+    line = reproduce_line([exchange], case_id=ALG_NONE, embedded=True)
     assert f"conformance replay RESULTS.json {ALG_NONE} re-sends the case" in line
+    assert "port is gone" in line
+
+
+def test_a_configured_loopback_target_is_not_called_gone() -> None:
+    """A separately started target on loopback is still there after the run: its curl
+    line must not say its port is gone."""
+    exchange = _exchange(url="http://127.0.0.1:8090/api/v0/sdk/env-1/externalAuth/verify")
+    line = reproduce_line([exchange], case_id=ALG_NONE)
+    assert "port is gone" not in line
+    assert "$ASSERTION = conformance replay RESULTS.json" in line
 
 
 def _run(out: Path, *argv: str) -> int:
