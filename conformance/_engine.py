@@ -548,6 +548,10 @@ def run_case(
         judgement = Judgement("error", str(exc))
     except Exception as exc:  # a broken recipe or library: an error, with the reason
         judgement = Judgement("error", f"the case could not run: {type(exc).__name__}: {exc}")
+    if result_outcome == "none" and ctx.exchanges:
+        # the case sent something, then decided by its own checks (a listener that saw a
+        # fetch, a disclosure in a body): "none" says nothing was sent
+        result_outcome = "judged"
     duration_ms = (time.perf_counter() - started - ctx.held_s) * 1000
     settled = settle(case, judgement.verdict, runtime.policy, today=dt.date.today())
     return CaseResult(
