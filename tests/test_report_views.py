@@ -266,6 +266,31 @@ def test_reference_links_are_http_only_and_escaped() -> None:
     assert views._link("RFC 7519 §4.1") == "RFC 7519 §4.1"
 
 
+def test_cited_identifiers_are_links_and_the_rest_stays_escaped_text() -> None:
+    """A case's references ("RFC7519 §4.1.4", "PayloadsAllTheThings (CVE-2019-7644)")
+    link their CVE, GHSA, CWE and RFC identifiers; drafts and prose stay text."""
+    assert views._cited("RFC7519 §4.1.4") == (
+        '<a href="https://www.rfc-editor.org/rfc/rfc7519#section-4.1.4">RFC7519 §4.1.4</a>'
+    )
+    assert views._cited("RFC 6749") == (
+        '<a href="https://www.rfc-editor.org/rfc/rfc6749">RFC 6749</a>'
+    )
+    assert views._cited("x (CVE-2019-7644) <b>") == (
+        'x (<a href="https://www.cve.org/CVERecord?id=CVE-2019-7644">CVE-2019-7644</a>) &lt;b&gt;'
+    )
+    assert 'href="https://github.com/advisories/GHSA-c8v6-786g-vjx6"' in views._cited(
+        "json-jwt GHSA-c8v6-786g-vjx6"
+    )
+    assert 'href="https://cwe.mitre.org/data/definitions/79.html"' in views._cited("CWE-79")
+    assert views._cited("RFC 8725bis §3.10") == "RFC 8725bis §3.10"
+    assert views._cited("jwt_tool -X a") == "jwt_tool -X a"
+    data = make_results(failures=3)
+    page = "".join(views.finding_cards(data, findings(data)))
+    assert (
+        '<a href="https://www.rfc-editor.org/rfc/rfc7519#section-4.1.4">RFC 7519 §4.1.4</a>' in page
+    )
+
+
 @pytest.mark.parametrize(
     ("runner", "named", "not_named"),
     [

@@ -482,6 +482,34 @@ def _link(url: Any) -> str:
     return html.escape(text)
 
 
+#: identifiers in a cited reference that have a canonical page: CVE, GHSA, CWE and
+#: published RFCs (optionally with a section; an "RFC 8725bis" draft stays text)
+_CITABLE = re.compile(
+    r"\b(?P<cve>CVE-\d{4}-\d{4,})\b"
+    r"|\b(?P<ghsa>GHSA(?:-[23456789cfghjmpqrvwx]{4}){3})\b"
+    r"|\bCWE-(?P<cwe>\d+)\b"
+    r"|\bRFC ?(?P<rfc>\d{3,5})(?![0-9A-Za-z])(?: ?§ ?(?P<section>\d+(?:\.\d+)*))?"
+)
+
+
+def _cite_url(match: re.Match[str]) -> str:
+    if match["cve"]:
+        return f"https://www.cve.org/CVERecord?id={match['cve']}"
+    if match["ghsa"]:
+        return f"https://github.com/advisories/{match['ghsa']}"
+    if match["cwe"]:
+        return f"https://cwe.mitre.org/data/definitions/{match['cwe']}.html"
+    section = f"#section-{match['section']}" if match["section"] else ""
+    return f"https://www.rfc-editor.org/rfc/rfc{match['rfc']}{section}"
+
+
+def _cited(reference: Any) -> str:
+    """A cited reference as text, with its CVE, GHSA, CWE and RFC identifiers linked (a
+    URL as a whole is linked by :func:`_link`)."""
+    text = html.escape(plain(reference, limit=SHORT_LIMIT))
+    return _CITABLE.sub(lambda m: f'<a href="{_cite_url(m)}">{m[0]}</a>', text)
+
+
 def _cwe(cwe: Any) -> str:
     text = plain(cwe, limit=40)
     number = text.upper().removeprefix("CWE-")
@@ -517,7 +545,7 @@ def _card(finding: Finding, cases: Sequence[Mapping[str, Any]]) -> str:
     shared = len(rationales) == 1
     references = [_link(u) for u in finding.references]
     cited = sorted({str(r) for c in cases for r in _list(_get(c, "references"))})
-    references += [html.escape(plain(r, limit=SHORT_LIMIT)) for r in cited]
+    references += [_cited(r) for r in cited]
     weakness = ", ".join(_cwe(c) for c in finding.cwe) or "none recorded"
     rows = [
         ("Impact", esc(finding.impact, limit=BODY_LIMIT)),
