@@ -255,6 +255,7 @@ def run_suite(args: argparse.Namespace) -> int:
         print(f"{'sarif:':<9}{outputs.sarif}")
         if args.sarif:
             print(f"{'sarif:':<9}{_copy(outputs.sarif, Path(args.sarif))}")
+        print(f"{'har:':<9}{outputs.har}")
         if outputs.html is not None:
             print(f"{'html:':<9}{outputs.html}")
     if report.error is not None:
