@@ -933,6 +933,8 @@ def changes(diff: ResultsDiff) -> str:
         f"({esc(diff.old_started_at)}).</p>"
     )
     notes = "".join(f"<li>Lost coverage: {esc(n, limit=300)}</li>" for n in diff.coverage_notes)
+    if diff.target_note:
+        notes = f"<li>Note: {esc(diff.target_note, limit=400)}</li>" + notes
     if notes:
         blocks.insert(0, f'<ul class="cr-gaps">{notes}</ul>')
     body = "".join(blocks) or '<p class="cr-ok">No verdict changed.</p>'
