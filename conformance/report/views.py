@@ -230,7 +230,7 @@ def summary(results: Mapping[str, Any], found: Sequence[Finding]) -> str:
             f'<a href="#{_finding_anchor(f)}">{esc(f.title)}</a>',
             badge("v", f.verdict),
             esc(len(f.case_ids)),
-            esc(f.impact, limit=400),
+            _prose(f.impact, limit=400),
         ]
         for f in found
     ]
@@ -510,6 +510,15 @@ def _cited(reference: Any) -> str:
     return _CITABLE.sub(lambda m: f'<a href="{_cite_url(m)}">{m[0]}</a>', text)
 
 
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def _prose(text: Any, *, limit: int = BODY_LIMIT) -> str:
+    """The catalog's own prose (a finding's impact, remediation), escaped, with its
+    Markdown code spans (`exp`) shown as code rather than as literal backticks."""
+    return _CODE_SPAN.sub(r"<code>\1</code>", esc(text, limit=limit))
+
+
 def _cwe(cwe: Any) -> str:
     text = plain(cwe, limit=40)
     number = text.upper().removeprefix("CWE-")
@@ -548,8 +557,8 @@ def _card(finding: Finding, cases: Sequence[Mapping[str, Any]]) -> str:
     references += [_cited(r) for r in cited]
     weakness = ", ".join(_cwe(c) for c in finding.cwe) or "none recorded"
     rows = [
-        ("Impact", esc(finding.impact, limit=BODY_LIMIT)),
-        ("Remediation", esc(finding.remediation, limit=BODY_LIMIT)),
+        ("Impact", _prose(finding.impact)),
+        ("Remediation", _prose(finding.remediation)),
     ]
     if shared and cases:
         rows.append(("Why it matters", esc(_get(cases[0], "rationale"), limit=BODY_LIMIT)))
