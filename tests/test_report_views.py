@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -295,10 +296,19 @@ def test_cited_identifiers_are_links_and_the_rest_stays_escaped_text() -> None:
     assert 'href="https://cwe.mitre.org/data/definitions/79.html"' in views._cited("CWE-79")
     assert views._cited("RFC 8725bis §3.10") == "RFC 8725bis §3.10"
     assert views._cited("jwt_tool -X a") == "jwt_tool -X a"
+    alg_none = next(w for w in WEAKNESSES if w.family == "alg.none")
+    assert "RFC 8725 §3.1" in alg_none.spec  # the spec clauses link too
     data = make_results(failures=3)
     page = "".join(views.finding_cards(data, findings(data)))
     assert (
         '<a href="https://www.rfc-editor.org/rfc/rfc7519#section-4.1.4">RFC 7519 §4.1.4</a>' in page
+    )
+    found = dataclasses.replace(findings(data)[0], spec=("RFC 8725 §3.1", "a <b> clause"))
+    card = views._card(found, [])
+    specs = "".join(re.findall(r"Specification</td><td>(.*?)</td>", card))
+    assert specs == (
+        '<a href="https://www.rfc-editor.org/rfc/rfc8725#section-3.1">RFC 8725 §3.1</a>; '
+        "a &lt;b&gt; clause"
     )
 
 

@@ -565,7 +565,7 @@ def _card(finding: Finding, cases: Sequence[Mapping[str, Any]]) -> str:
     rows += [
         ("Weakness", weakness),
         ("ASVS 5.0", esc(", ".join(finding.asvs) or "none recorded")),
-        ("Specification", esc("; ".join(finding.spec) or "none recorded", limit=BODY_LIMIT)),
+        ("Specification", "; ".join(_cited(c) for c in finding.spec) or "none recorded"),
         ("References", "<br>".join(references) or "none"),
     ]
     return (
