@@ -44,9 +44,20 @@ def run_merge(args: argparse.Namespace) -> int:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     members = parse_sources(args.results)
     combined = combine(members, args.out)
-    print(f"{'combined:':<10}{combined}")
+    print_summary(combined)
     write_report(combined, render=not args.no_report, timeout_s=args.timeout)
     return fleet_exit_code(_verdicts(combined))
+
+
+def print_summary(combined: Path) -> None:
+    """One line per target (verdict and counts, or why it could not run), the fleet's
+    verdict, then where ``combined.json`` is."""
+    from ._combined import summary_lines  # lazy: the catalog
+
+    document = json.loads(combined.read_text(encoding="utf-8"))
+    for line in summary_lines(document, base=combined.parent):
+        print(line)
+    print(f"{'combined:':<10}{combined}")
 
 
 def write_report(combined: Path, *, render: bool, timeout_s: int = 120) -> None:

@@ -91,9 +91,13 @@ def _config_path(target: Mapping[str, Any], given: Path | None, results: Path) -
         raise ConfigError(
             f"{results} does not say which configuration named its target; pass --config FILE"
         )
-    if " [" in source:  # "<dir>/pyproject.toml [tool.conformance]"
-        return Path(source.split(" [", 1)[0])
-    return Path(source)
+    path = Path(source.split(" [", 1)[0])  # "<dir>/pyproject.toml [tool.conformance]"
+    if not path.is_absolute() and not path.exists():
+        raise ConfigError(
+            f"{results} names its configuration {path} relative to the directory the run "
+            "started in, and it is not here; replay from that directory or pass --config FILE"
+        )
+    return path
 
 
 @contextmanager

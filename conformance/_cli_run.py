@@ -255,6 +255,7 @@ def run_suite(args: argparse.Namespace) -> int:
         print(f"{'sarif:':<9}{outputs.sarif}")
         if args.sarif:
             print(f"{'sarif:':<9}{_copy(outputs.sarif, Path(args.sarif))}")
+        print(f"{'har:':<9}{outputs.har}")
         if outputs.html is not None:
             print(f"{'html:':<9}{outputs.html}")
     if report.error is not None:
@@ -292,7 +293,8 @@ def _copy(source: Path, destination: Path) -> Path:
 def _run_targets(args: argparse.Namespace, configs: list[str]) -> int:
     """Several ``--config``: every target checked first (one line, exit 2, nothing
     sent), then run at once into one combined report (:mod:`._fleet`)."""
-    from ._cli_merge import write_report  # lazy: only a run of several targets needs them
+    # lazy: only a run of several targets needs them
+    from ._cli_merge import print_summary, write_report
     from ._fleet import child_args, default_out, run_fleet
 
     if args.sarif:
@@ -304,7 +306,7 @@ def _run_targets(args: argparse.Namespace, configs: list[str]) -> int:
         pytest_args(argparse.Namespace(**{**vars(args), "config": config}))
     out = Path(args.report_dir) if args.report_dir else default_out()
     code, combined = run_fleet(configs, child_args(args), out=out)
-    print(f"{'combined:':<10}{combined}")
+    print_summary(combined)
     write_report(combined, render=not args.no_report)
     return code
 

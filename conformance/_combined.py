@@ -176,6 +176,24 @@ def _entry(label: str, path: Path, results: Mapping[str, Any]) -> dict[str, Any]
     }
 
 
+def summary_lines(document: Mapping[str, Any], *, base: Path | None = None) -> list[str]:
+    """The terminal summary of a combined run: one line per target (its verdict and
+    counts, or why it could not run, and where its results are, under ``base``: the
+    directory of ``combined.json``), then the fleet's."""
+    lines = []
+    for entry in document.get("targets") or ():
+        label, verdict = entry.get("label"), entry.get("verdict")
+        if entry.get("results") is None:
+            lines.append(f"{label}: {verdict} — {entry.get('error') or 'no results'}")
+            continue
+        counts = entry.get("counts") or {}
+        shown = ", ".join(f"{counts.get(v, 0)} {v}" for v in _VERDICTS)
+        where = base / entry["results"] if base is not None else entry["results"]
+        lines.append(f"{label}: {verdict} — {shown}; {where}")
+    lines.append(f"fleet: {document.get('verdict')} ({len(lines)} targets)")
+    return lines
+
+
 def fleet_verdict(verdicts: Iterable[str]) -> str:
     """The verdict of several runs: the first of :data:`RUN_VERDICT_ORDER` any of them
     has; a target that could not run makes the whole ``incomplete``."""

@@ -190,6 +190,7 @@ def start_servers(config: RunConfig, keyring: Keyring, target_url: str) -> Itera
                 port=wanted.bind.port,
                 public_url=wanted.public_url,
                 cache_max_age_s=int(wanted.served_cache_s),
+                option=f"jwks_host.bind in {config.source}",
             )
             stack.enter_context(host)
             facts["jwks_host"] = (
@@ -210,6 +211,7 @@ def start_servers(config: RunConfig, keyring: Keyring, target_url: str) -> Itera
                 host=config.listener.bind.host,
                 port=config.listener.bind.port,
                 public_url=config.listener.public_url,
+                option=f"listener.bind in {config.source}",
             )
             stack.enter_context(listener)
             facts[LISTENER_FACT] = (listener.base_url, f"listening {plan.reason}")

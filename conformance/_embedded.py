@@ -184,6 +184,7 @@ def open_embedded(
                 listener=embedded.listener,
                 other_settings=embedded.other_settings,
                 other_target=other,
+                embedded=True,
             )
         finally:
             transport.client.close()

@@ -121,6 +121,8 @@ class Runtime:
     other_settings: TargetSettings | None = None  # a second environment, when there is one
     other_target: Target | None = None  # the same service, speaking for that environment
     clock_offset_s: float = 0.0
+    #: the target is the run's own embedded emulator (its port closes with the run)
+    embedded: bool = False
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: every clean refusal of the run, inspected as it is recorded (``_hygiene``)
     refusals: RefusalLog = field(default_factory=RefusalLog)
@@ -546,6 +548,10 @@ def run_case(
         judgement = Judgement("error", str(exc))
     except Exception as exc:  # a broken recipe or library: an error, with the reason
         judgement = Judgement("error", f"the case could not run: {type(exc).__name__}: {exc}")
+    if result_outcome == "none" and ctx.exchanges:
+        # the case sent something, then decided by its own checks (a listener that saw a
+        # fetch, a disclosure in a body): "none" says nothing was sent
+        result_outcome = "judged"
     duration_ms = (time.perf_counter() - started - ctx.held_s) * 1000
     settled = settle(case, judgement.verdict, runtime.policy, today=dt.date.today())
     return CaseResult(
@@ -557,7 +563,7 @@ def run_case(
         message=scrub(judgement.message, limit=2000),
         exchanges=tuple(ctx.exchanges),
         duration_ms=duration_ms,
-        reproduce=reproduce_line(ctx.exchanges, case_id=case.id),
+        reproduce=reproduce_line(ctx.exchanges, case_id=case.id, embedded=runtime.embedded),
         waited_ms=ctx.waited_s * 1000,
         requests=float(len(ctx.exchanges)),
         unconfirmed=unconfirmed and judgement.verdict == "pass",

@@ -116,8 +116,6 @@ def run_fleet(configs: Sequence[str], common: Sequence[str], *, out: Path) -> tu
     for run, (code, last) in zip(runs, outcomes, strict=True):
         results = run.out / "results.json"
         written = results.is_file()
-        print(f"{run.label}: exit {code}{'' if written else ' (no results)'}; {run.out}")
-        if not written:
-            print(f"  {last or 'see run.log'}", file=sys.stderr)
-        members.append(Member(run.label, results if written else None, last))
+        why = last or f"exit {code}, no results; see {run.out / 'run.log'}"
+        members.append(Member(run.label, results if written else None, why))
     return exit_code([code for code, _ in outcomes]), combine(members, out)

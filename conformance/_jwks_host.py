@@ -128,7 +128,11 @@ class JwksHost:
         slow_s: float = 5.0,
         cache_max_age_s: int = 300,
         public_url: str | None = None,
+        option: str = "--host/--port",
     ) -> None:
+        """``option``: what the user changes when ``host:port`` cannot be bound (a
+        command-line option, or a configuration key such as ``jwks_host.bind``)."""
+        self._option = option
         self.keyring = keyring if keyring is not None else Keyring()
         self.public_url = public_url.rstrip("/") if public_url else None
         self.slow_s = slow_s
@@ -156,7 +160,9 @@ class JwksHost:
             return self
         self._stopping.clear()
         stack = contextlib.ExitStack()
-        handle = stack.enter_context(serve_app(self._app(), host=self._host, port=self._port))
+        handle = stack.enter_context(
+            serve_app(self._app(), host=self._host, port=self._port, option=self._option)
+        )
         self._stack, self._base_url = stack, handle.base_url
         return self
 

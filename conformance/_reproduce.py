@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode
 
 from ._redact import scrub
-from .targets._evidence import is_loopback
 
 if TYPE_CHECKING:
     from .targets.base import Exchange
@@ -82,9 +81,13 @@ def _body(exchange: Exchange) -> tuple[str, bool]:
     return body, False
 
 
-def reproduce_line(exchanges: Sequence[Exchange], *, case_id: str = "") -> str:
+def reproduce_line(
+    exchanges: Sequence[Exchange], *, case_id: str = "", embedded: bool = False
+) -> str:
     """A ``curl`` line for the last attempt of a case (the one that decided), with
-    placeholders for its secrets and a comment saying where each comes from."""
+    placeholders for its secrets and a comment saying where each comes from.
+    ``embedded``: the target was the run's own emulator, whose port closed with the run
+    (a configured target, even on loopback, is still there)."""
     last = next((e for e in reversed(exchanges) if e.label not in {"sign-in", "control"}), None)
     if last is None:
         return ""
@@ -110,7 +113,7 @@ def reproduce_line(exchanges: Sequence[Exchange], *, case_id: str = "") -> str:
         ELEVATED_TOKEN: "the token the target issued earlier in this case",
     }
     notes = [f"{name} = {where[name]}" for name in dict.fromkeys(needs)]
-    if is_loopback(last.url):
+    if embedded:
         notes.insert(
             0,
             "an embedded emulator's port is gone with its run: "

@@ -40,12 +40,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextlib.contextmanager
 def serve_app(
-    app: Any, *, host: str = "127.0.0.1", port: int = 0, ready_timeout_s: float = 10.0
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ready_timeout_s: float = 10.0,
+    option: str = "--host/--port",
 ) -> Iterator[ServerHandle]:
     """Run ``app`` under uvicorn in a daemon thread until the block exits.
 
     ``port=0`` picks a free port. Raises :class:`ConfigError` if the server does not
-    come up within ``ready_timeout_s`` (port taken, bad host).
+    come up within ``ready_timeout_s`` (port taken, bad host); ``option`` names what the
+    user changes to fix an address that cannot be bound.
     """
     import uvicorn  # lazy: the plugin must import cheaply
 
@@ -61,7 +67,7 @@ def serve_app(
     except OSError as exc:
         sock.close()
         raise ConfigError(
-            f"cannot listen on {host}:{port} ({exc.strerror}); choose another --host/--port"
+            f"cannot listen on {host}:{port} ({exc.strerror}); choose another {option}"
         ) from None
     bound_port = int(sock.getsockname()[1])
     config = uvicorn.Config(

@@ -101,8 +101,9 @@ class Waivers:
         return verdict, waiver.info("not_applied")
 
     def unused(self, case_ids: Iterable[str]) -> tuple[Waiver, ...]:
-        """The waivers that match none of ``case_ids`` (a typo, or a renamed case). Taken
-        from the run's records, so that it also holds when xdist workers applied them."""
+        """The waivers that match none of ``case_ids`` (a typo, or a renamed case): the
+        run's records (so that it also holds when xdist workers applied them) and the
+        catalog's ids (a waiver for a case the selection left out is not unused)."""
         ids = tuple(case_ids)
         return tuple(w for w in self.entries if not any(w.matches(i) for i in ids))
 
@@ -178,7 +179,7 @@ NOTE_STATES = ("expired", "stale", "unused")
 @dataclass(frozen=True, slots=True)
 class WaiverNote:
     """A waiver that needs its owner: ``expired`` (its cases fail again), ``stale`` (its
-    cases pass now) or ``unused`` (it matches no case of the run)."""
+    cases pass now) or ``unused`` (it matches no case of the catalog)."""
 
     state: str
     waiver: str
@@ -203,7 +204,7 @@ class WaiverNote:
                 f"pass{'es' if len(self.cases) == 1 else ''} now; remove the waiver"
             )
         return (
-            f"{self.waiver} is unused: it matches no case of this run "
+            f"{self.waiver} is unused: it matches no case of the catalog "
             "(a misspelt id or glob, or a renamed case?)"
         )
 

@@ -100,12 +100,13 @@ def test_run_prints_the_outputs_last_and_exits_0(tmp_path: Path) -> None:
         tmp_path, "--id", "envelope.valid.*", "--id", "time.exp.past_5min", "--sarif", str(extra)
     )
     assert proc.returncode == 0, proc.stdout[-2000:]
-    last = proc.stdout.strip().splitlines()[-4:]
+    last = proc.stdout.strip().splitlines()[-5:]
     assert last == [
         f"results: {tmp_path / 'results.json'}",
         f"junit:   {tmp_path / 'junit.xml'}",
         f"sarif:   {tmp_path / 'results.sarif'}",
         f"sarif:   {extra}",
+        f"har:     {tmp_path / 'results.har'}",
     ]
     data = json.loads((tmp_path / "results.json").read_text())
     assert {c["id"] for c in data["cases"]} >= {"time.exp.past_5min", "envelope.valid.baseline"}

@@ -16,6 +16,7 @@ from conformance._assertion import Assertion
 from conformance._engine import (
     CaseResult,
     Context,
+    Fail,
     Runtime,
     Skip,
     confirm_group,
@@ -110,6 +111,23 @@ def test_a_refusal_confirmed_by_its_positive_control_passes() -> None:
     result = run_case(runtime(controls_accepted), sends())
     assert (result.verdict, result.judged, result.outcome) == ("pass", "pass", "rejected")
     assert labels(result) == ["attempt", "control"]
+
+
+def test_a_case_that_fails_by_its_own_check_after_sending_is_judged_not_none() -> None:
+    """A recipe that sends, then raises Fail (a listener saw a fetch) or Skip mid-case:
+    its outcome is "judged" (schema: "none" means nothing was sent), as the report shows."""
+
+    def run(ctx: CaseContext) -> Exchange:
+        ctx.send(ctx.sign(ctx.assertion()), label="attempt")
+        raise Fail("the target fetched the URL planted in the token")
+
+    failing = case("test.engine.oob", "t", category="header", run=run, rationale="r")
+    result = run_case(runtime(controls_accepted), failing)
+    assert (result.verdict, result.outcome) == ("fail", "judged")
+    skipped = run_case(
+        runtime(accept_all, capabilities=frozenset()), sends(needs=("attacker_host",))
+    )
+    assert (skipped.verdict, skipped.outcome, skipped.exchanges) == ("skip", "none", ())
 
 
 def test_a_refusal_whose_positive_control_is_refused_is_an_error() -> None:

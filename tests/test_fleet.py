@@ -22,6 +22,7 @@ from conformance._combined import (
     fleet_exit_code,
     fleet_verdict,
     parse_sources,
+    summary_lines,
     unique_label,
 )
 from conformance._exceptions import ConfigError
@@ -260,3 +261,27 @@ def test_two_configured_emulators_run_at_once_into_one_report(tmp_path: Path) ->
     assert data["matrix"]["categories"] == ["claims"]
     assert all(r["cells"]["claims"]["verdict"] == "pass" for r in data["matrix"]["rows"])
     assert not (out / "report.html").exists()  # --no-report
+
+
+def test_merge_prints_each_targets_verdict_and_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The terminal names each target's verdict and counts (not just an exit code), and
+    why a target that could not run did not."""
+    a, b = two_results(tmp_path)
+    assert main(["merge", f"eu={a}", f"us={b}", "--out", str(tmp_path / "out"), "--no-report"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    eu = next(line for line in out if line.startswith("eu: "))
+    us = next(line for line in out if line.startswith("us: "))
+    assert eu.startswith("eu: conformant — 28 pass, 0 fail, 0 warn, 0 error, 2 skip, 0 waived")
+    assert us.startswith("us: not_conformant — ") and " 2 fail, 1 warn, " in us
+    assert us.endswith(f"; {tmp_path / 'out' / 'targets' / 'us' / 'results.json'}")
+    assert "fleet: not_conformant (2 targets)" in out
+    missing = {"targets": [{"label": "ap", "results": None, "verdict": "could_not_run",
+                            "error": "conformance: error: ap.toml: unknown key target.x"}],
+               "verdict": "incomplete"}  # fmt: skip
+    lines = summary_lines(missing)
+    assert lines == [
+        "ap: could_not_run — conformance: error: ap.toml: unknown key target.x",
+        "fleet: incomplete (1 targets)",
+    ]

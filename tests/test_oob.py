@@ -5,6 +5,7 @@ cannot, and a request log that keeps no credential."""
 from __future__ import annotations
 
 import json
+import socket
 import textwrap
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from conformance import run_case
 from conformance._config import load_run_config
-from conformance._configured import open_configured
+from conformance._configured import open_configured, start_servers
 from conformance._embedded import open_embedded
 from conformance._exceptions import ConfigError
 from conformance._http import client
@@ -159,6 +160,25 @@ def test_a_loopback_jwks_host_for_a_remote_target_is_refused(tmp_path: Path, key
     opening = open_configured(config, check_reachable=False)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"set jwks_host.public_url"), opening:
         pass
+
+
+@pytest.mark.parametrize("section", ["jwks_host", "listener"])
+def test_a_bind_address_in_use_names_the_configuration_key(
+    tmp_path: Path, key_env: None, section: str
+) -> None:
+    """A taken port is a configuration mistake: the one line names the key to change,
+    not the emulator's --host/--port."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = load(tmp_path, f'[{section}]\nbind = "127.0.0.1:{port}"\n')
+        servers = start_servers(config, Keyring(), "http://127.0.0.1:9/api/v0")  # type: ignore[arg-type]
+        with pytest.raises(ConfigError) as caught, servers:
+            pass
+    message = str(caught.value)
+    assert f"cannot listen on 127.0.0.1:{port}" in message
+    assert message.endswith(f"choose another {section}.bind in {tmp_path / 'c.toml'}")
 
 
 # -- the request log keeps no credential ----------------------------------------------

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from configured_emulator import configured_emulator
 
-from conformance import cli
+from conformance import ConfigError, cli
+from conformance._cli_replay import _config_path
 from conformance._jose import b64url_decode
 from conformance._reproduce import reproduce_line
 from conformance.targets.base import Exchange
@@ -67,10 +68,20 @@ def test_a_form_body_gets_the_placeholder_in_its_assertion_field() -> None:
     assert "SESSION_TOKEN" not in line
 
 
-def test_a_loopback_target_points_to_replay() -> None:
+def test_an_embedded_target_points_to_replay() -> None:
     exchange = _exchange(url="http://127.0.0.1:41234/api/v0/sdk/env-1/externalAuth/verify")
-    line = reproduce_line([exchange], case_id=ALG_NONE)
+    line = reproduce_line([exchange], case_id=ALG_NONE, embedded=True)
     assert f"conformance replay RESULTS.json {ALG_NONE} re-sends the case" in line
+    assert "port is gone" in line
+
+
+def test_a_configured_loopback_target_is_not_called_gone() -> None:
+    """A separately started target on loopback is still there after the run: its curl
+    line must not say its port is gone."""
+    exchange = _exchange(url="http://127.0.0.1:8090/api/v0/sdk/env-1/externalAuth/verify")
+    line = reproduce_line([exchange], case_id=ALG_NONE)
+    assert "port is gone" not in line
+    assert "$ASSERTION = conformance replay RESULTS.json" in line
 
 
 def _run(out: Path, *argv: str) -> int:
@@ -147,3 +158,19 @@ def test_replay_and_print_assertion_against_the_configured_target(
         (tmp_path / "other.json").write_text(json.dumps(other))
         assert cli.main(["replay", str(tmp_path / "other.json"), "time.exp.past_5min"]) == 2
         assert "but" in capsys.readouterr().err
+
+
+def test_a_relative_configuration_not_found_here_says_where_it_was_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run records its --config as given (relative to where it started): replayed from
+    another directory, the error says so instead of a bare 'does not exist'."""
+    monkeypatch.chdir(tmp_path)
+    target = {"config": "conformance.toml"}
+    with pytest.raises(ConfigError, match="relative to the directory the run started in"):
+        _config_path(target, None, Path("r/results.json"))
+    (tmp_path / "conformance.toml").write_text("")
+    assert _config_path(target, None, Path("r/results.json")) == Path("conformance.toml")
+    pyproject = {"config": "pyproject.toml [tool.conformance]"}
+    (tmp_path / "pyproject.toml").write_text("")
+    assert _config_path(pyproject, None, Path("r.json")) == Path("pyproject.toml")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 from factories import make_results, with_verdicts
 
-from conformance.report import diff_results
+from conformance.report import diff_results, views
 
 BASE = make_results(n_cases=10, failures=1, critical=1, warns=1, skips=1, waived=1)
 # envelope.case_0000 fail, claims.case_0001 warn, time.case_0002 skip,
@@ -115,3 +116,25 @@ def test_text_output_neutralises_control_characters() -> None:
             case["title"] = "\x1b]0;pwned\x07 title"
     text = diff_results(BASE, new).to_text()
     assert "\x1b" not in text and "\\x1b]0;pwned\\x07 title" in text
+
+
+def test_runs_against_different_targets_say_so() -> None:
+    """A baseline of another target (or of the emulator with other flaws) makes every
+    change suspect: the text, the JSON and the report's section say so."""
+    new = copy.deepcopy(BASE)
+    assert diff_results(BASE, new).target_note == ""
+    other = {"profile": "dynamic", "base_url": "https://eu.example/api/v0", "environment_id": "e1"}
+    new["run"]["target"] = {**other, "embedded": False}
+    old = copy.deepcopy(BASE)
+    old["run"]["target"] = {**other, "embedded": False, "environment_id": "e2"}
+    d = diff_results(old, new)
+    assert d.target_note.startswith("the baseline ran against dynamic-eu.example-e2, this run ")
+    assert d.to_text().splitlines()[1] == f"note: {d.target_note}"
+    assert d.to_dict()["target_note"] == d.target_note
+    assert "Note: the baseline ran against" in views.changes(d)
+    flawed = copy.deepcopy(BASE)
+    flawed["run"]["target"] = {"embedded": True, "flaws": ["exp_not_checked"]}
+    clean = copy.deepcopy(BASE)
+    clean["run"]["target"] = {"embedded": True, "flaws": []}
+    note = diff_results(flawed, clean).target_note
+    assert note == "the embedded emulator had flaws exp_not_checked in the baseline and none now"

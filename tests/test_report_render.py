@@ -18,7 +18,7 @@ from factories import HUGE_BODY_CHARS, make_results, with_verdicts, write_result
 
 from conformance._exceptions import ConfigError
 from conformance.findings import findings
-from conformance.report import ReportPaths, ReportRenderError, render_report
+from conformance.report import ReportPaths, ReportRenderError, render_report, views
 from conformance.report import render as render_module
 from conformance.report.render import inject_parameters
 
@@ -183,6 +183,13 @@ def test_html_loads_nothing_from_the_network(
         f"https://cwe.mitre.org/data/definitions/{c.removeprefix('CWE-')}.html"
         for f in findings(rendered[1])
         for c in f.cwe
+    }
+    # ... and the identifiers the cases cite (CVE, GHSA, CWE, RFC sections)
+    allowed |= {
+        views._cite_url(match)
+        for case in rendered[1]["cases"]
+        for reference in case.get("references") or ()
+        for match in views._CITABLE.finditer(reference)
     }
     links = external_links(page)
     assert links and set(links) <= allowed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from factories import HOSTILE_BODY, make_results
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from conformance.catalog.weaknesses import WEAKNESSES
 from conformance.findings import findings
 from conformance.report import figures, views
 from conformance.report._text import esc, plain, slug
@@ -238,7 +240,7 @@ def test_one_card_per_finding_with_its_variants_folded_in() -> None:
     assert card.count('<details class="cr-variant"') == 3
     # the shared rationale once, not once per variant
     assert card.count("honours alg none accepts unsigned") == 1
-    assert esc(alg_none.remediation) in card and esc(alg_none.impact) in card
+    assert views._prose(alg_none.remediation) in card and views._prose(alg_none.impact) in card
     for cwe in alg_none.cwe:
         number = cwe.removeprefix("CWE-")
         assert f'<a href="https://cwe.mitre.org/data/definitions/{number}.html">{cwe}</a>' in card
@@ -254,7 +256,7 @@ def test_the_summary_names_every_finding_with_its_impact() -> None:
     assert f"Findings ({len(found)})" in page
     for finding in found:
         assert f'href="#finding-{finding.family}"' in page
-        assert esc(finding.title) in page and esc(finding.impact) in page
+        assert esc(finding.title) in page and views._prose(finding.impact, limit=400) in page
     assert "No finding" in views.summary(data, [])
 
 
@@ -264,6 +266,50 @@ def test_reference_links_are_http_only_and_escaped() -> None:
     )
     assert views._link("javascript:alert(1)") == "javascript:alert(1)"
     assert views._link("RFC 7519 §4.1") == "RFC 7519 §4.1"
+
+
+def test_the_catalogs_code_spans_render_as_code_not_backticks() -> None:
+    """Impact and remediation are written with Markdown code spans (`exp`, `jku`): the
+    report shows them as code, escaped, never as literal backticks."""
+    assert views._prose("a `x<y>` b") == "a <code>x&lt;y&gt;</code> b"
+    spans = [w for w in WEAKNESSES if "`" in w.impact + w.remediation]
+    assert spans  # the catalog does use them
+    for weakness in spans:
+        assert "`" not in views._prose(weakness.impact) + views._prose(weakness.remediation)
+
+
+def test_cited_identifiers_are_links_and_the_rest_stays_escaped_text() -> None:
+    """A case's references ("RFC7519 §4.1.4", "PayloadsAllTheThings (CVE-2019-7644)")
+    link their CVE, GHSA, CWE and RFC identifiers; drafts and prose stay text."""
+    assert views._cited("RFC7519 §4.1.4") == (
+        '<a href="https://www.rfc-editor.org/rfc/rfc7519#section-4.1.4">RFC7519 §4.1.4</a>'
+    )
+    assert views._cited("RFC 6749") == (
+        '<a href="https://www.rfc-editor.org/rfc/rfc6749">RFC 6749</a>'
+    )
+    assert views._cited("x (CVE-2019-7644) <b>") == (
+        'x (<a href="https://www.cve.org/CVERecord?id=CVE-2019-7644">CVE-2019-7644</a>) &lt;b&gt;'
+    )
+    assert 'href="https://github.com/advisories/GHSA-c8v6-786g-vjx6"' in views._cited(
+        "json-jwt GHSA-c8v6-786g-vjx6"
+    )
+    assert 'href="https://cwe.mitre.org/data/definitions/79.html"' in views._cited("CWE-79")
+    assert views._cited("RFC 8725bis §3.10") == "RFC 8725bis §3.10"
+    assert views._cited("jwt_tool -X a") == "jwt_tool -X a"
+    alg_none = next(w for w in WEAKNESSES if w.family == "alg.none")
+    assert "RFC 8725 §3.1" in alg_none.spec  # the spec clauses link too
+    data = make_results(failures=3)
+    page = "".join(views.finding_cards(data, findings(data)))
+    assert (
+        '<a href="https://www.rfc-editor.org/rfc/rfc7519#section-4.1.4">RFC 7519 §4.1.4</a>' in page
+    )
+    found = dataclasses.replace(findings(data)[0], spec=("RFC 8725 §3.1", "a <b> clause"))
+    card = views._card(found, [])
+    specs = "".join(re.findall(r"Specification</td><td>(.*?)</td>", card))
+    assert specs == (
+        '<a href="https://www.rfc-editor.org/rfc/rfc8725#section-3.1">RFC 8725 §3.1</a>; '
+        "a &lt;b&gt; clause"
+    )
 
 
 @pytest.mark.parametrize(

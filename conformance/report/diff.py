@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._sarif import target_label
 from ._load import load_results
 from ._text import plain
 from ._vocab import FAILING, severity_rank
@@ -68,6 +69,9 @@ class ResultsDiff:
     #: run-level coverage losses: fewer cases selected, the newer run stopped early
     coverage_notes: tuple[str, ...] = ()
     allow_lost_coverage: bool = False
+    #: set when the two runs were against different targets: their changes may be the
+    #: targets' difference, not the target's evolution
+    target_note: str = ""
 
     @property
     def lost(self) -> bool:
@@ -100,6 +104,7 @@ class ResultsDiff:
             "lost_coverage": [c.to_dict() for c in self.lost_coverage],
             "coverage_notes": list(self.coverage_notes),
             "allow_lost_coverage": self.allow_lost_coverage,
+            "target_note": self.target_note,
             "fixed": [c.to_dict() for c in self.fixed],
             "other_changes": [c.to_dict() for c in self.other_changes],
             "added": [c.to_dict() for c in self.added],
@@ -115,6 +120,8 @@ class ResultsDiff:
         lines = [
             f"baseline {plain(self.old_run_id, limit=80)} → {plain(self.new_run_id, limit=80)}"
         ]
+        if self.target_note:
+            lines.append(f"note: {plain(self.target_note, limit=400)}")
         skipped_now = tuple(c for c in self.lost_coverage if c.new is not None)
         groups = (
             ("regressions (new failures)", self.regressions),
@@ -259,7 +266,30 @@ def diff_results(
         lost_coverage=_sorted(lost),
         coverage_notes=tuple(_coverage_notes(old, new, len(after))),
         allow_lost_coverage=allow_lost_coverage,
+        target_note=_target_note(old_run, new_run),
     )
+
+
+def _target_note(old_run: Mapping[str, Any], new_run: Mapping[str, Any]) -> str:
+    """Why the comparison may mislead: the runs were against different targets (by
+    :func:`~conformance._sarif.target_label`: the embedded emulator, or the profile, host
+    and tenant), or the embedded emulator with different flaws."""
+    old_target, new_target = old_run.get("target"), new_run.get("target")
+    if not isinstance(old_target, Mapping) or not isinstance(new_target, Mapping):
+        return ""
+    before, after = target_label(old_target), target_label(new_target)
+    if before != after:
+        return (
+            f"the baseline ran against {before}, this run against {after}: verdict changes "
+            "may be the difference between the targets"
+        )
+    flaws = [sorted(t.get("flaws") or ()) for t in (old_target, new_target)]
+    if before == "embedded" and flaws[0] != flaws[1]:
+        return (
+            f"the embedded emulator had flaws {', '.join(flaws[0]) or 'none'} in the baseline "
+            f"and {', '.join(flaws[1]) or 'none'} now"
+        )
+    return ""
 
 
 def diff_files(

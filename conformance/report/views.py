@@ -230,7 +230,7 @@ def summary(results: Mapping[str, Any], found: Sequence[Finding]) -> str:
             f'<a href="#{_finding_anchor(f)}">{esc(f.title)}</a>',
             badge("v", f.verdict),
             esc(len(f.case_ids)),
-            esc(f.impact, limit=400),
+            _prose(f.impact, limit=400),
         ]
         for f in found
     ]
@@ -482,6 +482,43 @@ def _link(url: Any) -> str:
     return html.escape(text)
 
 
+#: identifiers in a cited reference that have a canonical page: CVE, GHSA, CWE and
+#: published RFCs (optionally with a section; an "RFC 8725bis" draft stays text)
+_CITABLE = re.compile(
+    r"\b(?P<cve>CVE-\d{4}-\d{4,})\b"
+    r"|\b(?P<ghsa>GHSA(?:-[23456789cfghjmpqrvwx]{4}){3})\b"
+    r"|\bCWE-(?P<cwe>\d+)\b"
+    r"|\bRFC ?(?P<rfc>\d{3,5})(?![0-9A-Za-z])(?: ?§ ?(?P<section>\d+(?:\.\d+)*))?"
+)
+
+
+def _cite_url(match: re.Match[str]) -> str:
+    if match["cve"]:
+        return f"https://www.cve.org/CVERecord?id={match['cve']}"
+    if match["ghsa"]:
+        return f"https://github.com/advisories/{match['ghsa']}"
+    if match["cwe"]:
+        return f"https://cwe.mitre.org/data/definitions/{match['cwe']}.html"
+    section = f"#section-{match['section']}" if match["section"] else ""
+    return f"https://www.rfc-editor.org/rfc/rfc{match['rfc']}{section}"
+
+
+def _cited(reference: Any) -> str:
+    """A cited reference as text, with its CVE, GHSA, CWE and RFC identifiers linked (a
+    URL as a whole is linked by :func:`_link`)."""
+    text = html.escape(plain(reference, limit=SHORT_LIMIT))
+    return _CITABLE.sub(lambda m: f'<a href="{_cite_url(m)}">{m[0]}</a>', text)
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def _prose(text: Any, *, limit: int = BODY_LIMIT) -> str:
+    """The catalog's own prose (a finding's impact, remediation), escaped, with its
+    Markdown code spans (`exp`) shown as code rather than as literal backticks."""
+    return _CODE_SPAN.sub(r"<code>\1</code>", esc(text, limit=limit))
+
+
 def _cwe(cwe: Any) -> str:
     text = plain(cwe, limit=40)
     number = text.upper().removeprefix("CWE-")
@@ -517,18 +554,18 @@ def _card(finding: Finding, cases: Sequence[Mapping[str, Any]]) -> str:
     shared = len(rationales) == 1
     references = [_link(u) for u in finding.references]
     cited = sorted({str(r) for c in cases for r in _list(_get(c, "references"))})
-    references += [html.escape(plain(r, limit=SHORT_LIMIT)) for r in cited]
+    references += [_cited(r) for r in cited]
     weakness = ", ".join(_cwe(c) for c in finding.cwe) or "none recorded"
     rows = [
-        ("Impact", esc(finding.impact, limit=BODY_LIMIT)),
-        ("Remediation", esc(finding.remediation, limit=BODY_LIMIT)),
+        ("Impact", _prose(finding.impact)),
+        ("Remediation", _prose(finding.remediation)),
     ]
     if shared and cases:
         rows.append(("Why it matters", esc(_get(cases[0], "rationale"), limit=BODY_LIMIT)))
     rows += [
         ("Weakness", weakness),
         ("ASVS 5.0", esc(", ".join(finding.asvs) or "none recorded")),
-        ("Specification", esc("; ".join(finding.spec) or "none recorded", limit=BODY_LIMIT)),
+        ("Specification", "; ".join(_cited(c) for c in finding.spec) or "none recorded"),
         ("References", "<br>".join(references) or "none"),
     ]
     return (
@@ -905,6 +942,8 @@ def changes(diff: ResultsDiff) -> str:
         f"({esc(diff.old_started_at)}).</p>"
     )
     notes = "".join(f"<li>Lost coverage: {esc(n, limit=300)}</li>" for n in diff.coverage_notes)
+    if diff.target_note:
+        notes = f"<li>Note: {esc(diff.target_note, limit=400)}</li>" + notes
     if notes:
         blocks.insert(0, f'<ul class="cr-gaps">{notes}</ul>')
     body = "".join(blocks) or '<p class="cr-ok">No verdict changed.</p>'
