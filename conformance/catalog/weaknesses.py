@@ -257,7 +257,7 @@ WEAKNESSES: tuple[Weakness, ...] = (
         remediation="Require the payload to be a JSON object with correctly typed, "
         "case-sensitive claim names before any check.",
         references=(JWT,),
-        prefixes=("claims.payload", "claims.name_case"),
+        prefixes=("claims.payload", "claims.name_case", "claims.type"),
     ),
     _w(
         "parsing.duplicate",
@@ -471,7 +471,7 @@ WEAKNESSES: tuple[Weakness, ...] = (
         remediation="Bound JWKS fetches (time, size), keep the last good set, and refuse "
         "assertions when no valid key is available.",
         references=(ASVS_V16,),
-        prefixes=("keys.jwks_fetch_failure",),
+        prefixes=("keys.jwks_fetch_failure", "keys.jwks_outage"),
     ),
     # --- header ------------------------------------------------------------------------
     _w(
