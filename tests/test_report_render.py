@@ -191,6 +191,13 @@ def test_html_loads_nothing_from_the_network(
         for reference in case.get("references") or ()
         for match in views._CITABLE.finditer(reference)
     }
+    # ... and the specification clauses of the findings
+    allowed |= {
+        views._cite_url(match)
+        for f in findings(rendered[1])
+        for clause in f.spec
+        for match in views._CITABLE.finditer(clause)
+    }
     links = external_links(page)
     assert links and set(links) <= allowed
 
