@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jwt
@@ -176,6 +177,8 @@ class FakeContext:
         self.sent: list[str] = []
         self.jwks_host = FakeHost(keyring)
         self.listener = self.jwks_host
+        # a target without optional calls: recipes that ask for one skip
+        self.target = SimpleNamespace(capabilities=frozenset())
 
     @property
     def key(self) -> Any:

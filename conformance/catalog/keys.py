@@ -289,6 +289,10 @@ def _revocation(ctx: CaseContext) -> Exchange:
 def _fetch_failure(mode: str) -> Recipe:
     def run(ctx: CaseContext) -> Exchange:
         host = ctx.jwks_host
+        # Sign in first: signing in reads the same JWKS, so a session asked for during
+        # the outage would fail and the case would prove nothing (run alone, or first).
+        if "sessions" in ctx.target.capabilities:
+            ctx.session()
         key = relabelled(ctx.key, unique_kid(f"outage-{mode}"))
         try:
             with host.failing(jwks_path(ctx), mode):
