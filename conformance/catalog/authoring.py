@@ -94,6 +94,7 @@ __all__ = [
     "other_scope",
     "planted",
     "relabelled",
+    "restored",
     "rewrite_claims",
     "scope_items",
     "signed",
@@ -400,6 +401,31 @@ def after_refetch(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
             # No fetch at all: the target refused before looking keys up (HS*, say).
             return exchange
         ctx.sleep(poll)
+
+
+def restored(ctx: CaseContext) -> None:
+    """Leave the target holding the good JWKS again after an outage or a redirect.
+
+    A token for a newly published key counts only once it is accepted after the target
+    fetched the JWKS again: a target that fails open accepts earlier, from a broken
+    cache, and the next case would then start from that broken state (its verdict
+    would hang on how many milliseconds passed between the two cases)."""
+    host, path = ctx.jwks_host, jwks_path(ctx)
+    key = relabelled(ctx.key, unique_kid("restore"))
+    ctx.keyring.publish(key)
+    before = host.fetch_count(path)
+    wait, poll = _refetch_wait(ctx)
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            exchange = ctx.send(signed(ctx, key), label="JWKS restored")
+            if exchange.accepted and host.fetch_count(path) > before:
+                return
+            if exchange.misbehaved or time.monotonic() > deadline:
+                return
+            ctx.sleep(poll)
+    finally:
+        host.revoke(key.kid)
 
 
 def until_accepted(ctx: CaseContext, make: Callable[[], str]) -> Exchange:

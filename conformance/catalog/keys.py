@@ -39,6 +39,7 @@ from .authoring import (
     jwks_path,
     kty_for,
     relabelled,
+    restored,
     signed,
     token_case,
     trusted_any,
@@ -302,7 +303,7 @@ def _fetch_failure(mode: str) -> Recipe:
             host.revoke(key.kid)
         # Leave the target with a good JWKS again (an "empty" JWKS is a valid document a
         # target may cache), so the engine's positive control tests the target, not us.
-        until_accepted(ctx, lambda: signed(ctx))
+        restored(ctx)
         return decided
 
     return run

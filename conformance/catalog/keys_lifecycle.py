@@ -33,6 +33,7 @@ from .authoring import (
     not_fetched,
     planted,
     relabelled,
+    restored,
     signed,
     trusted_any,
     unique_kid,
@@ -136,7 +137,7 @@ def _redirected(private: bool) -> Callable[[CaseContext], Exchange]:
         finally:
             host.restore(jwks_path(ctx))
         not_fetched(ctx, where)
-        until_accepted(ctx, lambda: signed(ctx))  # leave the target with its JWKS again
+        restored(ctx)  # leave the target with its JWKS again
         return decided
 
     return run
