@@ -49,11 +49,17 @@ def _rules(ctx: CaseContext, *, leeway_s: int | None = None) -> Any:
 
 
 def _expected(
-    ctx: CaseContext, header: Mapping[str, Any], claims: Mapping[str, Any], key_alg: str | None
+    ctx: CaseContext,
+    header: Mapping[str, Any],
+    claims: Mapping[str, Any],
+    key_alg: str | None,
+    *,
+    now: int | None = None,
 ) -> list[str] | None:
-    """The rules the target must refuse for (empty: it must accept), or ``None`` when a
-    legitimate policy may give either answer."""
-    now = ctx.now()
+    """The rules the target must refuse for (empty: it must accept) at ``now`` (the
+    target's clock, by default as it reads now), or ``None`` when a legitimate policy may
+    give either answer."""
+    now = ctx.now() if now is None else now
     # what the profile does not define or makes optional is not judged (the oracle's data)
     mode = ctx.target.description.get("mode")
     advisory = ADVISORY_RULES | unjudged_rules(
@@ -84,6 +90,23 @@ def _expected(
     if not broken and set(header) - _REGISTERED_HEADER:
         return None  # an unregistered header member: ignoring or refusing it is fine
     return broken
+
+
+def _crossed(
+    ctx: CaseContext,
+    header: Mapping[str, Any],
+    claims: Mapping[str, Any],
+    key_alg: str | None,
+    expected: list[str],
+) -> bool:
+    """Whether the oracle's answer for this example changed between the moment it was
+    judged and the moment the answer came back (the target checked it in between, and its
+    clock reads whole seconds: up to one more). Drawn times keep a margin from every
+    boundary, but a loaded machine can hold an example longer than that margin; such an
+    example proves nothing either way, whichever answer the target gave."""
+    after = ctx.now()
+    later = (after, after + 1)
+    return any(_expected(ctx, header, claims, key_alg, now=t) != expected for t in later)
 
 
 #: Oracle rules whose rows are advisory (level should in the catalog): a target may refuse
@@ -183,6 +206,8 @@ def _property(
             broken = _expected(ctx, header, claims, key_alg)
             label = "shrunk example" if _final_example() else "example"
             exchange = ctx.send(token, label=label)
+            if broken is not None and _crossed(ctx, header, claims, key_alg, broken):
+                broken = None  # a time boundary passed while it was in flight: either answer
             sent = f"header={header!r} claims={claims!r}"
             if exchange.misbehaved:
                 answer = f"HTTP {exchange.status}" if exchange.error is None else exchange.error
