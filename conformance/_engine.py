@@ -50,8 +50,9 @@ from .targets.base import (
 
 #: A target ``Date`` further than this from the local clock is implausible: never trusted.
 CLOCK_PLAUSIBLE_S = 86400.0
-#: ``Date`` has a 1 s resolution: an offset within this is no offset.
-CLOCK_RESOLUTION_S = 1.5
+#: ``Date`` has a 1 s resolution, so it allows a span of offsets (see
+#: ``Runtime._learn_clock``); a local clock within this of that span agrees with it.
+CLOCK_SLACK_S = 0.5
 
 
 def _number(value: Any) -> float | None:
@@ -161,7 +162,16 @@ class Runtime:
                     0.0, "local", "the target's Date header is not a date: the local clock is used"
                 )
             return
-        offset = exchange.server_date - time.time()
+        # The Date names the target's second at some moment between sending and receiving:
+        # the offset lies in [date - received, date + 1 - sent]. A slow first answer (a
+        # loaded machine) widens that span; it must not read as a skewed target clock.
+        received = time.time()
+        sent = received
+        if exchange.sent_at is not None and math.isfinite(exchange.latency_ms):
+            sent = exchange.sent_at
+            received = min(received, sent + max(exchange.latency_ms, 0.0) / 1000)
+        low, high = exchange.server_date - received, exchange.server_date + 1 - sent
+        offset = (low + high) / 2
         if not math.isfinite(offset) or abs(offset) > CLOCK_PLAUSIBLE_S:
             self._use_clock(
                 0.0,
@@ -170,7 +180,7 @@ class Runtime:
                 "implausible, not trusted; the local clock is used",
             )
             return
-        if abs(offset) <= CLOCK_RESOLUTION_S:
+        if low - CLOCK_SLACK_S <= 0 <= high + CLOCK_SLACK_S:
             # Date has a 1 s resolution: an offset within it is no offset.
             self._use_clock(0.0, "local", "the target's Date agrees with the local clock")
             return

@@ -288,6 +288,50 @@ def test_a_date_within_its_resolution_is_the_local_clock() -> None:
     assert (rt.clock_offset_s, rt.facts["clock_source"]["value"]) == (0.0, "local")
 
 
+@pytest.mark.parametrize("lag_s", [0.0, 0.9, 3.0, 12.0])
+def test_a_slow_answer_dated_by_the_local_clock_is_no_offset(lag_s: float) -> None:
+    """The target stamped its Date (whole seconds, the local clock) as the request arrived;
+    the answer came back ``lag_s`` later (a loaded machine): no skew to learn."""
+    rt = correct_target(time.time)
+    sent = time.time() - lag_s
+    exchange = Exchange(
+        "baseline",
+        "POST",
+        "u",
+        {},
+        "",
+        401,
+        {"date": "a date"},
+        "{}",
+        lag_s * 1000,
+        server_date=float(int(sent)),
+        sent_at=sent,
+    )
+    rt.observe(exchange)
+    assert (rt.clock_offset_s, rt.facts["clock_source"]["value"]) == (0.0, "local")
+
+
+def test_a_slow_answer_from_a_skewed_clock_still_reads_as_skewed() -> None:
+    rt = correct_target(time.time)
+    sent = time.time() - 3.0
+    exchange = Exchange(
+        "baseline",
+        "POST",
+        "u",
+        {},
+        "",
+        401,
+        {"date": "a date"},
+        "{}",
+        3000.0,
+        server_date=float(int(sent + 40)),
+        sent_at=sent,
+    )
+    rt.observe(exchange)
+    assert rt.facts["clock_source"]["value"] == "date"
+    assert 36 <= rt.clock_offset_s <= 41
+
+
 # -- early failures ---------------------------------------------------------------------------
 
 
