@@ -51,6 +51,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Literal
 
+from ._ast_lock import install as install_ast_lock
 from ._engine import CaseResult, Runtime, confirm_group, run_case
 from ._jose import b64url_decode
 from .catalog._model import Case
@@ -148,6 +149,7 @@ class Scheduler:
         self._stable = _stable_kids(runtime)
 
     def start(self) -> Scheduler:
+        install_ast_lock()  # cases on threads: one ast.parse at a time (see _ast_lock)
         self._thread = threading.Thread(target=self._run, name="conformance-cases", daemon=True)
         self._thread.start()
         return self

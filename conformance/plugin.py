@@ -779,18 +779,36 @@ def conformance_run(request: pytest.FixtureRequest) -> Iterator[ConformanceRun]:
     run.stop()
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """A case's failure is its one-screen message, not a traceback through our engine."""
-    report = yield
-    if call.when == "call" and call.excinfo is not None:
-        from ._exceptions import CaseFailure, TargetMisbehaved  # lazy: see from_pytest
+    """A case's failure is its one-screen message, not a traceback through our engine:
+    the report is made here, so pytest never formats (and parses the source of) a
+    traceback while the scheduler's threads run cases (see ``_ast_lock``)."""
+    if call.when != "call" or call.excinfo is None:
+        return None
+    from ._exceptions import CaseFailure, TargetMisbehaved  # lazy: see from_pytest
 
-        if isinstance(call.excinfo.value, CaseFailure | TargetMisbehaved):
-            from ._redact import scrub  # lazy: see from_pytest
+    if not isinstance(call.excinfo.value, CaseFailure | TargetMisbehaved):
+        return None
+    from ._redact import scrub  # lazy: see from_pytest
 
-            report.longrepr = scrub(str(call.excinfo.value), limit=8100)
-    return report
+    sections = [
+        (f"Captured {when} {key}", content)
+        for when, key, content in getattr(item, "_report_sections", ())
+    ]
+    return pytest.TestReport(
+        item.nodeid,
+        item.location,
+        dict.fromkeys(item.keywords, 1),
+        "failed",
+        scrub(str(call.excinfo.value), limit=8100),
+        "call",
+        sections,
+        call.duration,
+        call.start,
+        call.stop,
+        user_properties=item.user_properties,
+    )
 
 
 @pytest.hookimpl(wrapper=True)
