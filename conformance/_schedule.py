@@ -290,8 +290,10 @@ class Scheduler:
             )
             jwks.daemon = True
             jwks.start()
-            self._lane(by_lane["main"], "main")
-            jwks.join()
+            try:
+                self._lane(by_lane["main"], "main")
+            finally:  # never done while the JWKS lane still runs a case (an item would too)
+                jwks.join()
             self._lane(by_lane["alone"], "alone")
             self._lane(by_lane["last"], "last")
         finally:
