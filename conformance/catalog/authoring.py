@@ -89,6 +89,7 @@ __all__ = [
     "issued_claims",
     "jwks_path",
     "kty_for",
+    "last_fetch",
     "no_outbound_fetch",
     "not_fetched",
     "other_scope",
@@ -379,6 +380,54 @@ def _refetch_wait(ctx: CaseContext) -> tuple[float, float]:
     return 4 * interval + 0.5, max(0.05, interval / 2)
 
 
+#: sends at a moment the target may refetch (:func:`_refetch_allowed`) that did not make
+#: it fetch, after which :func:`after_refetch` concludes it does not look this kid up
+ALLOWED_MISSES = 2
+#: added to the documented interval before a send counts as "a refetch was allowed"
+_REFETCH_SLACK_S = 0.02
+
+
+def last_fetch(ctx: CaseContext, path: str) -> float | None:
+    """When the JWKS host last answered a fetch of ``path`` (Unix seconds), if ever."""
+    times = [r.time for r in ctx.jwks_host.requests(path) if r.path == path]
+    return max(times) if times else None
+
+
+def _refetch_allowed(ctx: CaseContext, path: str, at: float | None) -> bool:
+    """Whether a send made at ``at`` (Unix seconds) came at least the documented refetch
+    interval after the target's last fetch of ``path``: a target that looks the token's
+    kid up had to fetch then."""
+    if at is None:
+        return False
+    last = last_fetch(ctx, path)
+    return last is None or at >= last + float(ctx.settings.jwks_refetch_s) + _REFETCH_SLACK_S
+
+
+def _until_refetch(ctx: CaseContext, path: str) -> float:
+    """Seconds until the target may refetch ``path`` again (its last fetch, in the JWKS
+    host's log, plus the documented interval); 0 or less: it may now."""
+    last = last_fetch(ctx, path)
+    if last is None:
+        return 0.0
+    return last + float(ctx.settings.jwks_refetch_s) + _REFETCH_SLACK_S - time.time()
+
+
+def _refetch_due(ctx: CaseContext, path: str) -> None:
+    """Wait until the target may refetch ``path``: a token sent before then is answered
+    from the cache the target already has (a request that proves nothing)."""
+    pause = _until_refetch(ctx, path)
+    if pause > 0:
+        ctx.sleep(min(pause, 2 * float(ctx.settings.jwks_refetch_s) + 0.5))
+
+
+def _next_poll(ctx: CaseContext, path: str, poll: float) -> float:
+    """How long to wait before the next send: until the target may refetch ``path`` again,
+    at least ``poll`` / 2 and at most ``4 * poll``."""
+    if last_fetch(ctx, path) is None:
+        return poll
+    return min(max(poll / 2, _until_refetch(ctx, path)), 4 * poll)
+
+
 def after_refetch(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
     """Send fresh tokens from ``make`` until one was answered after the target fetched the
     JWKS again, and return that exchange (or the first acceptance, or the last answer).
@@ -390,17 +439,22 @@ def after_refetch(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
     host = ctx.jwks_host
     path = jwks_path(ctx)
     wait, poll = _refetch_wait(ctx)
+    _refetch_due(ctx, path)
     deadline = time.monotonic() + wait
+    misses = 0
     while True:
         before = host.fetch_count(path)
+        allowed = _refetch_allowed(ctx, path, time.time())
         exchange = ctx.send(make())
         if exchange.accepted or host.fetch_count(path) > before:
             return exchange
         ctx.check(not exchange.misbehaved, "the target erred while its JWKS was being refetched")
-        if time.monotonic() > deadline:
-            # No fetch at all: the target refused before looking keys up (HS*, say).
+        misses += allowed
+        if misses >= ALLOWED_MISSES or time.monotonic() > deadline:
+            # No fetch when one was allowed: the target refused before looking keys up
+            # (HS*, an alg it does not take, say); more tokens would not change that.
             return exchange
-        ctx.sleep(poll)
+        ctx.sleep(_next_poll(ctx, path, poll))
 
 
 def restored(ctx: CaseContext) -> None:
@@ -415,25 +469,31 @@ def restored(ctx: CaseContext) -> None:
     ctx.keyring.publish(key)
     before = host.fetch_count(path)
     wait, poll = _refetch_wait(ctx)
-    deadline = time.monotonic() + wait
     try:
+        _refetch_due(ctx, path)
+        deadline = time.monotonic() + wait
         while True:
             exchange = ctx.send(signed(ctx, key), label="JWKS restored")
             if exchange.accepted and host.fetch_count(path) > before:
                 return
             if exchange.misbehaved or time.monotonic() > deadline:
                 return
-            ctx.sleep(poll)
+            ctx.sleep(_next_poll(ctx, path, poll))
     finally:
         host.revoke(key.kid)
 
 
-def until_accepted(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
-    """Send fresh tokens from ``make`` until one is accepted or the refetch wait is over."""
+def until_accepted(ctx: CaseContext, make: Callable[[], str], *, new_kid: bool = True) -> Exchange:
+    """Send fresh tokens from ``make`` until one is accepted or the refetch wait is over.
+    ``new_kid``: the tokens name a kid the target has not fetched yet, so the first is
+    sent once the target may refetch (an earlier one could only be refused)."""
     wait, poll = _refetch_wait(ctx)
+    path = jwks_path(ctx)
+    if new_kid:
+        _refetch_due(ctx, path)
     deadline = time.monotonic() + wait
     while True:
         exchange = ctx.send(make())
         if exchange.accepted or exchange.misbehaved or time.monotonic() > deadline:
             return exchange
-        ctx.sleep(poll)
+        ctx.sleep(_next_poll(ctx, path, poll))

@@ -30,6 +30,7 @@ from .authoring import (
     case,
     extra_jwks_entries,
     jwks_path,
+    last_fetch,
     not_fetched,
     planted,
     relabelled,
@@ -71,6 +72,17 @@ def _revocation_limit(ctx: CaseContext) -> tuple[float, str]:
     return cache + 2 * refetch + REVOCATION_SLACK_S, source
 
 
+def _until_expiry(ctx: CaseContext) -> float:
+    """Seconds until the target's copy of the JWKS reaches its documented cache time (from
+    its last fetch, in the JWKS host's log); 0 when no cache time is documented. Before
+    then a correct target may still accept the removed key: no need to ask."""
+    cache = ctx.settings.jwks_cache_s
+    last = last_fetch(ctx, jwks_path(ctx))
+    if cache is None or last is None:
+        return 0.0
+    return last + float(cache) - time.time()
+
+
 def _revoked_after_cache(ctx: CaseContext) -> Exchange:
     host = ctx.jwks_host
     # the rotation key's material under a kid of its own: nothing else uses it
@@ -90,7 +102,7 @@ def _revoked_after_cache(ctx: CaseContext) -> Exchange:
         elapsed = time.monotonic() - removed
         if not after.accepted or elapsed > limit:
             break
-        ctx.sleep(min(poll, max(0.05, limit - elapsed + 0.05)))
+        ctx.sleep(min(max(poll, _until_expiry(ctx)), max(0.05, limit - elapsed + 0.05)))
     if after.accepted:
         ctx.fact(
             "revoked_key_refused_after_s",
@@ -124,7 +136,8 @@ def _redirected(private: bool) -> Callable[[CaseContext], Exchange]:
 
     def run(ctx: CaseContext) -> Exchange:
         host, listener = ctx.jwks_host, ctx.listener
-        until_accepted(ctx, lambda: signed(ctx))  # warm: the target holds a good JWKS
+        # warm: the target holds a good JWKS
+        until_accepted(ctx, lambda: signed(ctx), new_kid=False)
         where = planted(ctx)
         location = where.jwks_url
         if private:
