@@ -495,6 +495,15 @@ def target_profile(target: Target) -> str:
     return profile_key(target.profile, mode if isinstance(mode, str) else None)
 
 
+def _accepted_after(exchanges: Sequence[Exchange], rejection: Exchange) -> bool:
+    """Whether the case itself had an assertion accepted after ``rejection`` (restoring
+    the target's JWKS ends with one): that acceptance is the positive control already."""
+    for index, exchange in enumerate(exchanges):
+        if exchange is rejection:
+            return any(later.accepted for later in exchanges[index + 1 :])
+    return False
+
+
 def run_case(
     runtime: Runtime,
     case: Case,
@@ -545,7 +554,11 @@ def run_case(
             # judgement, not the status of whichever exchange came last
             result_outcome = "judged"
         last = returned if returned is not None else ctx.exchanges[-1] if ctx.exchanges else None
-        if last is not None and needs_control(case, judgement, last):
+        if (
+            last is not None
+            and needs_control(case, judgement, last)
+            and not _accepted_after(ctx.exchanges, last)
+        ):
             if defer_control:
                 unconfirmed = True
             else:

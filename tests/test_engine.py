@@ -510,3 +510,34 @@ def test_a_group_control_refused_by_a_target_that_recovered_re_checks_to_a_pass(
     assert [r.verdict for r in confirmed] == ["pass", "pass"]
     again = [["a", "control", "a", "control"], ["b", "control", "b", "control"]]
     assert [labels(r) for r in confirmed] == again
+
+
+# -- a case's own acceptance after its rejection is its positive control ---------------------
+
+
+def then_restores(restore: str) -> Case:
+    """Refused attempt, then the case's own second assertion (labelled ``restore``)."""
+
+    def run(ctx: CaseContext) -> Exchange:
+        attempt = ctx.send(ctx.sign(ctx.assertion()), label="attempt")
+        ctx.send(ctx.sign(ctx.assertion()), label=restore)
+        return attempt
+
+    return case("test.engine.restores", "restores", category="keys", run=run, rationale="t")
+
+
+def test_an_acceptance_after_the_rejection_in_the_case_is_its_control() -> None:
+    def handler(request: ExchangeRequest) -> Reply:
+        return TOKEN if request.label in {"restored", "control", "baseline"} else REFUSED
+
+    result = run_case(runtime(handler), then_restores("restored"))
+    assert result.verdict == "pass"
+    assert labels(result) == ["attempt", "restored"]
+
+
+def test_a_refusal_after_the_rejection_in_the_case_still_needs_a_control() -> None:
+    result = run_case(runtime(controls_accepted), then_restores("refused again"))
+    assert result.verdict == "pass"
+    assert labels(result) == ["attempt", "refused again", "control"]
+    refuse_all = run_case(runtime(reject_all), then_restores("refused again"))
+    assert refuse_all.verdict == "error" and "positive control" in refuse_all.message
