@@ -188,6 +188,7 @@ class PlanRun:
             "requests_per_s_outside_waits": requests / work,
             "wait_chain_s": chain,
             "projected_5rps_s": max(requests / RATE_LIMIT_PER_S, chain),
+            "projected_5rps_remote_s": max(remote_requests(cases) / RATE_LIMIT_PER_S, chain),
             "wall_s": self.child.wall_s,
             "startup_s": s["first_call_start"] - t0,
             "startup_to_first_setup_s": s["first_setup_start"] - t0,
@@ -212,6 +213,18 @@ def case_requests(case: Mapping[str, Any]) -> float:
     if isinstance(recorded, int | float) and recorded > 0:
         return float(recorded)
     return float(len(case.get("exchanges", ())))
+
+
+def remote_requests(cases: Sequence[Mapping[str, Any]]) -> float:
+    """The requests of the cases a remote target runs by default: those that burst or
+    race the target (``needs`` bursts/races) skip on a non-loopback target unless its
+    ``transport.allow_bursts`` is set (``conformance._configured``)."""
+    # lazy: the benchmarked run loads this module (-p conformance.bench): stdlib only
+    from ._schedule import ALONE_NEEDS
+    from .catalog import load_cases
+
+    bursts = {c.id for c in load_cases(()) if c.needs & ALONE_NEEDS}
+    return sum(case_requests(c) for c in cases if c.get("id") not in bursts)
 
 
 def wait_chain_s(cases: Sequence[Mapping[str, Any]]) -> float:
@@ -731,6 +744,11 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("plan.requests_per_case", "plan: requests per case", ""),
     ("plan.requests_per_s_outside_waits", "plan: requests per second outside waits", "/s"),
     ("plan.projected_5rps_s", "plan: projected duration at 5 requests/s", "s"),
+    (
+        "plan.projected_5rps_remote_s",
+        "plan: same, without the burst cases a remote target skips by default",
+        "s",
+    ),
     ("full.wall_s", "conformance run with the report: wall", "s"),
     ("full.peak_rss_mb", "conformance run with the report: peak RSS", "MB"),
     ("plan.exec_minus_waits_s", "plan: case execution − waits", "s"),
