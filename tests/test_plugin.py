@@ -113,14 +113,7 @@ def test_a_flawed_emulator_fails_the_run_with_a_one_screen_message(
     "dist",
     [
         (),  # plain -n 2: a worker cannot know its cases ahead, each item runs its case
-        pytest.param(
-            ("--dist", "loadgroup"),  # as conformance run -n: each worker schedules its share
-            marks=pytest.mark.xfail(
-                reason="known flake under load (fresh-check 2026-12-02): a worker's share "
-                "can give another verdict than the serial run; under investigation",
-                strict=False,
-            ),
-        ),
+        ("--dist", "loadgroup"),  # as conformance run -n: each worker schedules its share
     ],
 )
 def test_xdist_workers_give_the_same_verdicts(
