@@ -270,3 +270,13 @@ def test_requests_count_a_shared_control_once_and_the_wait_chain_follows_the_lan
     }
     results = {"cases": [{"exchanges": [{"label": "attempt"}, control]}, {"exchanges": [control]}]}
     assert len(bench.token_mix(results)) == 2
+
+
+def test_the_wait_chain_counts_the_last_lane_and_a_remote_run_skips_the_bursts() -> None:
+    cases = [
+        {"id": "keys.jwks.use_enc", "waited_ms": 3000.0, "requests": 3.0, "exchanges": []},
+        {"id": "errors.hygiene.every_refusal_json_error", "waited_ms": 250.0, "exchanges": [{}]},
+        {"id": "replay.race.concurrent_16", "waited_ms": 0.0, "requests": 16, "exchanges": []},
+    ]
+    assert bench.wait_chain_s(cases) == pytest.approx(3.25)
+    assert bench.remote_requests(cases) == pytest.approx(4.0)  # the race skips remotely
