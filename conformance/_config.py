@@ -26,6 +26,10 @@ from ._oob import (
     ListenerConfig,
     parse_bind,
 )
+from ._profile import Profile, load_profile
+from ._profile import shipped as shipped_profile
+from ._profile_settings import TEMPLATE_KEYS as _TEMPLATE_KEYS
+from ._profile_settings import template_settings
 from ._settings import KNOWN_SCOPES, TargetSettings
 from ._toml_reader import Reader, kind, read_toml
 from ._transport import TransportPolicy
@@ -101,6 +105,11 @@ class RunConfig:
     listener: ListenerConfig = field(default_factory=ListenerConfig)
     #: ``[jwks_host]``: serve the configured keys' JWKS (``None``: the target reads its own)
     jwks_host: JwksHostConfig | None = None
+    #: a declarative profile (``--profile NAME`` or ``[target] profile_file``): the
+    #: template target speaks it (``docs/profiles.md``); ``None``: the built-in adapter
+    template: Profile | None = None
+    #: the values its templates use: its ``[params]``, ``client_id``, ``issuer``, ``audience``
+    template_values: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def profile(self) -> str:
@@ -112,7 +121,9 @@ class RunConfig:
         return self.keys[0]
 
 
-def load_run_config(path: Path | None, *, cwd: Path) -> RunConfig | None:
+def load_run_config(
+    path: Path | None, *, cwd: Path, profile: str | None = None
+) -> RunConfig | None:
     """The configuration in ``path``, else ``[tool.conformance]`` of ``cwd/pyproject.toml``
     when that table exists, else ``None`` (the embedded emulator).
 
@@ -120,10 +131,13 @@ def load_run_config(path: Path | None, *, cwd: Path) -> RunConfig | None:
     unreadable file, invalid TOML, an unknown key, a wrong type or value, a missing
     required key, a secret given literally, a missing environment variable or an
     unreadable key file. Relative paths are resolved against the file's directory.
+    ``profile`` names a shipped profile (``--profile``) the target speaks.
     """
     if path is not None:
         data = _read_toml(path)
-        return _parse(data, source=str(path), base=path.resolve().parent)
+        return _parse(data, source=str(path), base=path.resolve().parent, shipped=profile)
+    if profile is not None:
+        raise ConfigError(f"--profile {profile} needs --config FILE (the target's [target] values)")
     pyproject = cwd / "pyproject.toml"
     if not pyproject.is_file():
         return None
@@ -134,7 +148,7 @@ def load_run_config(path: Path | None, *, cwd: Path) -> RunConfig | None:
     source = f"{pyproject} [tool.conformance]"
     if not isinstance(table, dict):
         raise ConfigError(f"{source}: must be a table")
-    return _parse(table, source=source, base=cwd.resolve())
+    return _parse(table, source=source, base=cwd.resolve(), shipped=profile)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -232,14 +246,21 @@ def _load_keys(target: _Reader, base: Path) -> tuple[SigningKey, ...]:
 # -- the schema --------------------------------------------------------------------------
 
 
-def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
+def _parse(
+    data: Mapping[str, Any], *, source: str, base: Path, shipped: str | None = None
+) -> RunConfig:
     root = _Reader(data, "", source)
     root.only(_SECTIONS)
     if "target" not in data:
         raise ConfigError(f"{source}: missing [target] table (profile, keys, ...)")
     target = _Reader(root.table_at("target"), "target", source)
-    profile = target.choice("profile", PROFILES, "dynamic")
-    target.only(_COMMON_TARGET_KEYS + _PROFILE_KEYS[profile], profile=profile)
+    template = _template_profile(target, base, shipped)
+    if template is None:
+        profile = target.choice("profile", PROFILES, "dynamic")
+        target.only(_COMMON_TARGET_KEYS + _PROFILE_KEYS[profile], profile=profile)
+    else:
+        profile = template.base
+        target.only(_COMMON_TARGET_KEYS + _TEMPLATE_KEYS + tuple(template.params))
 
     transport = _Reader(root.table_at("transport"), "transport", source)
     transport.only(_TRANSPORT_KEYS)
@@ -279,7 +300,14 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
     session_tokens: dict[str, str] = {}
     operation_path: str | None = None
     rfc7523: Rfc7523Options | None = None
-    if profile == "dynamic":
+    values: dict[str, str] = {}
+    if template is not None:
+        settings, values = template_settings(
+            target, template, audience=audience, capabilities=capabilities, common=common
+        )
+        session_tokens = _session_tokens(target, settings.subjects, base)
+        _check_key_algs(target, template, keys)
+    elif profile == "dynamic":
         base_url = target.url("base_url", DYNAMIC_BASE_URL)
         environment_id = target.need("environment_id", "the environment's UUID")
         assert base_url is not None  # it has a default
@@ -290,15 +318,7 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
         operation_path = target.string("operation_path")
         if operation_path is not None and not operation_path.startswith("/"):
             raise target.error("operation_path", "must start with / (a path under /sdk/{env})")
-        tokens = _Reader(target.table_at("session_tokens"), "target.session_tokens", source)
-        for subject, reference in tokens.table.items():
-            if subject not in subjects:
-                raise tokens.error(
-                    subject, f"is not one of target.subjects ({', '.join(subjects)})"
-                )
-            if not isinstance(reference, str) or not reference.strip():
-                raise tokens.error(subject, "must be a string: env:NAME or a file path")
-            session_tokens[subject] = _resolve_secret(tokens, subject, reference, base)
+        session_tokens = _session_tokens(target, subjects, base)
         if operation_path is None:
             capabilities.discard("sensitive_operation")
         if len(subjects) < 2:
@@ -369,6 +389,8 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
         report_dir=report.path("dir", base, must_exist=False),
         operation_path=operation_path,
         rfc7523=rfc7523,
+        template=template,
+        template_values=values,
         policy=target_policy,
         listener=_listener(_Reader(root.table_at("listener"), "listener", source)),
         jwks_host=_jwks_host(root, source),
@@ -441,3 +463,43 @@ def _target_policy(policy: _Reader) -> dict[str, str]:
     documentation; "required" promotes the named ``should`` cases to ``must``."""
     policy.only(tuple(POLICY))
     return {key: policy.choice(key, POLICY_VALUES, "recommended") for key in policy.table}
+
+
+# -- declarative profiles (docs/profiles.md) ---------------------------------------------
+
+
+def _session_tokens(target: _Reader, subjects: tuple[str, ...], base: Path) -> dict[str, str]:
+    """``[target.session_tokens]``: subject -> the bearer it refers to (resolved)."""
+    tokens = _Reader(target.table_at("session_tokens"), "target.session_tokens", target.source)
+    out: dict[str, str] = {}
+    for subject, reference in tokens.table.items():
+        if subject not in subjects:
+            raise tokens.error(subject, f"is not one of target.subjects ({', '.join(subjects)})")
+        if not isinstance(reference, str) or not reference.strip():
+            raise tokens.error(subject, "must be a string: env:NAME or a file path")
+        out[subject] = _resolve_secret(tokens, subject, reference, base)
+    return out
+
+
+def _template_profile(target: _Reader, base: Path, shipped: str | None) -> Profile | None:
+    """The profile ``--profile`` names or ``[target] profile_file`` points to, if any."""
+    path = target.path("profile_file", base, must_exist=False)
+    if path is not None and shipped is not None:
+        raise target.error("profile_file", f"and --profile {shipped} both name a profile; give one")
+    if (path is not None or shipped is not None) and target.has("profile"):
+        raise target.error(
+            "profile", "is for the built-in adapters; drop it with profile_file or --profile"
+        )
+    if shipped is not None:
+        return shipped_profile(shipped)
+    return load_profile(path) if path is not None else None
+
+
+def _check_key_algs(target: _Reader, profile: Profile, keys: tuple[SigningKey, ...]) -> None:
+    for i, key in enumerate(keys):
+        if key.alg not in profile.keys.algs:
+            raise target.error(
+                f"keys[{i}].alg",
+                f"is {key.alg}, which the {profile.name} profile does not allow "
+                f"({', '.join(profile.keys.algs)})",
+            )

@@ -202,7 +202,7 @@ class BindingSpec:
 @dataclass(frozen=True, slots=True)
 class ClassifySpec:
     token: str
-    issued: tuple[int, ...] = (200, 201)
+    issued: tuple[int, ...] = tuple(range(200, 300))
     refused: tuple[int, ...] = _DEFAULT_REFUSED
     rate_limited: tuple[int, ...] = (429,)
     secrets: tuple[str, ...] = ()
@@ -253,7 +253,7 @@ class Profile:
 #: profile's key is compared with to find its overrides (``_contract.py``).
 BASE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "dynamic": {
-        "required": ("sub", "exp", "scope"),
+        "required": ("sub", "exp", "jti", "scope"),
         "iss": "exact",
         "aud": "optional",
         "sub": "session_user",
@@ -607,7 +607,7 @@ def _classify(reader: Reader) -> ClassifySpec:
             raise reader.error("secrets", f"holds {path!r}, which is not a dotted JSON path")
     return ClassifySpec(
         token=token,
-        issued=_statuses(reader, "issued", (200, 201), 200, 299),
+        issued=_statuses(reader, "issued", tuple(range(200, 300)), 200, 299),
         refused=_statuses(reader, "refused", _DEFAULT_REFUSED, 400, 499),
         rate_limited=_statuses(reader, "rate_limited", (429,), 400, 599),
         secrets=secrets,
