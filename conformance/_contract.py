@@ -28,6 +28,8 @@ SCOPE_CASES = tuple(g for g in DYNAMIC_ONLY if not g.startswith("issued."))
 ISSUED_TOKEN_CASES = ("issued.token.*",)
 ISS_REQUIRED_CASES = ("claims.iss.missing", "claims.type.iss.*")
 ISS_VALUE_CASES = ("claims.iss.*", "claims.type.iss.*")
+#: Raw bodies written for Dynamic's wire (JSON ``{"jwt": ...}``): meaningless elsewhere.
+DYNAMIC_WIRE_CASES = ("envelope.body.*", "envelope.size.body_1mb", "errors.*.jwt_number")
 #: Assertions of another kind (an ID token, a sign-in JWT): only a scope claim (or a
 #: type) tells them apart from the exchange's.
 KIND_CASES = ("claims.kind.*",)
@@ -100,6 +102,17 @@ def overrides(profile: Profile) -> Overrides:
         # a documented maximum lifetime is the contract: longer assertions are refused
         expect.update(dict.fromkeys(FAR_FUTURE, Expect.REJECT))
         level.update(dict.fromkeys(FAR_FUTURE, Level.MUST))
+
+    request = profile.request
+    dynamic_wire = request.body == "json" and not request.nest
+    if profile.base == "dynamic" and not (
+        dynamic_wire and request.fields.get("jwt") == "{assertion}"
+    ):
+        reason = (
+            f'written for Dynamic\'s JSON {{"jwt"}} body; {why} sends the assertion '
+            "otherwise (its [request])"
+        )
+        skip.update(dict.fromkeys(DYNAMIC_WIRE_CASES, reason))
 
     if profile.issued.format == "opaque" and base["issued_format"] != "opaque":
         reason = f'{why} issues opaque tokens ([issued] format = "opaque"): nothing to decode'

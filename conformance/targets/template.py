@@ -122,6 +122,7 @@ class TemplateTarget:
             "profile_name": profile.name,
             "profile_source": profile.source,
             "url": url,
+            "token_path": profile.classify.token,
             "issuer": settings.issuer,
             "audience": settings.audience,
         }
