@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
     from .._profile import Profile, RequestSpec
 
+__all__ = ["SignInSigner", "TemplateTarget", "json_at", "render", "render_url"]
+
 #: Signs the claims of a sign-in JWT with the customer's registered key.
 SignInSigner = Callable[[Mapping[str, Any]], str]
 #: The statuses the transport always treats as "slow down".
