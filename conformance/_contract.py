@@ -33,6 +33,8 @@ DYNAMIC_WIRE_CASES = ("envelope.body.*", "envelope.size.body_1mb", "errors.*.jwt
 #: Assertions of another kind (an ID token, a sign-in JWT): only a scope claim (or a
 #: type) tells them apart from the exchange's.
 KIND_CASES = ("claims.kind.*",)
+#: Assertions without a ``kid`` header.
+NO_KID_CASES = ("keys.no_kid.*",)
 #: The property oracle's rules about one claim (``_oracle.RULES``).
 SCOPE_RULES = frozenset({"scope_missing", "scope_type", "scope_format", "scope_unknown"})
 JTI_RULES = frozenset({"jti_missing", "jti_type", "jti_too_long"})
@@ -102,6 +104,12 @@ def overrides(profile: Profile) -> Overrides:
         # a documented maximum lifetime is the contract: longer assertions are refused
         expect.update(dict.fromkeys(FAR_FUTURE, Expect.REJECT))
         level.update(dict.fromkeys(FAR_FUTURE, Level.MUST))
+
+    if profile.keys.kid_required:
+        # refusing a kid-less assertion is the documented contract; taking one anyway
+        # is leniency (a should), never a security failure
+        expect.update(dict.fromkeys(NO_KID_CASES, Expect.REJECT))
+        level.update(dict.fromkeys(NO_KID_CASES, Level.SHOULD))
 
     request = profile.request
     dynamic_wire = request.body == "json" and not request.nest

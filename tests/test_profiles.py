@@ -238,6 +238,9 @@ def test_lifetime_and_issued_token_contract() -> None:
     assert _judged(bounded, "time.lifetime.over_max")[1] is Level.MUST
     lax = _variant("dynamic", claims='exp_bound = "optional"')
     assert _judged(lax, "time.exp.value_int63")[1] is Level.SHOULD
+    kid = _variant("dynamic", keys="kid_required = true")
+    assert _judged(shipped("dynamic"), "keys.no_kid.single_candidate")[0] is Expect.ACCEPT
+    assert _judged(kid, "keys.no_kid.single_candidate")[:2] == (Expect.REJECT, Level.SHOULD)
     opaque = _variant("dynamic", issued='format = "opaque"')
     assert "opaque" in (_judged(opaque, "issued.token.is_jws")[2] or "")
 
@@ -389,12 +392,14 @@ def test_classify_decides_what_counts_as_issued_and_refused() -> None:
     assert fourth.misbehaved and fourth.issued_token is None
 
 
-def test_nested_json_and_header_placement() -> None:
+def test_nested_json_header_placement_and_binding_fields() -> None:
     profile = parsed(
         MINIMAL.replace(
             'fields = { jwt = "{assertion}" }',
             'nest = "data"\nfields = { kind = "step-up" }\nheaders = { x-token = "{assertion}" }',
         )
+        + '[params.spk]\n[[binding]]\nfield = "sessionPublicKey"\nvalue = "{spk}"\n'
+        'claim = "spk_hash"\nrelation = "sha256"\n'
     )
     seen: list[httpx.Request] = []
 
@@ -402,11 +407,15 @@ def test_nested_json_and_header_placement() -> None:
         seen.append(request)
         return httpx.Response(401)
 
-    _target(profile, {"base_url": "http://127.0.0.1:9"}, handler).exchange(
-        ExchangeRequest(assertion="a.b.c")
-    )
-    assert json.loads(seen[0].content) == {"data": {"kind": "step-up"}}
+    target = _target(profile, {"base_url": "http://127.0.0.1:9", "spk": "pk1"}, handler)
+    target.exchange(ExchangeRequest(assertion="a.b.c"))
+    assert json.loads(seen[0].content) == {"data": {"kind": "step-up", "sessionPublicKey": "pk1"}}
     assert seen[0].headers["x-token"] == "a.b.c"
+    assert target.description["binding"] == [
+        {"field": "sessionPublicKey", "claim": "spk_hash", "relation": "sha256"}
+    ]
+    target.exchange(ExchangeRequest(assertion="a.b.c", fields={"sessionPublicKey": "pk2"}))
+    assert json.loads(seen[1].content)["data"]["sessionPublicKey"] == "pk2"
 
 
 # -- the run configuration ---------------------------------------------------------------

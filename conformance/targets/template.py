@@ -125,6 +125,13 @@ class TemplateTarget:
             "profile_source": profile.source,
             "url": url,
             "token_path": profile.classify.token,
+            "aud_form": profile.claims.aud_form,
+            "key_source": profile.keys.source,
+            # request fields that must agree with a claim, for the cases that break one
+            "binding": [
+                {"field": b.field, "claim": b.claim, "relation": b.relation}
+                for b in profile.binding
+            ],
             "issuer": settings.issuer,
             "audience": settings.audience,
         }
