@@ -123,6 +123,13 @@ def parsed(text: str) -> Profile:
             "claims.sub must be one of session_user, client_id, none",
         ),
         (lambda t: t + "[params.issuer]\n", "params.issuer is a reserved [target] key"),
+        (
+            lambda t: (
+                t.replace('source = "test"', 'source = "t"\nsemantics = "rfc7523/jwt_bearer"')
+                + "[claims]\nscope = true\n"
+            ),
+            'claims.scope = true needs semantics = "dynamic"',
+        ),
         (lambda t: t + '[[binding]]\nfield = "k"\nclaim = "c"\n', "missing binding[0].value"),
         (
             lambda t: t + '[operations.delete]\nurl = "{base_url}"\n',
