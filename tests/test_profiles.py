@@ -505,6 +505,11 @@ def _config_file(tmp_path: Path, body: str) -> Path:
             "target.audience is not used",
         ),
         (
+            f'[target]\nissuer = "i"\nenvironment_id = "{ENV}"\noperation_path = "/op/{{x}}"\n',
+            "dynamic",
+            "target.operation_path may hold only the placeholder {scope}",
+        ),
+        (
             '[target]\nissuer = "i"\nenvironment_id = "not-a-uuid"\n',
             "dynamic",
             "target.environment_id must be a 36-character UUID",
