@@ -773,3 +773,42 @@ def test_acme_replay_flaw_is_caught(pytester: pytest.Pytester, tmp_path: Path) -
     assert "replay.same_token.twice" in failed
     assert all(i.startswith("replay.") for i in failed), failed
     assert results["summary"]["verdict"] == "not_conformant"
+
+
+# -- a hostile target: the template is as robust as the adapter --------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["echo", "signin", "worst"])
+def test_the_dynamic_file_against_a_hostile_target(tmp_path: Path, mode: str) -> None:
+    """The modes of tests/hostile.py that echo secrets, answer a hostile sign-in, or do
+    everything at once: the template gives the adapter's verdicts, no traceback, and
+    repeats no secret the proxy saw."""
+    from hostile import HostileWorld
+
+    cases = ("envelope.valid.baseline", "claims.sub.missing", "replay.same_token.twice")
+    outcomes = []
+    with HostileWorld(tmp_path) as world:
+        for profile in (None, "dynamic"):
+            with world.serving() as proxy:
+                out = tmp_path / f"out-{profile}"
+                command = [
+                    sys.executable, "-m", "conformance", "run",
+                    "--config", str(world.config(proxy, mode)),
+                    "--no-report", "--report-dir", str(out), "--examples", "3",
+                    *(arg for case_id in cases for arg in ("--id", case_id)),
+                    *(("--profile", profile) if profile else ()),
+                ]  # fmt: skip
+                done = subprocess.run(command, capture_output=True, timeout=200, cwd=tmp_path)
+                secrets = proxy.seen.secrets()
+            text = (done.stdout + done.stderr).decode("utf-8", "replace")
+            text += "".join((out / n).read_text() for n in ("results.json", "junit.xml"))
+            assert "Traceback" not in text
+            assert not [s for s in secrets if s and s in text]
+            verdicts = {
+                c["id"]: c["verdict"]
+                for c in json.loads((out / "results.json").read_text())["cases"]
+            }
+            outcomes.append((done.returncode, verdicts))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1][0] in (0, 1)
