@@ -549,10 +549,18 @@ def test_profiles_lists_the_shipped_ones(capsys: pytest.CaptureFixture[str]) -> 
     for name in shipped_names():
         assert f"\n{name} " in "\n" + out
     assert "rfc-editor.org/rfc/rfc7523" in out
+    assert "[target] keys: issuer, [base_url], environment_id, [operation_path], keys" in out
+    assert "[target] keys: [issuer], client_id, token_url, [scope], keys" in out
     assert cli.main(["profiles", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["name"] for r in rows} == set(shipped_names())
     assert all(r["description"] and r["source"] and r["semantics"] for r in rows)
+    dynamic = next(r for r in rows if r["name"] == "dynamic")
+    assert dynamic["params"]["environment_id"] == {
+        "required": True,
+        "default": None,
+        "kind": "uuid",
+    }
 
 
 @pytest.mark.parametrize(
