@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -318,6 +319,10 @@ def _parse(
         operation_path = target.string("operation_path")
         if operation_path is not None and not operation_path.startswith("/"):
             raise target.error("operation_path", "must start with / (a path under /sdk/{env})")
+        if operation_path is not None and _placeholders(operation_path) - {"scope"}:
+            raise target.error(
+                "operation_path", "may hold only the placeholder {scope} (write {{ for a brace)"
+            )
         session_tokens = _session_tokens(target, subjects, base)
         if operation_path is None:
             capabilities.discard("sensitive_operation")
@@ -503,3 +508,11 @@ def _check_key_algs(target: _Reader, profile: Profile, keys: tuple[SigningKey, .
                 f"is {key.alg}, which the {profile.name} profile does not allow "
                 f"({', '.join(profile.keys.algs)})",
             )
+
+
+def _placeholders(template: str) -> set[str]:
+    """The ``str.format`` field names in ``template`` (a broken brace counts as one)."""
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError:
+        return {"<unbalanced brace>"}
