@@ -263,8 +263,45 @@ _OUT_OF_BAND = (
     ),
 )
 
+#: The shape flaws (issue 15): one check dropped on one of the other exchange shapes
+#: (``shapes.py``, and Dynamic's sign-in as a target of its own); the shared validation
+#: flaws above apply to every shape already.
+_SHAPES = (
+    Flaw(
+        "signin_aud_ignored",
+        "Dynamic's sign-in call does not compare aud with the environment's configured "
+        "audience (the verify call still does): a JWT minted for another relying party "
+        "signs its user in",
+        ("B10", "B11"),
+    ),
+    Flaw(
+        "subject_token_replayable",
+        "the RFC 8693 token endpoint does not record the subject token's jti (a stateless "
+        "exchange): one subject token buys any number of access tokens",
+        ("H01", "H02"),
+    ),
+    Flaw(
+        "subject_token_type_ignored",
+        "the RFC 8693 token endpoint ignores subject_token_type and reads any token type as a JWT",
+        ("I04",),
+    ),
+    Flaw(
+        "attest_aud_ignored",
+        "the Stytch-shaped attest call checks the profile's issuer but not its audience",
+        ("B10", "B11"),
+    ),
+    Flaw(
+        "custom_jwt_exp_unchecked",
+        "the Privy-shaped custom JWT call requires exp but never compares it (nor nbf or "
+        "iat) with the clock: an expired token signs its user in",
+        ("C02", "C03"),
+    ),
+)
+
 #: Every flaw by name, in a stable order.
-FLAWS: Mapping[str, Flaw] = MappingProxyType({flaw.name: flaw for flaw in (*_ALL, *_OUT_OF_BAND)})
+FLAWS: Mapping[str, Flaw] = MappingProxyType(
+    {flaw.name: flaw for flaw in (*_ALL, *_OUT_OF_BAND, *_SHAPES)}
+)
 
 
 def check_flaws(names: Iterable[str]) -> frozenset[str]:
