@@ -166,7 +166,7 @@ def _token_exchange(emulator: Emulator, env: Environment, body: bytes) -> Reply:
     token = form.get("subject_token")
     if not token:
         raise _oauth_error("invalid_request", "subject_token is required")
-    if not has("subject_token_type_ignored") and form.get("subject_token_type") != JWT_TOKEN_TYPE:
+    if form.get("subject_token_type") != JWT_TOKEN_TYPE:
         raise _oauth_error("invalid_request", "subject_token_type must be the JWT token type")
     if "actor_token" in form:  # no delegation here (RFC 8693 §2.1: MAY)
         raise _oauth_error("invalid_request", "actor_token is not supported")
