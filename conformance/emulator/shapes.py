@@ -18,6 +18,11 @@ policy variant of the shared :class:`~.validation.Validator` applies to all of t
   body as Privy's published JS SDK sends them; docs.privy.io/authentication/
   user-authentication/jwt-based-auth/setup: the signature and ``exp`` are verified).
 
+The keys that sign the sessions these routes issue are the emulator's own token keys,
+served where each vendor publishes them: ``/.well-known/jwks`` (Dynamic and RFC 8693),
+``/v1/sessions/jwks/{project_id}`` (Stytch) and ``/api/v1/apps/{app_id}/jwks.json``
+(Privy, under ``/api/v0``).
+
 Dynamic's own sign-in (``/externalAuth/signin``) is in ``service.py``. Each shape checks
 the signature and the claims its documentation requires, plus the reference policy's
 hardening (``iss``/``aud`` of the environment, lifetime bounds, a ``jti`` seen twice is
@@ -51,6 +56,8 @@ PRIVY_APP_HEADER = "privy-app-id"
 #: The Privy route, under the emulator's ``/api/v0`` (Privy serves it at the root of
 #: ``auth.privy.io``).
 PRIVY_PATH = "/api/v1/custom_jwt_account/authenticate"
+#: Where the Privy route's session keys are published (Privy: ``/api/v1/apps/{app_id}/jwks.json``).
+PRIVY_JWKS_PATH = "/api/v1/apps/{app_id}/jwks.json"
 
 
 def _oauth_error(code: str, description: str, *, status: int = 400) -> Rejected:
