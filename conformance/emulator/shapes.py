@@ -33,6 +33,7 @@ refused); ``jti`` and ``scope`` are not required by these shapes. The shape flaw
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 import uuid
 from typing import Any
@@ -217,8 +218,6 @@ def _token_exchange(emulator: Emulator, env: Environment, body: bytes) -> Reply:
 def _as_json(token: str) -> bytes:
     """The token as the verify call's body, so that the shared token decoder (and the
     envelope flaws on it) reads it the same way."""
-    import json  # lazy: tiny, but only this path needs it
-
     return json.dumps({"jwt": token}).encode()
 
 
