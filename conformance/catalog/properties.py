@@ -56,8 +56,11 @@ def _expected(
     now = ctx.now()
     # what the profile does not define or makes optional is not judged (the oracle's data)
     mode = ctx.target.description.get("mode")
-    advisory = ADVISORY_RULES | unjudged_rules(
-        f"{ctx.target.profile}/{mode}" if mode else ctx.target.profile
+    declared = ctx.target.description.get("unjudged_rules")  # a declarative profile's
+    advisory = ADVISORY_RULES | (
+        frozenset(declared)
+        if declared is not None
+        else unjudged_rules(f"{ctx.target.profile}/{mode}" if mode else ctx.target.profile)
     )
     if header.get("crit") == []:
         # RFC 7515 §4.1.11: recipients MAY refuse an empty crit (header.crit.empty_list:
