@@ -208,6 +208,7 @@ class Emulator:
         if self.config.has("signin_aud_ignored"):  # the shape flaw: aud not compared here
             env = dataclasses.replace(env, audience=None)
         subject = self.validator.signin_claims(decoded, env, now=now)
+        self._signin_jti(decoded, env, now=now)
         sid = str(uuid.uuid4())
         user_id = str(uuid.uuid5(_USER_NS, f"{env.id}\x00{subject}"))
         expires = now + float(self.config.session_ttl_s)
@@ -235,6 +236,20 @@ class Emulator:
                 "verifiedCredentials": [{"format": "externalAuth", "id": subject}],
             },
         }
+
+    def _signin_jti(self, decoded: Decoded, env: Environment, *, now: float) -> None:
+        """A sign-in JWT's ``jti``, when it has one, is single use (the documentation
+        requires none; the reference is stricter: a replayed sign-in is refused)."""
+        if "jti" not in decoded.claims:
+            return
+        jti = self.validator.jti_of(decoded.claims)
+        if jti is None:
+            return  # the jti_not_checked flaw
+        exp = decoded.claims.get("exp")
+        until = float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else now
+        keep = max(until, now) + self.validator.leeway
+        if not self.store.record_jti(env.id, jti, expires=keep, now=now):
+            raise Rejected("sign-in JWT already used")
 
     def verify(
         self, env_id: str, authorization: str | None, body: bytes, *, base_url: str
