@@ -220,3 +220,12 @@ def test_refusal_status_variant_applies_to_the_shapes(keys: Keys) -> None:
         assert _exchange(f, expired).status_code == 403
         assert _attest(f, expired).status_code == 403
         assert _privy(f, expired).status_code == 403
+
+
+def test_signin_refuses_a_replayed_jti_and_an_over_long_lifetime(h: Harness) -> None:
+    token = _token(h)
+    assert _signin(h, token).status_code == 200
+    assert _signin(h, token).status_code == 401
+    assert _signin(h, _token(h, jti=DELETE)).status_code == 200  # jti is not required
+    far = int(time.time()) + 86400
+    assert _signin(h, _token(h, exp=far)).status_code == 401
