@@ -41,6 +41,8 @@ JTI_TYPE_CASES = ("claims.type.jti.*",)
 #: Cases that judge ``sub`` by refusing it; where nothing binds ``sub`` they are
 #: ``either`` and only what else they judge (no fetch of the URL) decides (branch shapes).
 SUB_VALUE_CASES = ("claims.url.sub",)
+#: Assertions without a ``kid`` header.
+NO_KID_CASES = ("keys.no_kid.*",)
 #: The property oracle's rules about one claim (``_oracle.RULES``).
 SCOPE_RULES = frozenset({"scope_missing", "scope_type", "scope_format", "scope_unknown"})
 JTI_RULES = frozenset({"jti_missing", "jti_type", "jti_too_long"})
@@ -118,6 +120,12 @@ def overrides(profile: Profile) -> Overrides:
         # a documented maximum lifetime is the contract: longer assertions are refused
         expect.update(dict.fromkeys(FAR_FUTURE, Expect.REJECT))
         level.update(dict.fromkeys(FAR_FUTURE, Level.MUST))
+
+    if profile.keys.kid_required:
+        # refusing a kid-less assertion is the documented contract; taking one anyway
+        # is leniency (a should), never a security failure
+        expect.update(dict.fromkeys(NO_KID_CASES, Expect.REJECT))
+        level.update(dict.fromkeys(NO_KID_CASES, Level.SHOULD))
 
     request = profile.request
     dynamic_wire = request.body == "json" and not request.nest

@@ -373,6 +373,11 @@ def parse_profile(data: Mapping[str, Any], *, source: str) -> Profile:
         raise ConfigError(f"{source}: operations.sensitive needs a session (set session.kind)")
 
     claims = _claims(Reader(root.table_at("claims"), "claims", source), base)
+    if claims.scope and semantics != "dynamic":
+        raise ConfigError(
+            f'{source}: claims.scope = true needs semantics = "dynamic" (the scope cases '
+            "are written for a scope claim the target enforces)"
+        )
     keys = _keys(Reader(root.table_at("keys"), "keys", source))
     binding = _binding(root, known)
     replay_reader = Reader(root.table_at("replay"), "replay", source)

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
     from .._profile import Profile, RequestSpec
 
+__all__ = ["SignInSigner", "TemplateTarget", "json_at", "render", "render_url"]
+
 #: Signs the claims of a sign-in JWT with the customer's registered key.
 SignInSigner = Callable[[Mapping[str, Any]], str]
 #: The statuses the transport always treats as "slow down".
@@ -123,6 +125,13 @@ class TemplateTarget:
             "profile_source": profile.source,
             "url": url,
             "token_path": profile.classify.token,
+            "aud_form": profile.claims.aud_form,
+            "key_source": profile.keys.source,
+            # request fields that must agree with a claim, for the cases that break one
+            "binding": [
+                {"field": b.field, "claim": b.claim, "relation": b.relation}
+                for b in profile.binding
+            ],
             "issuer": settings.issuer,
             "audience": settings.audience,
         }
