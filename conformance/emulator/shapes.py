@@ -45,6 +45,21 @@ from .store import SessionRow
 from .tokens import SESSION_TYP
 from .validation import Decoded, Rejected
 
+__all__ = [
+    "ACCESS_TOKEN_TYPE",
+    "EXCHANGED_TYP",
+    "JWT_TOKEN_TYPE",
+    "PRIVY_APP_HEADER",
+    "PRIVY_JWKS_PATH",
+    "PRIVY_PATH",
+    "STYTCH_MAX_MINUTES",
+    "STYTCH_MIN_MINUTES",
+    "TOKEN_EXCHANGE_GRANT",
+    "privy_authenticate",
+    "stytch_attest",
+    "token_exchange",
+]
+
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
