@@ -12,6 +12,7 @@ import binascii
 import dataclasses
 import datetime as dt
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -208,7 +209,7 @@ class Emulator:
         if self.config.has("signin_aud_ignored"):  # the shape flaw: aud not compared here
             env = dataclasses.replace(env, audience=None)
         subject = self.validator.signin_claims(decoded, env, now=now)
-        self._signin_jti(decoded, env, now=now)
+        self.single_use(decoded.claims, env, now=now)
         sid = str(uuid.uuid4())
         user_id = str(uuid.uuid5(_USER_NS, f"{env.id}\x00{subject}"))
         expires = now + float(self.config.session_ttl_s)
@@ -237,19 +238,25 @@ class Emulator:
             },
         }
 
-    def _signin_jti(self, decoded: Decoded, env: Environment, *, now: float) -> None:
-        """A sign-in JWT's ``jti``, when it has one, is single use (the documentation
-        requires none; the reference is stricter: a replayed sign-in is refused)."""
-        if "jti" not in decoded.claims:
+    def single_use(self, claims: dict[str, Any], env: Environment, *, now: float) -> None:
+        """A ``jti`` that is present is single use, on the calls where the documentation
+        requires none (sign-in and the other shapes): a replay is refused."""
+        if "jti" not in claims:
             return
-        jti = self.validator.jti_of(decoded.claims)
+        jti = self.validator.jti_of(claims)
         if jti is None:
             return  # the jti_not_checked flaw
-        exp = decoded.claims.get("exp")
-        until = float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else now
-        keep = max(until, now) + self.validator.leeway
-        if not self.store.record_jti(env.id, jti, expires=keep, now=now):
-            raise Rejected("sign-in JWT already used")
+        exp = claims.get("exp")
+        try:
+            until = (
+                float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else 0.0
+            )
+        except OverflowError:
+            until = 0.0
+        if not math.isfinite(until) or until <= now:
+            until = now + float(self.config.max_assertion_lifetime_s)
+        if not self.store.record_jti(env.id, jti, expires=until + self.validator.leeway, now=now):
+            raise Rejected("token already used")
 
     def verify(
         self, env_id: str, authorization: str | None, body: bytes, *, base_url: str

@@ -117,21 +117,15 @@ def _subject(
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise Rejected("invalid token: sub is required", status=400)
-    exp: float | None = None
     if check_clock:
-        exp = validator._times(claims, now=now, lifetime=True)
+        validator._times(claims, now=now, lifetime=True)
     elif "exp" not in claims:  # the shape flaw: exp required, never compared
         raise Rejected("invalid token: exp is required", status=400)
     validator._issuer_and_audience(
         claims, env if check_audience else dataclasses.replace(env, audience=None)
     )
-    if "jti" in claims and record_jti:
-        jti = validator.jti_of(claims)
-        if jti is not None:
-            lifetime = float(emulator.config.max_assertion_lifetime_s)
-            keep = (exp if exp is not None else now + lifetime) + validator.leeway
-            if not emulator.store.record_jti(env.id, jti, expires=keep, now=now):
-                raise Rejected("token already used")
+    if record_jti:
+        emulator.single_use(claims, env, now=now)
     return sub
 
 
