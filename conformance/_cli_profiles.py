@@ -33,6 +33,10 @@ def list_profiles(args: argparse.Namespace) -> int:
                 "description": p.description,
                 "source": p.source,
                 "semantics": p.semantics,
+                "params": {
+                    n: {"required": q.required, "default": q.default, "kind": q.kind}
+                    for n, q in p.params.items()
+                },
             }
             for p in loaded
         ]
@@ -42,4 +46,9 @@ def list_profiles(args: argparse.Namespace) -> int:
     for p in loaded:
         print(f"{p.name:<{width}}  {p.description}")
         print(f"{'':<{width}}  source: {p.source} (semantics {p.semantics})")
+        keys = [n if q.required else f"[{n}]" for n, q in p.params.items()]
+        if "client_id" in p.request.placeholders and "client_id" not in p.params:
+            keys.insert(0, "client_id")
+        keys.insert(0, "issuer" if p.base == "dynamic" else "[issuer]")
+        print(f"{'':<{width}}  [target] keys: {', '.join(keys)}, keys ([optional])")
     return 0

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from ._exceptions import ConfigError
-from ._profile import Profile
+from ._profile import Profile, placeholders
 from ._settings import TargetSettings
 from ._toml_reader import Reader
 from .targets.template import render_url
@@ -38,8 +38,15 @@ def _param_values(target: Reader, profile: Profile) -> dict[str, str]:
             continue
         if param.kind == "uuid" and not _UUID_RE.match(value):
             raise target.error(name, "must be a 36-character UUID")
-        if param.kind == "path" and not value.startswith("/"):
-            raise target.error(name, "must start with / (a path)")
+        if param.kind == "path":
+            if not value.startswith("/"):
+                raise target.error(name, "must start with / (a path)")
+            try:
+                inner = set(placeholders(value))
+            except ValueError:
+                inner = {"?"}
+            if inner - {"scope"}:
+                raise target.error(name, "may hold only the placeholder {scope}")
         values[name] = value
     return values
 

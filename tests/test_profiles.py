@@ -380,23 +380,59 @@ def test_rfc7523_files_send_the_adapters_form(name: str, mode: str) -> None:
 
 
 def test_classify_decides_what_counts_as_issued_and_refused() -> None:
-    profile = parsed(MINIMAL.replace('token = "token"', 'token = "data.jwt"\nrefused = [401]'))
+    profile = parsed(
+        MINIMAL.replace(
+            'token = "token"', 'token = "data.jwt"\nrefused = [401, 420]\nrate_limited = [420]'
+        )
+    )
     answers = iter(
         [
             httpx.Response(200, json={"data": {"jwt": "issued"}}),
             httpx.Response(401, json={"error": "no"}),
             httpx.Response(404, json={"error": "no route"}),
             httpx.Response(200, json={"jwt": "not-where-documented"}),
+            httpx.Response(420, json={"error": "calm down"}),
         ]
     )
     target = _target(profile, {"base_url": "http://127.0.0.1:9"}, lambda r: next(answers))
-    first, second, third, fourth = (
-        target.exchange(ExchangeRequest(assertion="t")) for _ in range(4)
+    first, second, third, fourth, fifth = (
+        target.exchange(ExchangeRequest(assertion="t")) for _ in range(5)
     )
     assert first.accepted and first.issued_token == "issued"
     assert second.rejected
     assert not third.rejected and "not a refusal" in (third.error or "")
     assert fourth.misbehaved and fourth.issued_token is None
+    assert fifth.misbehaved and "rate limited" in (fifth.error or "")
+
+
+def test_generated_values_and_supplied_sessions() -> None:
+    profile = parsed(
+        MINIMAL.replace(
+            'fields = { jwt = "{assertion}" }',
+            'fields = { jwt = "{assertion}", nonce = "{uuid}", at = "{now}", who = "{subject}" }',
+        )
+        + '[session]\nkind = "supplied"\n'
+    )
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(401)
+
+    values = {"base_url": "http://127.0.0.1:9"}
+    assert "sessions" not in _target(profile, values, handler).capabilities  # none supplied
+    target = _target(profile, values, handler, session_tokens={"alice": "bearer-alice"})
+    assert "sessions" in target.capabilities and target.supplied_subjects == {"alice"}
+    assert target.sign_in("bob") is None  # only supplied sessions
+    session = target.sign_in("alice")
+    assert session is not None
+    for _ in range(2):
+        target.exchange(ExchangeRequest(assertion="t", session=session))
+    first, second = (json.loads(r.content) for r in seen)
+    assert first["nonce"] != second["nonce"] and len(first["nonce"]) == 32
+    assert first["at"].isdigit() and first["who"] == "alice"
+    target.exchange(ExchangeRequest(assertion="t"))
+    assert "who" not in json.loads(seen[-1].content)  # no session: no subject
 
 
 def test_nested_json_header_placement_and_binding_fields() -> None:
@@ -469,6 +505,11 @@ def _config_file(tmp_path: Path, body: str) -> Path:
             "target.audience is not used",
         ),
         (
+            f'[target]\nissuer = "i"\nenvironment_id = "{ENV}"\noperation_path = "/op/{{x}}"\n',
+            "dynamic",
+            "target.operation_path may hold only the placeholder {scope}",
+        ),
+        (
             '[target]\nissuer = "i"\nenvironment_id = "not-a-uuid"\n',
             "dynamic",
             "target.environment_id must be a 36-character UUID",
@@ -508,10 +549,18 @@ def test_profiles_lists_the_shipped_ones(capsys: pytest.CaptureFixture[str]) -> 
     for name in shipped_names():
         assert f"\n{name} " in "\n" + out
     assert "rfc-editor.org/rfc/rfc7523" in out
+    assert "[target] keys: issuer, [base_url], environment_id, [operation_path], keys" in out
+    assert "[target] keys: [issuer], client_id, token_url, [scope], keys" in out
     assert cli.main(["profiles", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["name"] for r in rows} == set(shipped_names())
     assert all(r["description"] and r["source"] and r["semantics"] for r in rows)
+    dynamic = next(r for r in rows if r["name"] == "dynamic")
+    assert dynamic["params"]["environment_id"] == {
+        "required": True,
+        "default": None,
+        "kind": "uuid",
+    }
 
 
 @pytest.mark.parametrize(
@@ -577,6 +626,7 @@ def _run(pytester: pytest.Pytester, config: Path, out: Path, profile: str | None
         "--conformance-no-render",
         f"--conformance-report-dir={out}",
         "--conformance-examples=8",
+        "--hypothesis-seed=12345",  # the property cases draw the same examples in both runs
         "-p",
         "no:randomly",
         *(f"--conformance-id={glob}" for glob in IDENTITY_IDS),
@@ -731,3 +781,42 @@ def test_acme_replay_flaw_is_caught(pytester: pytest.Pytester, tmp_path: Path) -
     assert "replay.same_token.twice" in failed
     assert all(i.startswith("replay.") for i in failed), failed
     assert results["summary"]["verdict"] == "not_conformant"
+
+
+# -- a hostile target: the template is as robust as the adapter --------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["echo", "signin", "worst"])
+def test_the_dynamic_file_against_a_hostile_target(tmp_path: Path, mode: str) -> None:
+    """The modes of tests/hostile.py that echo secrets, answer a hostile sign-in, or do
+    everything at once: the template gives the adapter's verdicts, no traceback, and
+    repeats no secret the proxy saw."""
+    from hostile import HostileWorld
+
+    cases = ("envelope.valid.baseline", "claims.sub.missing", "replay.same_token.twice")
+    outcomes = []
+    with HostileWorld(tmp_path) as world:
+        for profile in (None, "dynamic"):
+            with world.serving() as proxy:
+                out = tmp_path / f"out-{profile}"
+                command = [
+                    sys.executable, "-m", "conformance", "run",
+                    "--config", str(world.config(proxy, mode)),
+                    "--no-report", "--report-dir", str(out), "--examples", "3",
+                    *(arg for case_id in cases for arg in ("--id", case_id)),
+                    *(("--profile", profile) if profile else ()),
+                ]  # fmt: skip
+                done = subprocess.run(command, capture_output=True, timeout=200, cwd=tmp_path)
+                secrets = proxy.seen.secrets()
+            text = (done.stdout + done.stderr).decode("utf-8", "replace")
+            text += "".join((out / n).read_text() for n in ("results.json", "junit.xml"))
+            assert "Traceback" not in text
+            assert not [s for s in secrets if s and s in text]
+            verdicts = {
+                c["id"]: c["verdict"]
+                for c in json.loads((out / "results.json").read_text())["cases"]
+            }
+            outcomes.append((done.returncode, verdicts))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1][0] in (0, 1)
