@@ -33,6 +33,14 @@ DYNAMIC_WIRE_CASES = ("envelope.body.*", "envelope.size.body_1mb", "errors.*.jwt
 #: Assertions of another kind (an ID token, a sign-in JWT): only a scope claim (or a
 #: type) tells them apart from the exchange's.
 KIND_CASES = ("claims.kind.*",)
+#: Cases whose expectation rests on ``jti`` being required (branch shapes): where the
+#: contract makes it optional, an odd or missing ``jti`` is ``either`` and a ``jti`` of a
+#: type a guard may skip is ``should``, as under RFC 7523 (``catalog/profiles.py``).
+JTI_REQUIRED_CASES = ("replay.jti.*", "claims.name_case.jti")
+JTI_TYPE_CASES = ("claims.type.jti.*",)
+#: Cases that judge ``sub`` by refusing it; where nothing binds ``sub`` they are
+#: ``either`` and only what else they judge (no fetch of the URL) decides (branch shapes).
+SUB_VALUE_CASES = ("claims.url.sub",)
 #: Assertions without a ``kid`` header.
 NO_KID_CASES = ("keys.no_kid.*",)
 #: The property oracle's rules about one claim (``_oracle.RULES``).
@@ -88,6 +96,14 @@ def overrides(profile: Profile) -> Overrides:
         else:
             skip.update(dict.fromkeys(subject_binding(""), OWN))
             level.update(dict.fromkeys(("claims.sub.type_*", "claims.type.sub.*"), OWN))
+
+    if claims.sub == "none" and base["sub"] != "none":
+        expect.update(dict.fromkeys(SUB_VALUE_CASES, Expect.EITHER))
+
+    jti_required = "jti" in claims.required
+    if jti_required != ("jti" in base["required"]):
+        expect.update(dict.fromkeys(JTI_REQUIRED_CASES, OWN if jti_required else Expect.EITHER))
+        level.update(dict.fromkeys(JTI_TYPE_CASES, OWN if jti_required else Level.SHOULD))
 
     iss_required = "iss" in claims.required and claims.iss == "exact"
     if iss_required != ("iss" in base["required"]):

@@ -189,6 +189,8 @@ EITHER_BECAUSE: Mapping[str, str] = {
     "replay.jti.*": "RFC 7523 makes jti optional (§3 item 7): an odd jti matters only to a "
     "replay guard, which replay.same_token.twice judges",
     "claims.name_case.jti": "a JTI member is an unknown claim and jti is optional in RFC 7523",
+    "claims.url.sub": 'where nothing binds sub (a profile\'s sub = "none"), a URL is a '
+    "subject the trusted issuer signed; what decides is that it is never fetched",
     "claims.kind.*": "RFC 7523 does not type assertions: a sign-in JWT or an ID Token that "
     "satisfies iss, sub, aud and exp is a valid assertion there (scope and jti are not "
     "required)",
