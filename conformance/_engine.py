@@ -21,7 +21,7 @@ from ._assertion import Assertion
 from ._hygiene import RefusalLog, public_parameters
 from ._jose import SigningKey, split
 from ._keyring import Keyring, private_jwk
-from ._redact import remember_assertion, remember_secret, scrub
+from ._redact import remember_assertion, remember_target_secret, scrub
 from ._reproduce import reproduce_line
 from ._schema import Verdict
 from ._settings import PropertySettings, TargetSettings
@@ -252,7 +252,9 @@ class Runtime:
             raise Skip(
                 f"cannot obtain a session for subject {subjects[index]!r} on this target{why}"
             )
-        remember_secret(session.token)  # a bearer: never in any output, whatever echoes it
+        # a bearer: never in any output, whatever echoes it (unless the target chose a
+        # word for it: the Authorization header is still redacted where it is recorded)
+        remember_target_secret(session.token)
         if not fresh:
             with self._lock:
                 self._sessions[key] = session

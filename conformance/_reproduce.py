@@ -5,8 +5,9 @@ as printed (the bearer is redacted, the signature cut). Instead the line names w
 fill in, as shell variables, and says where each comes from:
 
 * ``$ASSERTION``: a fresh assertion of the case, signed with the configured key —
-  ``conformance replay RESULTS.json CASE_ID --print-assertion`` prints one without
-  sending it (a recorded assertion's ``jti`` is spent: it would be refused as a replay);
+  ``conformance replay RESULTS.json CASE_ID --assertion-file FILE`` writes one whole to a
+  new file of mode 0600 without sending it, then ``ASSERTION=$(cat FILE)`` (a recorded
+  assertion's ``jti`` is spent: it would be refused as a replay);
 * ``$SESSION_TOKEN``: the bearer of a session of the signed-in user (your own sign-in,
   or the ``session_tokens`` of the configuration);
 * ``$ELEVATED_TOKEN``: a token the target issued in the same case.
@@ -108,7 +109,8 @@ def reproduce_line(
     if has_assertion:
         needs.insert(0, ASSERTION)
     where = {
-        ASSERTION: f"conformance replay RESULTS.json {case_id or 'CASE_ID'} --print-assertion",
+        ASSERTION: f"conformance replay RESULTS.json {case_id or 'CASE_ID'} "
+        "--assertion-file a.jwt, then $(cat a.jwt)",
         SESSION_TOKEN: "the bearer of your signed-in user's session",
         ELEVATED_TOKEN: "the token the target issued earlier in this case",
     }

@@ -11,7 +11,7 @@ from .._redact import (
     redact_headers,
     remember_assertion,
     remember_body_tokens,
-    remember_secret,
+    remember_target_secret,
     scrub,
 )
 from .base import Exchange
@@ -50,13 +50,14 @@ def recorded(
     if assertion:
         remember_assertion(assertion)
     if issued:
-        remember_secret(issued)
+        remember_target_secret(issued)
     if status is not None and 200 <= status < 300:
         # only a success issues credentials; a refusal may echo the assertion, which
         # stays evidence (its signature is already remembered)
         remember_body_tokens(response_body)
     shown_request = redact_headers(request_headers)
-    shown_response = redact_headers(response_headers)  # remembers Set-Cookie values
+    # remembers the Set-Cookie values that are shaped like credentials (never a word)
+    shown_response = redact_headers(response_headers)
     return Exchange(
         label=scrub(label, limit=200),
         method=scrub(method, limit=20),
