@@ -125,6 +125,8 @@ class Rfc7523Target:
             "token_url": options.token_url,
             "client_id": options.client_id,
             "mode": options.mode,
+            # what aud carries: the cases of RFC 10070's audience rule read it
+            "audience_kind": options.audience_kind,
             "audience": settings.audience,
         }
 
