@@ -11,6 +11,7 @@ import pytest
 from conformance import Keyring, Runtime, TargetSettings, run_case
 from conformance._hygiene import RefusalLog, inspect
 from conformance._jose import b64url_encode
+from conformance._settings import PropertySettings
 from conformance.catalog import BY_ID, exhaustion
 from conformance.catalog.authoring import CAPABILITIES
 from conformance.targets._evidence import recorded
@@ -266,6 +267,40 @@ def test_the_slow_tier_is_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CONFORMANCE_SLOW_TIER", raising=False)
     result = run_case(_runtime(lambda r: TOKEN), BY_ID["replay.same_token.spaced_30s"])
     assert (result.verdict, "CONFORMANCE_SLOW_TIER" in result.message) == ("skip", True)
+    assert "--slow-tier" in result.message
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_the_slow_tier_runs_when_opted_in(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """Opted in (``--slow-tier``: the run's properties; or the environment variable), the
+    spaced replay runs: here it reaches its wait, which a stopped run ends at once (an
+    error, never a 30 s wait in a test)."""
+    monkeypatch.delenv("CONFORMANCE_SLOW_TIER", raising=False)
+    runtime = _runtime(lambda r: TOKEN)
+    if how == "option":
+        runtime.properties = PropertySettings(slow_tier=True)
+    else:
+        monkeypatch.setenv("CONFORMANCE_SLOW_TIER", "1")
+    runtime.interrupted.set()
+    result = run_case(runtime, BY_ID["replay.same_token.spaced_30s"])
+    assert (result.verdict, "stopped during this case's wait" in result.message) == ("error", True)
+
+
+def test_slow_tier_passes_on_to_pytest_to_each_fleet_run_and_to_the_rerun_line() -> None:
+    import argparse
+
+    from conformance._cli_run import pytest_args, register
+    from conformance._fleet import child_args
+    from conformance.plugin import RunOptions
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    assert "--conformance-slow-tier" in pytest_args(parser.parse_args(["run", "--slow-tier"]))
+    assert "--conformance-slow-tier" not in pytest_args(parser.parse_args(["run"]))
+    assert "--slow-tier" in child_args(parser.parse_args(["run", "--slow-tier"]))
+    options = RunOptions(slow_tier=True)
+    assert options.rerun_line("replay.same_token.spaced_30s", cli=True).endswith("--slow-tier")
+    assert "--conformance-slow-tier" in options.rerun_line("replay.same_token.spaced_30s")
 
 
 def test_the_latency_bound_is_the_floor_or_ten_times_the_baseline() -> None:
