@@ -340,21 +340,6 @@ def test_a_configured_target_shows_no_emulator_row() -> None:
     assert "Emulator flaws" not in views.run_details(data)
 
 
-def test_pictures_are_small_palette_pngs_and_the_same_results_give_the_same_bytes() -> None:
-    import io
-
-    from PIL import Image
-
-    data = make_results(n_cases=200, failures=5, critical=2)
-    first = figures.all_figures(data, findings(data))
-    again = figures.all_figures(data, findings(data))
-    assert [f.png for f in first] == [f.png for f in again]
-    for figure in first:
-        with Image.open(io.BytesIO(figure.png)) as image:
-            assert image.mode == "P"  # a palette: a third of the RGBA bytes
-        assert len(figure.png) < 25_000
-
-
 # -- what a failing case costs: nothing shown twice (the report budget) ---------------------
 
 
@@ -423,3 +408,18 @@ def test_the_standard_reproduce_notes_are_named_and_spelled_out_once() -> None:
     cards = views.finding_cards(data, findings(data))
     assert cards.count("How to fill in a Reproduce line") == 1
     assert "conformance replay RESULTS.json CASE_ID --assertion-file a.jwt" in cards
+
+
+def test_pictures_are_small_palette_pngs_and_the_same_results_give_the_same_bytes() -> None:
+    import io
+
+    from PIL import Image
+
+    data = make_results(n_cases=200, failures=5, critical=2)
+    first = figures.all_figures(data, findings(data))
+    again = figures.all_figures(data, findings(data))
+    assert [f.png for f in first] == [f.png for f in again]
+    for figure in first:
+        with Image.open(io.BytesIO(figure.png)) as image:
+            assert image.mode == "P"  # a palette: a third of the RGBA bytes
+        assert len(figure.png) < 25_000
