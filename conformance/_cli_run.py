@@ -39,6 +39,12 @@ def register(sub: Any) -> None:
         "one combined report",
     )
     run.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="a shipped declarative profile the configured target speaks (see 'conformance "
+        "profiles'; needs --config)",
+    )
+    run.add_argument(
         "--report-dir", metavar="DIR", help="output directory (default reports/<run id>)"
     )
     run.add_argument(
@@ -134,6 +140,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     argv = ["--pyargs", "conformance.suite", "-c", str(ini), f"--rootdir={os.getcwd()}", "-q"]
     if args.config:
         argv += ["--conformance-config", args.config]
+        if args.profile:
+            argv += ["--conformance-profile", args.profile]
         if args.flaw:
             raise ConfigError("--flaw applies to the embedded emulator only; drop it or --config")
         if args.variant:
@@ -192,7 +200,9 @@ def _check_run(args: argparse.Namespace) -> None:
     from ._waivers import load_waivers
     from .catalog import load_cases
 
-    config = load_run_config(Path(args.config) if args.config else None, cwd=Path.cwd())
+    config = load_run_config(
+        Path(args.config) if args.config else None, cwd=Path.cwd(), profile=args.profile
+    )
     if config is not None and args.workers not in (None, "1"):
         fixed = fixed_port_server(config)
         if fixed:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .catalog._model import Case
 
 OPT_CONFIG = "--conformance-config"
+OPT_PROFILE = "--conformance-profile"
 OPT_CATEGORY = "--conformance-category"
 OPT_ID = "--conformance-id"
 OPT_LEVEL = "--conformance-level"
@@ -66,6 +67,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         OPT_CONFIG,
         metavar="FILE",
         help="target configuration (TOML); default: the embedded emulator",
+    )
+    group.addoption(
+        OPT_PROFILE,
+        metavar="NAME",
+        help="a shipped declarative profile the configured target speaks (docs/profiles.md)",
     )
     group.addoption(
         OPT_CATEGORY,
@@ -220,6 +226,7 @@ class RunOptions:
     """The ``--conformance-*`` options of one run, read once."""
 
     config: str | None = None
+    profile: str | None = None
     categories: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()
     level: str | None = None
@@ -240,6 +247,7 @@ class RunOptions:
     def from_pytest(cls, config: pytest.Config) -> RunOptions:
         return cls(
             config=config.getoption(OPT_CONFIG),
+            profile=config.getoption(OPT_PROFILE),
             categories=tuple(_categories(config.getoption(OPT_CATEGORY) or ())),
             ids=tuple(config.getoption(OPT_ID) or ()),
             level=config.getoption(OPT_LEVEL),
@@ -358,10 +366,16 @@ class ConformanceRun:
         options = RunOptions.from_pytest(config)
         try:
             loaded = load_run_config(
-                Path(options.config) if options.config else None, cwd=Path.cwd()
+                Path(options.config) if options.config else None,
+                cwd=Path.cwd(),
+                profile=options.profile,
             )
             policy = policy_for(loaded, strict=options.strict, waivers=options.waivers)
             catalog = load_cases(options.cases)
+            if loaded is not None and loaded.template is not None:
+                from ._contract import with_contract  # lazy: only a declarative profile
+
+                catalog = with_contract(catalog, loaded.template)
         except ConformanceError as exc:
             raise pytest.UsageError(str(exc)) from None
         if loaded is not None and options.flaws:

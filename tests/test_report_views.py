@@ -423,3 +423,13 @@ def test_pictures_are_small_palette_pngs_and_the_same_results_give_the_same_byte
         with Image.open(io.BytesIO(figure.png)) as image:
             assert image.mode == "P"  # a palette: a third of the RGBA bytes
         assert len(figure.png) < 25_000
+
+
+def test_run_details_name_a_declarative_profile_and_escape_it() -> None:
+    data = make_results()
+    assert "declarative profile" not in views.run_details(data)
+    target = data["run"]["target"]
+    target.update(profile_name="<acme>", profile_source="https://docs.acme.test/<x>")
+    page = views.run_details(data)
+    assert "from the declarative profile <b>&lt;acme&gt;</b>" in page
+    assert "contract: https://docs.acme.test/&lt;x&gt;" in page

@@ -127,6 +127,17 @@ def _coverage_cell(coverage: Any) -> str:
     )
 
 
+def _declared_profile(target: Any) -> str:
+    """A declarative profile's name and source (docs/profiles.md), after its base."""
+    name = _get(target, "profile_name")
+    if not name:
+        return ""
+    return (
+        f" semantics, from the declarative profile <b>{esc(name)}</b>"
+        f" (contract: {esc(_get(target, 'profile_source'))})"
+    )
+
+
 def _selection_cell(selection: Any) -> str:
     if not isinstance(selection, Mapping):
         return "not recorded"
@@ -270,7 +281,8 @@ def run_details(results: Mapping[str, Any]) -> str:
         (
             "Profile",
             f"{esc(_get(target, 'profile'))}"
-            + (" (embedded emulator)" if _get(target, "embedded") is True else ""),
+            + (" (embedded emulator)" if _get(target, "embedded") is True else "")
+            + _declared_profile(target),
         ),
         ("Environment", esc(_get(target, "environment_id"))),
         ("Issuer", esc(_get(target, "issuer"))),
