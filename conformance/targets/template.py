@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from .._profile import BASE_DEFAULTS
-from .._redact import remember_secret
+from .._redact import remember_secret, remember_target_secret
 from .._settings import TargetSettings
 from .._transport import Transport
 from ._evidence import evidence, is_loopback
@@ -277,12 +277,14 @@ class TemplateTarget:
             data = parse_json(raw.body)
             value = json_at(data, token_path)
             issued = value if isinstance(value, str) and value else None
+            # values the target chose: remembered only when shaped like a credential
+            # (a word would be cut from the whole report)
             if issued is not None:
-                remember_secret(issued)
+                remember_target_secret(issued)
             for path in classify.secrets:
                 secret = json_at(data, path)
                 if isinstance(secret, str) and secret:
-                    remember_secret(secret)
+                    remember_target_secret(secret)
         exchange = evidence(
             label, call.method, url, headers, body, raw, assertion=assertion, issued=issued
         )
