@@ -257,20 +257,24 @@ def _token_values(value: Any, depth: int = 0) -> list[str]:
     return found
 
 
-def remember_body_tokens(body: str) -> None:
-    """Remember the credentials a successful answer's JSON body holds (its token members,
-    and any compact JWS in it), so that the recorded body, and every echo of them, has
-    them cut: secrets are found by the structure they are recorded in, not guessed from
-    prose. A body that is not JSON is left to :func:`scrub` (signatures by shape)."""
+def remember_body_tokens(body: str) -> list[str]:
+    """The credentials a successful answer's JSON body holds (its token members, and any
+    compact JWS in it), found by the structure they are recorded in, not guessed from
+    prose; each is remembered when it is :func:`credential_like` (so that every echo of
+    it is cut too), and the caller redacts them all from this answer's record
+    (:func:`redact_values`). A body that is not JSON is left to :func:`scrub`
+    (signatures by shape)."""
     text = body.strip()
     if not text.startswith(("{", "[")) or len(text) > 1_000_000:
-        return
+        return []
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
-        return
-    for value in _token_values(data):
+        return []
+    found = _token_values(data)
+    for value in found:
         remember_target_secret(value)
+    return found
 
 
 def remember_private_jwk(jwk: Mapping[str, Any]) -> None:

@@ -10,6 +10,7 @@ from conformance._redact import (
     scrub,
 )
 from conformance.forge import b64url_encode, compact
+from conformance.targets.base import Exchange
 
 TOKEN = compact({"alg": "HS256"}, {"sub": "alice"}, key=b"k" * 32)
 
@@ -173,10 +174,10 @@ def test_a_refusal_body_is_not_taken_for_credentials() -> None:
 # -- values a target chose: remembered only when shaped like a credential --------------------
 
 
-def _hostile_answer(cookies: list[str], issued: str, body_token: str) -> None:
+def _hostile_answer(cookies: list[str], issued: str, body_token: str) -> Exchange:
     from conformance.targets._evidence import recorded  # lazy: an adapter module
 
-    recorded(
+    return recorded(
         label="attempt",
         method="POST",
         url="http://127.0.0.1:1/x",
@@ -201,9 +202,14 @@ def test_a_target_cannot_steer_redaction_into_verdict_text() -> None:
         "AcceptedTheForgedAssertion",
         "aaaaaaaaaaaaaaaaaaaaaaaaaa",
     ]
-    _hostile_answer(words, issued="rejectedrejectedrejected", body_token="expected-refusal-text")
+    exchange = _hostile_answer(
+        words, issued="rejectedrejectedrejected", body_token="expected-refusal-text"
+    )
     verdicts = " | ".join([*words, "rejectedrejectedrejected", "expected-refusal-text"])
     assert scrub(verdicts) == verdicts
+    # ... while the answer's own record still shows none of them (redacted in place)
+    assert "expected-refusal-text" not in exchange.response_body
+    assert exchange.response_headers["set-cookie"].count("[redacted]") == len(words)
 
 
 def test_a_credential_a_target_chose_is_still_cut_everywhere() -> None:
