@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .._redact import (
+    is_secret,
     redact_headers,
     redact_values,
     remember_assertion,
@@ -66,6 +67,9 @@ def recorded(
         chosen += remember_body_tokens(response_body)
     for value in secrets:
         remember_target_secret(value)
+    # the ones not remembered (not credential-shaped) are redacted here, in place; the
+    # remembered ones by scrub (with their length)
+    chosen = [value for value in chosen if not is_secret(value)]
     shown_request = redact_headers(request_headers)
     # remembers the Set-Cookie values that are shaped like credentials (never a word)
     shown_response = {
