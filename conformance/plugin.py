@@ -44,6 +44,7 @@ OPT_NO_RENDER = "--conformance-no-render"
 OPT_FLAW = "--conformance-flaw"
 OPT_VARIANT = "--conformance-variant"
 OPT_EXAMPLES = "--conformance-examples"
+OPT_SLOW_TIER = "--conformance-slow-tier"
 OPT_WAIVERS = "--conformance-waivers"
 OPT_CASES = "--conformance-cases"
 OPT_EMBEDDED_ALG = "--conformance-embedded-alg"
@@ -127,6 +128,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=40,
         metavar="N",
         help="Hypothesis examples per property test (default 40)",
+    )
+    group.addoption(
+        OPT_SLOW_TIER,
+        action="store_true",
+        default=False,
+        help="also run the slow tier: replays spaced 30 s and 90 s apart (the environment "
+        "variable CONFORMANCE_SLOW_TIER=1 does the same)",
     )
     group.addoption(
         OPT_CASES,
@@ -228,6 +236,7 @@ class RunOptions:
     flaws: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
     examples: int = 40
+    slow_tier: bool = False
     waivers: str | None = None
     seed: int | None = None
     cases: tuple[str, ...] = ()
@@ -248,6 +257,7 @@ class RunOptions:
             flaws=tuple(config.getoption(OPT_FLAW) or ()),
             variants=tuple(config.getoption(OPT_VARIANT) or ()),
             examples=int(config.getoption(OPT_EXAMPLES)),
+            slow_tier=bool(config.getoption(OPT_SLOW_TIER)),
             waivers=config.getoption(OPT_WAIVERS),
             seed=_seed(config),
             cases=tuple(config.getoption(OPT_CASES) or ()),
@@ -270,6 +280,8 @@ class RunOptions:
             parts += [f"--embedded-alg {alg}" for alg in self.embedded_algs]
             if self.strict:
                 parts.append("--strict")
+            if self.slow_tier:
+                parts.append("--slow-tier")
             if seed:
                 parts.append(f"-- --hypothesis-seed={self.seed}")
             return " ".join(parts)
@@ -282,6 +294,8 @@ class RunOptions:
         parts += [f"{OPT_EMBEDDED_ALG} {alg}" for alg in self.embedded_algs]
         if self.strict:
             parts.append(OPT_STRICT)
+        if self.slow_tier:
+            parts.append(OPT_SLOW_TIER)
         if seed:
             parts.append(f"--hypothesis-seed={self.seed}")
         return " ".join(parts)
@@ -470,7 +484,7 @@ class ConformanceRun:
 
         o = self.options
         try:
-            properties = PropertySettings(examples=o.examples, seed=o.seed)
+            properties = PropertySettings(examples=o.examples, seed=o.seed, slow_tier=o.slow_tier)
             self.runtime = self._stack.enter_context(
                 build_runtime(
                     self.config,

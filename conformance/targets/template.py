@@ -273,18 +273,28 @@ class TemplateTarget:
         )
         classify = self.spec.classify
         issued = None
+        found: list[str] = []
         if token_path and raw.status in classify.issued:
             data = parse_json(raw.body)
             value = json_at(data, token_path)
             issued = value if isinstance(value, str) and value else None
-            if issued is not None:
-                remember_secret(issued)
+            # values the target chose: redacted from this answer's record, remembered
+            # for the run only when shaped like a credential (evidence: a word would
+            # be cut from the whole report)
             for path in classify.secrets:
                 secret = json_at(data, path)
                 if isinstance(secret, str) and secret:
-                    remember_secret(secret)
+                    found.append(secret)
         exchange = evidence(
-            label, call.method, url, headers, body, raw, assertion=assertion, issued=issued
+            label,
+            call.method,
+            url,
+            headers,
+            body,
+            raw,
+            assertion=assertion,
+            issued=issued,
+            secrets=found,
         )
         return self._classified(exchange) if token_path else exchange
 
