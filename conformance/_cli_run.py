@@ -140,8 +140,6 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     argv = ["--pyargs", "conformance.suite", "-c", str(ini), f"--rootdir={os.getcwd()}", "-q"]
     if args.config:
         argv += ["--conformance-config", args.config]
-        if args.profile:
-            argv += ["--conformance-profile", args.profile]
         if args.flaw:
             raise ConfigError("--flaw applies to the embedded emulator only; drop it or --config")
         if args.variant:

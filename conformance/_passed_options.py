@@ -33,6 +33,7 @@ PASSED: tuple[Passed, ...] = (
     Passed("waivers", "--waivers", "--conformance-waivers", "one"),
     Passed("deadline", "--deadline", "--conformance-deadline", "one"),
     Passed("examples", "--examples", "--conformance-examples", "one"),
+    Passed("profile", "--profile", "--conformance-profile", "one"),
 )
 
 

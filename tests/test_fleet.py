@@ -116,12 +116,19 @@ def test_every_target_gets_the_runs_options(tmp_path: Path) -> None:
         waivers="w.toml",
         deadline=30.0,
         examples=5,
+        profile="rfc8693",
         workers="2",
         pytest_args=["-x"],
     )
     argv = child_args(args)
     assert argv[0] == "--no-report"
-    for part in (["--category", "claims"], ["--level", "must"], ["-n", "2"], ["--", "-x"]):
+    for part in (
+        ["--category", "claims"],
+        ["--level", "must"],
+        ["--profile", "rfc8693"],
+        ["-n", "2"],
+        ["--", "-x"],
+    ):
         assert any(argv[i : i + len(part)] == part for i in range(len(argv)))
     runs = plan(["conf/eu.toml", "other/eu.toml", "us.toml"], tmp_path)
     assert [r.label for r in runs] == ["eu", "eu-2", "us"]
