@@ -541,3 +541,18 @@ def test_a_refusal_after_the_rejection_in_the_case_still_needs_a_control() -> No
     assert labels(result) == ["attempt", "refused again", "control"]
     refuse_all = run_case(runtime(reject_all), then_restores("refused again"))
     assert refuse_all.verdict == "error" and "positive control" in refuse_all.message
+
+
+def test_a_property_case_does_not_fail_a_target_stricter_than_its_oracle() -> None:
+    """Refusing every drawn example (valid ones included) gains an attacker nothing: the
+    case passes and the refusals of valid examples are a fact."""
+    from conformance.catalog import BY_ID
+
+    def strict(request: ExchangeRequest) -> Reply:
+        return TOKEN if request.label == "control" else REFUSED
+
+    rt = _property_runtime(strict)
+    result = run_case(rt, BY_ID["claims.property.oracle"])
+    assert result.verdict == "pass", result.message
+    fact = rt.facts["claims_property_valid_examples_refused"]
+    assert fact["value"] >= 1 and "stricter than needed" in fact["detail"]
