@@ -1,8 +1,8 @@
 """Stable verdicts (issue 19, point 9): the same plan against the same emulator gives the
 same verdicts, run after run, in one process or under ``-n 2``; a flake is a bug.
 
-The clean plan runs twice in-process (``open_embedded`` + ``run_case``) and once through
-``conformance run`` (the session's shared run, ``tests/plan_runs.py``), and once under
+The clean plan runs three times: in-process (``open_embedded`` + ``run_case``), through
+``conformance run`` (the session's shared run, ``tests/plan_runs.py``) and through
 ``conformance run -n 2``. Each flaw's anchored cases run with seed 1919 (the session's
 shared run, which the flaw matrix of ``test_suite_embedded`` reads too) and with seed
 2020; the property cases among them run again with seed 1919.
@@ -11,7 +11,6 @@ shared run, which the flaw matrix of ``test_suite_embedded`` reads too) and with
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,8 +27,6 @@ from conformance.emulator import FLAWS
 
 pytestmark = pytest.mark.slow
 
-#: in-process runs of the clean plan (the shared CLI run makes one more)
-RUNS = 2
 #: the other seed of the anchored runs: example-based verdicts must not depend on it
 OTHER_SEED = 2020
 
@@ -45,16 +42,36 @@ def unstable(runs: list[dict[str, str]]) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
+def xdist_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, str]]:
+    """The clean plan through ``conformance run -n 2``: its exit code and verdicts."""
+    out = tmp_path_factory.mktemp("xdist")
+    code = conformance.cli.main(["run", "-n", "2", "--no-report", "--report-dir", str(out)])
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return code, {c["id"]: c["verdict"] for c in data["cases"]}
+
+
+def hygiene(run: dict[str, str]) -> set[str]:
+    """The error-hygiene cases: under xdist a worker sees its share of the refusals
+    only, so they skip there."""
+    return {i for i in run if i.startswith("errors.hygiene.")}
+
+
+@pytest.fixture(scope="module")
 def clean_runs(clean_cli_run: dict[str, Any]) -> list[dict[str, str]]:
-    """Two in-process runs of the whole clean plan, then the shared ``conformance run``."""
+    """The whole clean plan in-process, then the session's shared ``conformance run``."""
     plan = select_cases(CASES, profile="dynamic")
-    runs = [verdicts(list(plan)) for _ in range(RUNS)]
-    return [*runs, {c["id"]: c["verdict"] for c in clean_cli_run["cases"]}]
+    return [verdicts(list(plan)), {c["id"]: c["verdict"] for c in clean_cli_run["cases"]}]
 
 
 def test_full_clean_plan_three_times_in_a_row_gives_identical_verdicts(
-    clean_runs: list[dict[str, str]],
+    clean_runs: list[dict[str, str]], xdist_run: tuple[int, dict[str, str]]
 ) -> None:
+    """In-process, through ``conformance run``, and under ``-n 2`` (but the hygiene
+    cases, see the next test)."""
+    _, xdist = xdist_run
+    shared = set(clean_runs[0]) - hygiene(xdist)
+    runs = [*clean_runs, xdist]
+    assert unstable([{i: run.get(i, "-") for i in shared} for run in runs]) == {}
     assert unstable(clean_runs) == {}
     assert len(clean_runs[0]) >= 250
     bad = {i: v for i, v in clean_runs[0].items() if v not in ("pass", "skip")}
@@ -62,16 +79,14 @@ def test_full_clean_plan_three_times_in_a_row_gives_identical_verdicts(
 
 
 def test_full_clean_plan_under_xdist_gives_the_same_verdicts(
-    clean_runs: list[dict[str, str]], tmp_path: Path
+    clean_runs: list[dict[str, str]], xdist_run: tuple[int, dict[str, str]]
 ) -> None:
-    code = conformance.cli.main(["run", "-n", "2", "--no-report", "--report-dir", str(tmp_path)])
-    data = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
-    xdist = {c["id"]: c["verdict"] for c in data["cases"]}
+    code, xdist = xdist_run
     # a worker sees its share of the refusals only: the hygiene cases skip there
-    hygiene = {i for i in xdist if i.startswith("errors.hygiene.")}
-    assert hygiene and {xdist[i] for i in hygiene} == {"skip"}
-    serial = {i: v for i, v in clean_runs[0].items() if i not in hygiene}
-    assert unstable([serial, {i: v for i, v in xdist.items() if i not in hygiene}]) == {}
+    skipped = hygiene(xdist)
+    assert skipped and {xdist[i] for i in skipped} == {"skip"}
+    serial = {i: v for i, v in clean_runs[0].items() if i not in skipped}
+    assert unstable([serial, {i: v for i, v in xdist.items() if i not in skipped}]) == {}
     assert code == 0
 
 
