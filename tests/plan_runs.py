@@ -6,7 +6,8 @@ only read is made once, through the session fixtures of ``tests/conftest.py``:
 
 * ``clean_cli_run``: ``conformance run`` of the whole default plan against the clean
   emulator (the packaged suite through the CLI), read by ``test_suite_embedded`` (it
-  passes) and ``test_stability`` (its verdicts equal the in-process runs');
+  passes), ``test_stability`` (its verdicts equal the in-process runs') and
+  ``test_oob_configured`` (its out-of-band cases are those a configured run runs);
 * ``anchored_runs``: each flaw's anchored cases (those on the threat-catalog rows the
   flaw breaks) in-process, strict, 10 examples, per seed; read by
   ``test_suite_embedded`` (the flaw matrix: a case fails) and ``test_stability`` (the
@@ -81,9 +82,11 @@ class AnchoredRuns:
 
 def clean_cli_run(out: Path) -> dict[str, Any]:
     """``conformance run`` of the default plan against the clean embedded emulator into
-    ``out``: its results.json, with the exit code as ``exit_code``."""
+    ``out``: its results.json, with the exit code as ``exit_code`` and the file's path
+    as ``results_path``."""
     argv = ["run", "--no-report", "--report-dir", str(out), "--examples", str(CLEAN_EXAMPLES)]
     code = cli.main(argv)
     data: dict[str, Any] = json.loads((out / "results.json").read_text(encoding="utf-8"))
     data["exit_code"] = code
+    data["results_path"] = str(out / "results.json")
     return data
