@@ -7,8 +7,11 @@ variants and keys when the run was embedded. The verdict is judged and settled a
 did (``strict`` as recorded; waivers are not applied: replay shows what the target does).
 
 ``--print-assertion`` sends nothing to the exchange endpoint: it signs the assertion the
-case's attempt would send (fresh ``jti``, the configured key) and prints it, for the
-``$ASSERTION`` of the evidence's curl line.
+case's attempt would send (fresh ``jti``, the configured key) and prints it with its
+signature cut (secrets never appear whole in any output). ``--assertion-file FILE`` does
+the same and writes the whole assertion to FILE, created with mode 0600 (an existing file
+is refused), for the ``$ASSERTION`` of the evidence's curl line
+(``ASSERTION=$(cat FILE)``); stderr says where it went.
 
 Exit codes: 0 the case passed (or warned, or was skipped), 1 it failed or erred, 2 bad
 input (a results file that does not hold the case, a configuration naming another
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +38,8 @@ if TYPE_CHECKING:
 
 #: why a request was not sent (``--print-assertion``)
 NOT_SENT = "not sent: conformance replay --print-assertion"
+#: the file mode of ``--assertion-file``: the owner's only (an assertion is a credential)
+ASSERTION_FILE_MODE = 0o600
 
 
 def register(subparsers: Any) -> None:
@@ -57,7 +64,14 @@ def register(subparsers: Any) -> None:
     replay.add_argument(
         "--print-assertion",
         action="store_true",
-        help="print a fresh assertion of the case (the curl line's $ASSERTION); send nothing",
+        help="print a fresh assertion of the case with its signature cut; send nothing",
+    )
+    replay.add_argument(
+        "--assertion-file",
+        type=Path,
+        metavar="FILE",
+        help="write a fresh assertion of the case WHOLE (signature included) to FILE, a new "
+        "file of mode 0600, for the curl line's $ASSERTION; send nothing",
     )
     replay.set_defaults(func=run_replay)
 
@@ -173,8 +187,24 @@ class _Capture:
         )
 
 
-def _print_assertion(runtime: Runtime, case: Case) -> int:
-    from ._engine import run_case  # lazy: see _runtime
+def write_secret_file(path: Path, text: str) -> None:
+    """Write ``text`` to a new file at ``path`` readable by its owner only (mode 0600 from
+    its creation: never a moment world-readable). An existing file is refused (it may be
+    someone else's, or readable by others): one line, exit 2."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, ASSERTION_FILE_MODE)
+    except FileExistsError:
+        raise ConfigError(f"{path} exists; remove it or name a new file") from None
+    except OSError as error:
+        raise ConfigError(f"cannot create {path}: {error.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text + "\n")
+
+
+def _print_assertion(runtime: Runtime, case: Case, file: Path | None) -> int:
+    # lazy: see _runtime
+    from ._engine import run_case
+    from ._redact import cut_signature
 
     capture = _Capture(runtime.target)
     dry = dataclasses.replace(runtime, target=capture)
@@ -182,8 +212,21 @@ def _print_assertion(runtime: Runtime, case: Case) -> int:
     sent = [r.assertion for r in capture.requests if r.assertion]
     if not sent:
         raise ConfigError(f"case {case.id!r} sends no assertion of its own to print")
-    # the user's own terminal, asked for explicitly: the one place an assertion is whole
-    print(sent[0])
+    # never whole on a terminal or in a CI log: only in a file of the user's own
+    print(cut_signature(sent[0]))
+    if file is None:
+        print(
+            "replay: the signature is cut; --assertion-file FILE writes the whole assertion "
+            "to a new file of mode 0600",
+            file=sys.stderr,
+        )
+    else:
+        write_secret_file(file, sent[0])
+        print(
+            f"replay: wrote the whole assertion (signature included) to {file} (mode 0600); "
+            f"ASSERTION=$(cat {file})",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -210,14 +253,18 @@ def run_replay(args: argparse.Namespace) -> int:
     case = _catalog_case(args.case_id, args.cases)
     label = target_label((document.get("run") or {}).get("target") or {})
     embedded = bool(((document.get("run") or {}).get("target") or {}).get("embedded"))
-    if args.print_assertion and embedded:
+    printing = args.print_assertion or args.assertion_file is not None
+    if printing and embedded:
+        flag = "--print-assertion" if args.print_assertion else "--assertion-file"
         raise ConfigError(
             f"{args.results} was run against the embedded emulator, whose keys and port are "
-            "gone; replay the case without --print-assertion"
+            f"gone; replay the case without {flag}"
         )
+    if args.assertion_file is not None and args.assertion_file.exists():
+        raise ConfigError(f"{args.assertion_file} exists; remove it or name a new file")
     with _runtime(document, args) as runtime:
-        if args.print_assertion:
-            return _print_assertion(runtime, case)
+        if printing:
+            return _print_assertion(runtime, case, args.assertion_file)
         check_baseline(runtime)
         result = run_case(runtime, case)
     _print_result(result, str(record.get("verdict")), label)

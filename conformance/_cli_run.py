@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import ConfigError
+from ._passed_options import passed_on
 
 if TYPE_CHECKING:
     from .catalog import Case
@@ -36,6 +37,12 @@ def register(sub: Any) -> None:
         metavar="FILE",
         help="target configuration (TOML); repeat it to run several targets at once into "
         "one combined report",
+    )
+    run.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="a shipped declarative profile the configured target speaks (see 'conformance "
+        "profiles'; needs --config)",
     )
     run.add_argument(
         "--report-dir", metavar="DIR", help="output directory (default reports/<run id>)"
@@ -94,6 +101,12 @@ def register(sub: Any) -> None:
     run.add_argument(
         "--examples", type=int, metavar="N", help="Hypothesis examples per property test"
     )
+    run.add_argument(
+        "--slow-tier",
+        action="store_true",
+        help="also run the slow tier: replays spaced 30 s and 90 s apart (the environment "
+        "variable CONFORMANCE_SLOW_TIER=1 does the same)",
+    )
     run.add_argument("--no-report", action="store_true", help="skip the notebook and HTML")
     run.add_argument(
         "--sarif",
@@ -140,10 +153,11 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     from ._selection import resolve_category  # lazy: `conformance --help` loads no catalog
 
     args.category = [resolve_category(value) for value in args.category]
-    for value in args.category:
-        argv += ["--conformance-category", value]
-    for value in args.id:
-        argv += ["--conformance-id", value]
+    if args.examples is not None and args.examples < 1:
+        raise ConfigError(f"--examples must be a whole number of at least 1, not {args.examples}")
+    if args.deadline is not None and not args.deadline > 0:  # NaN too
+        raise ConfigError(f"--deadline must be a number of seconds above 0, not {args.deadline}")
+    argv += passed_on(args, to="pytest")
     for value in args.flaw:
         argv += ["--conformance-flaw", value]
     for value in args.variant:
@@ -153,28 +167,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
 
         for value in check_algs(args.embedded_alg):
             argv += ["--conformance-embedded-alg", value]
-    if args.level:
-        argv += ["--conformance-level", args.level]
-    if args.strict:
-        argv.append("--conformance-strict")
     if args.report_dir:
         argv += ["--conformance-report-dir", args.report_dir]
-    if args.waivers:
-        argv += ["--conformance-waivers", args.waivers]
-    for module in args.cases:
-        argv += ["--conformance-cases", module]
-    if args.examples is not None:
-        if args.examples < 1:
-            raise ConfigError(
-                f"--examples must be a whole number of at least 1, not {args.examples}"
-            )
-        argv += ["--conformance-examples", str(args.examples)]
-    if args.deadline is not None:
-        if not args.deadline > 0:  # NaN too
-            raise ConfigError(
-                f"--deadline must be a number of seconds above 0, not {args.deadline}"
-            )
-        argv += ["--conformance-deadline", str(args.deadline)]
     if args.no_report:
         argv.append("--conformance-no-render")
     if args.workers is not None:
@@ -204,7 +198,9 @@ def _check_run(args: argparse.Namespace) -> None:
     from ._waivers import load_waivers
     from .catalog import load_cases
 
-    config = load_run_config(Path(args.config) if args.config else None, cwd=Path.cwd())
+    config = load_run_config(
+        Path(args.config) if args.config else None, cwd=Path.cwd(), profile=args.profile
+    )
     if config is not None and args.workers not in (None, "1"):
         fixed = fixed_port_server(config)
         if fixed:

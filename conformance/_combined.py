@@ -73,8 +73,10 @@ def parse_sources(values: Sequence[str]) -> list[Member]:
     """``conformance merge`` arguments: ``PATH`` or ``LABEL=PATH``, where PATH is a
     results.json or a directory holding one. The label defaults to the name of the
     directory the results.json is in (a CI artifact's name). Raises
-    :class:`~conformance.ConfigError` for a path that holds no results.json."""
+    :class:`~conformance.ConfigError` for a path that holds no results.json, or for the
+    same results.json given twice (it would count twice)."""
     members: list[Member] = []
+    given: dict[Path, str] = {}
     for value in values:
         label, sep, rest = value.partition("=")
         if not sep or not label or Path(value).exists():
@@ -86,6 +88,13 @@ def parse_sources(values: Sequence[str]) -> list[Member]:
             raise ConfigError(
                 f"{rest}: no results.json there; pass a results.json or the directory of one"
             )
+        seen = given.get(path.resolve())
+        if seen is not None:
+            raise ConfigError(
+                f"{rest}: the same results as {seen}, given twice (it would count twice); "
+                "pass each run once"
+            )
+        given[path.resolve()] = rest
         wanted = label or path.resolve().parent.name
         members.append(Member(unique_label(wanted, (m.label for m in members)), path))
     if not members:
@@ -97,19 +106,27 @@ def combine(members: Sequence[Member], out: Path) -> Path:
     """Validate every member's results, copy each (and its junit.xml) to
     ``out/targets/<label>/`` unless it is there already, and write ``out/combined.json``.
     Returns its path. Raises :class:`~conformance.ConfigError` (one line) for a missing or
-    invalid results file."""
+    invalid results file, or for one run given twice (two files with the same run id: a
+    copy of a run's results counts once)."""
     # lazy: the reader validates through the schema models (msgspec), as the report does
     from .report._load import load_results
 
     ensure_writable(out, option="--out")
     entries: list[dict[str, Any]] = []
     loaded: list[tuple[str, Mapping[str, Any]]] = []
+    runs: dict[str, Path] = {}
     for member in members:
         home = out / TARGETS_DIR / member.label
         if member.results is None:
             entries.append(_missing(member))
             continue
         results = load_results(member.results)
+        run_id = str((results.get("run") or {}).get("id") or "")
+        if run_id and (seen := runs.setdefault(run_id, member.results)) != member.results:
+            raise ConfigError(
+                f"{member.results}: run {run_id}, the same run as {seen}, given twice (it "
+                "would count twice); pass each run once"
+            )
         dest = home / "results.json"
         _copy(member.results, dest)
         _copy(member.results.with_name("junit.xml"), home / "junit.xml", optional=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +27,12 @@ from ._oob import (
     ListenerConfig,
     parse_bind,
 )
+from ._profile import Profile, load_profile
+from ._profile import shipped as shipped_profile
+from ._profile_settings import TEMPLATE_KEYS as _TEMPLATE_KEYS
+from ._profile_settings import template_settings
 from ._settings import KNOWN_SCOPES, TargetSettings
+from ._toml_reader import Reader, kind, read_toml
 from ._transport import TransportPolicy
 from .catalog._model import CAPABILITIES
 from .catalog.profiles import POLICY, POLICY_VALUES
@@ -101,6 +106,11 @@ class RunConfig:
     listener: ListenerConfig = field(default_factory=ListenerConfig)
     #: ``[jwks_host]``: serve the configured keys' JWKS (``None``: the target reads its own)
     jwks_host: JwksHostConfig | None = None
+    #: a declarative profile (``--profile NAME`` or ``[target] profile_file``): the
+    #: template target speaks it (``docs/profiles.md``); ``None``: the built-in adapter
+    template: Profile | None = None
+    #: the values its templates use: its ``[params]``, ``client_id``, ``issuer``, ``audience``
+    template_values: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def profile(self) -> str:
@@ -112,7 +122,9 @@ class RunConfig:
         return self.keys[0]
 
 
-def load_run_config(path: Path | None, *, cwd: Path) -> RunConfig | None:
+def load_run_config(
+    path: Path | None, *, cwd: Path, profile: str | None = None
+) -> RunConfig | None:
     """The configuration in ``path``, else ``[tool.conformance]`` of ``cwd/pyproject.toml``
     when that table exists, else ``None`` (the embedded emulator).
 
@@ -120,10 +132,13 @@ def load_run_config(path: Path | None, *, cwd: Path) -> RunConfig | None:
     unreadable file, invalid TOML, an unknown key, a wrong type or value, a missing
     required key, a secret given literally, a missing environment variable or an
     unreadable key file. Relative paths are resolved against the file's directory.
+    ``profile`` names a shipped profile (``--profile``) the target speaks.
     """
     if path is not None:
         data = _read_toml(path)
-        return _parse(data, source=str(path), base=path.resolve().parent)
+        return _parse(data, source=str(path), base=path.resolve().parent, shipped=profile)
+    if profile is not None:
+        raise ConfigError(f"--profile {profile} needs --config FILE (the target's [target] values)")
     pyproject = cwd / "pyproject.toml"
     if not pyproject.is_file():
         return None
@@ -134,41 +149,15 @@ def load_run_config(path: Path | None, *, cwd: Path) -> RunConfig | None:
     source = f"{pyproject} [tool.conformance]"
     if not isinstance(table, dict):
         raise ConfigError(f"{source}: must be a table")
-    return _parse(table, source=source, base=cwd.resolve())
+    return _parse(table, source=source, base=cwd.resolve(), shipped=profile)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path} ({exc.strerror})") from None
-    try:
-        return tomllib.loads(text.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file {path} is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        # tomllib's message names a position, never the file's content.
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return read_toml(path)
 
 
-# -- the reader --------------------------------------------------------------------------
-
-
-class _Reader:
-    """Typed access to one table; every error names ``<source>: <dotted key>``."""
-
-    def __init__(self, table: Mapping[str, Any], prefix: str, source: str) -> None:
-        self.table = table
-        self.prefix = prefix
-        self.source = source
-
-    def name(self, key: str) -> str:
-        return f"{self.prefix}.{key}" if self.prefix else key
-
-    def error(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {self.name(key)} {message}")
+class _Reader(Reader):
+    """:class:`~conformance._toml_reader.Reader` that names the profile a key belongs to."""
 
     def only(self, allowed: tuple[str, ...], *, profile: str | None = None) -> None:
         for key in self.table:
@@ -176,127 +165,10 @@ class _Reader:
                 other = [p for p, ks in _PROFILE_KEYS.items() if key in ks and p != profile]
                 if profile is not None and other:
                     raise self.error(key, f"is for profile {other[0]} only (profile is {profile})")
-                raise ConfigError(
-                    f"{self.source}: unknown key {self.name(key)} "
-                    f"(allowed: {', '.join(sorted(allowed))})"
-                )
-
-    def has(self, key: str) -> bool:
-        return key in self.table
-
-    def string(self, key: str, default: str | None = None, *, required: str = "") -> str | None:
-        if key not in self.table:
-            if required:
-                raise ConfigError(f"{self.source}: missing {self.name(key)} ({required})")
-            return default
-        value = self.table[key]
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(key, f"must be a non-empty string, not {_kind(value)}")
-        return value
-
-    def need(self, key: str, what: str) -> str:
-        """A required non-empty string; ``what`` says what belongs there."""
-        value = self.string(key, required=what)
-        assert value is not None  # string() raised otherwise
-        return value
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.string(key, default)
-        if value not in choices:
-            raise self.error(key, f"must be one of {', '.join(choices)}, not {value!r}")
-        return value
-
-    def integer(self, key: str, default: int, *, minimum: int = 0, maximum: int = 10**9) -> int:
-        value = self.table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"must be an integer, not {_kind(value)}")
-        if not minimum <= value <= maximum:
-            raise self.error(key, f"must be between {minimum} and {maximum}, not {value}")
-        return value
-
-    def declared(self, key: str, *, minimum: int = 0, maximum: int = 10**9) -> int | None:
-        """An optional integer: ``None`` when the key is absent (not declared)."""
-        if key not in self.table:
-            return None
-        return self.integer(key, 0, minimum=minimum, maximum=maximum)
-
-    def number(self, key: str, default: float | None, *, positive: bool = True) -> float | None:
-        if key not in self.table:
-            return default
-        value = self.table[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(key, f"must be a number, not {_kind(value)}")
-        if positive and not value > 0:
-            raise self.error(key, f"must be greater than 0, not {value}")
-        if not value >= 0:  # negative, or nan (TOML has it)
-            raise self.error(key, f"must be 0 or more, not {value}")
-        return float(value)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.table.get(key, default)
-        if not isinstance(value, bool):
-            raise self.error(key, f"must be true or false, not {_kind(value)}")
-        return value
-
-    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        if key not in self.table:
-            return default
-        value = self.table[key]
-        if (
-            not isinstance(value, list)
-            or not value
-            or not all(isinstance(v, str) and v.strip() for v in value)
-        ):
-            raise self.error(key, "must be a non-empty array of non-empty strings")
-        return tuple(value)
-
-    def url(self, key: str, default: str | None = None, *, required: str = "") -> str | None:
-        value = self.string(key, default, required=required)
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.username is not None or parts.password is not None:
-            # every report, HAR, SARIF and curl line shows the URL (never the value here)
-            raise self.error(
-                key,
-                "must not carry credentials (user:password@): they would be written whole "
-                "into every report; remove them from the URL",
-            )
-        if parts.scheme not in {"https", "http"} or not parts.hostname:
-            raise self.error(key, f"must be an http(s) URL, not {value[:80]!r}")
-        if parts.scheme == "http" and not _loopback_host(parts.hostname):
-            # Assertions and tokens would cross the network in clear text.
-            raise self.error(key, "must use https (plain http only for a loopback host)")
-        return value
-
-    def table_at(self, key: str) -> Mapping[str, Any]:
-        value = self.table.get(key, {})
-        if not isinstance(value, dict):
-            raise self.error(key, f"must be a table, not {_kind(value)}")
-        return value
-
-    def path(self, key: str, base: Path, *, must_exist: bool) -> Path | None:
-        value = self.string(key)
-        if value is None:
-            return None
-        path = (base / Path(value).expanduser()).resolve()
-        if must_exist and not path.is_file():
-            raise self.error(key, f"names {value}, which is not a readable file")
-        return path
+        super().only(allowed)
 
 
-def _kind(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return names.get(type(value), type(value).__name__)
-
-
-def _loopback_host(host: str) -> bool:
-    host = host.lower()
-    return host in {"localhost", "::1"} or host.startswith("127.")
+_kind = kind
 
 
 # -- secrets by reference ----------------------------------------------------------------
@@ -375,14 +247,21 @@ def _load_keys(target: _Reader, base: Path) -> tuple[SigningKey, ...]:
 # -- the schema --------------------------------------------------------------------------
 
 
-def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
+def _parse(
+    data: Mapping[str, Any], *, source: str, base: Path, shipped: str | None = None
+) -> RunConfig:
     root = _Reader(data, "", source)
     root.only(_SECTIONS)
     if "target" not in data:
         raise ConfigError(f"{source}: missing [target] table (profile, keys, ...)")
     target = _Reader(root.table_at("target"), "target", source)
-    profile = target.choice("profile", PROFILES, "dynamic")
-    target.only(_COMMON_TARGET_KEYS + _PROFILE_KEYS[profile], profile=profile)
+    template = _template_profile(target, base, shipped)
+    if template is None:
+        profile = target.choice("profile", PROFILES, "dynamic")
+        target.only(_COMMON_TARGET_KEYS + _PROFILE_KEYS[profile], profile=profile)
+    else:
+        profile = template.base
+        target.only(_COMMON_TARGET_KEYS + _TEMPLATE_KEYS + tuple(template.params))
 
     transport = _Reader(root.table_at("transport"), "transport", source)
     transport.only(_TRANSPORT_KEYS)
@@ -422,7 +301,14 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
     session_tokens: dict[str, str] = {}
     operation_path: str | None = None
     rfc7523: Rfc7523Options | None = None
-    if profile == "dynamic":
+    values: dict[str, str] = {}
+    if template is not None:
+        settings, values = template_settings(
+            target, template, audience=audience, capabilities=capabilities, common=common
+        )
+        session_tokens = _session_tokens(target, settings.subjects, base)
+        _check_key_algs(target, template, keys)
+    elif profile == "dynamic":
         base_url = target.url("base_url", DYNAMIC_BASE_URL)
         environment_id = target.need("environment_id", "the environment's UUID")
         assert base_url is not None  # it has a default
@@ -433,15 +319,11 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
         operation_path = target.string("operation_path")
         if operation_path is not None and not operation_path.startswith("/"):
             raise target.error("operation_path", "must start with / (a path under /sdk/{env})")
-        tokens = _Reader(target.table_at("session_tokens"), "target.session_tokens", source)
-        for subject, reference in tokens.table.items():
-            if subject not in subjects:
-                raise tokens.error(
-                    subject, f"is not one of target.subjects ({', '.join(subjects)})"
-                )
-            if not isinstance(reference, str) or not reference.strip():
-                raise tokens.error(subject, "must be a string: env:NAME or a file path")
-            session_tokens[subject] = _resolve_secret(tokens, subject, reference, base)
+        if operation_path is not None and _placeholders(operation_path) - {"scope"}:
+            raise target.error(
+                "operation_path", "may hold only the placeholder {scope} (write {{ for a brace)"
+            )
+        session_tokens = _session_tokens(target, subjects, base)
         if operation_path is None:
             capabilities.discard("sensitive_operation")
         if len(subjects) < 2:
@@ -512,6 +394,8 @@ def _parse(data: Mapping[str, Any], *, source: str, base: Path) -> RunConfig:
         report_dir=report.path("dir", base, must_exist=False),
         operation_path=operation_path,
         rfc7523=rfc7523,
+        template=template,
+        template_values=values,
         policy=target_policy,
         listener=_listener(_Reader(root.table_at("listener"), "listener", source)),
         jwks_host=_jwks_host(root, source),
@@ -584,3 +468,51 @@ def _target_policy(policy: _Reader) -> dict[str, str]:
     documentation; "required" promotes the named ``should`` cases to ``must``."""
     policy.only(tuple(POLICY))
     return {key: policy.choice(key, POLICY_VALUES, "recommended") for key in policy.table}
+
+
+# -- declarative profiles (docs/profiles.md) ---------------------------------------------
+
+
+def _session_tokens(target: _Reader, subjects: tuple[str, ...], base: Path) -> dict[str, str]:
+    """``[target.session_tokens]``: subject -> the bearer it refers to (resolved)."""
+    tokens = _Reader(target.table_at("session_tokens"), "target.session_tokens", target.source)
+    out: dict[str, str] = {}
+    for subject, reference in tokens.table.items():
+        if subject not in subjects:
+            raise tokens.error(subject, f"is not one of target.subjects ({', '.join(subjects)})")
+        if not isinstance(reference, str) or not reference.strip():
+            raise tokens.error(subject, "must be a string: env:NAME or a file path")
+        out[subject] = _resolve_secret(tokens, subject, reference, base)
+    return out
+
+
+def _template_profile(target: _Reader, base: Path, shipped: str | None) -> Profile | None:
+    """The profile ``--profile`` names or ``[target] profile_file`` points to, if any."""
+    path = target.path("profile_file", base, must_exist=False)
+    if path is not None and shipped is not None:
+        raise target.error("profile_file", f"and --profile {shipped} both name a profile; give one")
+    if (path is not None or shipped is not None) and target.has("profile"):
+        raise target.error(
+            "profile", "is for the built-in adapters; drop it with profile_file or --profile"
+        )
+    if shipped is not None:
+        return shipped_profile(shipped)
+    return load_profile(path) if path is not None else None
+
+
+def _check_key_algs(target: _Reader, profile: Profile, keys: tuple[SigningKey, ...]) -> None:
+    for i, key in enumerate(keys):
+        if key.alg not in profile.keys.algs:
+            raise target.error(
+                f"keys[{i}].alg",
+                f"is {key.alg}, which the {profile.name} profile does not allow "
+                f"({', '.join(profile.keys.algs)})",
+            )
+
+
+def _placeholders(template: str) -> set[str]:
+    """The ``str.format`` field names in ``template`` (a broken brace counts as one)."""
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError:
+        return {"<unbalanced brace>"}

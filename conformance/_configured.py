@@ -21,6 +21,7 @@ from typing import Any
 
 from . import _http
 from ._config import RunConfig
+from ._contract import unjudged
 from ._engine import Runtime, Skip
 from ._exceptions import ConfigError, TargetUnreachable
 from ._jose import SigningKey
@@ -41,6 +42,7 @@ from .targets._evidence import is_loopback
 from .targets.base import Target
 from .targets.dynamic import DynamicTarget, key_signer
 from .targets.rfc7523 import Rfc7523Target
+from .targets.template import TemplateTarget, render_url
 
 
 class ConfiguredKeyring(Keyring):
@@ -86,7 +88,18 @@ def _verify(ca_bundle: Path | None) -> Any:
 
 
 def build_target(config: RunConfig, transport: Transport) -> Target:
-    """The adapter for ``config``'s profile, speaking through ``transport``."""
+    """The adapter for ``config``'s profile, speaking through ``transport`` (the
+    template target for a declarative profile)."""
+    if config.template is not None:
+        return TemplateTarget(
+            config.template,
+            config.settings,
+            transport,
+            config.template_values,
+            sign_in_signer=key_signer(config.signing_key),
+            session_tokens=config.session_tokens,
+            unjudged=unjudged(config.template),
+        )
     if config.rfc7523 is not None:
         return Rfc7523Target(config.settings, transport, config.rfc7523)
     return DynamicTarget(
@@ -100,6 +113,9 @@ def build_target(config: RunConfig, transport: Transport) -> Target:
 
 def probe_url(config: RunConfig) -> str:
     """The URL :func:`probe` reaches: the token endpoint or the verify endpoint."""
+    if config.template is not None:
+        url = render_url(config.template, config.template.request.url, config.template_values)
+        return url or config.settings.base_url
     if config.rfc7523 is not None:
         return config.rfc7523.token_url
     settings = config.settings
@@ -144,6 +160,8 @@ def open_configured(
     """
     settings = config.settings
     base = config.rfc7523.token_url if config.rfc7523 is not None else settings.base_url
+    if config.template is not None:
+        base = probe_url(config)
     if is_loopback(base) or config.allow_bursts:
         settings = replace(settings, capabilities=settings.capabilities | {"bursts"})
     config = replace(config, settings=settings)

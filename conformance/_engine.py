@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Unpack
 
 from ._assertion import Assertion
-from ._hygiene import RefusalLog
+from ._hygiene import RefusalLog, public_parameters
 from ._jose import SigningKey, split
-from ._keyring import Keyring
-from ._redact import remember_assertion, remember_secret, scrub
+from ._keyring import Keyring, private_jwk
+from ._redact import remember_assertion, remember_target_secret, scrub
 from ._reproduce import reproduce_line
 from ._schema import Verdict
 from ._settings import PropertySettings, TargetSettings
@@ -127,6 +127,7 @@ class Runtime:
     #: every clean refusal of the run, inspected as it is recorded (``_hygiene``)
     refusals: RefusalLog = field(default_factory=RefusalLog)
     _sessions: dict[tuple[int, str | None], Session] = field(default_factory=dict)
+    _private: dict[str, list[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _clock_lock: threading.Lock = field(default_factory=threading.Lock)
     _clock_known: bool = False
@@ -141,6 +142,15 @@ class Runtime:
 
     def now(self) -> int:
         return int(time.time() + self.clock_offset_s)
+
+    def private_members(self, key: SigningKey) -> list[str]:
+        """The private JWK members of ``key`` (``d``, ``p``..., ``k``), computed once."""
+        found = self._private.get(key.kid)
+        if found is None:
+            jwk = private_jwk(key)
+            found = [str(jwk[m]) for m in ("d", "p", "q", "dp", "dq", "qi", "k") if m in jwk]
+            self._private[key.kid] = found
+        return found
 
     def observe(self, exchange: Exchange) -> None:
         """Learn the target's clock from the first answer that carries a ``Date``, unless
@@ -242,7 +252,9 @@ class Runtime:
             raise Skip(
                 f"cannot obtain a session for subject {subjects[index]!r} on this target{why}"
             )
-        remember_secret(session.token)  # a bearer: never in any output, whatever echoes it
+        # a bearer: never in any output, whatever echoes it (unless the target chose a
+        # word for it: the Authorization header is still redacted where it is recorded)
+        remember_target_secret(session.token)
         if not fresh:
             with self._lock:
                 self._sessions[key] = session
@@ -332,18 +344,20 @@ class Context:
         self.runtime.observe(exchange)
         self.exchanges.append(exchange)
         if exchange.rejected:
+            public, private = self.key_material()
             self.runtime.refusals.observe(
-                self.case.id, self.case.category, exchange, self._key_material()
+                self.case.id, self.case.category, exchange, public=public, private=private
             )
         return exchange
 
-    def _key_material(self) -> list[str]:
-        """The default key's long public parameters: no error may echo them."""
+    def key_material(self) -> tuple[list[str], list[str]]:
+        """The default key's long public parameters (an echo is a fact) and its private
+        members (an echo is a disclosure)."""
         try:
-            jwk = self.key.public_jwk
+            key = self.key
         except Exception:  # no default key here: nothing to look for
-            return []
-        return [str(v) for k, v in jwk.items() if k in {"n", "x", "y"} and len(str(v)) >= 16]
+            return [], []
+        return public_parameters(key.public_jwk), self.runtime.private_members(key)
 
     def send(
         self,

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ._combined import Member, combine, unique_label
 from ._outputs import ensure_writable
+from ._passed_options import passed_on
 
 #: children running at once; more targets wait for a free slot (the CI matrix is the
 #: engine for a fleet of hundreds: one job per target, then ``conformance merge``)
@@ -53,23 +54,7 @@ def plan(configs: Sequence[str], out: Path) -> list[TargetRun]:
 def child_args(args: argparse.Namespace) -> list[str]:
     """The options of ``conformance run`` every target's run gets (its own ``--config``
     and ``--report-dir`` aside; the combined report replaces the per-target ones)."""
-    argv: list[str] = ["--no-report"]
-    for value in args.category:
-        argv += ["--category", value]
-    for value in args.id:
-        argv += ["--id", value]
-    for value in args.cases:
-        argv += ["--cases", value]
-    if args.level:
-        argv += ["--level", args.level]
-    if args.strict:
-        argv.append("--strict")
-    if args.waivers:
-        argv += ["--waivers", args.waivers]
-    if args.deadline is not None:
-        argv += ["--deadline", str(args.deadline)]
-    if args.examples is not None:
-        argv += ["--examples", str(args.examples)]
+    argv: list[str] = ["--no-report", *passed_on(args, to="cli")]
     if args.workers:
         argv += ["-n", str(args.workers)]
     if args.pytest_args:

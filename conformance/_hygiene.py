@@ -7,8 +7,12 @@ as the target sent it (``Exchange.answer_text``: never recorded, it may hold the
 secret looked for) and keeps what it found — not the text. The ``errors.hygiene.*``
 cases (``catalog/hygiene.py``) judge the log once, so one refusal counts once:
 
-* ``disclosure`` — a stack trace, PEM key material, an exception repr, an "expected
-  <value>" (CVE-2019-7644), the assertion's own signature, the trusted key's parameters;
+* ``disclosure`` — a stack trace, PEM private key material, an exception repr, an
+  "expected <value>" (CVE-2019-7644), the assertion's own signature, the signing key's
+  private members (``d``, ``p``, ``q``..., an HMAC secret ``k``);
+* ``public_key`` — an echo of a public key (the trusted key's ``n``/``x``/``y``, a PEM
+  public key or certificate, the assertion's own ``jwk`` header): public, so no
+  disclosure — counted and shown as a fact, never a failure;
 * ``reflection`` — attacker-controlled markup from the assertion (a ``kid``, a claim)
   verbatim in an answer a browser renders (HTML, XML, or no content type at all);
 * ``shape`` — a refusal of an exchange without a JSON object carrying an ``error`` string.
@@ -33,7 +37,15 @@ from ._jose import b64url_decode
 from ._redact import signature_segments
 from .targets.base import Exchange
 
-__all__ = ["LEAKS", "Finding", "RefusalLog", "inspect"]
+__all__ = [
+    "LEAKS",
+    "Finding",
+    "RefusalLog",
+    "disclosures",
+    "echoes_public_key",
+    "inspect",
+    "public_parameters",
+]
 
 #: What an error text has no business carrying, each with what it is.
 LEAKS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -42,14 +54,16 @@ LEAKS: tuple[tuple[re.Pattern[str], str], ...] = (
         "a Python stack trace",
     ),
     (re.compile(r"\bat [\w$.]+\([\w]+\.(?:java|kt|js|ts):\d+\)"), "a stack trace"),
-    (re.compile(r"-----BEGIN [A-Z ]+-----"), "PEM key material"),
+    # a PUBLIC KEY or CERTIFICATE block is public: only a private key is a disclosure
+    (re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"), "PEM private key material"),
     (
         # a value shaped like a signature or key (40+ base64 characters mixing cases and
-        # digits, or 40+ hex digits): an expected audience, issuer or id is public. (Each
+        # digits, or 40+ hex digits): an expected audience, issuer or id is public, and
+        # so is an expected public key (:func:`disclosures` spares those). (Each
         # look-ahead reads at most 512 characters of the value: unbounded, a hostile body
         # of "expected" repeated cost seconds per refusal, quadratic in its length.)
         re.compile(
-            r"(?i:expected)\W{0,3}\s*(?:"
+            r"(?i:expected)\W{0,3}\s*(?P<value>"
             r"(?=[A-Za-z0-9+/_=-]{0,512}[A-Z])(?=[A-Za-z0-9+/_=-]{0,512}[a-z])"
             r"(?=[A-Za-z0-9+/_=-]{0,512}\d)"
             r"[A-Za-z0-9+/_=-]{40,}|[0-9A-Fa-f]{40,})"
@@ -60,6 +74,9 @@ LEAKS: tuple[tuple[re.Pattern[str], str], ...] = (
     # seconds per refusal); it finds the same words (\w+ reaches back to the start)
     (re.compile(r"<(?:class|module|function) '[\w.]+'>|\b\w+Error\("), "an exception repr"),
 )
+#: The members of a public JWK long enough not to occur by chance.
+_PUBLIC_MEMBERS = frozenset({"n", "x", "y"})
+_PUBLIC_PEM = re.compile(r"-----BEGIN (?:PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE)-----")
 #: How much of an answer is inspected (the transport bounds bodies to 1 MB).
 _INSPECTED_CHARS = 65536
 #: Findings kept per kind (the count is always exact).
@@ -73,7 +90,7 @@ class Finding:
     case_id: str
     label: str
     status: int
-    kind: str  # disclosure | reflection | shape
+    kind: str  # disclosure | public_key | reflection | shape
     what: str
 
     def line(self) -> str:
@@ -110,16 +127,70 @@ def _renders(content_type: str) -> bool:
     return not kind.strip() or "html" in kind or "xml" in kind
 
 
-def inspect(exchange: Exchange, material: Sequence[str] = ()) -> list[tuple[str, str]]:
-    """(kind, what) for each problem of one clean refusal; ``material`` are public-key
-    parameters an answer must not echo."""
-    text = exchange.answer_text[:_INSPECTED_CHARS]
-    found = [("disclosure", f"discloses {what}") for pattern, what in LEAKS if pattern.search(text)]
-    signatures = [s for s in signature_segments(exchange.assertion or "") if len(s) >= 16]
+def public_parameters(jwk: Any) -> list[str]:
+    """The long public parameters (``n``, ``x``, ``y``) of a JWK."""
+    if not isinstance(jwk, dict):
+        return []
+    return [str(v) for k, v in jwk.items() if k in _PUBLIC_MEMBERS and len(str(v)) >= 16]
+
+
+def _header_jwk(assertion: str | None) -> list[str]:
+    """The public parameters of the assertion's own ``jwk`` header, if it has one."""
+    try:
+        header = json.loads(b64url_decode((assertion or "").split(".")[0]))
+    except (ValueError, RecursionError):
+        return []
+    return public_parameters(header.get("jwk")) if isinstance(header, dict) else []
+
+
+def _leaked(match: re.Match[str], public: Sequence[str]) -> bool:
+    """Whether a :data:`LEAKS` match is a leak: not when the value it quotes is public."""
+    value = match.groupdict().get("value")
+    return value is None or not any(value in p for p in public)
+
+
+def disclosures(
+    text: str, assertion: str | None, *, public: Sequence[str] = (), private: Sequence[str] = ()
+) -> list[str]:
+    """What ``text`` (an answer as sent) discloses: each a "discloses ..." or "echoes ..."
+    phrase. A public key (``public``, or the assertion's own ``jwk`` header) is never one:
+    an "expected <value>" that is a public parameter is spared (see
+    :func:`echoes_public_key`). ``private``: the signing key's private members."""
+    text = text[:_INSPECTED_CHARS]
+    public = [*public, *_header_jwk(assertion)]
+    found: list[str] = []
+    for pattern, what in LEAKS:
+        if any(_leaked(m, public) for m in pattern.finditer(text)):
+            found.append(f"discloses {what}")
+    signatures = [s for s in signature_segments(assertion or "") if len(s) >= 16]
     if any(form in text for s in signatures for form in (s, quote(s, safe=""))):
-        found.append(("disclosure", "echoes the assertion's signature"))
-    if any(m in text for m in material):
-        found.append(("disclosure", "echoes key material"))
+        found.append("echoes the assertion's signature")
+    if any(len(m) >= 8 and m in text for m in private):
+        found.append("echoes private key material")
+    return found
+
+
+def echoes_public_key(text: str, assertion: str | None, public: Sequence[str] = ()) -> bool:
+    """Whether ``text`` echoes a public key (``public``, the assertion's ``jwk`` header,
+    a PEM public key or certificate): a fact, never a disclosure."""
+    text = text[:_INSPECTED_CHARS]
+    every = [*public, *_header_jwk(assertion)]
+    return bool(_PUBLIC_PEM.search(text)) or any(p in text for p in every)
+
+
+def inspect(
+    exchange: Exchange, *, public: Sequence[str] = (), private: Sequence[str] = ()
+) -> list[tuple[str, str]]:
+    """(kind, what) for each problem of one clean refusal; ``public`` are public-key
+    parameters (an echo is a ``public_key`` fact), ``private`` the signing key's private
+    members (an echo is a disclosure)."""
+    text = exchange.answer_text[:_INSPECTED_CHARS]
+    found = [
+        ("disclosure", what)
+        for what in disclosures(text, exchange.assertion, public=public, private=private)
+    ]
+    if echoes_public_key(text, exchange.assertion, public):
+        found.append(("public_key", "echoes a public key (public: no disclosure)"))
     headers = exchange.raw_response_headers or exchange.response_headers
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     reflected = any(s in text for s in _markup(exchange.assertion))
@@ -152,11 +223,17 @@ class RefusalLog:
         return category == "errors" and not case_id.startswith("errors.hygiene.")
 
     def observe(
-        self, case_id: str, category: str, exchange: Exchange, material: Sequence[str] = ()
+        self,
+        case_id: str,
+        category: str,
+        exchange: Exchange,
+        *,
+        public: Sequence[str] = (),
+        private: Sequence[str] = (),
     ) -> None:
         if not exchange.rejected or self.judged_elsewhere(case_id, category):
             return
-        problems = inspect(exchange, material)
+        problems = inspect(exchange, public=public, private=private)
         with self._lock:
             self.checked += 1
             for kind, what in problems:

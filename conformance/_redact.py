@@ -18,6 +18,7 @@ C1), the bidi overrides and isolates, and what XML cannot carry become visible e
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 import threading
@@ -123,6 +124,57 @@ def remember_secret(value: str) -> None:
         _WHOLE.add(value)
 
 
+#: A value the target chose is remembered only when it is at least this long ...
+_TARGET_MIN = 16
+# ... and its letters and digits (8+) look random (:func:`_random_run`).
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")
+_SHORT_PIECE = re.compile(r"(?<![a-z])[a-z]{1,2}(?![a-z])|[0-9]+")
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+def _random_run(run: str) -> bool:
+    """Whether letters and digits look random: with both cases, 3+ short pieces that no
+    word has (a run of one or two lower-case letters between capitals or digits, a run
+    of digits: ``Xq3kZ9bT``), where CamelCase words have long lower-case runs
+    (``AcceptedTheForgedAssertion``); in one case only, hex digits or capitals
+    interleaved with digits (``3f2a9c1e``, ``JBSWY3DPEHPK3PXP``: 3+ switches). Lower case
+    letters past ``f`` with no capital are words or names (``rs256.hs256.pem``)."""
+    upper, lower = any(c.isupper() for c in run), any(c.islower() for c in run)
+    if upper and lower:
+        return len(_SHORT_PIECE.findall(run)) >= 3
+    if lower and not _HEX.fullmatch(run):
+        return False
+    return sum(a.isdigit() != b.isdigit() for a, b in itertools.pairwise(run)) >= 3
+
+
+def credential_like(value: str) -> bool:
+    """Whether ``value`` is shaped like a random credential: 16+ characters, no space,
+    and letters and digits (8+, separators left out, or one part between separators)
+    that look random. A word (``pass``), a phrase, a case id, a URL, a CamelCase name or
+    a repeated letter is not. A value is redacted only where it occurs verbatim, and it
+    has no space: a target could at most hide a 16+ character string without spaces that
+    looks random — never a verdict, a message or a case id."""
+    if len(value) < _TARGET_MIN or any(c.isspace() for c in value):
+        return False
+    # the whole (a base64url token cut by "-" and "_"), or one part of 8+ (a prefixed
+    # token: "opaque-refresh-0d1e2f3a4b5c6d7e", "sk_live_...")
+    parts = [_NOT_ALNUM.sub("", value), *_NOT_ALNUM.split(value)]
+    return any(len(run) >= 8 and _random_run(run) for run in parts)
+
+
+def remember_target_secret(value: str) -> None:
+    """:func:`remember_secret` for a value the *target* chose (a cookie, a session, an
+    issued token, a token member of its answer): remembered only when it is
+    :func:`credential_like` (for a compact JWS, its signature). A target that set a
+    cookie ``pass`` or issued the token ``the`` would otherwise cut that word from every
+    verdict and message of the report. The field it came in is redacted where it is
+    recorded whatever its shape (a ``Set-Cookie`` value, an issued token)."""
+    parts = value.split(".")
+    jws = len(parts) == 3 and len(parts[2]) >= 16 and value.strip() == value
+    if credential_like(parts[2] if jws else value):
+        remember_secret(value)
+
+
 def signature_segments(token: str) -> list[str]:
     """The segments of ``token`` that carry a signature (or a JWE's IV, ciphertext and
     tag), however it is malformed: after the second separator (dots, or commas), the
@@ -205,20 +257,24 @@ def _token_values(value: Any, depth: int = 0) -> list[str]:
     return found
 
 
-def remember_body_tokens(body: str) -> None:
-    """Remember the credentials a successful answer's JSON body holds (its token members,
-    and any compact JWS in it), so that the recorded body, and every echo of them, has
-    them cut: secrets are found by the structure they are recorded in, not guessed from
-    prose. A body that is not JSON is left to :func:`scrub` (signatures by shape)."""
+def remember_body_tokens(body: str) -> list[str]:
+    """The credentials a successful answer's JSON body holds (its token members, and any
+    compact JWS in it), found by the structure they are recorded in, not guessed from
+    prose; each is remembered when it is :func:`credential_like` (so that every echo of
+    it is cut too), and the caller redacts them all from this answer's record
+    (:func:`redact_values`). A body that is not JSON is left to :func:`scrub`
+    (signatures by shape)."""
     text = body.strip()
     if not text.startswith(("{", "[")) or len(text) > 1_000_000:
-        return
+        return []
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
-        return
-    for value in _token_values(data):
-        remember_secret(value)
+        return []
+    found = _token_values(data)
+    for value in found:
+        remember_target_secret(value)
+    return found
 
 
 def remember_private_jwk(jwk: Mapping[str, Any]) -> None:
@@ -370,9 +426,11 @@ def header_credentials(headers: Iterable[tuple[str, str]]) -> list[str]:
 
 
 def remember_header_secrets(headers: Mapping[str, str]) -> None:
-    """Remember the credentials ``headers`` carry (bearers, elevated tokens, cookies)."""
+    """Remember the credentials ``headers`` carry (bearers, elevated tokens, cookies):
+    the target chose them (a cookie, the session it issued), so only those that are
+    :func:`credential_like` are remembered (the header itself is always redacted)."""
     for value in header_credentials(headers.items()):
-        remember_secret(value)
+        remember_target_secret(value)
 
 
 def redact_values(text: str, values: Iterable[str]) -> str:

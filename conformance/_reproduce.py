@@ -5,8 +5,9 @@ as printed (the bearer is redacted, the signature cut). Instead the line names w
 fill in, as shell variables, and says where each comes from:
 
 * ``$ASSERTION``: a fresh assertion of the case, signed with the configured key —
-  ``conformance replay RESULTS.json CASE_ID --print-assertion`` prints one without
-  sending it (a recorded assertion's ``jti`` is spent: it would be refused as a replay);
+  ``conformance replay RESULTS.json CASE_ID --assertion-file FILE`` writes one whole to a
+  new file of mode 0600 without sending it, then ``ASSERTION=$(cat FILE)`` (a recorded
+  assertion's ``jti`` is spent: it would be refused as a replay);
 * ``$SESSION_TOKEN``: the bearer of a session of the signed-in user (your own sign-in,
   or the ``session_tokens`` of the configuration);
 * ``$ELEVATED_TOKEN``: a token the target issued in the same case.
@@ -28,13 +29,36 @@ from ._redact import scrub
 if TYPE_CHECKING:
     from .targets.base import Exchange
 
-__all__ = ["ASSERTION", "SESSION_TOKEN", "reproduce_line"]
+__all__ = [
+    "ASSERTION",
+    "CURL_BODY_LIMIT",
+    "GONE",
+    "NOT_REPRODUCED",
+    "SESSION_TOKEN",
+    "WHERE",
+    "notes",
+    "reproduce_line",
+]
 
 ASSERTION = "$ASSERTION"
 SESSION_TOKEN = "$SESSION_TOKEN"
 ELEVATED_TOKEN = "$ELEVATED_TOKEN"
 _ASSERTION_FIELDS = ("jwt", "assertion", "client_assertion")
-_BODY_LIMIT = 600
+#: where each placeholder's value comes from (``{case_id}``: the case's id)
+WHERE = {
+    ASSERTION: "conformance replay RESULTS.json {case_id} --assertion-file a.jwt, then "
+    "$(cat a.jwt)",
+    SESSION_TOKEN: "the bearer of your signed-in user's session",
+    ELEVATED_TOKEN: "the token the target issued earlier in this case",
+}
+#: the note of a request made to the run's own emulator (its port closed with the run)
+GONE = (
+    "an embedded emulator's port is gone with its run: "
+    "conformance replay RESULTS.json {case_id} re-sends the case"
+)
+CURL_BODY_LIMIT = 600
+#: labels of exchanges a curl line never reproduces (it reproduces the last other one)
+NOT_REPRODUCED = frozenset({"sign-in", "control"})
 
 
 def _single(text: str) -> str:
@@ -88,7 +112,7 @@ def reproduce_line(
     placeholders for its secrets and a comment saying where each comes from.
     ``embedded``: the target was the run's own emulator, whose port closed with the run
     (a configured target, even on loopback, is still there)."""
-    last = next((e for e in reversed(exchanges) if e.label not in {"sign-in", "control"}), None)
+    last = next((e for e in reversed(exchanges) if e.label not in NOT_REPRODUCED), None)
     if last is None:
         return ""
     parts = ["curl -sS -X", last.method, _single(last.url)]
@@ -104,20 +128,24 @@ def reproduce_line(
         parts += ["-H", _quote(f"{name}: {value}")]
     body, has_assertion = _body(last)
     if body:
-        parts += ["--data", _quote(body[:_BODY_LIMIT])]
+        parts += ["--data", _quote(body[:CURL_BODY_LIMIT])]
     if has_assertion:
         needs.insert(0, ASSERTION)
-    where = {
-        ASSERTION: f"conformance replay RESULTS.json {case_id or 'CASE_ID'} --print-assertion",
-        SESSION_TOKEN: "the bearer of your signed-in user's session",
-        ELEVATED_TOKEN: "the token the target issued earlier in this case",
-    }
-    notes = [f"{name} = {where[name]}" for name in dict.fromkeys(needs)]
+    known = notes(case_id)
+    said = [known[name] for name in dict.fromkeys(needs)]
     if embedded:
-        notes.insert(
-            0,
-            "an embedded emulator's port is gone with its run: "
-            f"conformance replay RESULTS.json {case_id or 'CASE_ID'} re-sends the case",
-        )
-    line = " ".join(parts) + (f"  # {'; '.join(notes)}" if notes else "")
+        said.insert(0, known["gone"])
+    line = " ".join(parts) + (f"  # {'; '.join(said)}" if said else "")
     return scrub(line, limit=2000)
+
+
+def notes(case_id: str = "") -> dict[str, str]:
+    """The notes a curl line of ``case_id`` may carry after its ``#``: one per
+    placeholder (``$ASSERTION = ...``), and ``gone`` for the run's own emulator. The
+    report shows them once and each line's by name (``report/views.py``)."""
+    known = {
+        name: f"{name} = {text.format(case_id=case_id or 'CASE_ID')}"
+        for name, text in WHERE.items()
+    }
+    known["gone"] = GONE.format(case_id=case_id or "CASE_ID")
+    return known

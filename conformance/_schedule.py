@@ -32,7 +32,9 @@ A passing rejection is not proved until a positive control is accepted after it.
 JWKS lane sends it right after each case, as before (the control is part of what the
 target's key cache sees between JWKS cases). The other lanes collect unconfirmed
 rejections into groups of up to
-:data:`GROUP_MAX` and confirm each group with one control
+:data:`GROUP_MAX` rejections and :data:`GROUP_MAX_S` seconds (a control long after a
+rejection proves less of it: against a slow target a group closes by time, not count),
+and confirm each group with one control
 (:func:`~conformance._engine.confirm_group`), which re-checks every case of the group on
 its own when that control is refused.
 
@@ -71,6 +73,10 @@ JUDGES_RUN = ("errors.hygiene.*",)
 JWKS_NEEDS = frozenset({"jwks_host"})
 #: rejections confirmed by one positive control (a refused control re-checks them all)
 GROUP_MAX = 24
+#: seconds after its first rejection that a group closes, however few it holds: the lane
+#: looks at each case it starts or finishes, and every :data:`_POLL_S` while it waits
+GROUP_MAX_S = 5.0
+_POLL_S = 0.5
 #: cases that read the published keys while they build their tokens (the property cases
 #: draw kids and algs from them): behind the gate from their start
 READS_KEYS = ("*.property.*",)
@@ -125,10 +131,13 @@ class Scheduler:
         *,
         halted: Callable[[], bool] = lambda: False,
         group_max: int = GROUP_MAX,
+        group_max_s: float = GROUP_MAX_S,
     ) -> None:
         self.runtime = runtime
         self.cases = list(cases)
         self.group_max = max(1, group_max)
+        self.group_max_s = group_max_s
+        self.clock: Callable[[], float] = time.monotonic  # the groups' clock (tests set it)
         self._halted = halted
         self._results: dict[str, CaseResult] = {}
         self._done = False
@@ -314,22 +323,29 @@ class Scheduler:
     def _run_lane(self, cases: Sequence[Case], name: Lane) -> None:
         finished: queue.Queue[CaseResult] = queue.Queue()
         group: list[CaseResult] = []
+        opened = [0.0]  # when the group's first rejection arrived (self.clock)
         running: list[threading.Thread] = []
+
+        def close(*, full: bool = False) -> None:
+            if group and (full or self.clock() - opened[0] >= self.group_max_s):
+                self._publish(confirm_group(self.runtime, group))
+                group.clear()
 
         def take(result: CaseResult) -> None:
             if not result.unconfirmed:
                 self._publish([result])
                 return
+            if not group:
+                opened[0] = self.clock()
             group.append(result)
-            if len(group) >= self.group_max:
-                self._publish(confirm_group(self.runtime, group))
-                group.clear()
+            close(full=len(group) >= self.group_max)
 
         def drain() -> None:
             while True:
                 try:
                     take(finished.get_nowait())
                 except queue.Empty:
+                    close()  # a group that got old while no rejection came
                     return
 
         positions = [self._position[c.id] for c in cases]
@@ -354,7 +370,9 @@ class Scheduler:
                 finished.put(run_case(self.runtime, case, defer_control=True))
             drain()
         for thread in running:
-            thread.join()
+            while thread.is_alive():  # a slow case: its group's time still counts
+                thread.join(_POLL_S)
+                drain()
         drain()
         if group and not self._stopped():
             self._publish(confirm_group(self.runtime, group))

@@ -73,7 +73,9 @@ class TargetSettings:
 @dataclass(frozen=True, slots=True)
 class PropertySettings:
     """How the property cases draw: ``examples`` per property, and the run's ``seed``
-    (recorded in the results; the same seed draws the same examples)."""
+    (recorded in the results; the same seed draws the same examples); and whether the
+    run opted in to the slow tier (``slow_tier``: replays spaced in time)."""
 
     examples: int = 40
     seed: int | None = None
+    slow_tier: bool = False

@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "_cli_report",
     "_cli_merge",
     "_cli_replay",
+    "_cli_profiles",
 )
 
 

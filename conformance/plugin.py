@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .catalog._model import Case
 
 OPT_CONFIG = "--conformance-config"
+OPT_PROFILE = "--conformance-profile"
 OPT_CATEGORY = "--conformance-category"
 OPT_ID = "--conformance-id"
 OPT_LEVEL = "--conformance-level"
@@ -43,6 +44,7 @@ OPT_NO_RENDER = "--conformance-no-render"
 OPT_FLAW = "--conformance-flaw"
 OPT_VARIANT = "--conformance-variant"
 OPT_EXAMPLES = "--conformance-examples"
+OPT_SLOW_TIER = "--conformance-slow-tier"
 OPT_WAIVERS = "--conformance-waivers"
 OPT_CASES = "--conformance-cases"
 OPT_EMBEDDED_ALG = "--conformance-embedded-alg"
@@ -65,6 +67,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         OPT_CONFIG,
         metavar="FILE",
         help="target configuration (TOML); default: the embedded emulator",
+    )
+    group.addoption(
+        OPT_PROFILE,
+        metavar="NAME",
+        help="a shipped declarative profile the configured target speaks (docs/profiles.md)",
     )
     group.addoption(
         OPT_CATEGORY,
@@ -121,6 +128,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=40,
         metavar="N",
         help="Hypothesis examples per property test (default 40)",
+    )
+    group.addoption(
+        OPT_SLOW_TIER,
+        action="store_true",
+        default=False,
+        help="also run the slow tier: replays spaced 30 s and 90 s apart (the environment "
+        "variable CONFORMANCE_SLOW_TIER=1 does the same)",
     )
     group.addoption(
         OPT_CASES,
@@ -212,6 +226,7 @@ class RunOptions:
     """The ``--conformance-*`` options of one run, read once."""
 
     config: str | None = None
+    profile: str | None = None
     categories: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()
     level: str | None = None
@@ -221,6 +236,7 @@ class RunOptions:
     flaws: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
     examples: int = 40
+    slow_tier: bool = False
     waivers: str | None = None
     seed: int | None = None
     cases: tuple[str, ...] = ()
@@ -231,6 +247,7 @@ class RunOptions:
     def from_pytest(cls, config: pytest.Config) -> RunOptions:
         return cls(
             config=config.getoption(OPT_CONFIG),
+            profile=config.getoption(OPT_PROFILE),
             categories=tuple(_categories(config.getoption(OPT_CATEGORY) or ())),
             ids=tuple(config.getoption(OPT_ID) or ()),
             level=config.getoption(OPT_LEVEL),
@@ -240,6 +257,7 @@ class RunOptions:
             flaws=tuple(config.getoption(OPT_FLAW) or ()),
             variants=tuple(config.getoption(OPT_VARIANT) or ()),
             examples=int(config.getoption(OPT_EXAMPLES)),
+            slow_tier=bool(config.getoption(OPT_SLOW_TIER)),
             waivers=config.getoption(OPT_WAIVERS),
             seed=_seed(config),
             cases=tuple(config.getoption(OPT_CASES) or ()),
@@ -262,6 +280,8 @@ class RunOptions:
             parts += [f"--embedded-alg {alg}" for alg in self.embedded_algs]
             if self.strict:
                 parts.append("--strict")
+            if self.slow_tier:
+                parts.append("--slow-tier")
             if seed:
                 parts.append(f"-- --hypothesis-seed={self.seed}")
             return " ".join(parts)
@@ -274,6 +294,8 @@ class RunOptions:
         parts += [f"{OPT_EMBEDDED_ALG} {alg}" for alg in self.embedded_algs]
         if self.strict:
             parts.append(OPT_STRICT)
+        if self.slow_tier:
+            parts.append(OPT_SLOW_TIER)
         if seed:
             parts.append(f"--hypothesis-seed={self.seed}")
         return " ".join(parts)
@@ -344,10 +366,16 @@ class ConformanceRun:
         options = RunOptions.from_pytest(config)
         try:
             loaded = load_run_config(
-                Path(options.config) if options.config else None, cwd=Path.cwd()
+                Path(options.config) if options.config else None,
+                cwd=Path.cwd(),
+                profile=options.profile,
             )
             policy = policy_for(loaded, strict=options.strict, waivers=options.waivers)
             catalog = load_cases(options.cases)
+            if loaded is not None and loaded.template is not None:
+                from ._contract import with_contract  # lazy: only a declarative profile
+
+                catalog = with_contract(catalog, loaded.template)
         except ConformanceError as exc:
             raise pytest.UsageError(str(exc)) from None
         if loaded is not None and options.flaws:
@@ -456,7 +484,7 @@ class ConformanceRun:
 
         o = self.options
         try:
-            properties = PropertySettings(examples=o.examples, seed=o.seed)
+            properties = PropertySettings(examples=o.examples, seed=o.seed, slow_tier=o.slow_tier)
             self.runtime = self._stack.enter_context(
                 build_runtime(
                     self.config,

@@ -286,10 +286,17 @@ def test_disclosure_patterns_catch_known_leaks_and_spare_plain_errors() -> None:
     leaky = (
         "Invalid signature. Expected 8Qh5lJ5gSaQylkSdaCIDBoOqKzhoJ0Nutkkap8RgB1Y= got AAAA",
         'Traceback (most recent call last):\n  File "/app/x.py", line 3, in f',
-        "-----BEGIN PUBLIC KEY-----",
+        "-----BEGIN PRIVATE KEY-----",
+        "-----BEGIN EC PRIVATE KEY-----",
         "KeyError('kid')",
     )
-    plain = ("invalid signature", "jwt must be a non-empty string", "expected a JSON object")
+    plain = (
+        "invalid signature",
+        "jwt must be a non-empty string",
+        "expected a JSON object",
+        "-----BEGIN PUBLIC KEY-----",  # public: no disclosure
+        "-----BEGIN CERTIFICATE-----",
+    )
     for text in leaky:
         assert any(p.search(text) for p, _ in errors._LEAKS), text
     for text in plain:

@@ -165,3 +165,24 @@ def test_run_case_and_the_cli_settle_a_should_failure_alike(tmp_path: Path) -> N
             api_verdict = run_case(runtime, BY_ID[case_id]).verdict
         verdicts[strict] = (cli_verdict, api_verdict)
     assert verdicts == {False: ("warn", "warn"), True: ("fail", "fail")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("flaws", "verdict"),
+    [
+        ((), "pass"),
+        (("revoked_key_kept",), "fail"),
+        # failing open when the JWKS cannot be had must not hide the kept revoked key
+        (("revoked_key_kept", "jwks_fail_open"), "fail"),
+        (("jwks_fail_open", "revoked_key_kept"), "fail"),
+    ],
+)
+def test_a_kept_revoked_key_is_reported_whatever_else_fails_open(
+    flaws: tuple[str, ...], verdict: str
+) -> None:
+    from conformance import BY_ID, open_runtime, run_case
+
+    with open_runtime(flaws=list(flaws)) as runtime:
+        result = run_case(runtime, BY_ID["keys.revocation.after_cache_time"])
+    assert result.verdict == verdict, result.message

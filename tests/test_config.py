@@ -254,6 +254,14 @@ def test_no_config_means_embedded(tmp_path: Path) -> None:
             "target.operation_path must start with /",
         ),
         (
+            ("[target]", '[target]\noperation_path = "/wallets/{wallet_id}/export"'),
+            "target.operation_path may hold only the placeholder {scope}",
+        ),
+        (
+            ("[target]", '[target]\noperation_path = "/wallets/{scope"'),
+            "target.operation_path may hold only the placeholder {scope}",
+        ),
+        (
             ("[target]", '[target]\nsession_tokens = { "mallory" = "env:X" }'),
             "target.session_tokens.mallory is not one of target.subjects",
         ),

@@ -11,6 +11,7 @@ import pytest
 from conformance import Keyring, Runtime, TargetSettings, run_case
 from conformance._hygiene import RefusalLog, inspect
 from conformance._jose import b64url_encode
+from conformance._settings import PropertySettings
 from conformance.catalog import BY_ID, exhaustion
 from conformance.catalog.authoring import CAPABILITIES
 from conformance.targets._evidence import recorded
@@ -66,7 +67,8 @@ def test_a_documented_json_refusal_has_no_finding() -> None:
     ("body", "what"),
     [
         ('{"error": "Traceback (most recent call last): boom"}', "stack trace"),
-        ('{"error": "-----BEGIN PUBLIC KEY----- MIIB"}', "PEM"),
+        ('{"error": "-----BEGIN PRIVATE KEY----- MIIE"}', "PEM private"),
+        ('{"error": "-----BEGIN RSA PRIVATE KEY----- MIIE"}', "PEM private"),
         ('{"error": "bad: ' + "s" * 40 + '"}', "signature"),
         ('{"error": "jwt_KeyError(\'kid\')"}', "exception repr"),  # inside a longer word
         # long hostile bodies (each took seconds per refusal before the patterns were
@@ -118,6 +120,54 @@ def test_an_expected_signature_is_a_disclosure(value: str) -> None:
     found = inspect(_refusal(body, token=_token_with_kid("k1")))
     assert [kind for kind, _ in found] == ["disclosure"]
     assert "CVE-2019-7644" in found[0][1]
+
+
+_TRUSTED = _KEYRING.trusted("ES256")
+_PUBLIC = [str(_TRUSTED.public_jwk["x"]), str(_TRUSTED.public_jwk["y"])]
+
+
+def _jwk_header_token() -> str:
+    head = b64url_encode(json.dumps({"alg": "ES256", "jwk": _TRUSTED.public_jwk}).encode())
+    return f"{head}.{b64url_encode(b'{}')}.{'s' * 40}"
+
+
+@pytest.mark.parametrize(
+    ("body", "token"),
+    [
+        # the JWKS's public key, quoted, or as the "expected" value
+        (json.dumps({"error": f"unknown key x={_PUBLIC[0]} y={_PUBLIC[1]}"}), ""),
+        (json.dumps({"error": f"bad signature, expected {_PUBLIC[0]}"}), ""),
+        # the assertion's own jwk header, echoed back
+        (json.dumps({"error": "untrusted jwk", "jwk": _TRUSTED.public_jwk}), "jwk"),
+        ('{"error": "-----BEGIN PUBLIC KEY----- MIIB"}', ""),
+        ('{"error": "-----BEGIN CERTIFICATE----- MIIB"}', ""),
+    ],
+)
+def test_a_public_key_echo_is_a_fact_not_a_disclosure(body: str, token: str) -> None:
+    """A public key (from the JWKS, or the token's jwk header) discloses nothing secret."""
+    assertion = _jwk_header_token() if token else _token_with_kid("k1")
+    found = inspect(_refusal(body, token=assertion), public=_PUBLIC)
+    assert [kind for kind, _ in found] == ["public_key"]
+
+
+def test_an_echo_of_a_private_member_is_a_disclosure() -> None:
+    d = "Pq7xY2kL9mN4bV6cX1zA3sD5fG8hJ0wE"
+    found = inspect(_refusal(json.dumps({"error": f"key d={d}"})), private=[d])
+    assert found == [("disclosure", "echoes private key material")]
+
+
+def test_the_hygiene_case_counts_public_key_echoes_as_a_fact() -> None:
+    trusted = _KEYRING.trusted("ES256").public_jwk
+
+    def handler(request: ExchangeRequest) -> Reply:
+        if request.label.startswith("probe"):
+            return Reply(401, body=json.dumps({"error": "unknown key", "expected": trusted}))
+        return TOKEN
+
+    runtime = _runtime(handler)
+    result = run_case(runtime, BY_ID["errors.hygiene.every_refusal_discloses_nothing"])
+    assert result.verdict == "pass", result.message
+    assert runtime.facts["refusals_echoing_public_key"]["value"] == 2
 
 
 def test_markup_reflected_into_a_rendered_answer_is_found_but_not_into_json() -> None:
@@ -229,6 +279,40 @@ def test_the_slow_tier_is_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CONFORMANCE_SLOW_TIER", raising=False)
     result = run_case(_runtime(lambda r: TOKEN), BY_ID["replay.same_token.spaced_30s"])
     assert (result.verdict, "CONFORMANCE_SLOW_TIER" in result.message) == ("skip", True)
+    assert "--slow-tier" in result.message
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_the_slow_tier_runs_when_opted_in(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """Opted in (``--slow-tier``: the run's properties; or the environment variable), the
+    spaced replay runs: here it reaches its wait, which a stopped run ends at once (an
+    error, never a 30 s wait in a test)."""
+    monkeypatch.delenv("CONFORMANCE_SLOW_TIER", raising=False)
+    runtime = _runtime(lambda r: TOKEN)
+    if how == "option":
+        runtime.properties = PropertySettings(slow_tier=True)
+    else:
+        monkeypatch.setenv("CONFORMANCE_SLOW_TIER", "1")
+    runtime.interrupted.set()
+    result = run_case(runtime, BY_ID["replay.same_token.spaced_30s"])
+    assert (result.verdict, "stopped during this case's wait" in result.message) == ("error", True)
+
+
+def test_slow_tier_passes_on_to_pytest_to_each_fleet_run_and_to_the_rerun_line() -> None:
+    import argparse
+
+    from conformance._cli_run import pytest_args, register
+    from conformance._fleet import child_args
+    from conformance.plugin import RunOptions
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    assert "--conformance-slow-tier" in pytest_args(parser.parse_args(["run", "--slow-tier"]))
+    assert "--conformance-slow-tier" not in pytest_args(parser.parse_args(["run"]))
+    assert "--slow-tier" in child_args(parser.parse_args(["run", "--slow-tier"]))
+    options = RunOptions(slow_tier=True)
+    assert options.rerun_line("replay.same_token.spaced_30s", cli=True).endswith("--slow-tier")
+    assert "--conformance-slow-tier" in options.rerun_line("replay.same_token.spaced_30s")
 
 
 def test_the_latency_bound_is_the_floor_or_ten_times_the_baseline() -> None:

@@ -21,7 +21,16 @@ from conformance._jwks_host import JwksHost
 from conformance._keyring import Keyring
 from conformance.emulator import FLAWS
 from conformance.emulator.jwks_cache import JwksCache, JwksUnavailable
-from conformance.emulator.testing import DELETE, ISSUER_A, ISSUER_B, Harness, Keys, sign, world
+from conformance.emulator.testing import (
+    DELETE,
+    ENV_A,
+    ISSUER_A,
+    ISSUER_B,
+    Harness,
+    Keys,
+    sign,
+    world,
+)
 from conformance.emulator.tokens import public_jwk
 from conformance.forge import b64url_encode, compact, split
 
@@ -306,6 +315,65 @@ def _own_token(h: Harness, s: str) -> bool:
     return _accepted(h, s, token)
 
 
+# -- the shape flaws (emulator/shapes.py): each sends what its flaw lets through on the
+# flaw's own route. The audience ones need an environment with an audience: they start
+# an emulator of their own with the same flaws.
+
+AUDIENCE = "https://app.example"
+
+
+def _with_audience(h: Harness, probe: Callable[[Harness], bool]) -> bool:
+    with world(h.keys, flaws=h.emulator.config.flaws, audience=AUDIENCE) as other:
+        return probe(other)
+
+
+def _shape_token(h: Harness, **claims: Any) -> str:
+    return h.assertion(scope=DELETE, **claims)
+
+
+def _signin_other_audience(h: Harness, s: str) -> bool:
+    def probe(a: Harness) -> bool:
+        token = _shape_token(a, aud="https://other-rp.example")
+        reply = a.client.post(a.url("externalAuth/signin"), json={"jwt": token})
+        assert reply.status_code < 500, reply.text
+        return bool(reply.status_code == 200)
+
+    return _with_audience(h, probe)
+
+
+def _subject_token_replayed(h: Harness, s: str) -> bool:
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": _shape_token(h),
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+    }
+    first = h.client.post(h.url("oauth/token"), data=form)
+    assert first.status_code == 200, first.text
+    return bool(h.client.post(h.url("oauth/token"), data=form).status_code == 200)
+
+
+def _attest_other_audience(h: Harness, s: str) -> bool:
+    def probe(a: Harness) -> bool:
+        token = _shape_token(a, aud="https://other-rp.example")
+        body = {"profile_id": ENV_A, "token": token}
+        reply = a.client.post(a.url("v1/sessions/attest"), json=body)
+        assert reply.status_code < 500, reply.text
+        return bool(reply.status_code == 200)
+
+    return _with_audience(h, probe)
+
+
+def _custom_jwt_expired(h: Harness, s: str) -> bool:
+    token = _shape_token(h, exp=int(time.time()) - 3600, iat=int(time.time()) - 3700)
+    reply = h.client.post(
+        f"{h.base_url}/api/v1/custom_jwt_account/authenticate",
+        json={"token": token},
+        headers={"privy-app-id": ENV_A},
+    )
+    assert reply.status_code < 500, reply.text
+    return bool(reply.status_code == 200)
+
+
 SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
     "alg_none_accepted": lambda h, s: (
         _accepted(h, s, compact({"alg": "none", "kid": "a-ec"}, _claims()))
@@ -388,6 +456,11 @@ SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
     "errors_reflect_input": _reflects,
     "stall_on_many_segments": _stalls,
     "own_tokens_accepted": _own_token,
+    # the shape flaws (emulator/shapes.py): each on its own route
+    "signin_aud_ignored": _signin_other_audience,
+    "subject_token_replayable": _subject_token_replayed,
+    "attest_aud_ignored": _attest_other_audience,
+    "custom_jwt_exp_unchecked": _custom_jwt_expired,
 }
 
 

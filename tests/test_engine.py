@@ -510,3 +510,18 @@ def test_a_group_control_refused_by_a_target_that_recovered_re_checks_to_a_pass(
     assert [r.verdict for r in confirmed] == ["pass", "pass"]
     again = [["a", "control", "a", "control"], ["b", "control", "b", "control"]]
     assert [labels(r) for r in confirmed] == again
+
+
+def test_a_property_case_does_not_fail_a_target_stricter_than_its_oracle() -> None:
+    """Refusing every drawn example (valid ones included) gains an attacker nothing: the
+    case passes and the refusals of valid examples are a fact."""
+    from conformance.catalog import BY_ID
+
+    def strict(request: ExchangeRequest) -> Reply:
+        return TOKEN if request.label == "control" else REFUSED
+
+    rt = _property_runtime(strict)
+    result = run_case(rt, BY_ID["claims.property.oracle"])
+    assert result.verdict == "pass", result.message
+    fact = rt.facts["claims_property_valid_examples_refused"]
+    assert fact["value"] >= 1 and "stricter than needed" in fact["detail"]

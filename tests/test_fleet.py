@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def two_results(tmp_path: Path) -> tuple[Path, Path]:
     clean = make_results(n_cases=30, failures=0, critical=0, warns=0, waived=0, skips=2)
     broken = make_results(n_cases=30, failures=2, critical=1, warns=1, waived=0, skips=1)
+    broken["run"]["id"] = "20261125T083100Z-4d5e6f"  # another run
     a = write_results(tmp_path / "job-eu" / "results.json", clean)
     b = write_results(tmp_path / "job-us" / "results.json", broken)
     (tmp_path / "job-us" / "junit.xml").write_text("<testsuites/>", encoding="utf-8")
@@ -53,9 +54,9 @@ def test_labels_are_safe_directory_names_and_distinct() -> None:
 
 def test_sources_are_files_directories_or_labelled(tmp_path: Path) -> None:
     a, b = two_results(tmp_path)
-    members = parse_sources([str(a), str(b.parent), f"prod={a}"])
-    assert [m.label for m in members] == ["job-eu", "job-us", "prod"]
-    assert [m.results for m in members] == [a, b, a]
+    members = parse_sources([str(a), f"prod={b.parent}"])
+    assert [m.label for m in members] == ["job-eu", "prod"]
+    assert [m.results for m in members] == [a, b]
     with pytest.raises(ConfigError, match=r"no results\.json there"):
         parse_sources([str(tmp_path / "nowhere")])
 
@@ -115,12 +116,19 @@ def test_every_target_gets_the_runs_options(tmp_path: Path) -> None:
         waivers="w.toml",
         deadline=30.0,
         examples=5,
+        profile="rfc8693",
         workers="2",
         pytest_args=["-x"],
     )
     argv = child_args(args)
     assert argv[0] == "--no-report"
-    for part in (["--category", "claims"], ["--level", "must"], ["-n", "2"], ["--", "-x"]):
+    for part in (
+        ["--category", "claims"],
+        ["--level", "must"],
+        ["--profile", "rfc8693"],
+        ["-n", "2"],
+        ["--", "-x"],
+    ):
         assert any(argv[i : i + len(part)] == part for i in range(len(argv)))
     runs = plan(["conf/eu.toml", "other/eu.toml", "us.toml"], tmp_path)
     assert [r.label for r in runs] == ["eu", "eu-2", "us"]
@@ -159,6 +167,25 @@ def test_merge_without_the_report_extra_writes_the_combined_json_and_says_so(
     assert not (tmp_path / "out" / "report.html").exists()
     assert err.count("\n") == 1 and "needs nbformat" in err and "[report]" in err
     assert "-m pip install" in err
+
+
+@pytest.mark.parametrize("how", ["same path", "by directory", "labelled", "a copy"])
+def test_merge_refuses_one_run_given_twice_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    """The same results twice (by path, or a copy: the same run id) would count twice."""
+    a, _ = two_results(tmp_path)
+    second = {
+        "same path": str(a),
+        "by directory": str(a.parent),
+        "labelled": f"again={a}",
+        "a copy": str(shutil.copytree(a.parent, tmp_path / "copy") / "results.json"),
+    }[how]
+    argv = ["merge", str(a), second, "--out", str(tmp_path / "out"), "--no-report"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "given twice" in err
+    assert not (tmp_path / "out" / "combined.json").exists()
 
 
 def test_merge_refuses_a_file_that_is_not_results_in_one_line(

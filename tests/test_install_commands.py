@@ -85,4 +85,5 @@ def test_the_wheel_carries_the_notebooks_and_the_license(tmp_path: Path) -> None
     names = zipfile.ZipFile(wheel).namelist()
     assert "conformance/report/report.ipynb" in names
     assert "conformance/report/explore.ipynb" in names
+    assert "conformance/profiles/dynamic.toml" in names  # `conformance profiles` reads them
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith("/LICENSE") for n in names)

@@ -10,6 +10,7 @@ from conformance._redact import (
     scrub,
 )
 from conformance.forge import b64url_encode, compact
+from conformance.targets.base import Exchange
 
 TOKEN = compact({"alg": "HS256"}, {"sub": "alice"}, key=b"k" * 32)
 
@@ -168,3 +169,52 @@ def test_a_refusal_body_is_not_taken_for_credentials() -> None:
         issued=None,
     )
     assert "not-a-credential-just-an-echo-1" in exchange.response_body
+
+
+# -- values a target chose: remembered only when shaped like a credential --------------------
+
+
+def _hostile_answer(cookies: list[str], issued: str, body_token: str) -> Exchange:
+    from conformance.targets._evidence import recorded  # lazy: an adapter module
+
+    return recorded(
+        label="attempt",
+        method="POST",
+        url="http://127.0.0.1:1/x",
+        request_headers={"authorization": f"Bearer {issued}"},
+        request_body="",
+        status=200,
+        response_headers={"set-cookie": "; ".join(f"c{i}={v}" for i, v in enumerate(cookies))},
+        response_body=json.dumps({"access_token": body_token, "jwt": body_token}),
+        latency_ms=1.0,
+        assertion=None,
+        issued=issued,
+    )
+
+
+def test_a_target_cannot_steer_redaction_into_verdict_text() -> None:
+    """A cookie, an issued token or a token member whose value is a word (or a phrase, a
+    case id, a CamelCase name) must not cut that text from the whole report."""
+    words = [
+        "verdictword",
+        "the verdict passed here",
+        "errors.hygiene.every_refusal_discloses_nothing",
+        "AcceptedTheForgedAssertion",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaa",
+    ]
+    exchange = _hostile_answer(
+        words, issued="rejectedrejectedrejected", body_token="expected-refusal-text"
+    )
+    verdicts = " | ".join([*words, "rejectedrejectedrejected", "expected-refusal-text"])
+    assert scrub(verdicts) == verdicts
+    # ... while the answer's own record still shows none of them (redacted in place)
+    assert "expected-refusal-text" not in exchange.response_body
+    assert exchange.response_headers["set-cookie"].count("[redacted]") == len(words)
+
+
+def test_a_credential_a_target_chose_is_still_cut_everywhere() -> None:
+    cookie, issued, member = "k3Fz9QpL2xWv7Rb1", "9f86d081884c7d659a2f", "Q2x7-Rt5Kp0z_Lm3Vb8N"
+    _hostile_answer([cookie], issued=issued, body_token=member)
+    out = scrub(f"echo {cookie} {issued} {member}")
+    assert cookie not in out and issued not in out and member not in out
+    assert out.count("[redacted:") == 3

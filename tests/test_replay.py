@@ -5,6 +5,7 @@ fill in. Runs against a fresh embedded emulator and a configured one (servers)."
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,10 @@ def test_the_curl_line_names_each_value_to_fill_in_and_where_it_comes_from() -> 
     command, _, comment = line.partition("  # ")
     assert '-H "authorization: Bearer $SESSION_TOKEN"' in command
     assert '--data "{\\"jwt\\": \\"$ASSERTION\\"}"' in command
-    assert f"$ASSERTION = conformance replay RESULTS.json {ALG_NONE} --print-assertion" in comment
+    assert (
+        f"$ASSERTION = conformance replay RESULTS.json {ALG_NONE} "
+        "--assertion-file a.jwt, then $(cat a.jwt)" in comment
+    )
     assert "$SESSION_TOKEN = the bearer of your signed-in user's session" in comment
     assert "port is gone" not in comment
 
@@ -148,11 +152,22 @@ def test_replay_and_print_assertion_against_the_configured_target(
         assert "verdict: pass (was pass)" in printed
         assert "against dynamic-127.0.0.1-" in printed
         assert cli.main(["replay", str(results), "time.exp.past_5min", "--print-assertion"]) == 0
-        token = capsys.readouterr().out.strip()
-        header, claims, signature = token.split(".")
+        printed, err = capsys.readouterr()
+        header, claims, cut = printed.strip().split(".")
         assert json.loads(b64url_decode(header))["alg"] == "ES256"
         assert json.loads(b64url_decode(claims))["exp"] < json.loads(b64url_decode(claims))["iat"]
-        assert signature
+        assert cut.startswith("[signature cut: ") and "--assertion-file" in err
+        whole = tmp_path / "a.jwt"
+        argv = ["replay", str(results), "time.exp.past_5min", "--assertion-file", str(whole)]
+        assert cli.main(argv) == 0
+        printed, err = capsys.readouterr()
+        token = whole.read_text().strip()
+        assert stat.S_IMODE(whole.stat().st_mode) == 0o600
+        assert token.split(".")[:2] == printed.strip().split(".")[:2]
+        assert token.split(".")[2] and token.split(".")[2] not in printed + err
+        assert str(whole) in err and "mode 0600" in err
+        assert cli.main(argv) == 2  # never over an existing file
+        assert "exists" in capsys.readouterr().err
         other = json.loads(results.read_text())
         other["run"]["target"]["environment_id"] = "00000000-0000-4000-8000-000000000000"
         (tmp_path / "other.json").write_text(json.dumps(other))

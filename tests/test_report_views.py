@@ -340,6 +340,76 @@ def test_a_configured_target_shows_no_emulator_row() -> None:
     assert "Emulator flaws" not in views.run_details(data)
 
 
+# -- what a failing case costs: nothing shown twice (the report budget) ---------------------
+
+
+def _failing_case(**changes: Any) -> dict[str, Any]:
+    import random
+
+    from factories import make_case
+
+    case = make_case(1, verdict="fail", category="claims", severity="high", rng=random.Random(1))
+    case.update(changes)
+    return case
+
+
+def _control(status: int) -> dict[str, Any]:
+    from factories import make_exchange
+
+    control = make_exchange(status=status, body='{"elevatedAccessToken": "[redacted: 40 chars]"}')
+    control["label"] = "control"
+    control["issued"] = {"opaque": "[redacted: 40 chars]"} if status == 200 else None
+    return control
+
+
+def test_an_accepted_control_is_one_line_and_a_refused_one_is_shown_whole() -> None:
+    from factories import make_exchange
+
+    attempt = make_exchange(status=401)
+    accepted = views._evidence(_failing_case(exchanges=[attempt, _control(200)]))
+    assert "#2 control · POST → 200" in accepted
+    assert accepted.count("Assertion sent (decoded)") == 1  # the attempt's only
+    assert "a valid assertion (ES256, kid trusted-es256), accepted with a token" in accepted
+    refused = views._evidence(_failing_case(exchanges=[attempt, _control(401)]))
+    assert refused.count("Assertion sent (decoded)") == 2
+    assert refused.count('<div class="cr-sub">Response</div>') == 2
+
+
+def test_the_reproduced_request_is_not_shown_twice() -> None:
+    """The Reproduce line is the last attempt's request: its evidence says so instead of
+    repeating it; a token that does not decode keeps its request shown."""
+    from factories import make_exchange
+
+    first, last = make_exchange(status=401), make_exchange(status=200)
+    case = _failing_case(exchanges=[first, last, _control(200)])
+    evidence = views._evidence(case)
+    assert evidence.count('<div class="cr-sub">Request</div>') == 1  # the first attempt's
+    assert evidence.count("Request: the Reproduce line above") == 1
+    raw = make_exchange(status=200)
+    raw["assertion"] = {"raw_preview": "not.a.token"}
+    assert "Request: the Reproduce" not in views._evidence(_failing_case(exchanges=[raw]))
+    too_long = make_exchange(status=200)
+    too_long["request_body"] = "x" * 601  # the curl line holds 600 characters of a body
+    assert "Request: the Reproduce" not in views._evidence(_failing_case(exchanges=[too_long]))
+
+
+def test_the_standard_reproduce_notes_are_named_and_spelled_out_once() -> None:
+    from conformance._reproduce import notes
+
+    spelled = notes("claims.case_0001")
+    line = (
+        "curl -sS -X POST 'http://127.0.0.1:1/x' --data \"$ASSERTION\"  # "
+        f"{spelled['gone']}; {spelled['$ASSERTION']}; a note of its own"
+    )
+    shown = views._reproduce(_failing_case(id="claims.case_0001", reproduce=line))
+    assert "# port gone: replay; $ASSERTION; a note of its own" in shown
+    assert "--assertion-file" not in shown
+    data = make_results(n_cases=10, failures=2)
+    cards = views.finding_cards(data, findings(data))
+    assert cards.count("How to fill in a Reproduce line") == 1
+    assert "conformance replay RESULTS.json CASE_ID --assertion-file a.jwt" in cards
+
+
 def test_pictures_are_small_palette_pngs_and_the_same_results_give_the_same_bytes() -> None:
     import io
 
@@ -353,3 +423,13 @@ def test_pictures_are_small_palette_pngs_and_the_same_results_give_the_same_byte
         with Image.open(io.BytesIO(figure.png)) as image:
             assert image.mode == "P"  # a palette: a third of the RGBA bytes
         assert len(figure.png) < 25_000
+
+
+def test_run_details_name_a_declarative_profile_and_escape_it() -> None:
+    data = make_results()
+    assert "declarative profile" not in views.run_details(data)
+    target = data["run"]["target"]
+    target.update(profile_name="<acme>", profile_source="https://docs.acme.test/<x>")
+    page = views.run_details(data)
+    assert "from the declarative profile <b>&lt;acme&gt;</b>" in page
+    assert "contract: https://docs.acme.test/&lt;x&gt;" in page

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +18,14 @@ from rfc7523_server import running
 from conformance._config import RunConfig, load_run_config
 from conformance._configured import open_configured
 from conformance._engine import Runtime, run_case
-from conformance._jose import SigningKey
+from conformance._jose import SigningKey, b64url_decode
 from conformance._keyring import make_key, private_jwk
 from conformance._selection import select_cases
 from conformance._settings import PropertySettings
 from conformance.catalog import BY_ID
 from conformance.catalog import rfc7523 as rfc7523_cases
 from conformance.targets.base import ExchangeRequest
+from conformance.targets.fake import FakeTarget, Reply
 from conformance.targets.rfc7523 import (
     CLIENT_ASSERTION_TYPE,
     JWT_BEARER_GRANT,
@@ -372,3 +373,73 @@ def test_every_failure_and_error_of_the_plan_is_a_pinned_finding(
     found = {i: r.verdict for i, r in results.items() if r.verdict in {"fail", "error"}}
     pinned = {i: verdict for i, (verdict, _) in PLAN_FINDINGS[mode].items()}
     assert found == pinned, {i: results[i].message[:200] for i in set(found) ^ set(pinned)}
+
+
+@pytest.mark.parametrize(
+    ("audience_kind", "answer", "judged", "fact"),
+    [
+        ("token_url", "refuse", "fail", None),  # RFC 7523: the token URL is an audience
+        ("token_url", "accept", "pass", None),
+        # RFC 10070 (7523bis): a server configured for its issuer as aud may refuse it
+        ("issuer", "refuse", "pass", "refused"),
+        ("issuer", "accept", "pass", "accepted"),
+        ("issuer", "refuse everything", "error", "refused"),  # the control still decides
+    ],
+)
+def test_the_token_url_audience_follows_the_configured_audience_kind(
+    audience_kind: str, answer: str, judged: str, fact: str | None
+) -> None:
+    def handler(request: ExchangeRequest) -> Reply:
+        refused = answer == "refuse everything" or (
+            answer == "refuse" and request.label != "control"
+        )
+        if refused:
+            return Reply(400, body='{"error": "invalid_client"}')
+        return Reply(200, body='{"access_token": "x"}', issued="x")
+
+    runtime = _fake_rfc7523(audience_kind, handler)
+    target = runtime.target
+    assert isinstance(target, FakeTarget)
+    result = run_case(runtime, CASES["claims.rfc7523.aud_token_url"])
+    assert result.judged == judged, result.message
+    assert runtime.facts.get("token_url_audience", {}).get("value") == fact
+    claims = (target.requests[0].assertion or "").split(".")[1]
+    assert json.loads(b64url_decode(claims))["aud"] == "https://as.test/token"
+
+
+def _fake_rfc7523(audience_kind: str, handler: Callable[[ExchangeRequest], Reply]) -> Runtime:
+    """An in-memory RFC 7523 client-assertion target whose aud is ``audience_kind``."""
+    from conformance import Keyring, TargetSettings
+    from conformance.catalog.authoring import CAPABILITIES
+
+    target = FakeTarget(handler, profile="rfc7523", capabilities=())
+    target.description = {
+        "profile": "rfc7523",
+        "token_url": "https://as.test/token",
+        "mode": "client_assertion",
+        "audience_kind": audience_kind,
+    }
+    settings = TargetSettings(
+        profile="rfc7523",
+        base_url="https://as.test/token",
+        environment_id="",
+        issuer=CLIENT,
+        audience="https://as.test" if audience_kind == "issuer" else None,
+        capabilities=CAPABILITIES,
+    )
+    return Runtime(settings=settings, keyring=Keyring(published_algs=("ES256",)), target=target)
+
+
+def test_the_issuer_audience_cases_run_under_audience_kind_issuer() -> None:
+    """The target's description names its audience_kind: RFC 10070's cases read it (they
+    skipped on every target before)."""
+
+    def refuses_arrays(request: ExchangeRequest) -> Reply:
+        aud = json.loads(b64url_decode((request.assertion or "").split(".")[1])).get("aud")
+        if isinstance(aud, list):
+            return Reply(400, body='{"error": "invalid_client"}')
+        return Reply(200, body='{"access_token": "x"}', issued="x")
+
+    for kind, judged in (("issuer", "pass"), ("token_url", "skip")):
+        runtime = _fake_rfc7523(kind, refuses_arrays)
+        assert run_case(runtime, BY_ID["claims.rfc7523.aud_issuer_in_array"]).judged == judged

@@ -3,6 +3,7 @@ rejections share their positive controls. Orders of requests are asserted, never
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pytest
@@ -100,6 +101,36 @@ def test_a_bursting_case_runs_with_nothing_else_in_flight() -> None:
     sent, _ = run_all(rt, [burst, waits("slow"), waits("keys", needs=("jwks_host",))])
     before = sent[: sent.index("burst")]
     assert {"slow-after", "keys-after"} <= set(before)  # both finished before it started
+
+
+@pytest.mark.parametrize(
+    ("group_max_s", "expected"),
+    [
+        # 3 s an answer: the group closes once its first rejection is 5 s old
+        (5.0, ["a", "b", "c", "control", "d", "e", "control"]),
+        (math.inf, ["a", "b", "c", "d", "e", "control"]),  # bounded by count only
+    ],
+)
+def test_a_group_of_rejections_closes_by_time_against_a_slow_target(
+    group_max_s: float, expected: list[str]
+) -> None:
+    """A control long after a rejection proves less of it: the group closes after
+    ``group_max_s`` of the scheduler's clock (a fake one: no time is measured here)."""
+    now = [0.0]
+
+    def slow(request: ExchangeRequest) -> Reply:
+        now[0] += 3.0
+        return controls_accepted(request)
+
+    rt = runtime(slow)
+    cases = [quick(name) for name in "abcde"]
+    scheduler = Scheduler(rt, cases, group_max_s=group_max_s)
+    scheduler.clock = lambda: now[0]
+    scheduler.start()
+    verdicts = {c.id: getattr(scheduler.result(c.id), "verdict", None) for c in cases}
+    scheduler.join()
+    assert set(verdicts.values()) == {"pass"}
+    assert [r.label for r in rt.target.requests] == expected  # type: ignore[attr-defined]
 
 
 def test_a_stopped_scheduler_hands_out_nothing_and_the_item_runs_its_case() -> None:

@@ -187,7 +187,7 @@ def test_disclosure_judges_the_raw_answer(echo_run: tuple[EchoTarget, list[Any]]
     assert len(echoed) == 9
     for case_id, result in echoed.items():
         assert result.verdict == "fail", (case_id, result.message)
-        assert "echoes the token's signature" in result.message
+        assert "echoes the assertion's signature" in result.message
         exchange = result.exchanges[0]
         assert exchange.raw_response_body is not None
         assert "raw_response_body" not in repr(exchange)

@@ -110,6 +110,11 @@ class CaseContext(Protocol):
         """The default trusted signing key (published in the JWKS)."""
         ...
 
+    def key_material(self) -> tuple[list[str], list[str]]:
+        """The default key's long public parameters (an echo of them is public: a fact)
+        and its private members (an echo of them is a disclosure)."""
+        ...
+
     def now(self) -> int:
         """The target's clock in Unix seconds (local clock corrected by its Date header)."""
         ...

@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from .._hygiene import LEAKS
-from .._redact import signature_segments
+from .._hygiene import LEAKS, disclosures, echoes_public_key
 from ..forge import compact
 from ..targets.base import NOT_REFUSALS
 from .authoring import Case, CaseContext, Level, Severity, break_signature, case, header_for
@@ -150,30 +148,16 @@ def _error_body(ctx: CaseContext, exchange: Exchange, token: str) -> None:
 _LEAKS = LEAKS  # one list: the per-refusal check (_hygiene) uses the same
 
 
-def _public_material(ctx: CaseContext) -> list[str]:
-    """Long public-key parameters: an error has no business echoing them."""
-    return [
-        str(v) for k, v in ctx.key.public_jwk.items() if k in {"n", "x", "y"} and len(str(v)) >= 16
-    ]
-
-
-def _signatures(token: str) -> list[str]:
-    """The signature segment(s) of ``token`` as sent, however malformed (16+ characters:
-    a shorter run could occur by chance)."""
-    return [s for s in signature_segments(token) if len(s) >= 16]
-
-
 def _disclosure(ctx: CaseContext, exchange: Exchange, token: str) -> None:
     # The raw answer, never the recorded one: the recorded body has every remembered
     # secret (this very signature) cut, so an echo would hide from the check.
     text = exchange.answer_text
-    for pattern, what in _LEAKS:
-        ctx.check(not pattern.search(text), f"the refusal discloses {what}")
-    echoed = any(
-        spelling in text for s in _signatures(token) for spelling in (s, quote(s, safe=""))
-    )
-    ctx.check(not echoed, "the refusal echoes the token's signature")
-    ctx.check(not any(m in text for m in _public_material(ctx)), "the refusal echoes key material")
+    public, private = ctx.key_material()
+    for what in disclosures(text, token, public=public, private=private):
+        ctx.check(False, f"the refusal {what}")
+    if echoes_public_key(text, token, public):
+        # a public key is public: worth knowing, never a disclosure
+        ctx.fact("public_key_echoed", True, "the refusal echoes a public key (no disclosure)")
     # what was disclosed fails on any answer; a pass needs a clean refusal that was read
     _clean_refusal(ctx, exchange)
 

@@ -7,9 +7,10 @@ before them in this process, besides the few probes they send themselves (markup
 ``errors.*`` cases are judged by those cases, so none is counted twice. Under
 pytest-xdist a worker sees only its share: a finding still fails, finding none skips.
 
-* ``errors.hygiene.every_refusal_discloses_nothing`` (``must``): no stack trace, key
-  material, exception repr, "expected <value>", echoed signature, and no attacker markup
-  reflected into a non-JSON answer;
+* ``errors.hygiene.every_refusal_discloses_nothing`` (``must``): no stack trace, private
+  key material, exception repr, "expected <value>", echoed signature, and no attacker
+  markup reflected into a non-JSON answer; an echoed public key is public (the fact
+  ``refusals_echoing_public_key`` counts them);
 * ``errors.hygiene.every_refusal_json_error`` (``should``): every refused exchange answers
   the documented JSON error (an object with an ``error`` string); another legitimate shape
   warns, never fails.
@@ -49,6 +50,13 @@ def _judge(*kinds: str) -> Any:
             log.checked,
             "clean refusals inspected for error hygiene in this process (errors.* excluded)",
         )
+        if "disclosure" in kinds:
+            echoed, _ = log.of("public_key")
+            ctx.fact(
+                "refusals_echoing_public_key",
+                echoed,
+                "refusals that echo a public key (public: no disclosure)",
+            )
         if count:
             shown = "; ".join(f.line() for f in findings[:_SHOWN])
             more = f" (and {count - _SHOWN} more)" if count > _SHOWN else ""
@@ -84,7 +92,7 @@ CASES: tuple[Case, ...] = (
         "fetch, a claim the parser choked on): judging every refusal of the run finds the "
         "one the fixed triggers miss. An expected signature in an error is a token "
         "(CVE-2019-7644); markup reflected into an HTML error runs in a browser.",
-        correct="every refusal is free of stack traces, key material and echoed "
+        correct="every refusal is free of stack traces, private key material and echoed "
         "signatures, and quotes no attacker markup outside JSON",
         references=_REFS,
     ),

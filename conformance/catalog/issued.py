@@ -94,10 +94,12 @@ def _response_shape(ctx: CaseContext) -> None:
     )
     body = exchange.json()
     field = "elevatedAccessToken" if ctx.settings.profile == "dynamic" else "access_token"
-    ctx.check(
-        isinstance(body, dict) and isinstance(body.get(field), str),
-        f"the body has no string {field}",
-    )
+    # a declarative profile names where its token is (dotted: [classify] token)
+    field = str(ctx.target.description.get("token_path") or field)
+    value: Any = body
+    for part in field.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    ctx.check(isinstance(value, str), f"the body has no string {field}")
 
 
 def _is_jws(ctx: CaseContext) -> None:

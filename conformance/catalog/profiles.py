@@ -29,12 +29,16 @@ __all__ = [
     "DYNAMIC_ONLY",
     "EITHER_BECAUSE",
     "EXPECT_BY_PROFILE",
+    "EXP_FAR_AHEAD",
+    "FAR_FUTURE",
     "LEVEL_BY_PROFILE",
     "POLICY",
     "POLICY_VALUES",
+    "REPLAY",
     "SKIP_BY_PROFILE",
     "apply",
     "promoted",
+    "subject_binding",
 ]
 
 #: Cases about Dynamic's contract only (globs over case ids): the scope claim, sessions.
@@ -48,8 +52,11 @@ DYNAMIC_ONLY: tuple[str, ...] = (
     "claims.type.scope.*",
 )
 
-_REPLAY = ("replay.same_token.*", "replay.same_jti.*", "replay.race.*")
-_FAR_FUTURE = (
+#: The replay cases: a second use of one assertion (or of its jti).
+REPLAY = ("replay.same_token.*", "replay.same_jti.*", "replay.race.*")
+_REPLAY = REPLAY
+#: Assertions valid for longer than a documented maximum lifetime.
+FAR_FUTURE = (
     "time.exp.future_2hours",
     "time.exp.future_1day",
     "time.exp.future_1year",
@@ -59,12 +66,15 @@ _FAR_FUTURE = (
     "time.lifetime.no_iat_*",
     "time.lifetime.nbf_no_iat_*",
 )
-_EXP_FAR_AHEAD = (  # exp values that are far-future instants, not malformed ones
+_FAR_FUTURE = FAR_FUTURE
+#: exp values that are far-future instants (decades ahead), not malformed ones
+EXP_FAR_AHEAD = (
     "time.exp.milliseconds",
     "time.exp.value_int63",
     "time.exp.value_int64",
     "time.exp.value_huge_float",
 )
+_EXP_FAR_AHEAD = EXP_FAR_AHEAD
 
 #: Per-profile expectations that differ from the case's own (globs over case ids).
 EXPECT_BY_PROFILE: Mapping[str, Mapping[str, Expect]] = {
@@ -112,28 +122,35 @@ _NO_SESSION_BINDING = (
     "subject the trusted issuer signs is legitimate, there is no signed-in user to match"
 )
 
+
+def subject_binding(reason: str) -> dict[str, str]:
+    """The cases that bind ``sub`` to a signed-in user or the client id (globs), each
+    with why it does not apply where nothing binds ``sub``: ``reason``, plus a remark
+    for some."""
+    return {
+        "claims.sub.other_user": reason,
+        "claims.sub.blank": reason,
+        "claims.sub.type_numeric_of_subject": reason,
+        "claims.sub.case_*": reason,
+        "claims.sub.nfd": reason,
+        "claims.sub.full_width": reason,
+        "claims.sub.homoglyph": reason,
+        "claims.sub.compat_char": reason,
+        "claims.sub.zero_width": reason,
+        "claims.sub.trailing_*": reason,
+        "claims.sub.leading_space": reason,
+        "claims.duplicate.sub_victim_*": reason,
+        "claims.injection.sub_*": reason
+        + "; whether the string reaches a query unescaped is not observable from the answer",
+        "errors.*.wrong_subject": reason + "; a refusal is not owed",
+        "replay.not_burned.wrong_subject": reason + "; a refusal is not owed",
+    }
+
+
 #: Cases that do not apply under a profile or mode, with the reason (globs over case ids).
 SKIP_BY_PROFILE: Mapping[str, Mapping[str, str]] = {
-    "rfc7523/jwt_bearer": {
-        "claims.sub.other_user": _NO_SESSION_BINDING,
-        "claims.sub.blank": _NO_SESSION_BINDING,
-        "claims.sub.type_numeric_of_subject": _NO_SESSION_BINDING,
-        "claims.sub.case_*": _NO_SESSION_BINDING,
-        "claims.sub.nfd": _NO_SESSION_BINDING,
-        "claims.sub.full_width": _NO_SESSION_BINDING,
-        "claims.sub.homoglyph": _NO_SESSION_BINDING,
-        "claims.sub.compat_char": _NO_SESSION_BINDING,
-        "claims.sub.zero_width": _NO_SESSION_BINDING,
-        "claims.sub.trailing_*": _NO_SESSION_BINDING,
-        "claims.sub.leading_space": _NO_SESSION_BINDING,
-        "claims.duplicate.sub_victim_*": _NO_SESSION_BINDING,
-        "claims.injection.sub_*": _NO_SESSION_BINDING
-        + "; whether the string reaches a query unescaped is not observable from the answer",
-        "errors.*.wrong_subject": _NO_SESSION_BINDING + "; a refusal is not owed",
-        "replay.not_burned.wrong_subject": _NO_SESSION_BINDING + "; a refusal is not owed",
-    },
+    "rfc7523/jwt_bearer": subject_binding(_NO_SESSION_BINDING),
 }
-
 #: Why both answers are fine, for every case whose expectation (its own, or a profile's)
 #: is ``either`` and whose ``correct`` line does not already say it (globs over case ids).
 #: The observed answer is recorded either way (the result's ``outcome``).
@@ -172,6 +189,8 @@ EITHER_BECAUSE: Mapping[str, str] = {
     "replay.jti.*": "RFC 7523 makes jti optional (§3 item 7): an odd jti matters only to a "
     "replay guard, which replay.same_token.twice judges",
     "claims.name_case.jti": "a JTI member is an unknown claim and jti is optional in RFC 7523",
+    "claims.url.sub": 'where nothing binds sub (a profile\'s sub = "none"), a URL is a '
+    "subject the trusted issuer signed; what decides is that it is never fetched",
     "claims.kind.*": "RFC 7523 does not type assertions: a sign-in JWT or an ID Token that "
     "satisfies iss, sub, aud and exp is a valid assertion there (scope and jti are not "
     "required)",

@@ -12,7 +12,8 @@ connection), or a store that forgets (a bounded cache, a plain JavaScript object
   token may be issued);
 * the same token over a new connection, after many other assertions (cache pressure,
   bounded; loopback or ``transport.allow_bursts`` only), and spaced in time within its
-  lifetime (the opt-in slow tier: ``CONFORMANCE_SLOW_TIER=1``);
+  lifetime (the opt-in slow tier: ``conformance run --slow-tier``, pytest
+  ``--conformance-slow-tier``, or ``CONFORMANCE_SLOW_TIER=1``);
 * ``jti`` values that collide in naive stores: names every JavaScript object already has,
   Unicode normalisation, truncation to a common prefix.
 
@@ -50,6 +51,7 @@ __all__ = [
     "PROTOTYPE_JTIS",
     "SLOW_TIER_ENV",
     "SPACED_S",
+    "slow_tier",
 ]
 
 CATEGORY = "replay"
@@ -126,10 +128,20 @@ def _after_pressure(ctx: CaseContext) -> Exchange:
     return ctx.send(token, label=f"replay after {PRESSURE_ASSERTIONS} assertions")
 
 
+def slow_tier(ctx: CaseContext) -> bool:
+    """Whether the run opted in to the slow tier: ``--slow-tier`` (the run's properties)
+    or :data:`SLOW_TIER_ENV` (kept: CI set-ups use it)."""
+    opted = bool(getattr(ctx.properties, "slow_tier", False))
+    return opted or os.environ.get(SLOW_TIER_ENV, "") in {"1", "true", "yes"}
+
+
 def _spaced(seconds: int) -> Callable[[CaseContext], Exchange]:
     def run(ctx: CaseContext) -> Exchange:
-        if os.environ.get(SLOW_TIER_ENV, "") not in {"1", "true", "yes"}:
-            ctx.skip(f"the slow tier is opt-in: set {SLOW_TIER_ENV}=1 (waits {seconds} s)")
+        if not slow_tier(ctx):
+            ctx.skip(
+                "the slow tier is opt-in: conformance run --slow-tier (pytest "
+                f"--conformance-slow-tier, or {SLOW_TIER_ENV}=1); it waits {seconds} s"
+            )
         token = ctx.sign(ctx.assertion())  # exp = now + 120: the wait stays within it
         _first(ctx, token)
         ctx.sleep(seconds)

@@ -98,6 +98,24 @@ def _claims_case(
     return case(id, title, category="claims", run=run, profiles=_RFC, **kwargs)
 
 
+def _aud_token_url(ctx: CaseContext) -> Exchange | None:
+    """The token URL as ``aud``: accepted under RFC 7523; under ``audience_kind =
+    "issuer"`` (RFC 10070, 7523bis: aud is the issuer identifier) either clean answer is
+    correct — the answer is measured, and a refusal still needs its positive control."""
+    target = _target(ctx)
+    exchange = _send_form(ctx, ctx.sign(ctx.assertion().with_claims(aud=target["token_url"])))
+    if target.get("audience_kind") != "issuer":
+        return exchange  # judged against the case's expectation: accept
+    accepted = ctx.accepted(exchange)  # an unclean answer is an error, never a verdict
+    ctx.fact(
+        "token_url_audience",
+        "accepted" if accepted else "refused",
+        'the token endpoint URL as aud under audience_kind = "issuer" (RFC 10070 wants '
+        "the issuer identifier; RFC 7523 allowed the token URL): either is correct",
+    )
+    return None
+
+
 def _client_id(ctx: CaseContext) -> str:
     return str(_target(ctx)["client_id"])
 
@@ -271,18 +289,28 @@ CASES: tuple[Case, ...] = (
         "is a token for anyone who knows the id.",
     ),
     # N05: the audience.
-    _claims_case(
+    case(
         "claims.rfc7523.aud_token_url",
         "aud is the token endpoint URL",
-        mode=None,
-        claims=lambda ctx: {"aud": _target(ctx)["token_url"]},
+        category="claims",
+        run=_aud_token_url,
+        profiles=_RFC,
         expect=Expect.ACCEPT,
         level=Level.SHOULD,
         severity=Severity.LOW,
         anchors=("N05",),
-        references=("RFC 7523 §3 (3)", "OIDF FAPI1AdvancedFinalClientAssertionIssAudSucceeds"),
+        references=(
+            "RFC 7523 §3 (3)",
+            "RFC 10070 (7523bis: aud is the issuer identifier)",
+            "OIDF FAPI1AdvancedFinalClientAssertionIssAudSucceeds",
+        ),
         rationale="RFC 7523 lets a client use the token endpoint URL as the audience; "
-        "interoperable servers accept it.",
+        "interoperable servers accept it. A server configured for RFC 10070's rule "
+        '(audience_kind = "issuer") wants its issuer identifier instead: refusing the '
+        "token URL is correct there, and accepting it is RFC 7523's leniency (judged by "
+        "claims.rfc7523.aud_token_url_under_issuer_rule for client authentication).",
+        correct='accepts it; under audience_kind = "issuer" either answer (the fact '
+        "token_url_audience says which)",
     ),
     _claims_case(
         "claims.rfc7523.aud_other_server",

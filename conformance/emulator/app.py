@@ -25,6 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._exceptions import ConfigError
+from . import shapes
 from .config import EmulatorConfig
 from .requestlog import LOG_ENV, RequestLog, open_log
 from .service import Emulator, Reply
@@ -158,8 +159,34 @@ def create_app(
         emulator.environment(env_id(request))
         return 200, emulator.issuer.jwks()
 
+    def token_exchange(request: Request, body: bytes) -> Reply:
+        return shapes.token_exchange(emulator, env_id(request), body)
+
+    def attest(request: Request, body: bytes) -> Reply:
+        return shapes.stytch_attest(emulator, env_id(request), body)
+
+    def privy(request: Request, body: bytes) -> Reply:
+        return shapes.privy_authenticate(
+            emulator, request.headers.get(shapes.PRIVY_APP_HEADER), body
+        )
+
+    def privy_jwks(request: Request, body: bytes) -> Reply:
+        emulator.environment(str(request.path_params["app_id"]))
+        return 200, emulator.issuer.jwks()
+
     sdk = "/sdk/{environment_id}"
     routes = [
+        # the other exchange shapes (shapes.py)
+        Route(f"{sdk}/oauth/token", endpoint(token_exchange), methods=["POST"]),
+        Route(f"{sdk}/v1/sessions/attest", endpoint(attest), methods=["POST"]),
+        Route(shapes.PRIVY_PATH, endpoint(privy), methods=["POST"]),
+        # where those vendors publish the keys of the sessions they issue
+        Route(
+            f"{sdk}/v1/sessions/jwks/{{project_id}}",
+            endpoint(jwks, read_body=False),
+            methods=["GET"],
+        ),
+        Route(shapes.PRIVY_JWKS_PATH, endpoint(privy_jwks, read_body=False), methods=["GET"]),
         Route(f"{sdk}/externalAuth/signin", endpoint(signin), methods=["POST"]),
         Route(f"{sdk}/externalAuth/verify", endpoint(verify), methods=["POST"]),
         Route(f"{sdk}/stepUp/check", endpoint(step_up), methods=["POST"]),

@@ -24,6 +24,10 @@ class Flaw:
     name: str
     description: str
     breaks: tuple[str, ...]
+    #: ``None``: the flaw shows through Dynamic's verify call (most break the validation
+    #: every shape shares); else the one shipped profile whose route it breaks
+    #: (``shapes.py``): only a run of that profile can catch it
+    shape: str | None = None
 
 
 _ALL = (
@@ -263,8 +267,52 @@ _OUT_OF_BAND = (
     ),
 )
 
+#: The shape flaws (issue 15): one check dropped on one of the other exchange shapes
+#: (``shapes.py``, and Dynamic's sign-in as a target of its own); the shared validation
+#: flaws above apply to every shape already.
+_SHAPES = (
+    Flaw(
+        "signin_aud_ignored",
+        "Dynamic's sign-in call does not compare aud with the environment's configured "
+        "audience (the verify call still does): a JWT minted for another relying party "
+        "signs its user in",
+        ("B10", "B11"),
+        shape="dynamic-signin",
+    ),
+    Flaw(
+        "subject_token_replayable",
+        "the RFC 8693 token endpoint does not record the subject token's jti (a stateless "
+        "exchange): one subject token buys any number of access tokens",
+        ("H01", "H02"),
+        shape="rfc8693",
+    ),
+    Flaw(
+        "attest_aud_ignored",
+        "the Stytch-shaped attest call checks the profile's issuer but not its audience",
+        ("B10", "B11"),
+        shape="stytch-attest",
+    ),
+    Flaw(
+        "custom_jwt_exp_unchecked",
+        "the Privy-shaped custom JWT call requires exp but never compares it (nor nbf or "
+        "iat) with the clock: an expired token signs its user in",
+        ("C02", "C03"),
+        shape="privy-custom-jwt",
+    ),
+)
+
+#: The flaws that only a run of a shape's profile can catch, by profile name.
+SHAPE_FLAWS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        shape: tuple(f.name for f in _SHAPES if f.shape == shape)
+        for shape in dict.fromkeys(f.shape for f in _SHAPES if f.shape is not None)
+    }
+)
+
 #: Every flaw by name, in a stable order.
-FLAWS: Mapping[str, Flaw] = MappingProxyType({flaw.name: flaw for flaw in (*_ALL, *_OUT_OF_BAND)})
+FLAWS: Mapping[str, Flaw] = MappingProxyType(
+    {flaw.name: flaw for flaw in (*_ALL, *_OUT_OF_BAND, *_SHAPES)}
+)
 
 
 def check_flaws(names: Iterable[str]) -> frozenset[str]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -204,7 +206,10 @@ class Emulator:
         decoded = self._token_member(body, env)
         now = self.clock()
         self.validator.check_signature(decoded, env)
+        if self.config.has("signin_aud_ignored"):  # the shape flaw: aud not compared here
+            env = dataclasses.replace(env, audience=None)
         subject = self.validator.signin_claims(decoded, env, now=now)
+        self.single_use(decoded.claims, env, now=now)
         sid = str(uuid.uuid4())
         user_id = str(uuid.uuid5(_USER_NS, f"{env.id}\x00{subject}"))
         expires = now + float(self.config.session_ttl_s)
@@ -232,6 +237,26 @@ class Emulator:
                 "verifiedCredentials": [{"format": "externalAuth", "id": subject}],
             },
         }
+
+    def single_use(self, claims: dict[str, Any], env: Environment, *, now: float) -> None:
+        """A ``jti`` that is present is single use, on the calls where the documentation
+        requires none (sign-in and the other shapes): a replay is refused."""
+        if "jti" not in claims:
+            return
+        jti = self.validator.jti_of(claims)
+        if jti is None:
+            return  # the jti_not_checked flaw
+        exp = claims.get("exp")
+        try:
+            until = (
+                float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else 0.0
+            )
+        except OverflowError:
+            until = 0.0
+        if not math.isfinite(until) or until <= now:
+            until = now + float(self.config.max_assertion_lifetime_s)
+        if not self.store.record_jti(env.id, jti, expires=until + self.validator.leeway, now=now):
+            raise Rejected("token already used")
 
     def verify(
         self, env_id: str, authorization: str | None, body: bytes, *, base_url: str

@@ -640,8 +640,8 @@ class Validator:
         return Grant(subject=subject, scopes=scopes, jti=jti, keep_until=keep_until)
 
     def signin_claims(self, decoded: Decoded, env: Environment, *, now: float) -> str:
-        """Check a sign-in JWT's claims; returns its subject."""
+        """Check a sign-in JWT's claims (the lifetime bound too); returns its subject."""
         subject = _nonempty_str(decoded.claims, "sub")
-        self._times(decoded.claims, now=now, lifetime=False)
+        self._times(decoded.claims, now=now, lifetime=True)
         self._issuer_and_audience(decoded.claims, env)
         return subject

@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._reproduce import CURL_BODY_LIMIT, NOT_REPRODUCED
+from .._reproduce import notes as reproduce_notes
 from .._waivers import waiver_notes
 from ._text import BODY_LIMIT, SHORT_LIMIT, esc, plain, slug
 from ._vocab import VERDICT_ORDER, categories, severity_rank
@@ -122,6 +124,17 @@ def _coverage_cell(coverage: Any) -> str:
         + (f" ({skipped})" if skipped else "")
         + f", {esc(_get(coverage, 'not_run'))} not run — of {esc(_get(coverage, 'selected'))}"
         f" selected; {esc(_get(coverage, 'catalog'))} in the catalog of this profile"
+    )
+
+
+def _declared_profile(target: Any) -> str:
+    """A declarative profile's name and source (docs/profiles.md), after its base."""
+    name = _get(target, "profile_name")
+    if not name:
+        return ""
+    return (
+        f" semantics, from the declarative profile <b>{esc(name)}</b>"
+        f" (contract: {esc(_get(target, 'profile_source'))})"
     )
 
 
@@ -268,7 +281,8 @@ def run_details(results: Mapping[str, Any]) -> str:
         (
             "Profile",
             f"{esc(_get(target, 'profile'))}"
-            + (" (embedded emulator)" if _get(target, "embedded") is True else ""),
+            + (" (embedded emulator)" if _get(target, "embedded") is True else "")
+            + _declared_profile(target),
         ),
         ("Environment", esc(_get(target, "environment_id"))),
         ("Issuer", esc(_get(target, "issuer"))),
@@ -357,7 +371,37 @@ def _decoded(token: Any) -> bool:
     return isinstance(token, Mapping) and "header" in token and "claims" in token
 
 
-def _exchange(index: int, exchange: Mapping[str, Any]) -> str:
+#: The label of the positive control the engine sends after a rejection.
+CONTROL_LABEL = "control"
+
+
+def _accepted_control(exchange: Mapping[str, Any]) -> bool:
+    """A positive control that was accepted: the run's valid assertion, answered 2xx with
+    a token. Its evidence is the same for every case (and whole in results.json), so the
+    report shows it in one line; a control that was not accepted is shown whole."""
+    status = _get(exchange, "status")
+    return (
+        _get(exchange, "label") == CONTROL_LABEL
+        and isinstance(status, int)
+        and 200 <= status < 300
+        and _get(exchange, "issued") is not None
+        and not _get(exchange, "error")
+    )
+
+
+def _control_line(head: str, exchange: Mapping[str, Any]) -> str:
+    header = _get(_get(exchange, "assertion") or {}, "header", {})
+    key = ""
+    if isinstance(header, Mapping):
+        key = f" ({esc(_get(header, 'alg'))}, kid {esc(_get(header, 'kid'))})"
+    return (
+        f'<div class="cr-ex"><div class="cr-ex-head">{head}</div><div class="cr-small">'
+        f"a valid assertion{key}, accepted with a token: the refusal before it counts "
+        "(request and response whole in results.json)</div></div>"
+    )
+
+
+def _exchange(index: int, exchange: Mapping[str, Any], *, reproduced: bool = False) -> str:
     status = _get(exchange, "status")
     latency = _get(exchange, "latency_ms")
     retries = _int(_get(exchange, "retries"))
@@ -367,6 +411,8 @@ def _exchange(index: int, exchange: Mapping[str, Any]) -> str:
         + (f" · {esc(latency)} ms" if latency is not None else "")
         + (f" · {retries} transport retries" if retries else "")
     )
+    if _accepted_control(exchange):
+        return _control_line(head, exchange)
     # Each part is bounded on its own so that a huge body cannot push the others out.
     request = "\n".join(
         [
@@ -388,11 +434,16 @@ def _exchange(index: int, exchange: Mapping[str, Any]) -> str:
     )
     if _decoded(_get(exchange, "issued")):
         response = _fold(response, "decoded below")
+    shown_request = (
+        '<div class="cr-sub">Request: the Reproduce line above (its placeholders stand '
+        "for the session and this assertion)</div>"
+        if reproduced
+        else f'<div class="cr-sub">Request</div><pre>{html.escape(request)}</pre>'
+    )
     parts = [
         f'<div class="cr-ex"><div class="cr-ex-head">{head}</div>',
         _token("Assertion sent (decoded)", _get(exchange, "assertion")),
-        '<div class="cr-sub">Request</div>',
-        f"<pre>{html.escape(request)}</pre>",
+        shown_request,
         '<div class="cr-sub">Response</div>',
         f"<pre>{html.escape(response)}</pre>",
     ]
@@ -416,17 +467,39 @@ def _exchange_line(index: int, exchange: Mapping[str, Any]) -> str:
     )
 
 
+def _reproduced(case: Mapping[str, Any], exchanges: Sequence[Mapping[str, Any]]) -> int:
+    """The number of the exchange the case's Reproduce line shows whole (the last one but
+    a sign-in or a control, its URL in the line, its body short enough to be in it uncut
+    (``_reproduce``), and its assertion, if any, decoded in the evidence: a token that
+    does not decode is shown in its request only), whose request the evidence then does
+    not repeat; else 0."""
+    line = _get(case, "reproduce")
+    if not isinstance(line, str) or not line.startswith("curl ") or len(line) >= 2000:
+        return 0
+    for index in range(len(exchanges), 0, -1):
+        exchange = exchanges[index - 1]
+        if _get(exchange, "label") in NOT_REPRODUCED:
+            continue
+        url, body = _get(exchange, "url"), _get(exchange, "request_body") or ""
+        token = _get(exchange, "assertion")
+        fits = isinstance(url, str) and bool(url) and url in line
+        fits = fits and (token is None or _decoded(token))
+        return index if fits and isinstance(body, str) and len(body) <= CURL_BODY_LIMIT else 0
+    return 0
+
+
 def _evidence(case: Mapping[str, Any]) -> str:
     exchanges = [e for e in _list(_get(case, "exchanges")) if isinstance(e, Mapping)]
     if not exchanges:
         return '<div class="cr-small">No exchange recorded.</div>'
+    reproduced = _reproduced(case, exchanges)
     numbered = list(enumerate(exchanges, start=1))
     half = EVIDENCE_SHOWN // 2
     if len(numbered) <= EVIDENCE_SHOWN:
         shown, folded, rest = numbered, [], []
     else:
         shown, folded, rest = numbered[:half], numbered[half:-half], numbered[-half:]
-    body = "".join(_exchange(i, e) for i, e in shown)
+    body = "".join(_exchange(i, e, reproduced=i == reproduced) for i, e in shown)
     if folded:
         body += (
             f'<div class="cr-small">{_plural(len(folded), "more exchange")}, whole in '
@@ -434,15 +507,47 @@ def _evidence(case: Mapping[str, Any]) -> str:
             + "".join(_exchange_line(i, e) for i, e in folded)
             + "</ul>"
         )
-    body += "".join(_exchange(i, e) for i, e in rest)
+    body += "".join(_exchange(i, e, reproduced=i == reproduced) for i, e in rest)
     return (
         f"<details><summary>Evidence: {_plural(len(exchanges), 'exchange')}</summary>"
         f"{body}</details>"
     )
 
 
+#: how a line names a standard note that is not a placeholder
+_NOTE_NAMES = {"gone": "port gone: replay"}
+
+
+def _short_notes(line: str, case_id: str) -> str:
+    """``line`` with the standard notes after its ``#`` (where ``$ASSERTION`` comes
+    from, an embedded run's port being gone: the same for every case) named instead of
+    spelled out: :func:`reproduce_legend` spells them out once. Any other note stays."""
+    command, sep, comment = line.partition("  # ")
+    if not sep:
+        return line
+    known = {text: _NOTE_NAMES.get(name, name) for name, text in reproduce_notes(case_id).items()}
+    said = [known.get(note, note) for note in comment.split("; ")]
+    return f"{command}  # {'; '.join(said)} (see: how to fill in a Reproduce line)"
+
+
+def reproduce_legend() -> str:
+    """The standard notes of the Reproduce lines, once (each line names them)."""
+    known = reproduce_notes("CASE_ID")
+    items = "".join(
+        f"<li><code>{esc(_NOTE_NAMES[name])}</code>: {esc(text, limit=BODY_LIMIT)}</li>"
+        if name in _NOTE_NAMES
+        else f"<li>{esc(text, limit=BODY_LIMIT)}</li>"
+        for name, text in known.items()
+    )
+    return (
+        '<div class="cr-small">How to fill in a Reproduce line (CASE_ID is the case\'s '
+        f'id):</div><ul class="cr-gaps">{items}</ul>'
+    )
+
+
 def _reproduce(case: Mapping[str, Any]) -> str:
     line = plain(_get(case, "reproduce") or "(no reproduction line recorded)", limit=BODY_LIMIT)
+    line = _short_notes(line, plain(_get(case, "id"), limit=SHORT_LIMIT))
     line = _fold(line, "the assertion decoded in the evidence")
     return f"<pre>{html.escape(line)}</pre>" + (
         f"<code>{esc(_get(case, 'rerun') or _get(case, 'nodeid'))}</code>"
@@ -528,16 +633,18 @@ def _cwe(cwe: Any) -> str:
     return html.escape(text)
 
 
-def _variant(case: Mapping[str, Any], *, rationale: bool) -> str:
+def _variant(case: Mapping[str, Any], *, rationale: bool, correct: bool = True) -> str:
     """One failing case of a finding, folded: its verdict and id on the summary line,
-    what it sent and got, how to reproduce it and its exchanges inside."""
-    rows = [
-        ("A correct endpoint", esc(_get(case, "correct"), limit=BODY_LIMIT)),
-        (
-            "This one",
-            f"{badge('o', _get(case, 'outcome', 'none'))} {_pre(_get(case, 'message'))}",
-        ),
-    ]
+    what it sent and got, how to reproduce it and its exchanges inside (what a correct
+    endpoint does and why it matters unless the card says it once for all its cases)."""
+    rows = (
+        []
+        if not correct
+        else [("A correct endpoint", esc(_get(case, "correct"), limit=BODY_LIMIT))]
+    )
+    rows.append(
+        ("This one", f"{badge('o', _get(case, 'outcome', 'none'))} {_pre(_get(case, 'message'))}")
+    )
     if rationale:
         rows.append(("Why it matters", esc(_get(case, "rationale"), limit=BODY_LIMIT)))
     rows.append(("Reproduce", _reproduce(case)))
@@ -552,6 +659,7 @@ def _variant(case: Mapping[str, Any], *, rationale: bool) -> str:
 def _card(finding: Finding, cases: Sequence[Mapping[str, Any]]) -> str:
     rationales = {str(_get(c, "rationale")) for c in cases}
     shared = len(rationales) == 1
+    same_correct = len({str(_get(c, "correct")) for c in cases}) == 1 and len(cases) > 1
     references = [_link(u) for u in finding.references]
     cited = sorted({str(r) for c in cases for r in _list(_get(c, "references"))})
     references += [_cited(r) for r in cited]
@@ -560,6 +668,8 @@ def _card(finding: Finding, cases: Sequence[Mapping[str, Any]]) -> str:
         ("Impact", _prose(finding.impact)),
         ("Remediation", _prose(finding.remediation)),
     ]
+    if same_correct:
+        rows.append(("A correct endpoint", esc(_get(cases[0], "correct"), limit=BODY_LIMIT)))
     if shared and cases:
         rows.append(("Why it matters", esc(_get(cases[0], "rationale"), limit=BODY_LIMIT)))
     rows += [
@@ -575,7 +685,7 @@ def _card(finding: Finding, cases: Sequence[Mapping[str, Any]]) -> str:
         f'<span class="cr-small">· {_plural(len(cases), "case")}</span></div>'
         f"{_kv(rows)}"
         f'<div class="cr-sub">The cases ({len(cases)}), each with its evidence</div>'
-        + "".join(_variant(c, rationale=not shared) for c in cases)
+        + "".join(_variant(c, rationale=not shared, correct=not same_correct) for c in cases)
         + "</div>"
     )
 
@@ -607,7 +717,7 @@ def finding_cards(results: Mapping[str, Any], found: Sequence[Finding]) -> str:
             '<p class="cr-ok">No case failed, warned or erred.</p>',
             anchor="findings",
         )
-    return _section("Findings in detail", "".join(cards), anchor="findings")
+    return _section("Findings in detail", reproduce_legend() + "".join(cards), anchor="findings")
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -800,6 +910,8 @@ def attention(results: Mapping[str, Any], *, findings_shown: bool = False) -> st
     title = "Waivers and skips" if findings_shown else "Warnings, waivers, errors and skips"
     if not parts:
         parts.append(f'<p class="cr-ok">No {title.lower().replace(" and ", " or ")}.</p>')
+    if warns or errors:  # their Reproduce lines name the standard notes
+        parts.insert(0, reproduce_legend())
     return _section(title, "".join(parts), anchor="attention")
 
 

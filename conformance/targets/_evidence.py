@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .._redact import (
+    is_secret,
     redact_headers,
+    redact_values,
     remember_assertion,
     remember_body_tokens,
-    remember_secret,
+    remember_target_secret,
     scrub,
 )
 from .base import Exchange
@@ -41,22 +43,39 @@ def recorded(
     error: str | None = None,
     retries: int = 0,
     server_date: float | None = None,
+    secrets: Sequence[str] = (),
 ) -> Exchange:
     """The :class:`Exchange` of one answer: every secret it involves remembered first
     (the assertion's signature, the issued token, bearers and cookies, the token members
     of a successful JSON answer), then the recorded fields scrubbed and bounded; the
     answer as sent is kept, unserialised, for the checks.
+
+    What the target chose (the issued token, the token members of its answer, the
+    ``secrets`` its adapter found) is remembered for the whole run only when it is shaped
+    like a credential (``_redact.remember_target_secret``), but it is always redacted
+    from this answer's own record: a word-like token is still no evidence to show.
     """
+    chosen = list(secrets)
     if assertion:
         remember_assertion(assertion)
     if issued:
-        remember_secret(issued)
+        remember_target_secret(issued)
+        chosen.append(issued)
     if status is not None and 200 <= status < 300:
         # only a success issues credentials; a refusal may echo the assertion, which
         # stays evidence (its signature is already remembered)
-        remember_body_tokens(response_body)
+        chosen += remember_body_tokens(response_body)
+    for value in secrets:
+        remember_target_secret(value)
+    # the ones not remembered (not credential-shaped) are redacted here, in place; the
+    # remembered ones by scrub (with their length)
+    chosen = [value for value in chosen if not is_secret(value)]
     shown_request = redact_headers(request_headers)
-    shown_response = redact_headers(response_headers)  # remembers Set-Cookie values
+    # remembers the Set-Cookie values that are shaped like credentials (never a word)
+    shown_response = {
+        name: redact_values(value, chosen)
+        for name, value in redact_headers(response_headers).items()
+    }
     return Exchange(
         label=scrub(label, limit=200),
         method=scrub(method, limit=20),
@@ -65,7 +84,7 @@ def recorded(
         request_body=scrub(request_body),
         status=status,
         response_headers=shown_response,
-        response_body=scrub(response_body),
+        response_body=scrub(redact_values(response_body, chosen)),
         latency_ms=latency_ms,
         assertion=assertion,
         issued_token=issued,
@@ -89,8 +108,10 @@ def evidence(
     *,
     assertion: str | None,
     issued: str | None,
+    secrets: Sequence[str] = (),
 ) -> Exchange:
-    """An :class:`Exchange` from a raw response: bodies bounded and scrubbed of secrets."""
+    """An :class:`Exchange` from a raw response: bodies bounded and scrubbed of secrets
+    (``secrets``: more credentials the adapter found in the answer)."""
     return recorded(
         label=label,
         method=method,
@@ -106,4 +127,5 @@ def evidence(
         error=raw.error,
         retries=raw.retries,
         server_date=raw.server_date,
+        secrets=secrets,
     )

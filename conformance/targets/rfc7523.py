@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .._redact import remember_secret
+from .._redact import remember_target_secret
 from .._settings import TargetSettings
 from .._transport import Transport
 from ._evidence import evidence, is_loopback
@@ -102,7 +102,7 @@ def _remember_credentials(body: bytes) -> None:
         for member in _SECRET_MEMBERS:
             value = data.get(member)
             if isinstance(value, str):
-                remember_secret(value)
+                remember_target_secret(value)
 
 
 class Rfc7523Target:
@@ -125,6 +125,8 @@ class Rfc7523Target:
             "token_url": options.token_url,
             "client_id": options.client_id,
             "mode": options.mode,
+            # what aud carries: the cases of RFC 10070's audience rule read it
+            "audience_kind": options.audience_kind,
             "audience": settings.audience,
         }
 
@@ -178,7 +180,7 @@ class Rfc7523Target:
         if raw.status is not None and 200 <= raw.status < 300:
             issued = _access_token(raw.body)
             if issued is not None:
-                remember_secret(issued)
+                remember_target_secret(issued)
             _remember_credentials(raw.body)
         return evidence(
             request.label,
