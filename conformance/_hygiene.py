@@ -59,15 +59,20 @@ LEAKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         # a value shaped like a signature or key (40+ base64 characters mixing cases and
         # digits, or 40+ hex digits): an expected audience, issuer or id is public, and
-        # so is an expected public key (:func:`disclosures` spares those)
+        # so is an expected public key (:func:`disclosures` spares those). (Each
+        # look-ahead reads at most 512 characters of the value: unbounded, a hostile body
+        # of "expected" repeated cost seconds per refusal, quadratic in its length.)
         re.compile(
             r"(?i:expected)\W{0,3}\s*(?P<value>"
-            r"(?=[A-Za-z0-9+/_=-]*[A-Z])(?=[A-Za-z0-9+/_=-]*[a-z])(?=[A-Za-z0-9+/_=-]*\d)"
+            r"(?=[A-Za-z0-9+/_=-]{0,512}[A-Z])(?=[A-Za-z0-9+/_=-]{0,512}[a-z])"
+            r"(?=[A-Za-z0-9+/_=-]{0,512}\d)"
             r"[A-Za-z0-9+/_=-]{40,}|[0-9A-Fa-f]{40,})"
         ),
         "an expected value (CVE-2019-7644)",
     ),
-    (re.compile(r"<(?:class|module|function) '[\w.]+'>|\w+Error\("), "an exception repr"),
+    # \b: a word is tried from its start only (from each of its letters, a long word cost
+    # seconds per refusal); it finds the same words (\w+ reaches back to the start)
+    (re.compile(r"<(?:class|module|function) '[\w.]+'>|\b\w+Error\("), "an exception repr"),
 )
 #: The members of a public JWK long enough not to occur by chance.
 _PUBLIC_MEMBERS = frozenset({"n", "x", "y"})

@@ -9,6 +9,7 @@ them in the snapshot.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import cryptography.hazmat.primitives.asymmetric.ec
 import cryptography.hazmat.primitives.asymmetric.ed25519
@@ -18,6 +19,8 @@ import cryptography.hazmat.primitives.serialization
 import cryptography.x509  # noqa: F401
 import jwt
 import jwt.algorithms  # noqa: F401
+import plan_runs
+import pytest
 from hypothesis import settings
 
 from conformance.strategies import CI_PROFILE, register_profiles
@@ -27,3 +30,16 @@ from conformance.strategies import CI_PROFILE, register_profiles
 register_profiles()
 if os.environ.get("CI"):
     settings.load_profile(CI_PROFILE)
+
+
+@pytest.fixture(scope="session")
+def clean_cli_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The default plan through ``conformance run`` against the clean embedded emulator,
+    once per session (``tests/plan_runs.py``): its results.json and ``exit_code``."""
+    return plan_runs.clean_cli_run(tmp_path_factory.mktemp("clean-cli-run"))
+
+
+@pytest.fixture(scope="session")
+def anchored_runs() -> plan_runs.AnchoredRuns:
+    """Each flaw's anchored cases, run once per seed in the session (``plan_runs``)."""
+    return plan_runs.AnchoredRuns()

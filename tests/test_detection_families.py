@@ -70,6 +70,18 @@ def test_a_documented_json_refusal_has_no_finding() -> None:
         ('{"error": "-----BEGIN PRIVATE KEY----- MIIE"}', "PEM private"),
         ('{"error": "-----BEGIN RSA PRIVATE KEY----- MIIE"}', "PEM private"),
         ('{"error": "bad: ' + "s" * 40 + '"}', "signature"),
+        ('{"error": "jwt_KeyError(\'kid\')"}', "exception repr"),  # inside a longer word
+        # long hostile bodies (each took seconds per refusal before the patterns were
+        # bounded): what they hold is still found
+        pytest.param(
+            '{"error": "' + "x" * 60_000 + ' ValueError(1)"}', "exception repr", id="long-word"
+        ),
+        pytest.param(
+            '{"error": "' + "expected" * 7000 + " unexpected: "
+            'Xq3_kZ9bT0vYw2LrA8mN1pQs5uHe7jGc4dFi6oKa-Bl"}',
+            "CVE-2019-7644",
+            id="expected-repeated",
+        ),
     ],
 )
 def test_disclosures_are_found(body: str, what: str) -> None:

@@ -37,8 +37,12 @@ def _ran(data: dict[str, Any]) -> set[str]:
     return {c["id"] for c in data["cases"] if c["verdict"] != "skip"}
 
 
-def test_configured_runs_every_case_the_embedded_run_runs(tmp_path: Path) -> None:
-    embedded = _run(tmp_path, None, OOB_IDS)
+def test_configured_runs_every_case_the_embedded_run_runs(
+    tmp_path: Path, clean_cli_run: dict[str, Any]
+) -> None:
+    # the embedded run: the out-of-band cases of the session's clean run of the plan
+    assert_valid_results(Path(clean_cli_run["results_path"]))
+    embedded = {"cases": [c for c in clean_cli_run["cases"] if c["id"] in OOB_IDS]}
     with served_emulator(tmp_path, ALGS) as config:
         configured = _run(tmp_path, config, OOB_IDS)
     assert len(OOB_IDS) >= 40

@@ -207,9 +207,13 @@ RATE = 5
 
 @pytest.mark.slow
 def test_two_workers_share_one_rate_limit_and_the_run_is_timed_whole(tmp_path: Path) -> None:
-    # Bound: at most RATE + 1 requests in any 1 s window (the +1 absorbs a request sent
-    # late by the scheduler and bunched with the next one; the schedule itself keeps
-    # RATE in a half-open window). It counts requests, it does not time the run.
+    # Bound: at most RATE + 2 requests in any 1 s window, as the server sees them. The
+    # slots keep RATE in a half-open window (the in-memory tests above check that
+    # exactly); a request leaves after its slot, late by as long as a loaded machine
+    # takes to wake its thread and send it, and arrives later still: each 1/RATE s of
+    # lateness can bunch one more request with the next ones. +2 absorbs up to 2/RATE s
+    # of it; two workers pacing themselves apart would send 2 * RATE. It counts
+    # requests, it does not time the run.
     received: list[float] = []
 
     def respond(_i: int, _request: bytes) -> Script:
@@ -255,6 +259,6 @@ rate_limit_per_s = {RATE}
     print(f"{len(received)} requests over {span:.1f} s, at most {max_in_window(received)} in 1 s")
     assert len(received) >= 3 * RATE  # the workers did press on the limit
     assert len(connections) >= 2  # both workers sent
-    assert max_in_window(received) <= RATE + 1, max_in_window(received)
+    assert max_in_window(received) <= RATE + 2, max_in_window(received)
     # the run's duration is the controller's: it covers every request of every worker
     assert results["run"]["duration_s"] >= received[-1] - received[0]

@@ -1,14 +1,18 @@
 """The packaged suite against the embedded emulator: the clean run passes every case,
 and every named flaw is caught by at least one case anchored on a row it breaks (the
-flaw matrix). These start real servers on loopback ports."""
+flaw matrix). These start real servers on loopback ports.
+
+Both read runs shared with ``test_stability`` (``tests/plan_runs.py``): the clean run is
+``conformance run`` of the default plan; each flaw's anchored cases run in-process,
+strict, with 10 property examples (``conformance run --flaw`` is tested by
+``test_plugin`` and ``test_results_runs``)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from plan_runs import AnchoredRuns
 
 from conformance.catalog import CASES
 from conformance.emulator import FLAWS
@@ -16,31 +20,9 @@ from conformance.emulator import FLAWS
 pytestmark = pytest.mark.slow
 
 
-def run_suite(pytester: pytest.Pytester, out: Path, *args: str) -> dict[str, Any]:
-    pytester.runpytest_inprocess(
-        "--pyargs",
-        "conformance.suite",
-        "-p",
-        "no:cacheprovider",
-        "--conformance-no-render",
-        f"--conformance-report-dir={out}",
-        *args,
-    )
-    data: dict[str, Any] = json.loads((out / "results.json").read_text())
-    return data
-
-
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    import conformance.cli
-
-    out = tmp_path_factory.mktemp("clean")
-    code = conformance.cli.main(
-        ["run", "--no-report", "--report-dir", str(out), "--examples", "25"]
-    )
-    data: dict[str, Any] = json.loads((out / "results.json").read_text())
-    data["exit_code"] = code
-    return data
+def clean(clean_cli_run: dict[str, Any]) -> dict[str, Any]:
+    return clean_cli_run
 
 
 def test_clean_emulator_passes_every_case(clean: dict[str, Any]) -> None:
@@ -71,15 +53,11 @@ def test_default_plan_is_large_and_covers_every_category(clean: dict[str, Any]) 
 
 
 @pytest.mark.parametrize("flaw", sorted(f for f in FLAWS if FLAWS[f].shape is None))
-def test_each_flaw_is_caught_by_a_case_on_its_rows(
-    pytester: pytest.Pytester, tmp_path: Path, flaw: str
-) -> None:
+def test_each_flaw_is_caught_by_a_case_on_its_rows(anchored_runs: AnchoredRuns, flaw: str) -> None:
     rows = set(FLAWS[flaw].breaks)
     ids = sorted(c.id for c in CASES if rows & set(c.anchors))
     assert ids, f"no case is anchored on the rows {sorted(rows)} that flaw {flaw} breaks"
-    args = ["--conformance-strict", f"--conformance-flaw={flaw}", "--conformance-examples=10"]
-    for case_id in ids:
-        args.append(f"--conformance-id={case_id}")
-    data = run_suite(pytester, tmp_path, *args)
-    failing = [c["id"] for c in data["cases"] if c["verdict"] == "fail"]
+    ran = anchored_runs(flaw)
+    assert ran, f"no case of the dynamic profile is anchored on the rows {sorted(rows)}"
+    failing = [i for i, verdict in ran.items() if verdict == "fail"]
     assert failing, f"flaw {flaw} went unnoticed by {ids}"
