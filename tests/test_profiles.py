@@ -560,7 +560,10 @@ def test_profiles_lists_the_shipped_ones(capsys: pytest.CaptureFixture[str]) -> 
         "required": True,
         "default": None,
         "kind": "uuid",
+        "secret": False,
     }
+    stytch = next(r for r in rows if r["name"] == "stytch-attest")
+    assert stytch["params"]["basic_auth"]["secret"] is True
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from .._profile import BASE_DEFAULTS
-from .._redact import remember_secret
+from .._redact import header_credentials, remember_secret
 from .._settings import TargetSettings
 from .._transport import Transport
 from ._evidence import evidence, is_loopback
@@ -114,6 +114,8 @@ class TemplateTarget:
         self._session_tokens = dict(session_tokens or {})
         for token in self._session_tokens.values():
             remember_secret(token)
+        for secret in self._configured_secrets():
+            remember_secret(secret)
         self.last_sign_in: Exchange | None = None
         self.supplied_subjects = frozenset(self._session_tokens)
         url = self._url(profile.request, self.values) or ""
@@ -155,6 +157,25 @@ class TemplateTarget:
             if name in self.values:
                 description[name] = self.values[name]
         self.description: Mapping[str, Any] = description
+
+    def _configured_secrets(self) -> list[str]:
+        """The credentials the run configuration gives the templates, remembered whatever
+        their shape (they are ours, not the target's): the values of ``secret`` params,
+        and what a credential header (authorization, cookie, ...) carries once the
+        configured values are in (a Basic authorization's param)."""
+        spec = self.spec
+        found = [
+            value
+            for name, param in spec.params.items()
+            if param.secret and (value := self.values.get(name))
+        ]
+        calls = [spec.request, *spec.operations.values()]
+        if spec.session.request is not None:
+            calls.append(spec.session.request)
+        for call in calls:
+            rendered = {name: render(t, self.values) for name, t in call.headers.items()}
+            found += header_credentials((n, v) for n, v in rendered.items() if v is not None)
+        return found
 
     def _offered(self) -> set[str]:
         spec = self.spec
@@ -285,6 +306,8 @@ class TemplateTarget:
                 secret = json_at(data, path)
                 if isinstance(secret, str) and secret:
                     found.append(secret)
+        # the bearers the target chose, sent back to it: never shown, whatever their shape
+        sent = [v for k in ("session_token", "elevated_token") if (v := values.get(k))]
         exchange = evidence(
             label,
             call.method,
@@ -295,6 +318,7 @@ class TemplateTarget:
             assertion=assertion,
             issued=issued,
             secrets=found,
+            sent=sent,
         )
         return self._classified(exchange) if token_path else exchange
 

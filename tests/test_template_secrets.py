@@ -1,0 +1,97 @@
+"""The template target keeps the secrets it sends out of its evidence, whatever their
+shape: the credentials a run configuration gives a profile (a Basic authorization's
+param, a param declared ``secret``), and the bearers a target chose that are sent back
+to it (a session token, an elevated token) in a URL, a body field or a header — even
+where a hostile target echoes them in its answer."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+import uuid
+from typing import Any
+
+import httpx
+
+from conformance._profile import Profile, parse_profile
+from conformance._redact import scrub
+from conformance._settings import TargetSettings
+from conformance._transport import Transport, TransportPolicy
+from conformance.targets.base import Exchange, ExchangeRequest, Session
+from conformance.targets.template import TemplateTarget
+
+PROFILE = """
+[profile]
+name = "leaky"
+description = "a profile that sends secrets"
+source = "test"
+
+[params.base_url]
+kind = "url"
+
+[params.basic_auth]
+required = false
+
+[params.api_key]
+required = false
+secret = true
+
+[request]
+url = "{base_url}/exchange"
+headers = { authorization = "Basic {basic_auth}", x-api-key = "{api_key}" }
+fields = { jwt = "{assertion}" }
+
+[session]
+kind = "supplied"
+
+[operations.logout]
+url = "{base_url}/logout/{session_token}"
+fields = { session = "{session_token}" }
+
+[classify]
+token = "token"
+"""
+
+
+def _echo(request: httpx.Request) -> httpx.Response:
+    """A hostile target: every answer repeats what it was sent."""
+    shown = {"url": str(request.url), "headers": dict(request.headers)}
+    shown["body"] = request.content.decode()
+    return httpx.Response(401, json=shown)
+
+
+def _target(values: dict[str, str], **kwargs: Any) -> TemplateTarget:
+    profile: Profile = parse_profile(tomllib.loads(PROFILE), source="leaky.toml")
+    client = httpx.Client(transport=httpx.MockTransport(_echo))
+    transport = Transport(client, TransportPolicy(retries=0, rate_limit_per_s=1000))
+    settings = TargetSettings(issuer="https://issuer.test")
+    return TemplateTarget(profile, settings, transport, values, **kwargs)
+
+
+def _shown(exchange: Exchange) -> str:
+    """Every recorded field of ``exchange`` as the outputs write it (scrubbed)."""
+    fields = [exchange.url, exchange.request_body, exchange.response_body]
+    fields += [json.dumps(exchange.request_headers), json.dumps(exchange.response_headers)]
+    return scrub("\n".join(fields), limit=1 << 20)
+
+
+def test_configured_credentials_never_reach_the_evidence() -> None:
+    # short and word-like: a target-chosen value of this shape would not be remembered
+    basic = "cHJvajpwYXNz" + uuid.uuid4().hex[:4]
+    api_key = "key-" + uuid.uuid4().hex[:6]
+    target = _target({"base_url": "http://127.0.0.1:9", "basic_auth": basic, "api_key": api_key})
+    exchange = target.exchange(ExchangeRequest(assertion="t"))
+    assert exchange.status == 401
+    sent = json.loads(exchange.raw_response_body)["headers"]
+    assert sent["authorization"] == f"Basic {basic}" and sent["x-api-key"] == api_key
+    shown = _shown(exchange)
+    assert basic not in shown and api_key not in shown
+
+
+def test_a_session_token_sent_in_a_url_or_a_field_is_redacted() -> None:
+    # a word-like token the target chose (never remembered run-wide)
+    token = f"session-of-alice-{uuid.uuid4().hex[:2]}"
+    target = _target({"base_url": "http://127.0.0.1:9"})
+    exchange = target.logout(Session(subject="alice", token=token))
+    assert token in json.loads(exchange.raw_response_body)["url"]  # it was sent
+    assert token not in _shown(exchange)
