@@ -119,6 +119,9 @@ class Transport:
         import httpx
 
         use = client or self.client
+        unsendable = _unsendable(url, headers)
+        if unsendable is not None:
+            return _not_sent(f"not sent: {unsendable}", 0)
         attempt = 0
         while True:
             if self.unavailable is not None:
@@ -266,6 +269,24 @@ def retry_after_s(value: str | None, cap: float) -> float | None:
     if not math.isfinite(delay) or delay < 0:
         return min(1.0, cap)
     return delay if delay <= cap else None
+
+
+def _unsendable(url: str, headers: Mapping[str, str]) -> str | None:
+    """Why HTTP cannot carry this request (httpx would raise, not answer), or ``None``:
+    a header value that is not ASCII (a value a hostile target chose, such as the user
+    id of its sign-in answer, put in a header), or a URL httpx cannot parse. The value
+    is not repeated: it may be a credential."""
+    # lazy: _config imports this module; httpx loads with the first request
+    import httpx
+
+    for name, value in headers.items():
+        if not (name.isascii() and value.isascii()):
+            return f"the value of header {name.encode('ascii', 'replace').decode()!r} is not ASCII"
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return f"the URL is not valid ({exc})"
+    return None
 
 
 def _not_sent(error: str, attempt: int) -> RawResponse:
