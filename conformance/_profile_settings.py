@@ -25,8 +25,17 @@ _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _DEFAULT_SUBJECTS = ("conformance-a", "conformance-b")
 
 
+def _in_headers(profile: Profile) -> set[str]:
+    """The placeholders the header templates of ``profile``'s calls name."""
+    calls = [profile.request, *profile.operations.values()]
+    if profile.session.request is not None:
+        calls.append(profile.session.request)
+    return {n for call in calls for t in call.headers.values() for n in placeholders(t)}
+
+
 def _param_values(target: Reader, profile: Profile) -> dict[str, str]:
     values: dict[str, str] = {}
+    in_headers = _in_headers(profile)
     for name, param in profile.params.items():
         what = param.description or f"a value for the {profile.name} profile's {{{name}}}"
         required = what if param.required and param.default is None else ""
@@ -36,6 +45,8 @@ def _param_values(target: Reader, profile: Profile) -> dict[str, str]:
             value = target.string(name, param.default, required=required)
         if value is None:
             continue
+        if name in in_headers and not (value.isascii() and value.isprintable()):
+            raise target.error(name, "is sent in a header: use printable ASCII only")
         if param.kind == "uuid" and not _UUID_RE.match(value):
             raise target.error(name, "must be a 36-character UUID")
         if param.kind == "path":

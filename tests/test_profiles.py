@@ -514,6 +514,11 @@ def _config_file(tmp_path: Path, body: str) -> Path:
             "dynamic",
             "target.environment_id must be a 36-character UUID",
         ),
+        (
+            '[target]\nissuer = "i"\napp_id = "app-\u00e9t\u00e9"\n',
+            "privy-custom-jwt",
+            "target.app_id is sent in a header: use printable ASCII only",
+        ),
     ],
 )
 def test_configuration_mistakes_with_a_profile(
