@@ -137,7 +137,11 @@ class Reader:
                 "into every report; remove them from the URL",
             )
         if parts.scheme not in {"https", "http"} or not parts.hostname:
-            raise self.error(key, f"must be an http(s) URL, not {value[:80]!r}")
+            # the value is not repeated: a credential pasted in the wrong key would be shown
+            what = f"its scheme is {parts.scheme[:20]!r}" if parts.scheme else "it has no scheme"
+            if parts.scheme in {"https", "http"}:
+                what = "it has no host"
+            raise self.error(key, f"must be an http(s) URL like https://host/path ({what})")
         if parts.scheme == "http" and not loopback_host(parts.hostname):
             # Assertions and tokens would cross the network in clear text.
             raise self.error(key, "must use https (plain http only for a loopback host)")
