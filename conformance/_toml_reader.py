@@ -31,6 +31,11 @@ def read_toml(path: Path, what: str = "config file") -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message names a position, never the file's content.
         raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively
+        raise ConfigError(
+            f"{what} {path} nests arrays or inline tables too deeply to read"
+        ) from None
 
 
 class Reader:

@@ -158,6 +158,10 @@ def test_a_file_that_cannot_be_read_says_which(tmp_path: Path) -> None:
     broken.write_text("[profile\n")
     with pytest.raises(ConfigError, match=r"profile file .*broken.toml is not valid TOML"):
         load_profile(broken)
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match=r"profile file .*deep.toml nests .* too deeply"):
+        load_profile(deep)
 
 
 def test_defaults_come_from_the_base_semantics() -> None:
