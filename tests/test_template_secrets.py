@@ -7,11 +7,16 @@ where a hostile target echoes them in its answer."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tomllib
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from conformance._profile import Profile, parse_profile
 from conformance._redact import scrub
@@ -95,3 +100,81 @@ def test_a_session_token_sent_in_a_url_or_a_field_is_redacted() -> None:
     exchange = target.logout(Session(subject="alice", token=token))
     assert token in json.loads(exchange.raw_response_body)["url"]  # it was sent
     assert token not in _shown(exchange)
+
+
+@pytest.mark.slow
+def test_a_secret_param_in_the_url_stays_out_of_the_results(tmp_path: Path) -> None:
+    """The target's description (``run.target`` of results.json) carries the rendered
+    request URL: a secret param in it is redacted there as in every exchange."""
+    from acme_server import running
+    from cryptography.hazmat.primitives import serialization
+    from test_profiles import acme_toml
+
+    from conformance._jwks_host import JwksHost
+    from conformance._keyring import Keyring
+
+    api_key = f"acme-key-{uuid.uuid4().hex[:6]}"
+    profile = (
+        acme_toml()
+        .replace('url = "{base_url}/exchange"', 'url = "{base_url}/exchange?key={api_key}"')
+        .replace('aud = "token_url"', 'aud = "required"')  # Acme's URL, without the key
+    )
+    (tmp_path / "acme.toml").write_text(profile + "\n[params.api_key]\nsecret = true\n")
+    keyring = Keyring(published_algs=("ES256",))
+    key = keyring.trusted("ES256")
+    pem = key.private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    (tmp_path / "key.pem").write_bytes(pem)
+    with (
+        JwksHost(keyring) as host,
+        running("https://customer.example", host.jwks_url) as acme,
+    ):
+        (tmp_path / "run.toml").write_text(
+            f"""[target]
+profile_file = "acme.toml"
+base_url = "{acme.url.removesuffix("/exchange")}"
+api_key = "{api_key}"
+audience = "{acme.url}"
+issuer = "https://customer.example"
+subjects = ["alice", "bob"]
+
+[[target.keys]]
+kid = "{key.kid}"
+alg = "ES256"
+private_key = "key.pem"
+"""
+        )
+        out = tmp_path / "out"
+        # a child process: an in-process run leaves sockets for later tests to collect
+        root = Path(__file__).resolve().parent.parent
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+        )
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "conformance",
+                "run",
+                "--config",
+                str(tmp_path / "run.toml"),
+                "--no-report",
+                "--report-dir",
+                str(out),
+                "--id",
+                "envelope.valid.baseline",
+            ],
+            env=env,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    text = (out / "results.json").read_text()
+    data = json.loads(text)
+    assert [c["verdict"] for c in data["cases"]] == ["pass"]
+    assert "/exchange?key=" in data["run"]["target"]["url"]
+    assert api_key not in text
