@@ -178,3 +178,51 @@ private_key = "key.pem"
     assert [c["verdict"] for c in data["cases"]] == ["pass"]
     assert "/exchange?key=" in data["run"]["target"]["url"]
     assert api_key not in text
+
+
+def test_a_token_at_the_documented_path_is_hidden_whatever_the_status() -> None:
+    """``classify.issued`` decides what counts as issued, not what is a secret: a token
+    (and a ``classify.secrets`` member) in an answer of another status is still cut from
+    its record, in place (word-like here, so nothing remembered run-wide)."""
+    text = MINIMAL_ISSUED.replace('token = "data.jwt"', 'token = "data.jwt"\nissued = [200]')
+    profile = parse_profile(tomllib.loads(text), source="m.toml")
+    token, refresh = f"word-token-{uuid.uuid4().hex[:4]}", f"word-refresh-{uuid.uuid4().hex[:4]}"
+    answers = iter(
+        [
+            httpx.Response(201, json={"data": {"jwt": token}, "refresh": refresh}),
+            httpx.Response(400, json={"data": {"jwt": token}, "refresh": refresh}),
+        ]
+    )
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: next(answers)))
+    transport = Transport(client, TransportPolicy(retries=0, rate_limit_per_s=1000))
+    target = TemplateTarget(
+        profile,
+        TargetSettings(issuer="https://i.test"),
+        transport,
+        {"base_url": "http://127.0.0.1:9"},
+    )
+    created, refused = (target.exchange(ExchangeRequest(assertion="t")) for _ in range(2))
+    assert created.issued_token is None and created.misbehaved  # not issued: 201 is not listed
+    assert refused.rejected
+    for exchange in (created, refused):
+        assert token in exchange.raw_response_body
+        assert token not in _shown(exchange) and refresh not in _shown(exchange)
+
+
+MINIMAL_ISSUED = """
+[profile]
+name = "mini"
+description = "a minimal profile"
+source = "test"
+
+[params.base_url]
+kind = "url"
+
+[request]
+url = "{base_url}/exchange"
+fields = { jwt = "{assertion}" }
+
+[classify]
+token = "data.jwt"
+secrets = ["refresh"]
+"""

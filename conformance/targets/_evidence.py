@@ -44,7 +44,7 @@ def recorded(
     retries: int = 0,
     server_date: float | None = None,
     secrets: Sequence[str] = (),
-    sent: Sequence[str] = (),
+    hidden: Sequence[str] = (),
 ) -> Exchange:
     """The :class:`Exchange` of one answer: every secret it involves remembered first
     (the assertion's signature, the issued token, bearers and cookies, the token members
@@ -55,10 +55,12 @@ def recorded(
     ``secrets`` its adapter found) is remembered for the whole run only when it is shaped
     like a credential (``_redact.remember_target_secret``), but it is always redacted
     from this answer's own record: a word-like token is still no evidence to show.
-    ``sent``: what the target chose that this request carried back to it (a session, an
-    elevated token, in a URL, a header or a field): redacted in place the same way.
+    ``hidden``: more values the target chose, redacted in place from the whole record
+    (request included) and never remembered: a bearer this request carried back to it
+    (a session, an elevated token, in a URL, a header or a field), a token in an answer
+    its adapter does not count as issued.
     """
-    chosen = [*secrets, *sent]
+    chosen = [*secrets, *hidden]
     if assertion:
         remember_assertion(assertion)
     if issued:
@@ -115,11 +117,11 @@ def evidence(
     assertion: str | None,
     issued: str | None,
     secrets: Sequence[str] = (),
-    sent: Sequence[str] = (),
+    hidden: Sequence[str] = (),
 ) -> Exchange:
     """An :class:`Exchange` from a raw response: bodies bounded and scrubbed of secrets
-    (``secrets``: more credentials the adapter found in the answer; ``sent``: target-chosen
-    credentials the request carried)."""
+    (``secrets``: more credentials the adapter found in the answer; ``hidden``: values
+    the target chose, redacted in place only, see :func:`recorded`)."""
     return recorded(
         label=label,
         method=method,
@@ -136,5 +138,5 @@ def evidence(
         retries=raw.retries,
         server_date=raw.server_date,
         secrets=secrets,
-        sent=sent,
+        hidden=hidden,
     )

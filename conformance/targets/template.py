@@ -295,19 +295,27 @@ class TemplateTarget:
         classify = self.spec.classify
         issued = None
         found: list[str] = []
-        if token_path and raw.status in classify.issued:
+        # the bearers the target chose, sent back to it: never shown, whatever their shape
+        hidden = [v for k in ("session_token", "elevated_token") if (v := values.get(k))]
+        if token_path and raw.body:
             data = parse_json(raw.body)
             value = json_at(data, token_path)
-            issued = value if isinstance(value, str) and value else None
-            # values the target chose: redacted from this answer's record, remembered
-            # for the run only when shaped like a credential (evidence: a word would
-            # be cut from the whole report)
-            for path in classify.secrets:
-                secret = json_at(data, path)
-                if isinstance(secret, str) and secret:
-                    found.append(secret)
-        # the bearers the target chose, sent back to it: never shown, whatever their shape
-        sent = [v for k in ("session_token", "elevated_token") if (v := values.get(k))]
+            token = value if isinstance(value, str) and value else None
+            members = [
+                secret
+                for path in classify.secrets
+                if isinstance(secret := json_at(data, path), str) and secret
+            ]
+            if raw.status in classify.issued:
+                # values the target chose: redacted from this answer's record, remembered
+                # for the run only when shaped like a credential (evidence: a word would
+                # be cut from the whole report)
+                issued = token
+                found += members
+            else:
+                # not issued by the profile's classification, still no evidence to show
+                # (redacted here only; an echo of the assertion stays evidence)
+                hidden += [v for v in (token, *members) if v and v != assertion]
         exchange = evidence(
             label,
             call.method,
@@ -318,7 +326,7 @@ class TemplateTarget:
             assertion=assertion,
             issued=issued,
             secrets=found,
-            sent=sent,
+            hidden=hidden,
         )
         return self._classified(exchange) if token_path else exchange
 
