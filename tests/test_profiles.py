@@ -409,6 +409,29 @@ def test_classify_decides_what_counts_as_issued_and_refused() -> None:
     assert fifth.misbehaved and "rate limited" in (fifth.error or "")
 
 
+def test_a_rate_limit_the_profile_declares_is_no_refusal_of_an_operation() -> None:
+    """``classify.rate_limited`` holds for every call: an operation answered with it
+    (a sensitive operation a negative case needs refused) proves nothing."""
+    profile = parsed(
+        MINIMAL.replace('token = "token"', 'token = "token"\nrate_limited = [420]')
+        + '[session]\nkind = "supplied"\n'
+        + '[operations.logout]\nurl = "{base_url}/logout"\n'
+        + 'headers = { authorization = "Bearer {session_token}" }\n'
+    )
+    answers = iter([httpx.Response(420, json={"error": "calm down"}), httpx.Response(401)])
+    target = _target(
+        profile,
+        {"base_url": "http://127.0.0.1:9"},
+        lambda r: next(answers),
+        session_tokens={"alice": "bearer-alice-1"},
+    )
+    session = target.sign_in("alice")
+    assert session is not None
+    limited, refused = target.logout(session), target.logout(session)
+    assert not limited.rejected and "rate limited" in (limited.error or "")
+    assert refused.rejected
+
+
 def test_generated_values_and_supplied_sessions() -> None:
     profile = parsed(
         MINIMAL.replace(

@@ -328,18 +328,19 @@ class TemplateTarget:
             secrets=found,
             hidden=hidden,
         )
-        return self._classified(exchange) if token_path else exchange
+        return self._classified(exchange, exchange_call=token_path is not None)
 
-    def _classified(self, exchange: Exchange) -> Exchange:
-        """A 4xx the profile does not call a refusal, or a rate-limit status, proves
-        nothing: recorded with an error saying so (never a clean refusal)."""
+    def _classified(self, exchange: Exchange, *, exchange_call: bool = True) -> Exchange:
+        """A rate-limit status (any call), or a 4xx the profile does not call a refusal
+        (an exchange or a sign-in: ``classify.refused`` is about those), proves nothing:
+        recorded with an error saying so (never a clean refusal)."""
         status = exchange.status
         if status is None or exchange.error is not None:
             return exchange
         classify = self.spec.classify
         if status in classify.rate_limited and status not in _RETRIED:
             note = f"status {status} means rate limited (classify.rate_limited)"
-        elif 400 <= status < 500 and status not in classify.refused:
+        elif exchange_call and 400 <= status < 500 and status not in classify.refused:
             note = f"status {status} is not a refusal (not in classify.refused)"
         else:
             return exchange
