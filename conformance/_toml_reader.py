@@ -169,6 +169,8 @@ class Reader:
 
 
 def kind(value: Any) -> str:
+    if value == "":
+        return "an empty string"
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
     if isinstance(value, list):
         return "an array"

@@ -245,6 +245,10 @@ def test_no_config_means_embedded(tmp_path: Path) -> None:
         ),
         (("[target]", '[target]\nbase_url = "ftp://x"'), "target.base_url must be an http(s) URL"),
         (
+            ("[target]", '[target]\nbase_url = ""'),
+            "target.base_url must be a non-empty string, not an empty string",
+        ),
+        (
             # a credential pasted in the wrong key is not repeated
             ("[target]", '[target]\nbase_url = "sk_live_Xq3kZ9bT4mN8pQ2w"'),
             "target.base_url must be an http(s) URL like https://host/path (it has no scheme)",
