@@ -11,11 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._exceptions import ConfigError
 from ._profile import Profile, placeholders
 from ._settings import TargetSettings
-from ._toml_reader import Reader
+from ._toml_reader import Reader, loopback_host
 from .targets.template import render_url
 
 #: ``[target]`` keys of a configuration with a profile, besides the common ones and
@@ -60,6 +61,27 @@ def _param_values(target: Reader, profile: Profile) -> dict[str, str]:
                 raise target.error(name, "may hold only the placeholder {scope}")
         values[name] = value
     return values
+
+
+def _check_rendered(target: Reader, profile: Profile, key: str, url: str) -> None:
+    """The URL ``key`` of ``profile`` rendered with the configuration's values: http(s)
+    with a host, https unless loopback, no credentials (a ``string`` param can fill a URL
+    template: the checks of a ``url`` param apply to the result). The URL is not
+    repeated: a param may be secret."""
+    parts = urlsplit(url)
+    why = None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        why = "is not an http(s) URL with a host"
+    elif parts.username is not None or parts.password is not None:
+        why = "carries credentials (user:password@)"
+    elif parts.scheme == "http" and not loopback_host(parts.hostname):
+        why = "uses plain http (https unless the host is loopback)"
+    if why is not None:
+        raise ConfigError(
+            f"{target.source}: the {profile.name} profile's {key}, rendered with [target]'s "
+            f"values, {why}: check the params it names (a URL param is best declared "
+            'kind = "url")'
+        )
 
 
 def _needed(profile: Profile) -> set[str]:
@@ -110,6 +132,11 @@ def template_settings(
         raise ConfigError(
             f"{target.source}: the {profile.name} profile's request.url needs a value"
         )
+    _check_rendered(target, profile, "request.url", request_url)
+    if profile.session.request is not None:
+        signin_url = render_url(profile, profile.session.request.url, values)
+        if signin_url is not None:
+            _check_rendered(target, profile, "session.request.url", signin_url)
     rule = profile.claims.aud
     if rule in ("required", "issuer") and audience is None:
         raise ConfigError(

@@ -501,6 +501,31 @@ def _config_file(tmp_path: Path, body: str) -> Path:
 
 
 @pytest.mark.parametrize(
+    ("base_url", "needle"),
+    [
+        ("example.com", "is not an http(s) URL with a host"),
+        # percent-encoded (a string param): no scheme either
+        ("https://api.example.com", "is not an http(s) URL with a host"),
+    ],
+)
+def test_a_url_a_string_param_fills_is_checked_as_a_url(
+    tmp_path: Path, base_url: str, needle: str
+) -> None:
+    """A ``string`` param (not declared ``kind = "url"``) that fills a URL template: the
+    rendered URL meets the rules of a URL key (one line at load, not an unreachable
+    target), and is not repeated."""
+    (tmp_path / "p.toml").write_text(MINIMAL.replace('kind = "url"', 'kind = "string"'))
+    path = _config_file(
+        tmp_path, f'[target]\nprofile_file = "p.toml"\nissuer = "i"\nbase_url = "{base_url}"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_run_config(path, cwd=tmp_path)
+    message = str(info.value)
+    assert needle in message and "request.url" in message and "\n" not in message
+    assert base_url not in message
+
+
+@pytest.mark.parametrize(
     ("body", "profile", "needle"),
     [
         ('[target]\nissuer = "i"\n', "nope", "unknown profile 'nope'; shipped profiles:"),
