@@ -20,6 +20,7 @@ import concurrent.futures
 import contextlib
 import email.utils
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -271,6 +272,10 @@ def retry_after_s(value: str | None, cap: float) -> float | None:
     return delay if delay <= cap else None
 
 
+#: what no header value may hold (a line break would start another header)
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def _unsendable(url: str, headers: Mapping[str, str]) -> str | None:
     """Why HTTP cannot carry this request (httpx would raise, not answer), or ``None``:
     a header value that is not ASCII (a value a hostile target chose, such as the user
@@ -280,8 +285,11 @@ def _unsendable(url: str, headers: Mapping[str, str]) -> str | None:
     import httpx
 
     for name, value in headers.items():
+        shown = name.encode("ascii", "replace").decode()
         if not (name.isascii() and value.isascii()):
-            return f"the value of header {name.encode('ascii', 'replace').decode()!r} is not ASCII"
+            return f"the value of header {shown!r} is not ASCII"
+        if _HEADER_CONTROL.search(value):
+            return f"the value of header {shown!r} holds a line break or a control character"
     try:
         httpx.URL(url)
     except httpx.InvalidURL as exc:

@@ -150,6 +150,10 @@ def test_a_request_http_cannot_carry_is_an_answer_never_an_exception() -> None:
     assert raw.status is None and raw.error is not None
     assert raw.error.startswith("not sent:") and "x-user" in raw.error
     assert "\u20ac" not in raw.error
+    raw = t.request(
+        "POST", "http://127.0.0.1:9/x", headers={"x-user": "a\r\nx-admin: 1"}, content=b""
+    )
+    assert raw.status is None and "line break" in (raw.error or "")
     raw = t.request("GET", "http://127.0.0.1:9/\x00", headers={}, content=None)
     assert raw.status is None and (raw.error or "").startswith("not sent:")
     assert seen == []
