@@ -34,7 +34,12 @@ def list_profiles(args: argparse.Namespace) -> int:
                 "source": p.source,
                 "semantics": p.semantics,
                 "params": {
-                    n: {"required": q.required, "default": q.default, "kind": q.kind}
+                    n: {
+                        "required": q.required,
+                        "default": q.default,
+                        "kind": q.kind,
+                        "secret": q.secret,
+                    }
                     for n, q in p.params.items()
                 },
             }

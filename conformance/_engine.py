@@ -509,13 +509,28 @@ def target_profile(target: Target) -> str:
     return profile_key(target.profile, mode if isinstance(mode, str) else None)
 
 
+#: A case's own acceptance proves its rejection only if sent this soon after it (the
+#: scheduler's groups close as soon: ``_schedule.GROUP_MAX_S``); a later one is no
+#: control "right after" the rejection, and the engine sends its own.
+OWN_CONTROL_WITHIN_S = 5.0
+
+
 def _accepted_after(exchanges: Sequence[Exchange], rejection: Exchange) -> bool:
-    """Whether the case itself had an assertion accepted after ``rejection`` (restoring
-    the target's JWKS ends with one): that acceptance is the positive control already."""
+    """Whether the case itself had an assertion accepted soon after ``rejection``
+    (restoring the target's JWKS ends with one): that acceptance is the positive control
+    already."""
     for index, exchange in enumerate(exchanges):
         if exchange is rejection:
-            return any(later.accepted for later in exchanges[index + 1 :])
+            return any(
+                later.accepted and _soon_after(later, rejection) for later in exchanges[index + 1 :]
+            )
     return False
+
+
+def _soon_after(later: Exchange, rejection: Exchange) -> bool:
+    if later.sent_at is None or rejection.sent_at is None:
+        return False
+    return later.sent_at - rejection.sent_at <= OWN_CONTROL_WITHIN_S
 
 
 def run_case(

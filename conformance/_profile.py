@@ -134,6 +134,8 @@ class ParamSpec:
     required: bool = True
     default: str | None = None
     description: str = ""
+    #: a credential (an API key, a client secret): never shown in any output
+    secret: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,7 +416,7 @@ def _params(reader: Reader) -> dict[str, ParamSpec]:
         if name in RESERVED_TARGET_KEYS or name in BUILTIN_PLACEHOLDERS - _PARAM_NAMES_OK:
             raise reader.error(name, "is a reserved [target] key or placeholder; rename it")
         entry = Reader(reader.table_at(name), reader.name(name), reader.source)
-        entry.only(("kind", "required", "default", "description"))
+        entry.only(("kind", "required", "default", "description", "secret"))
         default = entry.string("default")
         params[name] = ParamSpec(
             name=name,
@@ -422,6 +424,7 @@ def _params(reader: Reader) -> dict[str, ParamSpec]:
             required=entry.boolean("required", default is None),
             default=default,
             description=entry.string("description", "") or "",
+            secret=entry.boolean("secret", False),
         )
     return params
 

@@ -11,11 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._exceptions import ConfigError
 from ._profile import Profile, placeholders
 from ._settings import TargetSettings
-from ._toml_reader import Reader
+from ._toml_reader import Reader, loopback_host
 from .targets.template import render_url
 
 #: ``[target]`` keys of a configuration with a profile, besides the common ones and
@@ -25,8 +26,17 @@ _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _DEFAULT_SUBJECTS = ("conformance-a", "conformance-b")
 
 
+def _in_headers(profile: Profile) -> set[str]:
+    """The placeholders the header templates of ``profile``'s calls name."""
+    calls = [profile.request, *profile.operations.values()]
+    if profile.session.request is not None:
+        calls.append(profile.session.request)
+    return {n for call in calls for t in call.headers.values() for n in placeholders(t)}
+
+
 def _param_values(target: Reader, profile: Profile) -> dict[str, str]:
     values: dict[str, str] = {}
+    in_headers = _in_headers(profile)
     for name, param in profile.params.items():
         what = param.description or f"a value for the {profile.name} profile's {{{name}}}"
         required = what if param.required and param.default is None else ""
@@ -36,6 +46,8 @@ def _param_values(target: Reader, profile: Profile) -> dict[str, str]:
             value = target.string(name, param.default, required=required)
         if value is None:
             continue
+        if name in in_headers and not (value.isascii() and value.isprintable()):
+            raise target.error(name, "is sent in a header: use printable ASCII only")
         if param.kind == "uuid" and not _UUID_RE.match(value):
             raise target.error(name, "must be a 36-character UUID")
         if param.kind == "path":
@@ -49,6 +61,27 @@ def _param_values(target: Reader, profile: Profile) -> dict[str, str]:
                 raise target.error(name, "may hold only the placeholder {scope}")
         values[name] = value
     return values
+
+
+def _check_rendered(target: Reader, profile: Profile, key: str, url: str) -> None:
+    """The URL ``key`` of ``profile`` rendered with the configuration's values: http(s)
+    with a host, https unless loopback, no credentials (a ``string`` param can fill a URL
+    template: the checks of a ``url`` param apply to the result). The URL is not
+    repeated: a param may be secret."""
+    parts = urlsplit(url)
+    why = None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        why = "is not an http(s) URL with a host"
+    elif parts.username is not None or parts.password is not None:
+        why = "carries credentials (user:password@)"
+    elif parts.scheme == "http" and not loopback_host(parts.hostname):
+        why = "uses plain http (https unless the host is loopback)"
+    if why is not None:
+        raise ConfigError(
+            f"{target.source}: the {profile.name} profile's {key}, rendered with [target]'s "
+            f"values, {why}: check the params it names (a URL param is best declared "
+            'kind = "url")'
+        )
 
 
 def _needed(profile: Profile) -> set[str]:
@@ -99,6 +132,11 @@ def template_settings(
         raise ConfigError(
             f"{target.source}: the {profile.name} profile's request.url needs a value"
         )
+    _check_rendered(target, profile, "request.url", request_url)
+    if profile.session.request is not None:
+        signin_url = render_url(profile, profile.session.request.url, values)
+        if signin_url is not None:
+            _check_rendered(target, profile, "session.request.url", signin_url)
     rule = profile.claims.aud
     if rule in ("required", "issuer") and audience is None:
         raise ConfigError(

@@ -31,6 +31,11 @@ def read_toml(path: Path, what: str = "config file") -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message names a position, never the file's content.
         raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively
+        raise ConfigError(
+            f"{what} {path} nests arrays or inline tables too deeply to read"
+        ) from None
 
 
 class Reader:
@@ -137,7 +142,11 @@ class Reader:
                 "into every report; remove them from the URL",
             )
         if parts.scheme not in {"https", "http"} or not parts.hostname:
-            raise self.error(key, f"must be an http(s) URL, not {value[:80]!r}")
+            # the value is not repeated: a credential pasted in the wrong key would be shown
+            what = f"its scheme is {parts.scheme[:20]!r}" if parts.scheme else "it has no scheme"
+            if parts.scheme in {"https", "http"}:
+                what = "it has no host"
+            raise self.error(key, f"must be an http(s) URL like https://host/path ({what})")
         if parts.scheme == "http" and not loopback_host(parts.hostname):
             # Assertions and tokens would cross the network in clear text.
             raise self.error(key, "must use https (plain http only for a loopback host)")
@@ -160,6 +169,8 @@ class Reader:
 
 
 def kind(value: Any) -> str:
+    if value == "":
+        return "an empty string"
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
     if isinstance(value, list):
         return "an array"

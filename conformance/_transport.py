@@ -20,6 +20,7 @@ import concurrent.futures
 import contextlib
 import email.utils
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -119,6 +120,9 @@ class Transport:
         import httpx
 
         use = client or self.client
+        unsendable = _unsendable(url, headers)
+        if unsendable is not None:
+            return _not_sent(f"not sent: {unsendable}", 0)
         attempt = 0
         while True:
             if self.unavailable is not None:
@@ -266,6 +270,31 @@ def retry_after_s(value: str | None, cap: float) -> float | None:
     if not math.isfinite(delay) or delay < 0:
         return min(1.0, cap)
     return delay if delay <= cap else None
+
+
+#: what no header value may hold (a line break would start another header)
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _unsendable(url: str, headers: Mapping[str, str]) -> str | None:
+    """Why HTTP cannot carry this request (httpx would raise, not answer), or ``None``:
+    a header value that is not ASCII (a value a hostile target chose, such as the user
+    id of its sign-in answer, put in a header), or a URL httpx cannot parse. The value
+    is not repeated: it may be a credential."""
+    # lazy: _config imports this module; httpx loads with the first request
+    import httpx
+
+    for name, value in headers.items():
+        shown = name.encode("ascii", "replace").decode()
+        if not (name.isascii() and value.isascii()):
+            return f"the value of header {shown!r} is not ASCII"
+        if _HEADER_CONTROL.search(value):
+            return f"the value of header {shown!r} holds a line break or a control character"
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return f"the URL is not valid ({exc})"
+    return None
 
 
 def _not_sent(error: str, attempt: int) -> RawResponse:

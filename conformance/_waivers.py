@@ -126,6 +126,10 @@ def load_waivers(path: Path | None) -> Waivers:
         raise ConfigError(f"cannot read waivers file {path} ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"waivers file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"waivers file {path} nests arrays or inline tables too deeply to read"
+        ) from None
     unknown = [k for k in data if k != "waiver"]
     if unknown:
         raise ConfigError(f"{path}: unknown key {unknown[0]} (allowed: [[waiver]] tables)")

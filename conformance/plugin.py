@@ -479,6 +479,7 @@ class ConformanceRun:
 
     def start(self) -> None:
         from ._exceptions import ConformanceError  # lazy: see from_pytest
+        from ._redact import scrub
         from ._runtime import build_runtime, check_baseline
         from ._settings import PropertySettings
 
@@ -507,7 +508,12 @@ class ConformanceRun:
                 f"not be handled ({type(exc).__name__}: {exc})"
             )
         assert self.runtime is not None
-        target = dict(self.runtime.target.description)
+        # what results.json shows of the target: a secret a URL template rendered is cut
+        # (the description itself keeps the URL the cases use, e.g. as the audience)
+        target = {
+            k: scrub(v, limit=2000) if isinstance(v, str) else v
+            for k, v in self.runtime.target.description.items()
+        }
         target["flaws"] = list(o.flaws)
         if o.variants:
             target["variants"] = list(o.variants)

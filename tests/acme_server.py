@@ -115,4 +115,8 @@ def running(
     acme = Acme(issuer=issuer, jwks_url=jwks_url, users=frozenset(users), flaws=frozenset(flaws))
     with serve_app(build_app(acme)) as handle:
         acme.start(handle.base_url)
-        yield acme
+        try:
+            yield acme
+        finally:  # its JWKS client's connection, else a later test collects the socket
+            if acme.validator is not None:
+                acme.validator.jwks.close()

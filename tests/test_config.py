@@ -245,6 +245,15 @@ def test_no_config_means_embedded(tmp_path: Path) -> None:
         ),
         (("[target]", '[target]\nbase_url = "ftp://x"'), "target.base_url must be an http(s) URL"),
         (
+            ("[target]", '[target]\nbase_url = ""'),
+            "target.base_url must be a non-empty string, not an empty string",
+        ),
+        (
+            # a credential pasted in the wrong key is not repeated
+            ("[target]", '[target]\nbase_url = "sk_live_Xq3kZ9bT4mN8pQ2w"'),
+            "target.base_url must be an http(s) URL like https://host/path (it has no scheme)",
+        ),
+        (
             # a password in a URL would be written whole into every report, HAR and SARIF
             ("[target]", '[target]\nbase_url = "https://ci:s3cret-pass@dynamic.example.com/api"'),
             "target.base_url must not carry credentials",
@@ -338,7 +347,7 @@ def test_error_names_the_key(
     message = error_of(tmp_path, DYNAMIC.replace(old, new, 1))
     assert expected in message
     assert "conformance.toml" in message  # the file is named too
-    assert "s3cret" not in message  # a credential in the input is never echoed
+    assert "s3cret" not in message and "sk_live" not in message  # never echoed
 
 
 @pytest.mark.parametrize(

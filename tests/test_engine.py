@@ -535,6 +535,29 @@ def test_an_acceptance_after_the_rejection_in_the_case_is_its_control() -> None:
     assert labels(result) == ["attempt", "restored"]
 
 
+def test_an_acceptance_long_after_the_rejection_is_no_control() -> None:
+    """A restoration accepted a minute after the refusal (a slow key cache) proves less
+    of it than a control right after: the engine sends its own."""
+    import dataclasses
+
+    def run(ctx: CaseContext) -> Exchange:
+        attempt = ctx.send(ctx.sign(ctx.assertion()), label="attempt")
+        late = ctx.send(ctx.sign(ctx.assertion()), label="restored")
+        assert attempt.sent_at is not None
+        exchanges = ctx.exchanges  # type: ignore[attr-defined]
+        exchanges[-1] = dataclasses.replace(late, sent_at=attempt.sent_at + 60)
+        return attempt
+
+    slow = case("test.engine.slow_restore", "restores", category="keys", run=run, rationale="t")
+
+    def handler(request: ExchangeRequest) -> Reply:
+        return TOKEN if request.label in {"restored", "control", "baseline"} else REFUSED
+
+    result = run_case(runtime(handler), slow)
+    assert result.verdict == "pass"
+    assert labels(result) == ["attempt", "restored", "control"]
+
+
 def test_a_refusal_after_the_rejection_in_the_case_still_needs_a_control() -> None:
     result = run_case(runtime(controls_accepted), then_restores("refused again"))
     assert result.verdict == "pass"

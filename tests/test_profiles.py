@@ -158,6 +158,10 @@ def test_a_file_that_cannot_be_read_says_which(tmp_path: Path) -> None:
     broken.write_text("[profile\n")
     with pytest.raises(ConfigError, match=r"profile file .*broken.toml is not valid TOML"):
         load_profile(broken)
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match=r"profile file .*deep.toml nests .* too deeply"):
+        load_profile(deep)
 
 
 def test_defaults_come_from_the_base_semantics() -> None:
@@ -405,6 +409,29 @@ def test_classify_decides_what_counts_as_issued_and_refused() -> None:
     assert fifth.misbehaved and "rate limited" in (fifth.error or "")
 
 
+def test_a_rate_limit_the_profile_declares_is_no_refusal_of_an_operation() -> None:
+    """``classify.rate_limited`` holds for every call: an operation answered with it
+    (a sensitive operation a negative case needs refused) proves nothing."""
+    profile = parsed(
+        MINIMAL.replace('token = "token"', 'token = "token"\nrate_limited = [420]')
+        + '[session]\nkind = "supplied"\n'
+        + '[operations.logout]\nurl = "{base_url}/logout"\n'
+        + 'headers = { authorization = "Bearer {session_token}" }\n'
+    )
+    answers = iter([httpx.Response(420, json={"error": "calm down"}), httpx.Response(401)])
+    target = _target(
+        profile,
+        {"base_url": "http://127.0.0.1:9"},
+        lambda r: next(answers),
+        session_tokens={"alice": "bearer-alice-1"},
+    )
+    session = target.sign_in("alice")
+    assert session is not None
+    limited, refused = target.logout(session), target.logout(session)
+    assert not limited.rejected and "rate limited" in (limited.error or "")
+    assert refused.rejected
+
+
 def test_generated_values_and_supplied_sessions() -> None:
     profile = parsed(
         MINIMAL.replace(
@@ -474,6 +501,31 @@ def _config_file(tmp_path: Path, body: str) -> Path:
 
 
 @pytest.mark.parametrize(
+    ("base_url", "needle"),
+    [
+        ("example.com", "is not an http(s) URL with a host"),
+        # percent-encoded (a string param): no scheme either
+        ("https://api.example.com", "is not an http(s) URL with a host"),
+    ],
+)
+def test_a_url_a_string_param_fills_is_checked_as_a_url(
+    tmp_path: Path, base_url: str, needle: str
+) -> None:
+    """A ``string`` param (not declared ``kind = "url"``) that fills a URL template: the
+    rendered URL meets the rules of a URL key (one line at load, not an unreachable
+    target), and is not repeated."""
+    (tmp_path / "p.toml").write_text(MINIMAL.replace('kind = "url"', 'kind = "string"'))
+    path = _config_file(
+        tmp_path, f'[target]\nprofile_file = "p.toml"\nissuer = "i"\nbase_url = "{base_url}"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_run_config(path, cwd=tmp_path)
+    message = str(info.value)
+    assert needle in message and "request.url" in message and "\n" not in message
+    assert base_url not in message
+
+
+@pytest.mark.parametrize(
     ("body", "profile", "needle"),
     [
         ('[target]\nissuer = "i"\n', "nope", "unknown profile 'nope'; shipped profiles:"),
@@ -513,6 +565,11 @@ def _config_file(tmp_path: Path, body: str) -> Path:
             '[target]\nissuer = "i"\nenvironment_id = "not-a-uuid"\n',
             "dynamic",
             "target.environment_id must be a 36-character UUID",
+        ),
+        (
+            '[target]\nissuer = "i"\napp_id = "app-\u00e9t\u00e9"\n',
+            "privy-custom-jwt",
+            "target.app_id is sent in a header: use printable ASCII only",
         ),
     ],
 )
@@ -560,7 +617,10 @@ def test_profiles_lists_the_shipped_ones(capsys: pytest.CaptureFixture[str]) -> 
         "required": True,
         "default": None,
         "kind": "uuid",
+        "secret": False,
     }
+    stytch = next(r for r in rows if r["name"] == "stytch-attest")
+    assert stytch["params"]["basic_auth"]["secret"] is True
 
 
 @pytest.mark.parametrize(

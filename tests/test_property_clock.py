@@ -96,3 +96,48 @@ def test_a_target_that_ignores_exp_still_fails_when_it_lags() -> None:
 
     with pytest.raises(Fail):
         oracle_case().run(IgnoresExp())
+
+
+class _Erred(Exception):
+    pass
+
+
+class RefusesEverything(SlowContext):
+    """A target that went down: it refuses every example, valid or not."""
+
+    control_accepted = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.facts: dict[str, Any] = {}
+        self.controls = 0
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _Erred(message)
+
+    def fact(self, name: str, value: Any, text: str) -> None:
+        self.facts[name] = value
+
+    def send(self, token: str, **kw: Any) -> Any:
+        answer = super().send(token, **kw)
+        answer.accepted = False
+        return answer
+
+    def valid(self, **_: Any) -> Any:
+        self.controls += 1
+        return SimpleNamespace(
+            misbehaved=False, accepted=self.control_accepted, status=401, error=None
+        )
+
+
+def test_refusing_everything_is_no_pass_without_a_positive_control() -> None:
+    """Refusing a valid example is a fact, not a failure: the refusals of the broken
+    ones are then proved only by a control that is accepted after them."""
+    ctx = RefusesEverything()
+    with pytest.raises(_Erred, match="positive control"):
+        oracle_case().run(ctx)
+    assert ctx.controls == 1
+    stricter = RefusesEverything()
+    stricter.control_accepted = True  # stricter than the oracle, and up
+    assert oracle_case().run(stricter) is None
+    assert stricter.facts["claims_property_valid_examples_refused"] > 0

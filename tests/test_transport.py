@@ -135,3 +135,26 @@ def test_the_date_header_is_parsed_for_the_clock() -> None:
     )
     raw = transport(retries=0).request("POST", URL, headers={}, content=b"{}")
     assert raw.server_date == 1795593600.0
+
+
+def test_a_request_http_cannot_carry_is_an_answer_never_an_exception() -> None:
+    """A header value a hostile target chose (its sign-in's user id, sent back in a
+    profile's header) that is not ASCII, or a URL that does not parse: recorded as not
+    sent, the value not repeated."""
+    seen: list[httpx.Request] = []
+    client = httpx.Client(
+        transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200))
+    )
+    t = Transport(client, TransportPolicy(retries=0, rate_limit_per_s=1000))
+    raw = t.request("POST", "http://127.0.0.1:9/x", headers={"x-user": "n\u20acxt"}, content=b"")
+    assert raw.status is None and raw.error is not None
+    assert raw.error.startswith("not sent:") and "x-user" in raw.error
+    assert "\u20ac" not in raw.error
+    raw = t.request(
+        "POST", "http://127.0.0.1:9/x", headers={"x-user": "a\r\nx-admin: 1"}, content=b""
+    )
+    assert raw.status is None and "line break" in (raw.error or "")
+    raw = t.request("GET", "http://127.0.0.1:9/\x00", headers={}, content=None)
+    assert raw.status is None and (raw.error or "").startswith("not sent:")
+    assert seen == []
+    assert t.request("GET", "http://127.0.0.1:9/x", headers={"a": "b"}, content=None).status == 200

@@ -199,6 +199,8 @@ def test_bad_files(tmp_path: Path) -> None:
         load_waivers(tmp_path / "absent.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_waivers(write(tmp_path, "[[waiver]\n"))
+    with pytest.raises(ConfigError, match="too deeply"):
+        load_waivers(write(tmp_path, "a = " + "[" * 100_000 + "]" * 100_000 + "\n"))
     with pytest.raises(
         ConfigError, match=r"unknown key waivers \(allowed: \[\[waiver\]\] tables\)"
     ):

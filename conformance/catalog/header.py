@@ -221,9 +221,12 @@ def _kid_cases() -> list[Case]:
                 category=CATEGORY,
                 build=_kid_injection(item.kid, item.secret),
                 expect=Expect.REJECT,
-                # a non-string kid next to a valid signature by the trusted key gains no
-                # token: refusing it is strict parsing (docs/levels.md)
-                level=Level.MUST if isinstance(item.kid, str) else Level.SHOULD,
+                # must only when the attacker chose the key (an HMAC secret the kid
+                # points at); any kid next to a valid signature by the trusted key gains
+                # no token: a target may take the kid as a hint when one published key
+                # fits the alg (kid_ignored_single_key), so refusing it is hardening
+                # (docs/levels.md; keys.kid.unknown is a should for the same reason)
+                level=Level.MUST if item.secret is not None else Level.SHOULD,
                 severity=Severity.CRITICAL if item.secret is not None else Severity.HIGH,
                 rationale=_KID_WHY[row],
                 references=_KID_REFS[row],
@@ -236,6 +239,11 @@ def _kid_cases() -> list[Case]:
             "kid set to the attacker's JWKS URL is refused and never fetched",
             category=CATEGORY,
             run=_kid_url(lambda where: where.jwks_url),
+            # the fetch is what an attacker gains (a must failure); the answer is either:
+            # the token is signed by the trusted key, the kid only a hint to a target
+            # that has one key for the alg (kid_ignored_single_key)
+            expect=Expect.EITHER,
+            correct="never fetches the URL; refusing the token is hardening",
             severity=Severity.HIGH,
             rationale=_KID_WHY["G11"],
             references=_KID_REFS["G11"],
@@ -247,6 +255,8 @@ def _kid_cases() -> list[Case]:
             "kid '| curl <attacker URL>' is refused and causes no request",
             category=CATEGORY,
             run=_kid_url(lambda where: f"| curl {where.jwks_url}"),
+            expect=Expect.EITHER,  # the request is the attacker's gain (see attacker_url)
+            correct="causes no request; refusing the token is hardening",
             severity=Severity.HIGH,
             rationale=_KID_WHY["G10"],
             references=_KID_REFS["G10"],

@@ -213,6 +213,7 @@ def _property(
             if broken is not None and _crossed(ctx, header, claims, key_alg, broken):
                 broken = None  # a time boundary passed while it was in flight: either answer
             sent = f"header={header!r} claims={claims!r}"
+            seen["accepted" if exchange.accepted else "refused"] += not exchange.misbehaved
             if exchange.misbehaved:
                 answer = f"HTTP {exchange.status}" if exchange.error is None else exchange.error
                 raise _Misbehaved(f"the target misbehaved ({answer}) on {sent}")
@@ -228,6 +229,7 @@ def _property(
                 strict.append(sent)
 
         strict: list[str] = []
+        seen = {"accepted": 0, "refused": 0}
         if ctx.properties.seed is not None:
             # The run's seed (in results.json): --hypothesis-seed=N draws the same examples.
             prop = seed(ctx.properties.seed)(prop)
@@ -257,6 +259,18 @@ def _property(
             if isinstance(first, _Misbehaved):
                 ctx.error(f"{first} ({why})")
             ctx.fail(f"{first} ({why})")
+        if seen["refused"] and (strict or not seen["accepted"]):
+            # Refusing valid examples is allowed, so the refusals are proved by a positive
+            # control here (the case has no other: a target that went down and refused
+            # everything would otherwise pass)
+            control = ctx.valid(label="control")
+            if not control.accepted:
+                answer = f"HTTP {control.status}" if control.error is None else control.error
+                ctx.error(
+                    f"the target refused {seen['refused']} example(s), {len(strict)} of them "
+                    f"valid, and the positive control sent after them ({answer}): its "
+                    "refusals prove nothing"
+                )
         if strict:
             ctx.fact(
                 f"{fact_prefix}_property_valid_examples_refused",

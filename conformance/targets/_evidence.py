@@ -44,6 +44,7 @@ def recorded(
     retries: int = 0,
     server_date: float | None = None,
     secrets: Sequence[str] = (),
+    hidden: Sequence[str] = (),
 ) -> Exchange:
     """The :class:`Exchange` of one answer: every secret it involves remembered first
     (the assertion's signature, the issued token, bearers and cookies, the token members
@@ -54,8 +55,12 @@ def recorded(
     ``secrets`` its adapter found) is remembered for the whole run only when it is shaped
     like a credential (``_redact.remember_target_secret``), but it is always redacted
     from this answer's own record: a word-like token is still no evidence to show.
+    ``hidden``: more values the target chose, redacted in place from the whole record
+    (request included) and never remembered: a bearer this request carried back to it
+    (a session, an elevated token, in a URL, a header or a field), a token in an answer
+    its adapter does not count as issued.
     """
-    chosen = list(secrets)
+    chosen = [*secrets, *hidden]
     if assertion:
         remember_assertion(assertion)
     if issued:
@@ -70,7 +75,10 @@ def recorded(
     # the ones not remembered (not credential-shaped) are redacted here, in place; the
     # remembered ones by scrub (with their length)
     chosen = [value for value in chosen if not is_secret(value)]
-    shown_request = redact_headers(request_headers)
+    shown_request = {
+        name: redact_values(value, chosen)
+        for name, value in redact_headers(request_headers).items()
+    }
     # remembers the Set-Cookie values that are shaped like credentials (never a word)
     shown_response = {
         name: redact_values(value, chosen)
@@ -79,9 +87,9 @@ def recorded(
     return Exchange(
         label=scrub(label, limit=200),
         method=scrub(method, limit=20),
-        url=scrub(url, limit=2000),
+        url=scrub(redact_values(url, chosen), limit=2000),
         request_headers=shown_request,
-        request_body=scrub(request_body),
+        request_body=scrub(redact_values(request_body, chosen)),
         status=status,
         response_headers=shown_response,
         response_body=scrub(redact_values(response_body, chosen)),
@@ -109,9 +117,11 @@ def evidence(
     assertion: str | None,
     issued: str | None,
     secrets: Sequence[str] = (),
+    hidden: Sequence[str] = (),
 ) -> Exchange:
     """An :class:`Exchange` from a raw response: bodies bounded and scrubbed of secrets
-    (``secrets``: more credentials the adapter found in the answer)."""
+    (``secrets``: more credentials the adapter found in the answer; ``hidden``: values
+    the target chose, redacted in place only, see :func:`recorded`)."""
     return recorded(
         label=label,
         method=method,
@@ -128,4 +138,5 @@ def evidence(
         retries=raw.retries,
         server_date=raw.server_date,
         secrets=secrets,
+        hidden=hidden,
     )

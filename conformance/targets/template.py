@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from .._profile import BASE_DEFAULTS
-from .._redact import remember_secret
+from .._redact import header_credentials, remember_secret
 from .._settings import TargetSettings
 from .._transport import Transport
 from ._evidence import evidence, is_loopback
@@ -114,6 +114,8 @@ class TemplateTarget:
         self._session_tokens = dict(session_tokens or {})
         for token in self._session_tokens.values():
             remember_secret(token)
+        for secret in self._configured_secrets():
+            remember_secret(secret)
         self.last_sign_in: Exchange | None = None
         self.supplied_subjects = frozenset(self._session_tokens)
         url = self._url(profile.request, self.values) or ""
@@ -155,6 +157,25 @@ class TemplateTarget:
             if name in self.values:
                 description[name] = self.values[name]
         self.description: Mapping[str, Any] = description
+
+    def _configured_secrets(self) -> list[str]:
+        """The credentials the run configuration gives the templates, remembered whatever
+        their shape (they are ours, not the target's): the values of ``secret`` params,
+        and what a credential header (authorization, cookie, ...) carries once the
+        configured values are in (a Basic authorization's param)."""
+        spec = self.spec
+        found = [
+            value
+            for name, param in spec.params.items()
+            if param.secret and (value := self.values.get(name))
+        ]
+        calls = [spec.request, *spec.operations.values()]
+        if spec.session.request is not None:
+            calls.append(spec.session.request)
+        for call in calls:
+            rendered = {name: render(t, self.values) for name, t in call.headers.items()}
+            found += header_credentials((n, v) for n, v in rendered.items() if v is not None)
+        return found
 
     def _offered(self) -> set[str]:
         spec = self.spec
@@ -274,17 +295,27 @@ class TemplateTarget:
         classify = self.spec.classify
         issued = None
         found: list[str] = []
-        if token_path and raw.status in classify.issued:
+        # the bearers the target chose, sent back to it: never shown, whatever their shape
+        hidden = [v for k in ("session_token", "elevated_token") if (v := values.get(k))]
+        if token_path and raw.body:
             data = parse_json(raw.body)
             value = json_at(data, token_path)
-            issued = value if isinstance(value, str) and value else None
-            # values the target chose: redacted from this answer's record, remembered
-            # for the run only when shaped like a credential (evidence: a word would
-            # be cut from the whole report)
-            for path in classify.secrets:
-                secret = json_at(data, path)
-                if isinstance(secret, str) and secret:
-                    found.append(secret)
+            token = value if isinstance(value, str) and value else None
+            members = [
+                secret
+                for path in classify.secrets
+                if isinstance(secret := json_at(data, path), str) and secret
+            ]
+            if raw.status in classify.issued:
+                # values the target chose: redacted from this answer's record, remembered
+                # for the run only when shaped like a credential (evidence: a word would
+                # be cut from the whole report)
+                issued = token
+                found += members
+            else:
+                # not issued by the profile's classification, still no evidence to show
+                # (redacted here only; an echo of the assertion stays evidence)
+                hidden += [v for v in (token, *members) if v and v != assertion]
         exchange = evidence(
             label,
             call.method,
@@ -295,19 +326,21 @@ class TemplateTarget:
             assertion=assertion,
             issued=issued,
             secrets=found,
+            hidden=hidden,
         )
-        return self._classified(exchange) if token_path else exchange
+        return self._classified(exchange, exchange_call=token_path is not None)
 
-    def _classified(self, exchange: Exchange) -> Exchange:
-        """A 4xx the profile does not call a refusal, or a rate-limit status, proves
-        nothing: recorded with an error saying so (never a clean refusal)."""
+    def _classified(self, exchange: Exchange, *, exchange_call: bool = True) -> Exchange:
+        """A rate-limit status (any call), or a 4xx the profile does not call a refusal
+        (an exchange or a sign-in: ``classify.refused`` is about those), proves nothing:
+        recorded with an error saying so (never a clean refusal)."""
         status = exchange.status
         if status is None or exchange.error is not None:
             return exchange
         classify = self.spec.classify
         if status in classify.rate_limited and status not in _RETRIED:
             note = f"status {status} means rate limited (classify.rate_limited)"
-        elif 400 <= status < 500 and status not in classify.refused:
+        elif exchange_call and 400 <= status < 500 and status not in classify.refused:
             note = f"status {status} is not a refusal (not in classify.refused)"
         else:
             return exchange
