@@ -108,6 +108,8 @@ _PARAM_NAMES_OK = frozenset({"client_id", "scope"})
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 _PARAM_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _PATH_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
+#: A path read from an answer: its later parts may also be array indices (``user.ids.0``).
+_READ_PATH_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.([A-Za-z_][A-Za-z0-9_-]*|[0-9]+))*$")
 _TABLES = (
     "profile",
     "params",
@@ -208,6 +210,9 @@ class ClassifySpec:
     refused: tuple[int, ...] = _DEFAULT_REFUSED
     rate_limited: tuple[int, ...] = (429,)
     secrets: tuple[str, ...] = ()
+    #: where an issued answer names whom the token (or session) is for: the subject
+    #: cases compare it with the assertion's ``sub``
+    subject: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -596,13 +601,13 @@ def _statuses(
 
 def _json_path(reader: Reader, key: str, default: str | None) -> str | None:
     value = reader.string(key, default)
-    if value is not None and not _PATH_RE.match(value):
+    if value is not None and not _READ_PATH_RE.match(value):
         raise reader.error(key, f'must be a dotted JSON path like "data.jwt", not {value!r}')
     return value
 
 
 def _classify(reader: Reader) -> ClassifySpec:
-    reader.only(("issued", "token", "refused", "rate_limited", "secrets"))
+    reader.only(("issued", "token", "refused", "rate_limited", "secrets", "subject"))
     token = _json_path(reader, "token", None)
     if token is None:
         raise ConfigError(
@@ -611,7 +616,7 @@ def _classify(reader: Reader) -> ClassifySpec:
         )
     secrets = reader.strings("secrets", ())
     for path in secrets:
-        if not _PATH_RE.match(path):
+        if not _READ_PATH_RE.match(path):
             raise reader.error("secrets", f"holds {path!r}, which is not a dotted JSON path")
     return ClassifySpec(
         token=token,
@@ -619,6 +624,7 @@ def _classify(reader: Reader) -> ClassifySpec:
         refused=_statuses(reader, "refused", _DEFAULT_REFUSED, 400, 499),
         rate_limited=_statuses(reader, "rate_limited", (429,), 400, 599),
         secrets=secrets,
+        subject=_json_path(reader, "subject", None),
     )
 
 

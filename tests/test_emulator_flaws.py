@@ -341,6 +341,16 @@ def _signin_other_audience(h: Harness, s: str) -> bool:
     return _with_audience(h, probe)
 
 
+def _signin_subject_folded(h: Harness, s: str) -> bool:
+    """'Alice' signs in as the user 'alice' (the answer names the folded subject)."""
+    token = _shape_token(h, sub="Conformance-A\x00")
+    reply = h.client.post(h.url("externalAuth/signin"), json={"jwt": token})
+    assert reply.status_code < 500, reply.text
+    if reply.status_code != 200:
+        return False
+    return bool(reply.json()["user"]["verifiedCredentials"][0]["id"] == "conformance-a")
+
+
 def _subject_token_replayed(h: Harness, s: str) -> bool:
     form = {
         "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
@@ -458,6 +468,7 @@ SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
     "own_tokens_accepted": _own_token,
     # the shape flaws (emulator/shapes.py): each on its own route
     "signin_aud_ignored": _signin_other_audience,
+    "signin_subject_folded": _signin_subject_folded,
     "subject_token_replayable": _subject_token_replayed,
     "attest_aud_ignored": _attest_other_audience,
     "custom_jwt_exp_unchecked": _custom_jwt_expired,

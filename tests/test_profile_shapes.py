@@ -80,6 +80,28 @@ def test_each_shape_flaw_is_caught_through_its_profile(tmp_path: Path, flaw: str
     assert failing, f"flaw {flaw} went unnoticed through profile {shape} by {ids}"
 
 
+#: The cases that read whom the answer names (``[classify] subject``).
+SUBJECT_CASES = sorted(c.id for c in CASES if c.id.startswith("subject.answer."))
+
+
+def test_signin_subject_cases_run_clean_against_the_reference_route(tmp_path: Path) -> None:
+    chosen = [arg for case_id in SUBJECT_CASES for arg in ("--id", case_id)]
+    with profiled_emulator(tmp_path, "dynamic-signin") as config:
+        code, data = _run(config, tmp_path / "out", "--strict", *chosen)
+    assert code == 0, _troubles(data)
+    assert {c["id"]: c["verdict"] for c in data["cases"]} == dict.fromkeys(SUBJECT_CASES, "pass")
+
+
+def test_signin_subject_folding_signs_in_as_another_user(tmp_path: Path) -> None:
+    chosen = [arg for case_id in SUBJECT_CASES for arg in ("--id", case_id)]
+    with profiled_emulator(tmp_path, "dynamic-signin", flaws=("signin_subject_folded",)) as cfg:
+        code, data = _run(cfg, tmp_path / "out", *chosen)
+    verdicts = {c["id"]: c["verdict"] for c in data["cases"]}
+    assert verdicts.pop("subject.answer.exact") == "pass"  # the subject is already folded
+    assert set(verdicts.values()) == {"fail"}, verdicts
+    assert code == 1
+
+
 #: Profiles whose documentation requires iss: accepting an assertion without one breaks
 #: their contract, so the iss_optional variant is no legitimate policy there (the suite
 #: rightly fails it: claims.iss.missing is a must).

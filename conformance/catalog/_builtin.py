@@ -30,6 +30,7 @@ from . import (
     signature,
     state_machine,
     subject,
+    subject_answer,
     times,
     wycheproof,
 )
@@ -49,6 +50,7 @@ _MODULES = (
     header,
     replay,
     subject,
+    subject_answer,
     scope,
     encoding,
     serialisation,

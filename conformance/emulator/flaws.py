@@ -280,6 +280,14 @@ _SHAPES = (
         shape="dynamic-signin",
     ),
     Flaw(
+        "signin_subject_folded",
+        "Dynamic's sign-in call looks the user up by the subject folded (NFKC, case "
+        "folding, surrounding whitespace and NUL stripped): a JWT for 'Alice' signs in as "
+        "'alice'",
+        ("B04", "B05"),
+        shape="dynamic-signin",
+    ),
+    Flaw(
         "subject_token_replayable",
         "the RFC 8693 token endpoint does not record the subject token's jti (a stateless "
         "exchange): one subject token buys any number of access tokens",

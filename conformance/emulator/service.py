@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import math
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -209,6 +210,8 @@ class Emulator:
         if self.config.has("signin_aud_ignored"):  # the shape flaw: aud not compared here
             env = dataclasses.replace(env, audience=None)
         subject = self.validator.signin_claims(decoded, env, now=now)
+        if self.config.has("signin_subject_folded"):  # the shape flaw: users by folded sub
+            subject = unicodedata.normalize("NFKC", subject).strip(" \t\r\n\x00").casefold()
         self.single_use(decoded.claims, env, now=now)
         sid = str(uuid.uuid4())
         user_id = str(uuid.uuid5(_USER_NS, f"{env.id}\x00{subject}"))

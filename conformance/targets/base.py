@@ -86,6 +86,9 @@ class Exchange:
     sent_at: float | None = field(default=None, compare=False)  # epoch s, local clock
     raw_response_body: str | None = field(default=None, repr=False, compare=False)
     raw_response_headers: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
+    #: whom the answer says the token (or session) was issued for, where the target
+    #: reports it (capability ``reports_subject``); a user identifier, never a secret
+    subject: str | None = None
 
     def _repr_html_(self) -> str:
         from .._reprs import exchange_html  # lazy: only a notebook displaying one needs it
@@ -147,6 +150,7 @@ TARGET_CAPABILITIES = frozenset(
         "token_jwks",  # token_jwks() reads the keys the target signs issued tokens with
         "races",  # race() sends copies of one request at once, one connection each
         "step_up_check",  # step_up_check() asks whether a scope still needs a step-up
+        "reports_subject",  # an issued answer names whom it is for (Exchange.subject)
     }
 )
 

@@ -13,6 +13,7 @@ Every request the target received is kept in :attr:`FakeTarget.requests`, in ord
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ class Reply:
     error: str | None = None
     retries: int = 0
     server_date: float | None = None
+    #: whom the answer says the token is for (``Exchange.subject``)
+    subject: str | None = None
 
 
 Handler = Callable[[ExchangeRequest], Reply]
@@ -91,7 +94,7 @@ class FakeTarget:
         sent = dict(request.headers)
         if request.session is not None:
             sent["authorization"] = f"Bearer {request.session.token}"
-        return recorded(
+        exchange = recorded(
             label=request.label,
             method=method,
             url=f"fake://{self.profile}/{request.label}",
@@ -107,6 +110,9 @@ class FakeTarget:
             retries=reply.retries,
             server_date=reply.server_date,
         )
+        if reply.subject is not None:
+            exchange = dataclasses.replace(exchange, subject=reply.subject)
+        return exchange
 
     def _require(self, capability: str) -> None:
         if capability not in self.capabilities:

@@ -45,11 +45,15 @@ _RETRIED = frozenset({429, 503})
 
 
 def json_at(data: Any, path: str) -> Any:
-    """The value at dotted ``path`` of parsed JSON ``data``, or ``None`` (never raises)."""
+    """The value at dotted ``path`` of parsed JSON ``data``, or ``None`` (never raises).
+    A part of digits indexes an array (``user.verifiedCredentials.0.id``)."""
     for part in path.split("."):
-        if not isinstance(data, dict):
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
             return None
-        data = data.get(part)
     return data
 
 
@@ -144,6 +148,8 @@ class TemplateTarget:
             description["audience_kind"] = (
                 "issuer" if profile.claims.aud == "issuer" else "token_url"
             )
+        if profile.classify.subject:
+            description["subject_path"] = profile.classify.subject
         if unjudged is not None:
             # the property oracle's rules the contract does not define (_contract.unjudged)
             description["unjudged_rules"] = sorted(unjudged)
@@ -196,6 +202,8 @@ class TemplateTarget:
                 offered.add(capability)
         if spec.issued.jwks_url and self._render_url(spec.issued.jwks_url, self.values):
             offered.add("token_jwks")
+        if spec.classify.subject:
+            offered.add("reports_subject")
         return offered
 
     @property
@@ -281,6 +289,7 @@ class TemplateTarget:
         headers: dict[str, str],
         assertion: str | None = None,
         token_path: str | None = None,
+        subject_path: str | None = None,
         client: httpx.Client | None = None,
     ) -> Exchange:
         url = self._url(call, values) or ""
@@ -293,7 +302,7 @@ class TemplateTarget:
             throttle=client is None,
         )
         classify = self.spec.classify
-        issued = None
+        issued = subject = None
         found: list[str] = []
         # the bearers the target chose, sent back to it: never shown, whatever their shape
         hidden = [v for k in ("session_token", "elevated_token") if (v := values.get(k))]
@@ -301,6 +310,9 @@ class TemplateTarget:
             data = parse_json(raw.body)
             value = json_at(data, token_path)
             token = value if isinstance(value, str) and value else None
+            if subject_path and raw.status in classify.issued:
+                named = json_at(data, subject_path)
+                subject = named if isinstance(named, str) else None
             members = [
                 secret
                 for path in classify.secrets
@@ -328,6 +340,8 @@ class TemplateTarget:
             secrets=found,
             hidden=hidden,
         )
+        if subject is not None:
+            exchange = dataclasses.replace(exchange, subject=subject)
         return self._classified(exchange, exchange_call=token_path is not None)
 
     def _classified(self, exchange: Exchange, *, exchange_call: bool = True) -> Exchange:
@@ -361,6 +375,7 @@ class TemplateTarget:
             headers=self._headers(call, values, request.content_type, request.headers),
             assertion=request.assertion,
             token_path=self.spec.classify.token,
+            subject_path=self.spec.classify.subject,
             client=client,
         )
 
