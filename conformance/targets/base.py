@@ -86,6 +86,10 @@ class Exchange:
     sent_at: float | None = field(default=None, compare=False)  # epoch s, local clock
     raw_response_body: str | None = field(default=None, repr=False, compare=False)
     raw_response_headers: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
+    #: the request as sent (whole, unscrubbed), for the curl line to find the assertion
+    #: in it (``_reproduce.py``): never serialised, never in a repr
+    raw_request_body: str | None = field(default=None, repr=False, compare=False)
+    raw_request_headers: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
 
     def _repr_html_(self) -> str:
         from .._reprs import exchange_html  # lazy: only a notebook displaying one needs it
