@@ -1,6 +1,7 @@
 """BYO: a token endpoint written by a newcomer, outside the suite's code (issue 15).
 
-Its "documentation": ``POST /token`` with a form body ``grant=byo&jwt=<assertion>&tenant=t1``.
+Its "documentation": ``POST /token`` with a form body ``grant=byo&jwt=<assertion>&tenant=t1``
+(or the JWT in an ``Authorization: JWT <assertion>`` header instead of ``jwt``).
 The JWT is signed with a key of the customer's JWKS (``ES256`` or ``RS256``, a ``kid``
 is required), carries ``iss`` (the customer's issuer), ``sub``, ``aud`` (``byo:<tenant>``),
 ``iat``, ``exp`` (at most 5 minutes after ``iat``, 30 s leeway) and a ``jti`` accepted
@@ -43,12 +44,19 @@ class Byo:
         self.seen: dict[str, float] = {}
         self.lock = threading.Lock()
 
-    def exchange(self, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+    def exchange(
+        self, form: dict[str, list[str]], authorization: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         def one(name: str) -> str | None:
             values = form.get(name)
             return values[0] if values is not None and len(values) == 1 else None
 
         grant, assertion, tenant = one("grant"), one("jwt"), one("tenant")
+        scheme, _, in_header = (authorization or "").partition(" ")
+        if scheme == "JWT" and in_header:
+            if assertion is not None:
+                return 400, {"error": "send the JWT once: a form field or the header"}
+            assertion = in_header
         if grant != "byo":
             return 400, {"error": "grant must be byo"}
         if not tenant or not assertion:
@@ -125,7 +133,7 @@ def _handler(byo: Byo, jwks: bytes) -> type[BaseHTTPRequestHandler]:
             except (UnicodeDecodeError, ValueError):
                 self._send(400, b'{"error": "bad form"}')
                 return
-            status, payload = byo.exchange(form)
+            status, payload = byo.exchange(form, self.headers.get("Authorization"))
             self._send(status, json.dumps(payload).encode())
 
     return Handler
