@@ -239,6 +239,11 @@ def start_servers(config: RunConfig, keyring: Keyring, target_url: str) -> Itera
         else:
             facts[LISTENER_FACT] = (UNREACHABLE, plan.reason)
             unavailable["attacker_host"] = plan.reason
+        if host is None:
+            unavailable["jwks_host"] = (
+                "the suite serves the JWKS the target reads only with [jwks_host] in the "
+                "configuration, the target reading its /jwks.json (docs/configuration.md)"
+            )
         caps = {"jwks_host"} if host is not None else set()
         caps |= {"attacker_host"} if listener is not None else set()
         yield Servers(host, listener, frozenset(caps), unavailable, facts)

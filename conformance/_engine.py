@@ -46,6 +46,7 @@ from .targets.base import (
     RequestOptions,
     Session,
     Target,
+    Unsendable,
 )
 
 #: A target ``Date`` further than this from the local clock is implausible: never trusted.
@@ -592,7 +593,7 @@ def run_case(
                 unconfirmed = True
             else:
                 judgement = confirm(ctx.valid(label="control"))
-    except Skip as exc:
+    except (Skip, Unsendable) as exc:
         judgement = Judgement("skip", str(exc))
     except Fail as exc:
         judgement = Judgement("fail", str(exc))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from ._redact import scrub
@@ -77,16 +77,63 @@ def _quote(text: str) -> str:
     return _double(text) if any(p in text for p in (ASSERTION, SESSION_TOKEN)) else _single(text)
 
 
+def _swapped(value: str, assertion: str) -> str | None:
+    """``value`` with ``$ASSERTION`` for the assertion when it is the assertion, or a
+    header's ``SCHEME <assertion>``; ``None`` otherwise."""
+    if value == assertion:
+        return ASSERTION
+    scheme, space, rest = value.partition(" ")
+    return f"{scheme} {ASSERTION}" if space and rest == assertion else None
+
+
+def _json_swapped(data: Any, assertion: str) -> tuple[Any, bool]:
+    if isinstance(data, str):
+        return (ASSERTION, True) if data == assertion else (data, False)
+    if isinstance(data, list):
+        items = [_json_swapped(item, assertion) for item in data]
+        return [item for item, _ in items], any(found for _, found in items)
+    if isinstance(data, dict):
+        members = {key: _json_swapped(value, assertion) for key, value in data.items()}
+        return {k: v for k, (v, _) in members.items()}, any(f for _, f in members.values())
+    return data, False
+
+
+def _sent_body(exchange: Exchange, content_type: str) -> tuple[str, bool] | None:
+    """The body as sent, whole, with ``$ASSERTION`` wherever a member or form parameter
+    (any name, at any depth) is the assertion; ``None`` when it carries it nowhere."""
+    body, assertion = exchange.raw_request_body, exchange.assertion
+    if not body or not assertion:
+        return None
+    if "x-www-form-urlencoded" in content_type:
+        pairs = parse_qsl(body, keep_blank_values=True)
+        if not any(value == assertion for _, value in pairs):
+            return None
+        replaced = [(k, ASSERTION if v == assertion else v) for k, v in pairs]
+        return urlencode(replaced, safe="$"), True
+    if "json" in content_type:
+        try:
+            data, found = _json_swapped(json.loads(body), assertion)
+        except (ValueError, RecursionError):
+            return None
+        return (json.dumps(data), True) if found else None
+    return None
+
+
 def _body(exchange: Exchange) -> tuple[str, bool]:
     """The request body with the assertion replaced by ``$ASSERTION`` where the request
-    carries it in a field (JSON ``jwt``, form ``assertion``/``client_assertion``); the
-    recorded body otherwise. Second: whether the placeholder is in it."""
+    carries it in a field: found by value in the body as sent (any field name, nested
+    JSON), else by name in the recorded one (JSON ``jwt``, form
+    ``assertion``/``client_assertion``); the recorded body otherwise. Second: whether
+    the placeholder is in it."""
     body = exchange.request_body
     if not exchange.assertion:
         return body, False
     content_type = next(
         (v for k, v in exchange.request_headers.items() if k.lower() == "content-type"), ""
     )
+    sent = _sent_body(exchange, content_type)
+    if sent is not None:
+        return sent
     if "json" in content_type:
         try:
             data = json.loads(body)
@@ -117,9 +164,18 @@ def reproduce_line(
         return ""
     parts = ["curl -sS -X", last.method, _single(last.url)]
     needs: list[str] = []
+    raw_headers = last.raw_request_headers or {}
     for name, value in last.request_headers.items():
         lower = name.lower()
-        if lower == "authorization" and value.startswith("Bearer "):
+        carried = (
+            _swapped(raw_headers[name], last.assertion)
+            if last.assertion and name in raw_headers
+            else None
+        )
+        if carried is not None:
+            value = carried
+            needs.insert(0, ASSERTION)
+        elif lower == "authorization" and value.startswith("Bearer "):
             value = f"Bearer {SESSION_TOKEN}"
             needs.append(SESSION_TOKEN)
         elif lower == "x-dyn-elevated-access-token":

@@ -162,6 +162,14 @@ def test_a_loopback_jwks_host_for_a_remote_target_is_refused(tmp_path: Path, key
         pass
 
 
+def test_without_a_jwks_host_its_cases_say_how_to_get_one(tmp_path: Path, key_env: None) -> None:
+    """A newcomer's run skips the key-life-cycle cases: the reason names the setting."""
+    config = load(tmp_path, "")
+    with start_servers(config, Keyring(), "http://127.0.0.1:9/api/v0") as servers:  # type: ignore[arg-type]
+        assert "jwks_host" not in servers.capabilities
+        assert "[jwks_host]" in servers.unavailable["jwks_host"]
+
+
 @pytest.mark.parametrize("section", ["jwks_host", "listener"])
 def test_a_bind_address_in_use_names_the_configuration_key(
     tmp_path: Path, key_env: None, section: str

@@ -72,6 +72,40 @@ def test_a_form_body_gets_the_placeholder_in_its_assertion_field() -> None:
     assert "SESSION_TOKEN" not in line
 
 
+def test_the_assertion_is_found_by_value_in_the_body_as_sent() -> None:
+    """A profile's own field names, a nested member, a header scheme, and a recorded body
+    cut short by its bound (a 10 KB jti): the line has ``$ASSERTION`` where the assertion
+    went and every other field as sent (``tenant=t1`` was lost after a long one)."""
+    token = "eyJhbGciOiJFUzI1NiJ9." + "j" * 10240 + ".c2ln"
+    sent = f"grant=byo&jwt={token}&tenant=t1"
+    form = _exchange(
+        url="https://byo.example/token",
+        request_headers={"content-type": "application/x-www-form-urlencoded"},
+        request_body=sent[:600] + "…[truncated]",
+        raw_request_body=sent,
+        assertion=token,
+    )
+    line = reproduce_line([form], case_id="c.d.e")
+    assert '--data "grant=byo&jwt=$ASSERTION&tenant=t1"' in line
+    assert "SESSION_TOKEN" not in line and "$ASSERTION = conformance replay" in line
+    nested = _exchange(
+        request_body="{}",
+        raw_request_body=json.dumps({"data": {"token": token}, "n": 1}),
+        assertion=token,
+    )
+    assert '{\\"data\\": {\\"token\\": \\"$ASSERTION\\"}, \\"n\\": 1}' in reproduce_line([nested])
+    header = _exchange(
+        request_headers={"authorization": "[redacted]", "content-type": "application/json"},
+        raw_request_headers={"authorization": f"JWT {token}", "content-type": "application/json"},
+        request_body='{"tenant": "t1"}',
+        raw_request_body='{"tenant": "t1"}',
+        assertion=token,
+    )
+    line = reproduce_line([header], case_id="c.d.e")
+    assert '-H "authorization: JWT $ASSERTION"' in line
+    assert "SESSION_TOKEN" not in line and "$ASSERTION = conformance replay" in line
+
+
 def test_an_embedded_target_points_to_replay() -> None:
     exchange = _exchange(url="http://127.0.0.1:41234/api/v0/sdk/env-1/externalAuth/verify")
     line = reproduce_line([exchange], case_id=ALG_NONE, embedded=True)

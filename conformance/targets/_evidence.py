@@ -103,6 +103,8 @@ def recorded(
         sent_at=time.time() - latency_ms / 1000,
         raw_response_body=response_body,
         raw_response_headers=dict(response_headers),
+        raw_request_body=request_body,
+        raw_request_headers=dict(request_headers),
     )
 
 

@@ -89,6 +89,13 @@ class Exchange:
     #: whom the answer says the token (or session) was issued for, where the target
     #: reports it (capability ``reports_subject``); a user identifier, never a secret
     subject: str | None = None
+    #: the request as sent (whole, unscrubbed), for the curl line to find the assertion
+    #: in it (``_reproduce.py``): never serialised, never in a repr
+    raw_request_body: str | None = field(default=None, repr=False, compare=False)
+    raw_request_headers: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
+    #: the assertion travelled in a request header: a 431 (headers too large) is then a
+    #: refusal of the assertion itself
+    assertion_in_header: bool = field(default=False, compare=False)
 
     def _repr_html_(self) -> str:
         from .._reprs import exchange_html  # lazy: only a notebook displaying one needs it
@@ -110,8 +117,11 @@ class Exchange:
     def rejected(self) -> bool:
         """A clean refusal: a complete 4xx answer other than 408, 429 and 431 (a timeout,
         a rate limit that outlasted the retries, headers too large say nothing about the
-        assertion)."""
-        return self.complete and 400 <= (self.status or 0) < 500 and self.status not in NOT_REFUSALS
+        assertion), a 431 included where the assertion travelled in a header."""
+        status = self.status or 0
+        if status == 431 and self.assertion_in_header:
+            return self.complete
+        return self.complete and 400 <= status < 500 and status not in NOT_REFUSALS
 
     @property
     def misbehaved(self) -> bool:
@@ -271,6 +281,12 @@ class Target(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Unsendable(Exception):
+    """The request cannot be put on this target's wire (an assertion with a line break,
+    in the header a profile carries it in): the case does not apply there (a skip, with
+    this message), and nothing was sent."""
 
 
 def not_offered(target: Target, capability: str) -> NotImplementedError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import string
 import time
 import uuid
@@ -29,7 +30,7 @@ from .._redact import header_credentials, remember_secret
 from .._settings import TargetSettings
 from .._transport import Transport
 from ._evidence import evidence, is_loopback
-from .base import Exchange, ExchangeRequest, Session, not_offered, parse_json
+from .base import Exchange, ExchangeRequest, Session, Unsendable, not_offered, parse_json
 
 if TYPE_CHECKING:
     import httpx
@@ -42,6 +43,16 @@ __all__ = ["SignInSigner", "TemplateTarget", "json_at", "render", "render_url"]
 SignInSigner = Callable[[Mapping[str, Any]], str]
 #: The statuses the transport always treats as "slow down".
 _RETRIED = frozenset({429, 503})
+
+
+#: the placeholder of the assertion in a template
+ASSERTION_SLOT = "{assertion}"
+#: a header value HTTP/1.1 can carry (h11's field-value rule, in ASCII)
+_HEADER_VALUE = re.compile(r"[^\x00\s]+(?:[ \t]+[^\x00\s]+)*", re.ASCII)
+
+
+def _header_safe(value: str) -> bool:
+    return value.isascii() and _HEADER_VALUE.fullmatch(value) is not None
 
 
 def json_at(data: Any, path: str) -> Any:
@@ -273,8 +284,15 @@ class TemplateTarget:
             headers["content-type"] = kind
         for name, template in call.headers.items():
             value = render(template, values)
-            if value is not None:
-                headers[name] = value
+            if value is None:
+                continue
+            if ASSERTION_SLOT in template and not _header_safe(value):
+                raise Unsendable(
+                    f"the {self.spec.name} profile carries the assertion in the {name} "
+                    "header, where this one cannot go (a line break, a control or non-ASCII "
+                    "character, or edge whitespace): nothing was sent"
+                )
+            headers[name] = value
         headers.update(extra or {})
         return headers
 
@@ -342,18 +360,23 @@ class TemplateTarget:
         )
         if subject is not None:
             exchange = dataclasses.replace(exchange, subject=subject)
+        if assertion is not None and any(ASSERTION_SLOT in t for t in call.headers.values()):
+            exchange = dataclasses.replace(exchange, assertion_in_header=True)
         return self._classified(exchange, exchange_call=token_path is not None)
 
     def _classified(self, exchange: Exchange, *, exchange_call: bool = True) -> Exchange:
         """A rate-limit status (any call), or a 4xx the profile does not call a refusal
         (an exchange or a sign-in: ``classify.refused`` is about those), proves nothing:
-        recorded with an error saying so (never a clean refusal)."""
+        recorded with an error saying so (never a clean refusal). A 431 refuses an
+        assertion that travelled in a header (it is what was too large)."""
         status = exchange.status
         if status is None or exchange.error is not None:
             return exchange
         classify = self.spec.classify
         if status in classify.rate_limited and status not in _RETRIED:
             note = f"status {status} means rate limited (classify.rate_limited)"
+        elif status == 431 and exchange.assertion_in_header:
+            return exchange
         elif exchange_call and 400 <= status < 500 and status not in classify.refused:
             note = f"status {status} is not a refusal (not in classify.refused)"
         else:
