@@ -203,6 +203,20 @@ WEAKNESSES: tuple[Weakness, ...] = (
         ),
     ),
     _w(
+        "subject.answer",
+        "Token or session issued for another subject",
+        "Signing in (or exchanging) with a `sub` that differs from a user's only by case, a "
+        "trailing NUL or space, or a Unicode look-alike yields that user's session: an "
+        "attacker who may mint tokens for their own subjects takes over another account.",
+        cwe=(287, 178, 176),
+        asvs=(),
+        spec=("RFC 7519 §4.1.2", "RFC 7519 §7.3 (case-sensitive string comparison)"),
+        remediation="Look users up by the exact `sub` string (no case folding, trimming or "
+        "Unicode normalisation), or refuse subjects outside a documented character set.",
+        references=(JWT,),
+        prefixes=("subject.answer",),
+    ),
+    _w(
         "claims.iss",
         "Issuer not checked exactly",
         "Assertions from another issuer, or from a look-alike of the trusted one, are accepted.",
