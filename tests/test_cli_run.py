@@ -186,3 +186,40 @@ def test_a_kept_revoked_key_is_reported_whatever_else_fails_open(
     with open_runtime(flaws=list(flaws)) as runtime:
         result = run_case(runtime, BY_ID["keys.revocation.after_cache_time"])
     assert result.verdict == verdict, result.message
+
+
+class _Leaky:
+    """Garbage whose finaliser raises: what a socket the caller leaked looks like when it
+    is collected (an "unraisable" exception)."""
+
+    def __init__(self) -> None:
+        self.cycle = self
+
+    def __del__(self) -> None:
+        raise OSError("a leaked resource, collected late")
+
+
+def test_garbage_the_caller_leaked_does_not_decide_an_in_process_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pytest collects garbage at the end of a run and reports what raised in a finaliser;
+    under the caller's "error" warning filter (this test suite's own) that became the
+    run's failure, whatever the cases said."""
+    import gc
+    import warnings
+
+    gc.disable()  # the cycle survives until pytest's own collection at the run's end
+    try:
+        _Leaky()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a caller running with -W error
+            code = cli.main(
+                [
+                    *("run", "--no-report", "--report-dir", str(tmp_path)),
+                    *("--id", "envelope.valid.baseline"),
+                ]
+            )
+    finally:
+        gc.enable()
+    assert code == 0
+    assert "verdict: conformant" in capsys.readouterr().out
