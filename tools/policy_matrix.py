@@ -61,9 +61,11 @@ def shapes() -> int:
                 home = Path(tmp)
                 argv = ["run", "--no-report", "--report-dir", tmp, "--examples", "10"]
                 argv += ["--category", "claims", "--category", "signature"]
-                with profiled_emulator(home, shape, variants=(name,)) as config:
-                    with contextlib.redirect_stdout(io.StringIO()):
-                        cli.main([*argv, "--config", str(config)])
+                with (
+                    profiled_emulator(home, shape, variants=(name,)) as config,
+                    contextlib.redirect_stdout(io.StringIO()),
+                ):
+                    cli.main([*argv, "--config", str(config)])
                 cases = json.loads((home / "results.json").read_text())["cases"]
             counts = Counter(c["verdict"] for c in cases)
             warned = ", ".join(f"`{c['id']}`" for c in cases if c["verdict"] == "warn") or "—"
