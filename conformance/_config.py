@@ -27,6 +27,7 @@ from ._oob import (
     ListenerConfig,
     parse_bind,
 )
+from ._profile import COMMON_TARGET_KEYS as _COMMON_TARGET_KEYS
 from ._profile import Profile, load_profile
 from ._profile import shipped as shipped_profile
 from ._profile_settings import TEMPLATE_KEYS as _TEMPLATE_KEYS
@@ -46,18 +47,6 @@ DYNAMIC_BASE_URL = "https://app.dynamicauth.com/api/v0"
 #: Transport defaults for a real target: gentle on a shared staging service.
 DEFAULT_RATE_LIMIT_PER_S = 5.0
 
-_COMMON_TARGET_KEYS = (
-    "profile",
-    "audience",
-    "scopes",
-    "subjects",
-    "known_scopes",
-    "leeway_s",
-    "max_token_lifetime_s",
-    "max_assertion_lifetime_s",
-    "keys",
-    "policy",
-)
 _PROFILE_KEYS: Mapping[str, tuple[str, ...]] = {
     "dynamic": ("base_url", "environment_id", "issuer", "session_tokens", "operation_path"),
     "rfc7523": ("token_url", "client_id", "mode", "audience_kind", "scope", "issuer"),

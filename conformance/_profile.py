@@ -27,6 +27,7 @@ from ._toml_reader import Reader, kind, read_toml
 
 __all__ = [
     "BASE_DEFAULTS",
+    "COMMON_TARGET_KEYS",
     "SEMANTICS",
     "BindingSpec",
     "ClaimsSpec",
@@ -82,24 +83,22 @@ BUILTIN_PLACEHOLDERS = frozenset(
         "elevated_token",
     }
 )
+#: ``[target]`` keys every kind of target takes (the run configuration's).
+COMMON_TARGET_KEYS = (
+    "profile",
+    "audience",
+    "scopes",
+    "subjects",
+    "known_scopes",
+    "leeway_s",
+    "max_token_lifetime_s",
+    "max_assertion_lifetime_s",
+    "keys",
+    "policy",
+)
 #: ``[target]`` keys of the run configuration that a ``[params]`` name may not take.
 RESERVED_TARGET_KEYS = frozenset(
-    {
-        "profile",
-        "profile_file",
-        "audience",
-        "issuer",
-        "scopes",
-        "subjects",
-        "known_scopes",
-        "leeway_s",
-        "max_token_lifetime_s",
-        "max_assertion_lifetime_s",
-        "keys",
-        "policy",
-        "session_tokens",
-        "params",
-    }
+    {*COMMON_TARGET_KEYS, "profile_file", "issuer", "session_tokens", "params"}
 )
 #: built-in placeholders a param may also be named: ``client_id`` (it then gets a kind
 #: and a description), ``scope`` (a form parameter; in ``[operations]`` ``{scope}`` is
