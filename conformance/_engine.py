@@ -79,6 +79,13 @@ class Erred(Exception):
     """The target misbehaved in a way that decides nothing (5xx, 429, no answer)."""
 
 
+#: Why a target may lack a capability, when the run has no reason of its own to give.
+NEED_HINTS: Mapping[str, str] = {
+    "reports_subject": "an answer that names whom it was issued for (a profile's "
+    "[classify] subject; Dynamic's step-up answer names none)",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class CaseResult:
     """One case's run: its final verdict (after the run's policy), the judgement it
@@ -561,11 +568,8 @@ def run_case(
     try:
         missing = case.needs - runtime.capabilities
         if missing:
-            why = "; ".join(
-                f"{name}: {runtime.unavailable[name]}"
-                for name in sorted(missing)
-                if name in runtime.unavailable
-            )
+            hints = {**NEED_HINTS, **runtime.unavailable}
+            why = "; ".join(f"{name}: {hints[name]}" for name in sorted(missing) if name in hints)
             raise Skip(
                 f"needs {why}"
                 if why and len(missing) == 1

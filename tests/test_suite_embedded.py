@@ -43,7 +43,10 @@ def test_clean_run_skips_only_what_needs_a_numeric_subject(clean: dict[str, Any]
     skipped = {c["id"]: c["message"] for c in clean["cases"] if c["verdict"] == "skip"}
     slow = {i for i, why in skipped.items() if "CONFORMANCE_SLOW_TIER" in why}
     assert slow == {"replay.same_token.spaced_30s", "replay.same_token.spaced_90s"}
-    rest = {i: why for i, why in skipped.items() if i not in slow}
+    # ... and the cases about whom an answer names (a sign-in's): the step-up's names none
+    named = {i for i, why in skipped.items() if why.startswith("needs reports_subject: ")}
+    assert named == {c.id for c in CASES if "reports_subject" in c.needs}
+    rest = {i: why for i, why in skipped.items() if i not in slow | named}
     assert rest == {"claims.sub.type_numeric_of_subject": "the subject is not numeric"}
 
 
