@@ -18,13 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ._exceptions import ConfigError
+from ._toml_reader import read_toml
 
 _KEYS = ("id", "reason", "owner", "expires")
 _ID_RE = re.compile(r"^[a-z0-9_.*?\[\]-]+$")
@@ -118,18 +118,7 @@ def load_waivers(path: Path | None) -> Waivers:
     """
     if path is None:
         return Waivers()
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"waivers file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read waivers file {path} ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"waivers file {path} is not valid TOML: {exc}") from None
-    except RecursionError:
-        raise ConfigError(
-            f"waivers file {path} nests arrays or inline tables too deeply to read"
-        ) from None
+    data = read_toml(path, "waivers file")
     unknown = [k for k in data if k != "waiver"]
     if unknown:
         raise ConfigError(f"{path}: unknown key {unknown[0]} (allowed: [[waiver]] tables)")
