@@ -384,7 +384,7 @@ def test_the_reproduced_request_is_not_shown_twice() -> None:
     case = _failing_case(exchanges=[first, last, _control(200)])
     evidence = views._evidence(case)
     assert evidence.count('<div class="cr-sub">Request</div>') == 1  # the first attempt's
-    assert evidence.count("Request: the Reproduce line above") == 1
+    assert evidence.count("Request: the Reproduce line") == 1
     raw = make_exchange(status=200)
     raw["assertion"] = {"raw_preview": "not.a.token"}
     assert "Request: the Reproduce" not in views._evidence(_failing_case(exchanges=[raw]))
