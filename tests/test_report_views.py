@@ -305,7 +305,7 @@ def test_cited_identifiers_are_links_and_the_rest_stays_escaped_text() -> None:
     )
     found = dataclasses.replace(findings(data)[0], spec=("RFC 8725 §3.1", "a <b> clause"))
     card = views._card(found, [])
-    specs = "".join(re.findall(r"Specification</td><td>(.*?)</td>", card))
+    specs = "".join(re.findall(r"Specification</dt><dd>(.*?)</dd>", card))
     assert specs == (
         '<a href="https://www.rfc-editor.org/rfc/rfc8725#section-3.1">RFC 8725 §3.1</a>; '
         "a &lt;b&gt; clause"

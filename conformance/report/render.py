@@ -54,9 +54,9 @@ KERNEL_NAME = "python3"
 #: (pictures are image/png outputs the template inlines), no ``style``, no ``script``.
 ALLOWED_TAGS = frozenset(
     {
-        "a", "abbr", "b", "blockquote", "br", "code", "details", "div", "em", "h1", "h2",
-        "h3", "h4", "hr", "i", "li", "ol", "p", "pre", "small", "span", "strong", "summary",
-        "table", "tbody", "td", "th", "thead", "tr", "ul",
+        "a", "abbr", "b", "blockquote", "br", "code", "dd", "details", "div", "dl", "dt",
+        "em", "h1", "h2", "h3", "h4", "hr", "i", "li", "ol", "p", "pre", "small", "span",
+        "strong", "summary", "table", "tbody", "td", "th", "thead", "tr", "ul",
     }
 )  # fmt: skip
 #: The page's Content-Security-Policy (a ``<meta>`` in its head): no script runs and

@@ -337,25 +337,26 @@ def _headers_text(headers: Any) -> str:
 def _token(label: str, token: Any, *, like: Any = None) -> str:
     """A decoded token (header, claims, the cut signature) or the first characters of one
     that does not decode. ``like``: the first case's token at the same place; what both
-    decoded the same is said to be so instead of shown again (``_same``)."""
+    decoded the same is named on the label's line instead of shown again (``_same``)."""
     if not isinstance(token, Mapping):
         return ""
     parts = [f'<div class="cr-sub">{label}</div>']
     if "header" in token or "claims" in token:
         compare = _decoded(token) and _decoded(like)
-        same_signature = compare and _get(token, "signature") == _get(like, "signature")
-        if (
-            compare
-            and same_signature
-            and _get(token, "header") == _get(like, "header")
-            and _get(token, "claims") == _get(like, "claims")
-        ):
-            parts.append(f'<div class="cr-small">header, claims and signature {SAME}</div>')
-            return "".join(parts)
+        same = [
+            n
+            for n in ("header", "claims", "signature")
+            if compare and _get(token, n) == _get(like, n)
+        ]
+        if same:
+            named = ", ".join(same[:-1]) + (" and " if len(same) > 1 else "") + same[-1]
+            parts = [f'<div class="cr-sub">{label}: {named} {SAME}</div>']
         for name in ("header", "claims"):
+            if name in same:
+                continue
             value = _get(token, name, {})
             parts.append(_member_diff(name, value, _get(like, name)) if compare else _pre(value))
-        if "signature" in token and not same_signature:
+        if "signature" in token and "signature" not in same:
             parts.append(f'<div class="cr-small">signature: {esc(_get(token, "signature"))}</div>')
     if _get(token, "raw_preview"):
         parts.append('<div class="cr-small">does not decode; first characters:</div>')
@@ -699,21 +700,50 @@ def _reproduce_line(case: Mapping[str, Any]) -> str:
     return _fold(line, "the assertion decoded in the evidence")
 
 
-def _reproduce(case: Mapping[str, Any], *, like: Mapping[str, Any] | None = None) -> str:
-    """The case's Reproduce line and the command that re-runs it; ``like``: the first
-    case of the same finding, whose line, when it is the same, is not shown again."""
+def _reproduce(
+    case: Mapping[str, Any], *, like: Mapping[str, Any] | None = None, usual: str | None = None
+) -> str:
+    """The case's Reproduce line and the command that re-runs it. A line that is the
+    section's ``usual`` one (spelled out once at its top) or the line of ``like`` (the
+    first case of the same finding) is named, not shown again."""
     line = _reproduce_line(case)
-    shown = (
-        f'<div class="cr-small">the same command {SAME}</div>'
-        if like is not None and line == _reproduce_line(like)
-        else f"<pre>{html.escape(line)}</pre>"
-    )
+    if usual is not None and line == usual:
+        shown = '<div class="cr-small">the usual command (above)</div>'
+    elif like is not None and line == _reproduce_line(like):
+        shown = f'<div class="cr-small">the same command {SAME}</div>'
+    else:
+        shown = f"<pre>{html.escape(line)}</pre>"
     return shown + f"<code>{esc(_get(case, 'rerun') or _get(case, 'nodeid'))}</code>"
 
 
+#: A Reproduce line shared by at least this many shown cases is spelled out once.
+USUAL_AT = 3
+
+
+def _usual_line(cases: Iterable[Mapping[str, Any]]) -> str | None:
+    """The Reproduce line most of these cases share (most runs have one: the same
+    request with ``$ASSERTION`` in it), if at least :data:`USUAL_AT` of them do."""
+    counts = Counter(_reproduce_line(c) for c in cases if _get(c, "reproduce"))
+    if not counts:
+        return None
+    line, count = counts.most_common(1)[0]
+    return line if count >= USUAL_AT else None
+
+
+def _usual_legend(usual: str | None) -> str:
+    if usual is None:
+        return ""
+    return (
+        '<div class="cr-small">The usual command: the Reproduce line of most cases below, '
+        f"which name it instead of repeating it:</div><pre>{html.escape(usual)}</pre>"
+    )
+
+
 def _kv(rows: Iterable[tuple[str, str]]) -> str:
-    body = "".join(f'<tr><td class="cr-k">{k}</td><td>{v}</td></tr>' for k, v in rows)
-    return f'<table class="cr-kv">{body}</table>'
+    """Names and values, two columns by the stylesheet: a description list, which costs
+    half the markup of a table's rows (a finding card and each of its cases has one)."""
+    body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    return f'<dl class="cr-kv">{body}</dl>'
 
 
 def _case_block(case: Mapping[str, Any]) -> str:
@@ -805,32 +835,36 @@ def _variant(
     rationale: bool,
     correct: bool = True,
     like: Mapping[str, Any] | None = None,
+    usual: str | None = None,
 ) -> str:
-    """One failing case of a finding, folded: its verdict and id on the summary line (its
+    """One failing case of a finding, folded: its id on the summary line (its verdict,
     severity and level when they are not the finding's), what it sent and got, how to
     reproduce it and its exchanges inside (what a correct endpoint does and why it
     matters unless the card says it once for all its cases). ``like``: the finding's
-    first case, against which this one's Reproduce line and evidence are shown."""
+    first case, against which this one's Reproduce line and evidence are shown; ``usual``:
+    the section's usual Reproduce line (:func:`_usual_line`)."""
     rows = [] if not correct else [("A correct endpoint", _prose_like(case, "correct", like))]
     rows.append(
         ("This one", f"{badge('o', _get(case, 'outcome', 'none'))} {_pre(_get(case, 'message'))}")
     )
     if rationale:
         rows.append(("Why it matters", _prose_like(case, "rationale", like)))
-    rows.append(("Reproduce", _reproduce(case, like=like)))
+    rows.append(("Reproduce", _reproduce(case, like=like, usual=usual)))
     severity, level = _get(case, "severity"), _get(case, "level")
     rank = ""
     if (str(severity), str(level)) != (str(finding.severity), str(finding.level)):
         rank = f' <span class="cr-small">· {esc(severity)} · {esc(level)}</span>'
+    verdict = _get(case, "verdict")
+    mark = "" if str(verdict) == str(finding.verdict) else f"{badge('v', verdict)} "
     return (
         f'<details class="cr-variant" id="{_case_anchor(case)}"><summary>'
-        f"{badge('v', _get(case, 'verdict'))} <code>{esc(_get(case, 'id'))}</code> "
+        f"{mark}<code>{esc(_get(case, 'id'))}</code> "
         f"{esc(_get(case, 'title'))}{rank}</summary>{_kv(rows)}{_evidence(case, like=like)}"
         "</details>"
     )
 
 
-def _card(finding: Finding, cases: Sequence[Mapping[str, Any]]) -> str:
+def _card(finding: Finding, cases: Sequence[Mapping[str, Any]], *, usual: str | None = None) -> str:
     rationales = {str(_get(c, "rationale")) for c in cases}
     shared = len(rationales) == 1
     same_correct = len({str(_get(c, "correct")) for c in cases}) == 1 and len(cases) > 1
@@ -866,6 +900,7 @@ def _card(finding: Finding, cases: Sequence[Mapping[str, Any]]) -> str:
                 rationale=not shared,
                 correct=not same_correct,
                 like=cases[0] if i else None,
+                usual=usual,
             )
             for i, c in enumerate(cases)
         )
@@ -882,10 +917,11 @@ def finding_cards(results: Mapping[str, Any], found: Sequence[Finding]) -> str:
     cases = {str(_get(c, "id")): c for c in _list(_get(results, "cases")) if isinstance(c, Mapping)}
     cards = []
     held: set[str] = set()
+    usual = _usual_line(cases[i] for f in found for i in f.case_ids if i in cases)
     for finding in found:
         members = [cases[i] for i in finding.case_ids if i in cases]
         held.update(finding.case_ids)
-        cards.append(_card(finding, members))
+        cards.append(_card(finding, members, usual=usual))
     loose = [
         c
         for c in cases.values()
@@ -900,7 +936,7 @@ def finding_cards(results: Mapping[str, Any], found: Sequence[Finding]) -> str:
             '<p class="cr-ok">No case failed, warned or erred.</p>',
             anchor="findings",
         )
-    legends = reproduce_legend() + evidence_legend()
+    legends = reproduce_legend() + _usual_legend(usual) + evidence_legend()
     return _section("Findings in detail", legends + "".join(cards), anchor="findings")
 
 
