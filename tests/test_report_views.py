@@ -531,5 +531,5 @@ def test_an_exchange_is_compared_only_with_the_same_exchange_of_the_first_case()
     data, members = _finding_of(2)
     members[1]["exchanges"][0]["label"] = "negative"  # another step: nothing to compare
     second = _card_of(data).split('<details class="cr-variant"')[2]
-    assert "as in the first case</div>" not in second.split("Reproduce")[1]
+    assert "as in the first case" not in second.split("Evidence:")[1]
     assert "https://issuer.example" in second
