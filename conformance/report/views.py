@@ -346,7 +346,7 @@ def _token(label: str, token: Any, *, like: Any = None) -> str:
         same = [
             n
             for n in ("header", "claims", "signature")
-            if compare and _get(token, n) == _get(like, n)
+            if compare and n in token and _get(token, n) == _get(like, n)
         ]
         if same:
             named = ", ".join(same[:-1]) + (" and " if len(same) > 1 else "") + same[-1]
