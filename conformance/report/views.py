@@ -538,7 +538,7 @@ def _exchange(
     if reproduced:
         request = '<div class="cr-sub">Request: the Reproduce line</div>'
     else:
-        liked = _request(other) if other is not None and like and like.request else None
+        liked = _request(like.exchange) if like is not None and like.request else None
         request = _message("Request", _request(exchange), liked)
     parts = [
         f'<div class="cr-ex"><div class="cr-ex-head">{head}</div>',
@@ -721,7 +721,7 @@ USUAL_AT = 3
 
 
 def _usual_line(cases: Iterable[Mapping[str, Any]]) -> str | None:
-    """The Reproduce line most of these cases share (most runs have one: the same
+    """The Reproduce line the most of these cases share (most runs have one: the same
     request with ``$ASSERTION`` in it), if at least :data:`USUAL_AT` of them do."""
     counts = Counter(_reproduce_line(c) for c in cases if _get(c, "reproduce"))
     if not counts:
@@ -734,8 +734,8 @@ def _usual_legend(usual: str | None) -> str:
     if usual is None:
         return ""
     return (
-        '<div class="cr-small">The usual command: the Reproduce line of most cases below, '
-        f"which name it instead of repeating it:</div><pre>{html.escape(usual)}</pre>"
+        '<div class="cr-small">The usual command: the Reproduce line that the most cases '
+        f"below share; they name it instead of repeating it:</div><pre>{html.escape(usual)}</pre>"
     )
 
 
