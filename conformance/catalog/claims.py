@@ -443,7 +443,9 @@ def _privileged(extra: dict[str, Any]) -> Callable[[CaseContext], None]:
         }
         requested = ctx.settings.scopes[0]
         issued = issued_claims(
-            ctx, ctx.send(ctx.sign(ctx.assertion(scope=requested).with_claims(claims)))
+            ctx,
+            ctx.send(ctx.sign(ctx.assertion(scope=requested).with_claims(claims))),
+            check="scope",
         )
         ctx.check(
             scope_items(issued.get("scope")) == [requested],
