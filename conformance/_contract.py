@@ -23,8 +23,12 @@ from ._profile import BASE_DEFAULTS, Profile
 from .catalog.authoring import Case, Expect, Level
 from .catalog.profiles import DYNAMIC_ONLY, EXP_FAR_AHEAD, FAR_FUTURE, REPLAY, subject_binding
 
-#: The cases about the ``scope`` claim (``DYNAMIC_ONLY`` without the issued token's).
-SCOPE_CASES = tuple(g for g in DYNAMIC_ONLY if not g.startswith("issued."))
+#: The cases about the ``scope`` claim (``DYNAMIC_ONLY`` without the issued token's, and
+#: a jti re-signed for another scope: without a scope claim, an undocumented claim added).
+SCOPE_CASES = (
+    *(g for g in DYNAMIC_ONLY if not g.startswith("issued.")),
+    "replay.same_jti.new_scope",
+)
 ISSUED_TOKEN_CASES = ("issued.token.*",)
 #: The cases that judge each of the ``[issued] checks`` (``_profile.ISSUED_CHECKS``) on a
 #: decoded issued token; a check the contract leaves out skips its cases with the reason.

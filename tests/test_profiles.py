@@ -769,7 +769,16 @@ rate_limit_per_s = 1000
 # -- a profile written from scratch: Acme ------------------------------------------------
 
 
-def _acme_run(pytester: pytest.Pytester, tmp_path: Path, flaws: tuple[str, ...]) -> dict[str, Any]:
+def _acme_run(
+    pytester: pytest.Pytester,
+    tmp_path: Path,
+    flaws: tuple[str, ...],
+    *,
+    strict_claims: bool = False,
+    refused: set[str] | None = None,
+) -> dict[str, Any]:
+    """The whole plan through the Acme profile of docs/profiles.md against Acme; the
+    names of the claims a ``strict_claims`` Acme refused are added to ``refused``."""
     from acme_server import running
     from cryptography.hazmat.primitives import serialization
 
@@ -787,7 +796,9 @@ def _acme_run(pytester: pytest.Pytester, tmp_path: Path, flaws: tuple[str, ...])
     (tmp_path / "key.pem").write_bytes(pem)
     with (
         JwksHost(keyring) as host,
-        running("https://customer.example", host.jwks_url, flaws=flaws) as acme,
+        running(
+            "https://customer.example", host.jwks_url, flaws=flaws, strict_claims=strict_claims
+        ) as acme,
     ):
         (tmp_path / "run.toml").write_text(
             f"""[target]
@@ -816,6 +827,8 @@ rate_limit_per_s = 1000
             f"--conformance-report-dir={out}",
             "--conformance-examples=10",
         )
+        if refused is not None:
+            refused.update(acme.refused_claims)
     return dict(json.loads((out / "results.json").read_text()))
 
 
@@ -831,6 +844,25 @@ def test_acme_from_scratch_is_clean(pytester: pytest.Pytester, tmp_path: Path) -
     assert verdicts["scope.value.missing"] == "skip"
     assert verdicts["claims.sub.other_user"] == "skip"
     assert results["run"]["target"]["profile_name"] == "acme"
+    assert results["summary"]["verdict"] in ("conformant", "conformant_with_gaps")
+
+
+@pytest.mark.slow
+def test_a_server_refusing_unknown_claims_runs_clean_without_a_scope_claim(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """``[claims] scope = false``: no assertion carries ``scope``, so a server that
+    refuses what its documentation does not name takes the valid ones."""
+    refused: set[str] = set()
+    results = _acme_run(pytester, tmp_path, (), strict_claims=True, refused=refused)
+    verdicts = {c["id"]: c["verdict"] for c in results["cases"]}
+    troubles = {k: v for k, v in verdicts.items() if v in ("fail", "error")}
+    assert troubles == {}, troubles
+    assert "scope" not in refused, refused
+    # it did refuse the undocumented claims some cases send (the strict policy is live)
+    assert {"foo", "bar"} <= refused
+    assert verdicts["claims.extra.unknown_claims"] == "warn"  # stricter than needed
+    assert verdicts["replay.same_token.twice"] == "pass"
     assert results["summary"]["verdict"] in ("conformant", "conformant_with_gaps")
 
 
