@@ -595,6 +595,7 @@ def test_a_profile_file_fills_the_settings(tmp_path: Path) -> None:
     assert settings.audience == "http://127.0.0.1:9/exchange"  # aud = "token_url"
     assert settings.max_assertion_lifetime_s == 600  # [claims] max_lifetime_s
     assert "sessions" not in settings.capabilities
+    assert settings.scope_claim is False  # [claims] scope = false: no scope claim sent
 
 
 # -- the CLI -----------------------------------------------------------------------------
