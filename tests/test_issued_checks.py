@@ -140,8 +140,8 @@ def test_an_issued_contract_that_cannot_be_honoured_is_refused_at_load(
         _variant(name, issued=issued)
 
 
-def test_opaque_without_checks_loads() -> None:
-    opaque = _variant("dynamic", issued='format = "opaque"')
+def test_opaque_with_no_checks_loads() -> None:
+    opaque = _variant("dynamic", issued='format = "opaque"\nchecks = []')
     assert opaque.issued.checks == ()
 
 

@@ -252,7 +252,7 @@ def test_lifetime_and_issued_token_contract() -> None:
     kid = _variant("dynamic", keys="kid_required = true")
     assert _judged(shipped("dynamic"), "keys.no_kid.single_candidate")[0] is Expect.ACCEPT
     assert _judged(kid, "keys.no_kid.single_candidate")[:2] == (Expect.REJECT, Level.SHOULD)
-    opaque = _variant("dynamic", issued='format = "opaque"')
+    opaque = _variant("dynamic", issued='format = "opaque"\nchecks = []')
     assert "opaque" in (_judged(opaque, "issued.token.is_jws")[2] or "")
 
 
@@ -677,7 +677,13 @@ IDENTITY_IDS = (
 )
 
 
-def _run(pytester: pytest.Pytester, config: Path, out: Path, profile: str | None) -> dict[str, Any]:
+def _run(
+    pytester: pytest.Pytester,
+    config: Path,
+    out: Path,
+    profile: str | None,
+    ids: tuple[str, ...] = IDENTITY_IDS,
+) -> dict[str, Any]:
     args = [
         "--pyargs",
         "conformance.suite",
@@ -690,7 +696,7 @@ def _run(pytester: pytest.Pytester, config: Path, out: Path, profile: str | None
         "--hypothesis-seed=12345",  # the property cases draw the same examples in both runs
         "-p",
         "no:randomly",
-        *(f"--conformance-id={glob}" for glob in IDENTITY_IDS),
+        *(f"--conformance-id={glob}" for glob in ids),
     ]
     if profile is not None:
         args.append(f"--conformance-profile={profile}")
@@ -731,6 +737,37 @@ def test_dynamic_file_gives_the_adapters_verdicts_on_the_emulator(
     if flaws:  # each flaw is caught by the profile's run
         assert {"replay.same_token.twice", "claims.sub.other_user"} <= failed
         assert any(i.startswith("algorithms.none.") for i in failed)
+
+
+#: The cases that judge the issued token ([issued] checks) or use it.
+ISSUED_IDS = ("issued.*", "claims.extra.privilege_*")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "flaws",
+    [(), ("broad_token", "long_lived_token")],
+    ids=["clean", "issued-token-flaws"],
+)
+def test_dynamic_file_judges_the_issued_token_as_the_adapter(
+    pytester: pytest.Pytester, tmp_path: Path, flaws: tuple[str, ...]
+) -> None:
+    """Its [issued] checks (every one, by default) are the adapter's judgements."""
+    from configured_emulator import served_emulator
+
+    home = tmp_path / "emulator"
+    home.mkdir()
+    with served_emulator(home, ("ES256",), flaws=flaws) as config:
+        adapter = _run(pytester, config, tmp_path / "adapter", None, ISSUED_IDS)
+        template = _run(pytester, config, tmp_path / "template", "dynamic", ISSUED_IDS)
+    _assert_identical(adapter, template)
+    verdicts = {c["id"]: c["verdict"] for c in template["cases"]}
+    assert verdicts["issued.token.verifies"] == "pass"
+    failed = {i for i, v in verdicts.items() if v == "fail"}
+    if flaws:
+        assert {"issued.token.scope_exact", "issued.token.short_lived"} <= failed, failed
+    else:
+        assert failed == set()
 
 
 @pytest.mark.slow
