@@ -23,8 +23,8 @@ from conformance.emulator import FLAWS
 
 pytestmark = pytest.mark.slow
 
-#: Focused for CPU: the claim and signature categories, not the whole plan.
-FOCUS = ("claims", "signature")
+#: Focused for CPU: the claim, signature and issued-token categories, not the whole plan.
+FOCUS = ("claims", "signature", "issued")
 
 
 #: The checkout these tests belong to: the child runs import the package from it.

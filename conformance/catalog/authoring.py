@@ -192,12 +192,14 @@ def unsigned_copy(ctx: CaseContext, token: str) -> str:
 # --- reading answers ----------------------------------------------------------------------
 
 
-def issued_claims(ctx: CaseContext, exchange: Exchange, *, check: str | None) -> dict[str, Any]:
+def issued_claims(
+    ctx: CaseContext, exchange: Exchange, *, check: str | None = None
+) -> dict[str, Any]:
     """The claims of the token ``exchange`` issued (unchecked); fails when there is none
     or it is not a decodable compact JWS. ``check`` names what the caller judges of them
     (an ``[issued] checks`` name of a profile, ``docs/profiles.md``): the case skips where
-    the target's contract leaves it out, or issues opaque tokens; ``None`` for a caller
-    that needs the claims to use the token, not to judge them."""
+    the target's contract leaves it out, or issues opaque tokens; ``None`` (the default)
+    for a caller that needs the claims to use the token, not to judge them."""
     token = exchange.issued_token
     # a clean refusal fails; anything unclean (a 2xx without a usable token) is an error
     ctx.check(ctx.accepted(exchange), "the valid assertion was not accepted")
