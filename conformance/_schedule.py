@@ -44,6 +44,7 @@ another share) is run by the item itself, the old way: a result is never missing
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import math
@@ -51,12 +52,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Literal
 
 from ._ast_lock import install as install_ast_lock
-from ._engine import CaseResult, Runtime, confirm_group, run_case
+from ._engine import CaseResult, Context, Runtime, confirm_group, run_case
 from ._jose import b64url_decode
 from .catalog._model import Case
+from .catalog.authoring import restored
 
 Lane = Literal["main", "jwks", "alone", "last"]
 
@@ -87,11 +90,50 @@ READS_KEYS = ("*.property.*",)
 HELD_MAX = 4
 #: header parameters that make a target fetch or trust a key named by the token
 _KEY_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
+#: main-lane cases that wait long on purpose (past an exp plus its margin): they start
+#: first, so that their waits overlap everything else
+WAITS_FIRST = ("time.replay.after_exp",)
+#: main-lane cases whose tokens mostly depend on what the JWKS serves (key-carrying and
+#: injected headers, undecodable tokens) or that read the published keys: they run after
+#: the other main cases, by when the JWKS lane is over, instead of holding the gate
+#: while it runs. A misplaced case costs time (it waits at the gate), never a verdict.
+JWKS_DEPENDENT = ("header.*", "encoding.*", "errors.*", "keys.*", *READS_KEYS)
+
+
+def _matches(case: Case, globs: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(case.id, glob) for glob in globs)
+
+
+def execution_order(cases: Sequence[Case]) -> list[Case]:
+    """The order the scheduler starts ``cases`` in (pytest still reports them in theirs).
+
+    The JWKS lane's cases are one chain of waits for the target's refetch interval, the
+    longest of the run: they come first, right after the long main-lane waits, so the
+    chain starts at once and the main lane runs beside it. The main cases whose key
+    lookup depends on the JWKS come last, after the JWKS lane in the order the gate keeps
+    (:meth:`Scheduler._enter_gate`): the order is the plan's order for the gate, so every
+    such case sees the key set after every JWKS case, in every run, as under ``-n``.
+    Within each part the plan's order is kept.
+    """
+    first, jwks, rest, after = [], [], [], []
+    for case in cases:
+        name = lane(case)
+        if name == "jwks":
+            jwks.append(case)
+        elif name != "main":
+            rest.append(case)  # their own lanes run after these two: any place will do
+        elif _matches(case, WAITS_FIRST):
+            first.append(case)
+        elif _matches(case, JWKS_DEPENDENT):
+            after.append(case)
+        else:
+            rest.append(case)
+    return [*first, *jwks, *rest, *after]
 
 
 def lane(case: Case) -> Lane:
     """Which lane ``case`` runs in (see the module doc)."""
-    if any(fnmatch.fnmatchcase(case.id, glob) for glob in JUDGES_RUN):
+    if _matches(case, JUDGES_RUN):
         return "last"
     if case.needs & ALONE_NEEDS:
         return "alone"
@@ -123,6 +165,12 @@ def _stable_kids(runtime: Runtime) -> frozenset[str]:
         return frozenset()
 
 
+class _PutBack(BaseException):
+    """Raised (from the send hook) in a main-lane case that would have to wait at the gate
+    mid-case: the case stops and runs again after the JWKS lane. A ``BaseException``, so
+    that no recipe's ``except Exception`` takes it for the target's doing."""
+
+
 class Scheduler:
     """Runs ``cases`` on background threads; :meth:`result` hands each one's result out."""
 
@@ -136,7 +184,7 @@ class Scheduler:
         group_max_s: float = GROUP_MAX_S,
     ) -> None:
         self.runtime = runtime
-        self.cases = list(cases)
+        self.cases = execution_order(cases)
         self.group_max = max(1, group_max)
         self.group_max_s = group_max_s
         self.clock: Callable[[], float] = time.monotonic  # the groups' clock (tests set it)
@@ -157,6 +205,11 @@ class Scheduler:
         self._at_gate: set[int] = set()  # main cases waiting at the gate
         self._main_paused = math.inf  # where a JWKS case runs alone (ALONE_IDS)
         self._stable = _stable_kids(runtime)
+        #: main cases stopped before a send that had to wait at the gate (:class:`_PutBack`):
+        #: id -> the requests their first try sent; and the queue they wait in
+        self._put_back_ids: dict[str, int] = {}
+        self._put_back_cases: queue.Queue[Case] = queue.Queue()
+        self._last_position = len(self.cases)
 
     def start(self) -> Scheduler:
         install_ast_lock()  # cases on threads: one ast.parse at a time (see _ast_lock)
@@ -184,10 +237,13 @@ class Scheduler:
     def _jwks_next(self) -> float:
         return self._jwks_left[0] if self._jwks_left else math.inf
 
-    def _enter_gate(self, position: int, blocked: Callable[[], None]) -> float:
+    def _enter_gate(
+        self, position: int, blocked: Callable[[], None], *, wait: bool = True
+    ) -> float | None:
         """A main-lane case at ``position`` is about to depend on the JWKS; ``blocked`` is
         called when it has to wait for the JWKS lane and fewer than :data:`HELD_MAX`
-        others wait there (the next cases start meanwhile). Returns how long it waited."""
+        others wait there (the next cases start meanwhile). Returns how long it waited;
+        ``None``, without waiting, when it would have to and ``wait`` is false."""
 
         def open_() -> bool:
             return self._cancel.is_set() or (
@@ -199,6 +255,8 @@ class Scheduler:
             if position in self._behind_gate:
                 return 0.0
             if not open_():
+                if not wait:
+                    return None
                 if len(self._at_gate) < HELD_MAX:
                     blocked()  # else it holds the lane: no more than HELD_MAX wait here
                 self._at_gate.add(position)
@@ -353,13 +411,24 @@ class Scheduler:
                     close()  # a group that got old while no rejection came
                     return
 
+        order = list(cases)
         positions = [self._position[c.id] for c in cases]
-        for index, case in enumerate(cases):
+        index = 0
+        while True:
+            if index == len(order):
+                # the main lane's cases put back while the JWKS lane ran run last
+                again = self._put_back(running, drain) if name == "main" else None
+                if again is None:
+                    break
+                order.append(again)
+                positions.append(self._position[again.id])
+            case = order[index]
+            index += 1
             if self._stopped():
                 break
             if name == "main":
-                self._main_may_start(positions[index])
-                following = positions[index + 1] if index + 1 < len(cases) else math.inf
+                self._main_may_start(positions[index - 1])
+                following = positions[index] if index < len(order) else math.inf
                 running.append(self._start_case(case, finished, following))
             elif name == "jwks":
                 position = self._position[case.id]
@@ -368,7 +437,10 @@ class Scheduler:
                     # confirmed right after it, not in a group: the control is part of
                     # what the target's key cache sees between JWKS cases (measured: a
                     # grouped control changed a key case's verdict under a variant)
-                    finished.put(run_case(self.runtime, case))
+                    result = run_case(self.runtime, case)
+                    if index == len(order) and not self._stopped():
+                        result = self._leave_jwks_restored(result)
+                    finished.put(result)
                 finally:
                     self._jwks_end(position)
             else:
@@ -382,35 +454,87 @@ class Scheduler:
         if group and not self._stopped():
             self._publish(confirm_group(self.runtime, group))
 
+    def _leave_jwks_restored(self, last: CaseResult) -> CaseResult:
+        """After the JWKS lane's last case: make the target fetch the JWKS as published
+        now (:func:`~conformance.catalog.authoring.restored`), so that the cases after the
+        lane find its key cache as the plan began, not holding what the lane's last cases
+        served (a key set that had a second key of an alg makes a token without kid
+        ambiguous). Its exchanges are part of ``last``'s evidence and requests."""
+        ctx = Context(self.runtime, last.case)
+        # best effort: when it fails, the next cases run as they would have
+        with contextlib.suppress(Exception):
+            restored(ctx)
+        return replace(
+            last,
+            exchanges=(*last.exchanges, *ctx.exchanges),
+            requests=last.requests + len(ctx.exchanges),
+        )
+
+    def _put_back(
+        self, running: Sequence[threading.Thread], drain: Callable[[], None]
+    ) -> Case | None:
+        """The next case put back (:class:`_PutBack`), once one is; ``None`` when every
+        case of the main lane has finished without one."""
+        while True:
+            try:
+                case = self._put_back_cases.get_nowait()
+            except queue.Empty:
+                alive = [t for t in running if t.is_alive()]
+                if not alive and self._put_back_cases.empty():
+                    return None
+                if alive:
+                    alive[0].join(_POLL_S)
+                drain()
+                continue
+            with self._gate:  # after every case planned, the JWKS lane's included
+                self._position[case.id] = self._last_position = self._last_position + 1
+            return case
+
     def _start_case(
         self, case: Case, finished: queue.Queue[CaseResult], following: float
     ) -> threading.Thread:
-        """Start ``case`` on its own thread; return once it finished or began to wait."""
+        """Start ``case`` on its own thread; return once it finished or began to wait.
+
+        A case that depends on the JWKS from its start (:data:`JWKS_DEPENDENT`) waits at
+        the gate before it builds anything. Any other case that is about to send a
+        token whose key lookup depends on the JWKS (:func:`depends_on_jwks`) while a
+        JWKS case planned before it has yet to finish is stopped and put back: it runs
+        again, whole, after the JWKS lane. Holding it at the gate instead would send a
+        token built long before (a JWKS lane against a target that refetches once a
+        minute takes half an hour: the token would be expired, its refusal proving
+        nothing)."""
         yielded = threading.Event()
         position = self._position[case.id]
+        put_back = case.id not in self._put_back_ids and not _matches(case, JWKS_DEPENDENT)
+        sent = [0]
 
         def waiting() -> None:
             self._main_waiting(position)
             yielded.set()
 
         def sending(token: str) -> float:
+            held = 0.0
             if depends_on_jwks(token, self._stable):
-                return self._enter_gate(position, waiting)
-            return 0.0
+                entered = self._enter_gate(position, waiting, wait=not put_back)
+                if entered is None:
+                    raise _PutBack
+                held = entered
+            sent[0] += 1
+            return held
 
         def work() -> None:
             try:
-                if any(fnmatch.fnmatchcase(case.id, glob) for glob in READS_KEYS):
+                if not put_back:
                     self._enter_gate(position, waiting)
-                finished.put(
-                    run_case(
-                        self.runtime,
-                        case,
-                        defer_control=True,
-                        on_wait=waiting,
-                        on_send=sending,
-                    )
+                result = run_case(
+                    self.runtime, case, defer_control=True, on_wait=waiting, on_send=sending
                 )
+                if case.id in self._put_back_ids:  # what its first try sent counts too
+                    result = replace(result, requests=result.requests + self._put_back_ids[case.id])
+                finished.put(result)
+            except _PutBack:
+                self._put_back_ids[case.id] = sent[0]
+                self._put_back_cases.put(case)
             finally:
                 self._main_finished(position)
                 yielded.set()

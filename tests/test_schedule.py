@@ -165,23 +165,60 @@ def no_kid(name: str) -> Case:
     )  # fmt: skip
 
 
-def test_a_token_without_kid_keeps_its_place_in_the_plan_around_jwks_cases() -> None:
+def test_a_case_that_meets_the_running_jwks_lane_mid_case_runs_again_after_it() -> None:
     rt = runtime(controls_accepted)
     jwks = ("jwks_host",)
-    cases = [no_kid("early"), waits("keys", needs=jwks), no_kid("late"), quick("free")]
-    sent, _ = run_all(rt, cases)
-    assert sent.index("early-nokid") < sent.index("keys-before")  # planned before: sent before
-    assert sent.index("keys-after") < sent.index("late-nokid")  # planned after: sent after
-    assert sent.index("late-kid") < sent.index("keys-after")  # its trusted-kid send did not wait
-    assert sent.index("free") < sent.index("keys-after")  # nor did the next case
+    cases = [no_kid("early"), waits("keys", needs=jwks), quick("free")]
+    scheduler = Scheduler(rt, cases).start()
+    early = scheduler.result("test.schedule.early")
+    for case_ in cases[1:]:
+        scheduler.result(case_.id)
+    sent = [r.label for r in rt.target.requests]  # type: ignore[attr-defined]
+    # the JWKS lane starts first; "early" sent its trusted-kid token, then stopped before
+    # its token without kid instead of holding it, and ran again, whole, after the lane
+    assert sent.index("early-kid") < sent.index("keys-after")
+    assert sent.count("early-kid") == 2 and sent.count("early-nokid") == 1
+    assert sent.index("keys-after") < sent.index("early-nokid")
+    assert sent.index("free") < sent.index("keys-after")  # the next case did not wait
+    assert early is not None and early.verdict == "pass"
+    assert [e.label for e in early.exchanges][:2] == ["early-kid", "early-nokid"]
+    assert math.floor(early.requests) == 3  # its first try's request counts too
 
 
-def test_a_token_without_kid_between_two_jwks_cases_is_sent_between_them() -> None:
+def test_every_jwks_case_runs_before_a_send_that_depends_on_the_jwks() -> None:
     rt = runtime(controls_accepted)
     jwks = ("jwks_host",)
     plan = [waits("k1", needs=jwks), no_kid("mid"), waits("k2", needs=jwks), quick("after")]
     sent, _ = run_all(rt, plan)
-    assert sent.index("k1-after") < sent.index("mid-nokid") < sent.index("k2-before")
+    assert sent.index("k1-after") < sent.index("k2-before") < sent.index("k2-after")
+    assert sent.index("k2-after") < sent.index("mid-nokid")
+    assert sent.index("after") < sent.index("k2-after")  # the main lane went on beside
+
+
+def test_the_execution_order_starts_long_waits_then_the_jwks_lane_and_ends_with_dependents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(schedule, "WAITS_FIRST", ("test.schedule.long",))
+    monkeypatch.setattr(schedule, "JWKS_DEPENDENT", ("test.schedule.dep*",))
+    jwks = ("jwks_host",)
+    plan = [
+        quick("a"), no_kid("dep1"), waits("k1", needs=jwks), quick("b"),
+        waits("long"), quick("burst", needs=("bursts",)), waits("k2", needs=jwks),
+        quick("dep2"), quick("c"),
+    ]  # fmt: skip
+    order = [c.id.rpartition(".")[2] for c in schedule.execution_order(plan)]
+    assert order == ["long", "k1", "k2", "a", "b", "burst", "c", "dep1", "dep2"]
+
+
+def test_a_case_that_depends_on_the_jwks_from_its_start_waits_before_it_builds_anything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(schedule, "JWKS_DEPENDENT", ("test.schedule.dep*",))
+    rt = runtime(controls_accepted)
+    sent, _ = run_all(rt, [no_kid("dep"), waits("keys", needs=("jwks_host",)), quick("free")])
+    assert sent.count("dep-kid") == 1  # never put back: it waited from its start
+    assert sent.index("keys-after") < sent.index("dep-kid") < sent.index("dep-nokid")
+    assert sent.index("free") < sent.index("keys-after")
 
 
 def test_only_tokens_naming_a_trusted_key_bypass_the_gate() -> None:
@@ -199,13 +236,16 @@ def test_only_tokens_naming_a_trusted_key_bypass_the_gate() -> None:
         assert depends_on_jwks(forge.compact({"alg": "ES256", "kid": kid}, claims, key=key), stable)
 
 
-def test_no_more_than_held_max_cases_wait_at_the_gate_while_the_lane_goes_on() -> None:
+def test_no_more_than_held_max_cases_wait_at_the_gate_while_the_lane_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(schedule, "JWKS_DEPENDENT", ("test.schedule.held*",))
     rt = runtime(controls_accepted)
     held = [no_kid(f"held{i}") for i in range(HELD_MAX + 1)]
-    sent, _ = run_all(rt, [waits("keys", needs=("jwks_host",)), *held, quick("free")])
-    # HELD_MAX of them wait aside, the next one holds the lane: "free" waits for the gate
-    assert sent.index("keys-after") < sent.index("free")
-    assert all(sent.index("keys-after") < sent.index(f"held{i}-nokid") for i in range(HELD_MAX + 1))
+    sent, _ = run_all(rt, [waits("keys", needs=("jwks_host",)), *held, quick("heldfree")])
+    # HELD_MAX of them wait aside, the next one holds the lane: "heldfree" waits for the gate
+    assert sent.index("keys-after") < sent.index("heldfree")
+    assert all(sent.index("keys-after") < sent.index(f"held{i}-kid") for i in range(HELD_MAX + 1))
 
 
 def test_the_cases_that_count_events_in_a_window_run_alone_in_their_place() -> None:
@@ -236,7 +276,8 @@ def test_a_jwks_case_that_counts_events_pauses_the_main_lane(
     rt = runtime(controls_accepted)
     counting = quick("count", needs=("jwks_host",))
     monkeypatch.setattr(schedule, "ALONE_IDS", frozenset({counting.id}))
-    plan = [waits("early", seconds=0.3), counting, *[quick(f"m{i}") for i in range(5)]]
+    monkeypatch.setattr(schedule, "WAITS_FIRST", ("test.schedule.early",))
+    plan = [counting, *[quick(f"m{i}") for i in range(5)], waits("early", seconds=0.3)]
     sent, _ = run_all(rt, plan)
     # "early" was waiting when "count" started; nothing after it in the plan ran meanwhile
     assert sent.index("early-before") < sent.index("count")
