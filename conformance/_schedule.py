@@ -19,14 +19,17 @@ Three lanes, by what a case does to state other cases rely on (:func:`lane`):
   hygiene cases judge the run's refusals, :data:`JUDGES_RUN`). They run after everything
   else has finished, so no refusal of a waiting case or of the alone lane escapes them.
 
-The two first lanes meet at a gate that keeps the plan's order wherever the JWKS
-matters: a main-lane case whose token's key lookup depends on what the JWKS serves
-(:func:`depends_on_jwks`: no kid, a kid that is not one of the trusted keys, a
-``jku``/``x5u``/``jwk``/``x5c`` header, a token that does not decode), and a property
-case (it draws from the published keys), waits before that send until every JWKS case
-planned before it has finished, and no JWKS case runs while it does; a JWKS case starts
-only when every main-lane case planned before it has finished or is waiting. So such a
-case sees the keys it would have seen in plan order, never a key set changing under it.
+The two first lanes meet at a gate that keeps one order wherever the JWKS matters: the
+scheduler's own (:func:`execution_order`), in which the JWKS lane's cases come first and
+the main-lane cases that depend on the JWKS last. A main-lane case whose token's key
+lookup depends on what the JWKS serves (:func:`depends_on_jwks`: no kid, a kid that is
+not one of the trusted keys, a ``jku``/``x5u``/``jwk``/``x5c`` header, a token that does
+not decode) never sends it while a JWKS case ordered before it has yet to finish, and no
+JWKS case runs while it does: the cases listed in :data:`JWKS_DEPENDENT` wait at the gate
+before they build anything; any other is stopped before that send and runs again, whole,
+after the JWKS lane (never holding a token built long before). When the lane is over it
+leaves the target holding the JWKS as published. So every such case sees one key set, the
+same in every run and under ``-n``, never a key set changing under it.
 
 A passing rejection is not proved until a positive control is accepted after it. The
 JWKS lane sends it right after each case, as before (the control is part of what the
