@@ -35,9 +35,6 @@ OPERATION_PATH = "/emulator/operations/{scope}"
 #: The embedded emulator's JWKS cache time (seconds): short, so that the revocation case
 #: (which waits for it) stays short.
 EMBEDDED_JWKS_TTL_S = 2.0
-#: How long the embedded emulator may take to load its keys at start (it retries a fetch
-#: that failed: a loaded machine can hold one past the emulator's timeout).
-START_S = 10.0
 
 
 class PublishedKeyring(Keyring):
@@ -53,6 +50,11 @@ class PublishedKeyring(Keyring):
         if alg not in self.published_algs:
             raise Skip(self.missing(alg))
         return super().trusted(alg)
+
+
+#: How long the embedded emulator may take to load its keys at start (it retries a fetch
+#: that failed: a loaded machine can hold one past the emulator's timeout).
+START_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
