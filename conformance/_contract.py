@@ -23,9 +23,39 @@ from ._profile import BASE_DEFAULTS, Profile
 from .catalog.authoring import Case, Expect, Level
 from .catalog.profiles import DYNAMIC_ONLY, EXP_FAR_AHEAD, FAR_FUTURE, REPLAY, subject_binding
 
-#: The cases about the ``scope`` claim (``DYNAMIC_ONLY`` without the issued token's).
-SCOPE_CASES = tuple(g for g in DYNAMIC_ONLY if not g.startswith("issued."))
+#: The cases about the ``scope`` claim (``DYNAMIC_ONLY`` without the issued token's, and
+#: a jti re-signed for another scope: without a scope claim, an undocumented claim added).
+SCOPE_CASES = (
+    *(g for g in DYNAMIC_ONLY if not g.startswith("issued.")),
+    "replay.same_jti.new_scope",
+)
 ISSUED_TOKEN_CASES = ("issued.token.*",)
+#: The cases that judge each of the ``[issued] checks`` (``_profile.ISSUED_CHECKS``) on a
+#: decoded issued token; a check the contract leaves out skips its cases with the reason.
+ISSUED_CHECK_CASES: Mapping[str, tuple[str, ...]] = {
+    "signature": (
+        "issued.token.is_jws",
+        "issued.token.verifies",
+        "issued.token.hmac_secret_not_common",
+    ),
+    "lifetime": (
+        "issued.token.short_lived",
+        "issued.token.not_outliving_session",
+        "issued.token.lifetime_after_long_assertion",
+    ),
+    "subject": ("issued.token.bound", "claims.rfc7523.issued_subject"),
+    # the injected-privilege cases judge that the token's scope is exactly the requested one
+    "scope": ("issued.token.scope_exact", "claims.extra.privilege_*"),
+    "single_use": ("issued.token.single_use_flag", "issued.token.fresh_each_time"),
+}
+#: What each check judges, for the reason a case skips without it.
+ISSUED_CHECK_WHAT: Mapping[str, str] = {
+    "signature": "how the issued token is signed",
+    "lifetime": "the issued token's lifetime",
+    "subject": "whom the issued token names",
+    "scope": "the issued token's scope",
+    "single_use": "the issued token's single use",
+}
 ISS_REQUIRED_CASES = ("claims.iss.missing", "claims.type.iss.*")
 ISS_VALUE_CASES = ("claims.iss.*", "claims.type.iss.*")
 #: Raw bodies written for Dynamic's wire (JSON ``{"jwt": ...}``): meaningless elsewhere.
@@ -139,9 +169,20 @@ def overrides(profile: Profile) -> Overrides:
         )
         skip.update(dict.fromkeys(DYNAMIC_WIRE_CASES, reason))
 
-    if profile.issued.format == "opaque" and base["issued_format"] != "opaque":
+    issued = profile.issued
+    if issued.format == "opaque" and base["issued_format"] != "opaque":
         reason = f'{why} issues opaque tokens ([issued] format = "opaque"): nothing to decode'
         skip.update(dict.fromkeys(ISSUED_TOKEN_CASES, reason))
+        for globs in ISSUED_CHECK_CASES.values():
+            skip.update(dict.fromkeys(globs, reason))
+    elif issued.format == "jwt":
+        for check in base["issued_checks"]:
+            if check not in issued.checks:
+                reason = (
+                    f'{why}\'s [issued] checks lacks "{check}": '
+                    f"{ISSUED_CHECK_WHAT[check]} is not part of its contract"
+                )
+                skip.update(dict.fromkeys(ISSUED_CHECK_CASES[check], reason))
     return Overrides(expect=expect, level=level, skip=skip)
 
 

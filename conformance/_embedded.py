@@ -34,7 +34,7 @@ from .targets.dynamic import DynamicTarget, key_signer
 OPERATION_PATH = "/emulator/operations/{scope}"
 #: The embedded emulator's JWKS cache time (seconds): short, so that the revocation case
 #: (which waits for it) stays short.
-EMBEDDED_JWKS_TTL_S = 2.0
+EMBEDDED_JWKS_TTL_S = 1.0
 
 
 class PublishedKeyring(Keyring):
@@ -96,7 +96,7 @@ def start_embedded(
             allowed_algs=keyring.published_algs if only_published else DEFAULT_ALGS,
             # Short, so that the key cases' waits for a refetch stay short; still a limit,
             # so a flood of random kids shows no amplification.
-            jwks_min_refetch_s=0.25,
+            jwks_min_refetch_s=0.1,
             # The slow-JWKS case waits for this timeout; a correct target gives up quickly.
             jwks_timeout_s=0.5,
             # Short, so that the revocation case waits seconds, not the default 5 minutes.

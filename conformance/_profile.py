@@ -66,7 +66,10 @@ KEY_SOURCES = ("jwks_url", "registered", "x5c")
 RELATIONS = ("equal", "sha256")
 REPLAY_POLICIES = ("reject", "unspecified", "allowed")
 ISSUED_FORMATS = ("jwt", "opaque")
-ISSUED_CHECKS = ("signature", "lifetime", "subject", "scope")
+#: What can be judged of a decoded issued token (``_contract.ISSUED_CHECK_CASES`` names
+#: the cases of each): its signature, its lifetime, whom it names, its scope, and the
+#: single-use promise (a ``singleUse`` flag, a fresh token per exchange).
+ISSUED_CHECKS = ("signature", "lifetime", "subject", "scope", "single_use")
 #: Placeholders every template may use, besides the profile's ``[params]``.
 BUILTIN_PLACEHOLDERS = frozenset(
     {
@@ -267,6 +270,7 @@ BASE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
         "exp_bound": "required",
         "replay": "reject",
         "issued_format": "jwt",
+        "issued_checks": ISSUED_CHECKS,
     },
     "rfc7523/client_assertion": {
         "required": ("iss", "sub", "aud", "exp"),
@@ -277,6 +281,9 @@ BASE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
         "exp_bound": "optional",
         "replay": "unspecified",
         "issued_format": "opaque",
+        # the grant's token is decoded where it is a JWT: its subject is the assertion's
+        # (claims.rfc7523.issued_subject); no other check is written for these bases
+        "issued_checks": ("subject",),
     },
     "rfc7523/jwt_bearer": {
         "required": ("iss", "sub", "aud", "exp"),
@@ -287,6 +294,9 @@ BASE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
         "exp_bound": "optional",
         "replay": "unspecified",
         "issued_format": "opaque",
+        # the grant's token is decoded where it is a JWT: its subject is the assertion's
+        # (claims.rfc7523.issued_subject); no other check is written for these bases
+        "issued_checks": ("subject",),
     },
 }
 
@@ -392,7 +402,7 @@ def parse_profile(data: Mapping[str, Any], *, source: str) -> Profile:
     if "classify" not in data:
         raise ConfigError(f"{source}: missing [classify] table (token: where the issued token is)")
     classify = _classify(Reader(root.table_at("classify"), "classify", source))
-    issued = _issued(Reader(root.table_at("issued"), "issued", source), base, known)
+    issued = _issued(Reader(root.table_at("issued"), "issued", source), base, known, semantics)
     return Profile(
         name=name,
         description=description,
@@ -628,18 +638,35 @@ def _classify(reader: Reader) -> ClassifySpec:
 
 
 def _issued(
-    reader: Reader, base: Mapping[str, Any], known: frozenset[str] | set[str]
+    reader: Reader, base: Mapping[str, Any], known: frozenset[str] | set[str], semantics: str
 ) -> IssuedSpec:
     reader.only(("format", "checks", "jwks_url", "max_lifetime_s"))
-    checks = _names(reader, "checks", ISSUED_CHECKS)
+    token_format = reader.choice("format", ISSUED_FORMATS, base["issued_format"])
+    judged: tuple[str, ...] = base["issued_checks"]
+    checks = _names(reader, "checks", judged if token_format == "jwt" else ())
     for check in checks:
         if check not in ISSUED_CHECKS:
             raise reader.error("checks", f"names {check!r}; choose from {', '.join(ISSUED_CHECKS)}")
+    if token_format == "opaque" and checks:
+        # every check reads the token's header or claims: refused here rather than
+        # skipped later, so that the file says what is judged
+        raise reader.error(
+            "checks",
+            f'names {checks[0]!r}, which needs a decoded token: with format = "opaque" '
+            'leave checks out, or set format = "jwt"',
+        )
+    beyond = [check for check in checks if check not in judged]
+    if beyond:
+        raise reader.error(
+            "checks",
+            f'names {beyond[0]!r}, which semantics = "{semantics}" does not judge '
+            f'(choose from {", ".join(judged)}; the other checks are written for "dynamic")',
+        )
     jwks_url = reader.string("jwks_url")
     if jwks_url is not None:
         _check_template(reader, "jwks_url", jwks_url, known)
     return IssuedSpec(
-        format=reader.choice("format", ISSUED_FORMATS, base["issued_format"]),
+        format=token_format,
         checks=checks,
         jwks_url=jwks_url,
         max_lifetime_s=reader.declared("max_lifetime_s", minimum=1),

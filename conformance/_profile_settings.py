@@ -172,6 +172,7 @@ def template_settings(
         audience=aud,
         subjects=subjects,
         capabilities=frozenset(caps),
+        scope_claim=profile.claims.scope,
         **common,
     )
     documented = {

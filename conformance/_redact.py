@@ -80,6 +80,8 @@ _CHUNK = 1024
 _SECRETS: dict[str, str] = {}  # the text of a secret (or of one spelling of it) -> its label
 _WHOLE: set[str] = set()  # the secrets remembered whole (opaque tokens), as given
 _BY_PREFIX: dict[str, list[str]] = {}
+#: the length of the longest remembered spelling (how far past a cut a secret may reach)
+_LONGEST = [0]
 _SECRETS_LOCK = threading.Lock()
 REDACTED = "redacted"
 SIGNATURE = "signature cut"
@@ -102,6 +104,7 @@ def _add(value: str, label: str) -> None:
             if form in _SECRETS:
                 continue
             _SECRETS[form] = label
+            _LONGEST[0] = max(_LONGEST[0], len(form))
             bucket = _BY_PREFIX.setdefault(form[:_MIN_SECRET], [])
             bucket.append(form)
             bucket.sort(key=len, reverse=True)
@@ -392,11 +395,15 @@ def one_line(text: str) -> str:
 def scrub(text: str, *, limit: int = BODY_LIMIT) -> str:
     """Redact every remembered secret in ``text``, cut every JWT signature, make control
     characters visible escapes, bound it."""
-    text = _redact_secrets(text)
-    text = cut_signatures(text)
-    text = inert(text)
+    # Only what can be shown is scanned (a 1 MB body costs a second otherwise): the
+    # first ``limit`` characters and as many again as the longest secret, so that one
+    # reaching over the cut is still found whole.
+    dropped = max(0, len(text) - (limit + _LONGEST[0] + 1))
+    if dropped:
+        text = text[: len(text) - dropped]
+    text = inert(cut_signatures(_redact_secrets(text)))
     if len(text) > limit:
-        text = text[:limit] + f"…[truncated {len(text) - limit} chars]"
+        text = text[:limit] + f"…[truncated {len(text) - limit + dropped} chars]"
     return text
 
 

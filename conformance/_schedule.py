@@ -10,23 +10,24 @@ Three lanes, by what a case does to state other cases rely on (:func:`lane`):
   :class:`~conformance._engine.Context`).
 * ``jwks``: cases that use the suite's JWKS host (rotation, revocation, outages,
   hostile key sets, fetch counts). They change or observe what the target fetches, so
-  they run one at a time, beside the main lane.
+  they run one at a time, first, with no main-lane request in flight.
 * ``alone``: cases that burst or race the target (its rate limit, its jti store). They
-  run after the two lanes above, with nothing else in flight. A JWKS case that counts the
-  target's events in a window of time (:data:`ALONE_IDS`) runs alone in its place: the
-  main lane pauses.
+  run after the two lanes above, with nothing else in flight.
 * ``last``: cases that judge what every other case of the process recorded (the error
   hygiene cases judge the run's refusals, :data:`JUDGES_RUN`). They run after everything
   else has finished, so no refusal of a waiting case or of the alone lane escapes them.
 
-The two first lanes meet at a gate that keeps the plan's order wherever the JWKS
-matters: a main-lane case whose token's key lookup depends on what the JWKS serves
-(:func:`depends_on_jwks`: no kid, a kid that is not one of the trusted keys, a
-``jku``/``x5u``/``jwk``/``x5c`` header, a token that does not decode), and a property
-case (it draws from the published keys), waits before that send until every JWKS case
-planned before it has finished, and no JWKS case runs while it does; a JWKS case starts
-only when every main-lane case planned before it has finished or is waiting. So such a
-case sees the keys it would have seen in plan order, never a key set changing under it.
+The JWKS lane goes first and alone (:func:`execution_order`). Each of its cases changes
+what the target's key lookups see — for *every* token: a target may refuse a whole key set
+that holds one hostile entry, or have none while its JWKS is down, and a correct target
+that does so would refuse the main lane's valid assertions meanwhile (a false failure).
+So no main-lane request is sent while the JWKS lane runs: the main cases ordered after it
+start once it is over, and the few started before it (:data:`WAITS_FIRST`, long waits)
+only wait beside it; one whose wait ends while the lane still runs holds its request at
+most :data:`HOLD_S` seconds (a token built long before its send would prove nothing near a
+time boundary), else it stops and runs again, whole, after the lane. The lane ends by
+making the target fetch the JWKS as published, so every case after it finds the key set
+the plan began with, in every run and under ``-n``.
 
 A passing rejection is not proved until a positive control is accepted after it. The
 JWKS lane sends it right after each case, as before (the control is part of what the
@@ -44,29 +45,25 @@ another share) is run by the item itself, the old way: a result is never missing
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
-import json
 import math
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Literal
 
 from ._ast_lock import install as install_ast_lock
-from ._engine import CaseResult, Runtime, confirm_group, run_case
-from ._jose import b64url_decode
+from ._engine import CaseResult, Context, Runtime, confirm_group, run_case
 from .catalog._model import Case
+from .catalog.authoring import restored
 
 Lane = Literal["main", "jwks", "alone", "last"]
 
 #: needs of a case that bursts or races the target: it runs with nothing else in flight
 ALONE_NEEDS = frozenset({"bursts", "races"})
-#: JWKS cases that count the target's events in a window of time (the random-kid flood
-#: counts JWKS fetches during its 20 sends): slower sends beside other cases would change
-#: the count, so the main lane pauses while one runs, in its place in the plan (its
-#: refetches also refresh the target's cache for the key cases after it)
-ALONE_IDS = frozenset({"keys.random_kid_flood"})
 #: cases that judge the run's log of refusals (``conformance._hygiene``): they run after
 #: every other case of the process, whatever its lane
 JUDGES_RUN = ("errors.hygiene.*",)
@@ -79,19 +76,41 @@ GROUP_MAX = 48
 #: looks at each case it starts or finishes, and every :data:`_POLL_S` while it waits
 GROUP_MAX_S = 5.0
 _POLL_S = 0.5
-#: cases that read the published keys while they build their tokens (the property cases
-#: draw kids and algs from them): behind the gate from their start
-READS_KEYS = ("*.property.*",)
-#: main-lane cases held at the gate while the next ones start; one more holds the lane
-#: (when the gate opens, these send at once: a small burst at most)
-HELD_MAX = 4
-#: header parameters that make a target fetch or trust a key named by the token
-_KEY_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
+#: main-lane cases that wait long on purpose (past an exp plus its margin): they start
+#: first, so that their waits overlap the JWKS lane
+WAITS_FIRST = ("time.replay.after_exp",)
+#: seconds a main-lane case whose wait ended during the JWKS lane may hold its request
+#: until the lane is over; longer, it runs again after the lane (its token, built for
+#: then, could have crossed a time boundary: the time cases keep 3 s from theirs)
+HOLD_S = 2.0
+
+
+def _matches(case: Case, globs: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(case.id, glob) for glob in globs)
+
+
+def execution_order(cases: Sequence[Case]) -> list[Case]:
+    """The order the scheduler starts ``cases`` in (pytest still reports them in theirs):
+    the long main-lane waits, the JWKS lane, the rest in the plan's order.
+
+    The JWKS lane is the run's longest chain of waits (one per refetch interval of the
+    target), and no main-lane request may overlap it: it comes first, so that the long
+    waits that may overlap it do."""
+    first, jwks, rest = [], [], []
+    for case in cases:
+        name = lane(case)
+        if name == "jwks":
+            jwks.append(case)
+        elif name == "main" and _matches(case, WAITS_FIRST):
+            first.append(case)
+        else:
+            rest.append(case)
+    return [*first, *jwks, *rest]
 
 
 def lane(case: Case) -> Lane:
     """Which lane ``case`` runs in (see the module doc)."""
-    if any(fnmatch.fnmatchcase(case.id, glob) for glob in JUDGES_RUN):
+    if _matches(case, JUDGES_RUN):
         return "last"
     if case.needs & ALONE_NEEDS:
         return "alone"
@@ -100,27 +119,11 @@ def lane(case: Case) -> Lane:
     return "main"
 
 
-def depends_on_jwks(token: str, stable_kids: frozenset[str]) -> bool:
-    """Whether the target's key lookup for ``token`` may depend on what the JWKS serves
-    beyond the trusted keys: anything but a decodable header naming one of
-    ``stable_kids`` and no key-carrying parameter."""
-    try:
-        header = json.loads(b64url_decode(token.split(".", 1)[0]))
-    except (ValueError, RecursionError):
-        return True
-    if not isinstance(header, dict) or header.keys() & _KEY_HEADERS:
-        return True
-    kid = header.get("kid")
-    return not isinstance(kid, str) or kid not in stable_kids
-
-
-def _stable_kids(runtime: Runtime) -> frozenset[str]:
-    """The kids of the trusted keys, which no case revokes."""
-    keyring = runtime.keyring
-    try:
-        return frozenset(keyring.trusted(alg).kid for alg in keyring.trusted_algs)
-    except Exception:  # a keyring without them: every token goes through the gate
-        return frozenset()
+class _PutBack(BaseException):
+    """Raised (from the send hook) in a main-lane case that would hold its request longer
+    than :data:`HOLD_S` for the JWKS lane: the case stops and runs again after the lane.
+    A ``BaseException``, so that no recipe's ``except Exception`` takes it for the
+    target's doing."""
 
 
 class Scheduler:
@@ -136,7 +139,7 @@ class Scheduler:
         group_max_s: float = GROUP_MAX_S,
     ) -> None:
         self.runtime = runtime
-        self.cases = list(cases)
+        self.cases = execution_order(cases)
         self.group_max = max(1, group_max)
         self.group_max_s = group_max_s
         self.clock: Callable[[], float] = time.monotonic  # the groups' clock (tests set it)
@@ -146,17 +149,18 @@ class Scheduler:
         self._cond = threading.Condition()
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
-        # the gate between the main and the JWKS lane (positions are plan indices)
+        # between the main and the JWKS lane (positions in the execution order)
         self._gate = threading.Condition()
         self._position = {c.id: i for i, c in enumerate(self.cases)}
         self._jwks_left = [i for i, c in enumerate(self.cases) if lane(c) == "jwks"]
-        self._jwks_running = False
+        self._jwks_started = False  # the JWKS lane began: no main request until it ends
         self._main_next = 0.0  # every main-lane case before this position has started
         self._main_busy: dict[int, bool] = {}  # in-flight main case -> it is waiting
-        self._behind_gate: set[int] = set()  # main cases past the gate, still running
-        self._at_gate: set[int] = set()  # main cases waiting at the gate
-        self._main_paused = math.inf  # where a JWKS case runs alone (ALONE_IDS)
-        self._stable = _stable_kids(runtime)
+        #: main cases stopped before a request held too long (:class:`_PutBack`):
+        #: id -> the requests their first try sent; and the queue they wait in
+        self._put_back_ids: dict[str, int] = {}
+        self._put_back_cases: queue.Queue[Case] = queue.Queue()
+        self._last_position = len(self.cases)
 
     def start(self) -> Scheduler:
         install_ast_lock()  # cases on threads: one ast.parse at a time (see _ast_lock)
@@ -184,64 +188,46 @@ class Scheduler:
     def _jwks_next(self) -> float:
         return self._jwks_left[0] if self._jwks_left else math.inf
 
-    def _enter_gate(self, position: int, blocked: Callable[[], None]) -> float:
-        """A main-lane case at ``position`` is about to depend on the JWKS; ``blocked`` is
-        called when it has to wait for the JWKS lane and fewer than :data:`HELD_MAX`
-        others wait there (the next cases start meanwhile). Returns how long it waited."""
+    def _jwks_running(self) -> bool:
+        return self._jwks_started and bool(self._jwks_left)
 
-        def open_() -> bool:
-            return self._cancel.is_set() or (
-                self._jwks_next() > position and not self._jwks_running
-            )
-
+    def _may_send(self, position: int, *, hold: bool) -> float | None:
+        """The main case at ``position`` is about to send: wait while the JWKS lane runs,
+        at most :data:`HOLD_S` when ``hold`` (``None`` when that was not enough). Returns
+        how long it waited; the case is active from now (no JWKS case starts meanwhile)."""
         started = time.perf_counter()
         with self._gate:
-            if position in self._behind_gate:
-                return 0.0
-            if not open_():
-                if len(self._at_gate) < HELD_MAX:
-                    blocked()  # else it holds the lane: no more than HELD_MAX wait here
-                self._at_gate.add(position)
-                self._gate.wait_for(open_)
-                self._at_gate.discard(position)
-            self._behind_gate.add(position)
+            free = self._gate.wait_for(
+                lambda: self._cancel.is_set() or not self._jwks_running(),
+                timeout=HOLD_S if hold else None,
+            )
+            if not free:
+                return None
+            if position in self._main_busy:
+                self._main_busy[position] = False
         return time.perf_counter() - started
 
-    def _jwks_start(self, position: int, *, alone: bool = False) -> None:
-        """Wait until the JWKS case at ``position`` may start; ``alone``: pause the main
-        lane and wait until every main case in flight waits (a sleep, the gate)."""
+    def _jwks_start(self, position: int) -> None:
+        """Wait until the JWKS case at ``position`` may start: every main case ordered
+        before it has started, and every main case in flight waits."""
         with self._gate:
-            if alone:
-                self._main_paused = position
             self._gate.wait_for(
                 lambda: (
                     self._cancel.is_set()
-                    or (
-                        self._main_next > position
-                        and not self._behind_gate
-                        and not any(p < position for p in self._at_gate)
-                        and all(waiting for p, waiting in self._main_busy.items() if p < position)
-                        and (
-                            not alone
-                            or all(
-                                waiting or p in self._at_gate
-                                for p, waiting in self._main_busy.items()
-                            )
-                        )
-                    )
+                    or (self._main_next > position and all(self._main_busy.values()))
                 )
             )
-            self._jwks_running = True
+            self._jwks_started = True
 
     def _main_may_start(self, position: int) -> None:
-        """Wait while a JWKS case planned before ``position`` runs alone."""
+        """Wait until every JWKS case ordered before ``position`` has finished."""
         with self._gate:
-            self._gate.wait_for(lambda: self._cancel.is_set() or not position > self._main_paused)
+            self._main_next = max(self._main_next, position)  # the ones before it started
+            self._gate.notify_all()
+            self._gate.wait_for(lambda: self._cancel.is_set() or self._jwks_next() > position)
 
     def _jwks_end(self, position: int) -> None:
         with self._gate:
-            self._jwks_running = False
-            self._main_paused = math.inf
             if position in self._jwks_left:
                 self._jwks_left.remove(position)
             self._gate.notify_all()
@@ -264,8 +250,6 @@ class Scheduler:
     def _main_finished(self, position: int) -> None:
         with self._gate:
             self._main_busy.pop(position, None)
-            self._behind_gate.discard(position)
-            self._at_gate.discard(position)
             self._gate.notify_all()
 
     def _lane_over(self, name: Lane) -> None:
@@ -274,8 +258,6 @@ class Scheduler:
                 self._main_next = math.inf
             elif name == "jwks":
                 self._jwks_left.clear()
-                self._jwks_running = False
-                self._main_paused = math.inf
             self._gate.notify_all()
 
     def join(self, timeout: float | None = None) -> None:
@@ -353,22 +335,36 @@ class Scheduler:
                     close()  # a group that got old while no rejection came
                     return
 
+        order = list(cases)
         positions = [self._position[c.id] for c in cases]
-        for index, case in enumerate(cases):
+        index = 0
+        while True:
+            if index == len(order):
+                # the main lane's cases put back while the JWKS lane ran run last
+                again = self._put_back(running, drain) if name == "main" else None
+                if again is None:
+                    break
+                order.append(again)
+                positions.append(self._position[again.id])
+            case = order[index]
+            index += 1
             if self._stopped():
                 break
             if name == "main":
-                self._main_may_start(positions[index])
-                following = positions[index + 1] if index + 1 < len(cases) else math.inf
+                self._main_may_start(positions[index - 1])
+                following = positions[index] if index < len(order) else math.inf
                 running.append(self._start_case(case, finished, following))
             elif name == "jwks":
                 position = self._position[case.id]
-                self._jwks_start(position, alone=case.id in ALONE_IDS)
+                self._jwks_start(position)
                 try:
                     # confirmed right after it, not in a group: the control is part of
                     # what the target's key cache sees between JWKS cases (measured: a
                     # grouped control changed a key case's verdict under a variant)
-                    finished.put(run_case(self.runtime, case))
+                    result = run_case(self.runtime, case)
+                    if index == len(order) and not self._stopped():
+                        result = self._leave_jwks_restored(result)
+                    finished.put(result)
                 finally:
                     self._jwks_end(position)
             else:
@@ -382,35 +378,77 @@ class Scheduler:
         if group and not self._stopped():
             self._publish(confirm_group(self.runtime, group))
 
+    def _leave_jwks_restored(self, last: CaseResult) -> CaseResult:
+        """After the JWKS lane's last case: make the target fetch the JWKS as published
+        now (:func:`~conformance.catalog.authoring.restored`), so that the cases after the
+        lane find its key cache as the plan began, not holding what the lane's last cases
+        served (a key set that had a second key of an alg makes a token without kid
+        ambiguous). Its exchanges are part of ``last``'s evidence and requests."""
+        ctx = Context(self.runtime, last.case)
+        # best effort: when it fails, the next cases run as they would have
+        with contextlib.suppress(Exception):
+            restored(ctx)
+        return replace(
+            last,
+            exchanges=(*last.exchanges, *ctx.exchanges),
+            requests=last.requests + len(ctx.exchanges),
+        )
+
+    def _put_back(
+        self, running: Sequence[threading.Thread], drain: Callable[[], None]
+    ) -> Case | None:
+        """The next case put back (:class:`_PutBack`), once one is; ``None`` when every
+        case of the main lane has finished without one."""
+        while True:
+            try:
+                case = self._put_back_cases.get_nowait()
+            except queue.Empty:
+                alive = [t for t in running if t.is_alive()]
+                if not alive and self._put_back_cases.empty():
+                    return None
+                if alive:
+                    alive[0].join(_POLL_S)
+                drain()
+                continue
+            with self._gate:  # after every case planned, the JWKS lane's included
+                self._position[case.id] = self._last_position = self._last_position + 1
+            return case
+
     def _start_case(
         self, case: Case, finished: queue.Queue[CaseResult], following: float
     ) -> threading.Thread:
-        """Start ``case`` on its own thread; return once it finished or began to wait."""
+        """Start ``case`` on its own thread; return once it finished or began to wait.
+
+        A request it is about to send while the JWKS lane runs waits for the lane, at most
+        :data:`HOLD_S`; longer, the case stops and is put back: it runs again, whole,
+        after the lane (a case put back waits as long as it takes)."""
         yielded = threading.Event()
         position = self._position[case.id]
+        again = case.id in self._put_back_ids
+        sent = [0]
 
         def waiting() -> None:
             self._main_waiting(position)
             yielded.set()
 
         def sending(token: str) -> float:
-            if depends_on_jwks(token, self._stable):
-                return self._enter_gate(position, waiting)
-            return 0.0
+            held = self._may_send(position, hold=not again)
+            if held is None:
+                raise _PutBack
+            sent[0] += 1
+            return held
 
         def work() -> None:
             try:
-                if any(fnmatch.fnmatchcase(case.id, glob) for glob in READS_KEYS):
-                    self._enter_gate(position, waiting)
-                finished.put(
-                    run_case(
-                        self.runtime,
-                        case,
-                        defer_control=True,
-                        on_wait=waiting,
-                        on_send=sending,
-                    )
+                result = run_case(
+                    self.runtime, case, defer_control=True, on_wait=waiting, on_send=sending
                 )
+                if again:  # what its first try sent counts too
+                    result = replace(result, requests=result.requests + self._put_back_ids[case.id])
+                finished.put(result)
+            except _PutBack:
+                self._put_back_ids[case.id] = sent[0]
+                self._put_back_cases.put(case)
             finally:
                 self._main_finished(position)
                 yielded.set()

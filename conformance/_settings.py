@@ -50,6 +50,9 @@ class TargetSettings:
     issuer: str = ""
     audience: str | None = None
     scopes: tuple[str, ...] = ("wallet:export",)  # scopes cases request
+    #: the contract has a ``scope`` claim (a profile's ``[claims] scope``; RFC 7523 has
+    #: none): without one the valid assertion carries no ``scope`` (``Context.assertion``)
+    scope_claim: bool = True
     subjects: tuple[str, ...] = ("conformance-a", "conformance-b")
     known_scopes: tuple[str, ...] = KNOWN_SCOPES
     default_alg: str = "ES256"

@@ -431,8 +431,9 @@ def synthetic_results(
     real: Mapping[str, Any], n_cases: int, *, fail_every: int = 20
 ) -> dict[str, Any]:
     """A results document of ``n_cases`` cases cut from a real run's (cycled, ids made
-    unique), every ``fail_every``-th turned into a failure with a message, so the report
-    shows failures first as a real not-conformant run does. Summary from the writer."""
+    unique, a copy's Reproduce line and re-run command naming the copy), every
+    ``fail_every``-th turned into a failure with a message, so the report shows failures
+    first as a real not-conformant run does. Summary from the writer."""
     # lazy: the benchmarked run loads this module (-p conformance.bench): stdlib only
     import msgspec
 
@@ -445,7 +446,13 @@ def synthetic_results(
     for i in range(n_cases):
         case = json.loads(json.dumps(source[i % len(source)]))
         if i >= len(source):
-            case["id"] = f"{case['id']}.copy{i // len(source)}"
+            original = case["id"]
+            case["id"] = f"{original}.copy{i // len(source)}"
+            # a copy names itself where a real case does (its Reproduce line's notes, its
+            # re-run command, its node id), never the case it was copied from
+            for key in ("reproduce", "rerun", "nodeid"):
+                if isinstance(case.get(key), str):
+                    case[key] = case[key].replace(original, case["id"])
         if fail_every and i % fail_every == fail_every - 1:
             case["verdict"] = "fail" if case["level"] == "must" else "warn"
             case["message"] = (

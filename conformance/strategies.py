@@ -254,8 +254,8 @@ def claim_sets(
     """Claim sets near ``valid`` (which the policy accepts at ``now``): ``valid`` itself,
     or zero to three of: a claim dropped, a claim of another JSON type, ``exp``/``iat``/
     ``nbf`` moved around the leeway and lifetime boundaries (never within ``margin_s`` of
-    one), ``sub`` variants, scope variants, ``jti``/``iss``/``aud`` variants, extra unknown
-    claims.
+    one), ``sub`` variants, scope variants (only when ``valid`` has a ``scope``),
+    ``jti``/``iss``/``aud`` variants, extra unknown claims.
 
     Raises ``InvalidArgument`` for a non-mapping ``valid``, a non-integer ``now`` or
     negative ``leeway_s``/``max_lifetime_s``/``margin_s``.
@@ -270,12 +270,14 @@ def claim_sets(
         raise InvalidArgument("known_scopes must name at least one scope")
     base = dict(valid)
     limits = {"now": now, "leeway": leeway_s, "max_life": max_lifetime_s}
+    # a valid set without scope is a contract without a scope claim: none is added
+    mutations = _CLAIM_MUTATIONS if "scope" in base else _CLAIM_MUTATIONS_NO_SCOPE
 
     @st.composite
     def draw_set(draw: Callable[[st.SearchStrategy[Any]], Any]) -> dict[str, Any]:
         claims = dict(base)
         for _ in range(draw(st.integers(0, _MAX_MUTATIONS))):
-            kind = draw(st.sampled_from(_CLAIM_MUTATIONS))
+            kind = draw(st.sampled_from(mutations))
             claims = kind(draw, claims, limits, known_scopes, margin_s)
         return claims
 
@@ -389,6 +391,7 @@ def _extra(
 
 
 _CLAIM_MUTATIONS = (_drop, _retype, _shift_time, _shift_time, _subject, _scope, _strings, _extra)
+_CLAIM_MUTATIONS_NO_SCOPE = tuple(m for m in _CLAIM_MUTATIONS if m is not _scope)
 
 
 # --- headers --------------------------------------------------------------------------

@@ -10,6 +10,10 @@ of the customer's users (``users``). Refusals are 400
 The checks are the emulator's validation code (``conformance.emulator.validation``):
 header, key and signature rules, times, issuer and audience, jti. The flaw
 ``acme_replay`` forgets the ``jti`` values it has seen (a token is reusable).
+
+``strict_claims`` is a legitimate policy, not a flaw: a claim outside the documented
+ones (:data:`DOCUMENTED_CLAIMS`) is refused (400), and its name is remembered in
+``Acme.refused_claims``, so that a test can see which undocumented claims were sent.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from conformance.emulator.validation import Rejected, Validator, decode_compact
 
 EXCHANGE_PATH = "/exchange"
 FLAWS = ("acme_replay",)
+#: The claims Acme's documentation names (``strict_claims`` refuses any other).
+DOCUMENTED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
 
 
 @dataclass
@@ -45,6 +51,8 @@ class Acme:
     jwks_url: str
     users: frozenset[str] = frozenset()
     flaws: frozenset[str] = frozenset()
+    strict_claims: bool = False
+    refused_claims: set[str] = field(default_factory=set)
     url: str = ""
     validator: Validator | None = None
     env: Environment | None = None
@@ -74,6 +82,11 @@ class Acme:
             decoded = decode_compact(token, max_bytes=16384)
             self.validator.check_signature(decoded, self.env)
             claims = decoded.claims
+            unknown = sorted(set(claims) - DOCUMENTED_CLAIMS) if self.strict_claims else []
+            if unknown:
+                with self.lock:
+                    self.refused_claims.update(unknown)
+                raise Rejected(f"unknown claim {unknown[0]}", status=400)
             sub = claims.get("sub")
             if not isinstance(sub, str) or not sub.strip():
                 raise Rejected("sub is required", status=400)
@@ -107,12 +120,20 @@ def running(
     *,
     users: tuple[str, ...] = ("alice", "bob"),
     flaws: tuple[str, ...] = (),
+    strict_claims: bool = False,
 ) -> Iterator[Acme]:
-    """Serve Acme on a loopback port, trusting the JWKS at ``jwks_url``, for ``users``."""
+    """Serve Acme on a loopback port, trusting the JWKS at ``jwks_url``, for ``users``
+    (``strict_claims``: refusing undocumented claims)."""
     unknown = set(flaws) - set(FLAWS)
     if unknown:
         raise ValueError(f"unknown Acme flaws {sorted(unknown)}")
-    acme = Acme(issuer=issuer, jwks_url=jwks_url, users=frozenset(users), flaws=frozenset(flaws))
+    acme = Acme(
+        issuer=issuer,
+        jwks_url=jwks_url,
+        users=frozenset(users),
+        flaws=frozenset(flaws),
+        strict_claims=strict_claims,
+    )
     with serve_app(build_app(acme)) as handle:
         acme.start(handle.base_url)
         try:

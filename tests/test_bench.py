@@ -100,6 +100,11 @@ def test_synthetic_results_scales_a_real_run_with_a_consistent_summary() -> None
     assert counts["fail"] + counts["warn"] == 4
     assert doc["summary"]["exchanges"] == sum(len(c["exchanges"]) for c in doc["cases"])
     assert real["cases"][0]["verdict"] == "pass"  # the source is not modified
+    # a copy names itself, never the case it was copied from
+    first = real["cases"][0]
+    copy = next(c for c in doc["cases"] if c["id"] == f"{first['id']}.copy1")
+    assert copy["nodeid"] == first["nodeid"].replace(first["id"], copy["id"])
+    assert first["id"] in first["nodeid"] and f"[{first['id']}]" not in copy["nodeid"]
 
 
 def test_synthetic_results_needs_cases() -> None:

@@ -379,3 +379,10 @@ def test_random_kid_flood_notices_amplification(keyring: Keyring) -> None:
     with pytest.raises(AssertionError, match="JWKS fetches"):
         case.run(naive)  # type: ignore[arg-type]
     assert len(naive.sent) == keys.FLOOD_KIDS
+
+
+def test_random_kid_flood_allows_one_fetch_per_refetch_interval_its_sends_spanned() -> None:
+    assert keys.flood_allowance(0.05, 0.1) == keys.FLOOD_MAX_FETCHES  # a quick flood
+    assert keys.flood_allowance(0.35, 0.1) == 5  # one at once, one per interval begun
+    assert keys.flood_allowance(2.0, 0.5) == 6  # a remote target, 100 ms per send
+    assert keys.flood_allowance(1.0, 0.0) == keys.FLOOD_KIDS  # no limit declared

@@ -31,7 +31,6 @@ ACCEPT_BUT_SECURITY = (
     "issued.token.*",
     "issued.operation.*",
     "claims.extra.privilege_*",
-    "claims.url.extra_claims",
     "scope.multiple.two",
     "scope.multiple.three",
     "scope.multiple.duplicate",

@@ -4,6 +4,7 @@ profile file alone, and each shape flaw is caught by the cases on its rows."""
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import subprocess
 import sys
@@ -15,13 +16,15 @@ from factories import assert_valid_results
 from profiled_emulator import SHAPE_PARAMS, profiled_emulator
 from test_policy_variants import RUNS
 
+from conformance._contract import ISSUED_CHECK_CASES
+from conformance._profile import shipped
 from conformance.catalog import CASES
 from conformance.emulator import FLAWS
 
 pytestmark = pytest.mark.slow
 
-#: Focused for CPU: the claim and signature categories, not the whole plan.
-FOCUS = ("claims", "signature")
+#: Focused for CPU: the claim, signature and issued-token categories, not the whole plan.
+FOCUS = ("claims", "signature", "issued")
 
 
 #: The checkout these tests belong to: the child runs import the package from it.
@@ -65,6 +68,31 @@ def test_shape_profile_is_clean_against_its_reference_route(tmp_path: Path, prof
     assert verdicts.count("pass") >= 40, verdicts  # the plan ran, not only skipped
     assert data["summary"]["verdict"] in {"conformant", "conformant_with_gaps"}
     assert data["run"]["target"]["embedded"] is False
+
+
+@pytest.mark.parametrize("profile", sorted(SHAPE_PARAMS))
+def test_shape_profile_judges_the_issued_checks_it_declares(tmp_path: Path, profile: str) -> None:
+    """The issued token's cases of each declared ``[issued] checks`` run and pass; the
+    others skip saying which check the profile lacks (or that its tokens are opaque)."""
+    declared = shipped(profile).issued
+    with profiled_emulator(tmp_path, profile) as config:
+        code, data = _run(config, tmp_path / "out", "--strict", "--category", "issued")
+    assert code == 0, _troubles(data)
+    results = {c["id"]: c for c in data["cases"]}
+    for check, globs in ISSUED_CHECK_CASES.items():
+        for case_id in (i for i in results if any(fnmatch.fnmatchcase(i, g) for g in globs)):
+            verdict, message = results[case_id]["verdict"], results[case_id]["message"]
+            if check in declared.checks and "needs sessions" not in message:
+                assert verdict == "pass", (case_id, message)
+            elif check not in declared.checks:
+                assert verdict == "skip", case_id
+                missing = f'[issued] checks lacks "{check}"'
+                opaque = declared.format == "opaque"
+                assert missing in message or opaque or "needs sessions" in message, message
+    judged = [
+        i for i, c in results.items() if i.startswith("issued.token.") and c["verdict"] == "pass"
+    ]
+    assert bool(judged) == (declared.format == "jwt"), judged
 
 
 @pytest.mark.parametrize("flaw", sorted(f for f in FLAWS if FLAWS[f].shape is not None))

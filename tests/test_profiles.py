@@ -252,7 +252,7 @@ def test_lifetime_and_issued_token_contract() -> None:
     kid = _variant("dynamic", keys="kid_required = true")
     assert _judged(shipped("dynamic"), "keys.no_kid.single_candidate")[0] is Expect.ACCEPT
     assert _judged(kid, "keys.no_kid.single_candidate")[:2] == (Expect.REJECT, Level.SHOULD)
-    opaque = _variant("dynamic", issued='format = "opaque"')
+    opaque = _variant("dynamic", issued='format = "opaque"\nchecks = []')
     assert "opaque" in (_judged(opaque, "issued.token.is_jws")[2] or "")
 
 
@@ -595,6 +595,7 @@ def test_a_profile_file_fills_the_settings(tmp_path: Path) -> None:
     assert settings.audience == "http://127.0.0.1:9/exchange"  # aud = "token_url"
     assert settings.max_assertion_lifetime_s == 600  # [claims] max_lifetime_s
     assert "sessions" not in settings.capabilities
+    assert settings.scope_claim is False  # [claims] scope = false: no scope claim sent
 
 
 # -- the CLI -----------------------------------------------------------------------------
@@ -676,7 +677,13 @@ IDENTITY_IDS = (
 )
 
 
-def _run(pytester: pytest.Pytester, config: Path, out: Path, profile: str | None) -> dict[str, Any]:
+def _run(
+    pytester: pytest.Pytester,
+    config: Path,
+    out: Path,
+    profile: str | None,
+    ids: tuple[str, ...] = IDENTITY_IDS,
+) -> dict[str, Any]:
     args = [
         "--pyargs",
         "conformance.suite",
@@ -689,7 +696,7 @@ def _run(pytester: pytest.Pytester, config: Path, out: Path, profile: str | None
         "--hypothesis-seed=12345",  # the property cases draw the same examples in both runs
         "-p",
         "no:randomly",
-        *(f"--conformance-id={glob}" for glob in IDENTITY_IDS),
+        *(f"--conformance-id={glob}" for glob in ids),
     ]
     if profile is not None:
         args.append(f"--conformance-profile={profile}")
@@ -732,6 +739,37 @@ def test_dynamic_file_gives_the_adapters_verdicts_on_the_emulator(
         assert any(i.startswith("algorithms.none.") for i in failed)
 
 
+#: The cases that judge the issued token ([issued] checks) or use it.
+ISSUED_IDS = ("issued.*", "claims.extra.privilege_*")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "flaws",
+    [(), ("broad_token", "long_lived_token")],
+    ids=["clean", "issued-token-flaws"],
+)
+def test_dynamic_file_judges_the_issued_token_as_the_adapter(
+    pytester: pytest.Pytester, tmp_path: Path, flaws: tuple[str, ...]
+) -> None:
+    """Its [issued] checks (every one, by default) are the adapter's judgements."""
+    from configured_emulator import served_emulator
+
+    home = tmp_path / "emulator"
+    home.mkdir()
+    with served_emulator(home, ("ES256",), flaws=flaws) as config:
+        adapter = _run(pytester, config, tmp_path / "adapter", None, ISSUED_IDS)
+        template = _run(pytester, config, tmp_path / "template", "dynamic", ISSUED_IDS)
+    _assert_identical(adapter, template)
+    verdicts = {c["id"]: c["verdict"] for c in template["cases"]}
+    assert verdicts["issued.token.verifies"] == "pass"
+    failed = {i for i, v in verdicts.items() if v == "fail"}
+    if flaws:
+        assert {"issued.token.scope_exact", "issued.token.short_lived"} <= failed, failed
+    else:
+        assert failed == set()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "mode"), [("rfc7523", "client_assertion"), ("rfc7523-jwt-bearer", "jwt_bearer")]
@@ -769,7 +807,16 @@ rate_limit_per_s = 1000
 # -- a profile written from scratch: Acme ------------------------------------------------
 
 
-def _acme_run(pytester: pytest.Pytester, tmp_path: Path, flaws: tuple[str, ...]) -> dict[str, Any]:
+def _acme_run(
+    pytester: pytest.Pytester,
+    tmp_path: Path,
+    flaws: tuple[str, ...],
+    *,
+    strict_claims: bool = False,
+    refused: set[str] | None = None,
+) -> dict[str, Any]:
+    """The whole plan through the Acme profile of docs/profiles.md against Acme; the
+    names of the claims a ``strict_claims`` Acme refused are added to ``refused``."""
     from acme_server import running
     from cryptography.hazmat.primitives import serialization
 
@@ -787,7 +834,9 @@ def _acme_run(pytester: pytest.Pytester, tmp_path: Path, flaws: tuple[str, ...])
     (tmp_path / "key.pem").write_bytes(pem)
     with (
         JwksHost(keyring) as host,
-        running("https://customer.example", host.jwks_url, flaws=flaws) as acme,
+        running(
+            "https://customer.example", host.jwks_url, flaws=flaws, strict_claims=strict_claims
+        ) as acme,
     ):
         (tmp_path / "run.toml").write_text(
             f"""[target]
@@ -816,6 +865,8 @@ rate_limit_per_s = 1000
             f"--conformance-report-dir={out}",
             "--conformance-examples=10",
         )
+        if refused is not None:
+            refused.update(acme.refused_claims)
     return dict(json.loads((out / "results.json").read_text()))
 
 
@@ -831,6 +882,25 @@ def test_acme_from_scratch_is_clean(pytester: pytest.Pytester, tmp_path: Path) -
     assert verdicts["scope.value.missing"] == "skip"
     assert verdicts["claims.sub.other_user"] == "skip"
     assert results["run"]["target"]["profile_name"] == "acme"
+    assert results["summary"]["verdict"] in ("conformant", "conformant_with_gaps")
+
+
+@pytest.mark.slow
+def test_a_server_refusing_unknown_claims_runs_clean_without_a_scope_claim(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """``[claims] scope = false``: no assertion carries ``scope``, so a server that
+    refuses what its documentation does not name takes the valid ones."""
+    refused: set[str] = set()
+    results = _acme_run(pytester, tmp_path, (), strict_claims=True, refused=refused)
+    verdicts = {c["id"]: c["verdict"] for c in results["cases"]}
+    troubles = {k: v for k, v in verdicts.items() if v in ("fail", "error")}
+    assert troubles == {}, troubles
+    assert "scope" not in refused, refused
+    # it did refuse the undocumented claims some cases send (the strict policy is live)
+    assert {"foo", "bar"} <= refused
+    assert verdicts["claims.extra.unknown_claims"] == "warn"  # stricter than needed
+    assert verdicts["replay.same_token.twice"] == "pass"
     assert results["summary"]["verdict"] in ("conformant", "conformant_with_gaps")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 from typing import Any
 
@@ -305,7 +306,7 @@ def test_cited_identifiers_are_links_and_the_rest_stays_escaped_text() -> None:
     )
     found = dataclasses.replace(findings(data)[0], spec=("RFC 8725 §3.1", "a <b> clause"))
     card = views._card(found, [])
-    specs = "".join(re.findall(r"Specification</td><td>(.*?)</td>", card))
+    specs = "".join(re.findall(r"Specification</dt><dd>(.*?)</dd>", card))
     assert specs == (
         '<a href="https://www.rfc-editor.org/rfc/rfc8725#section-3.1">RFC 8725 §3.1</a>; '
         "a &lt;b&gt; clause"
@@ -384,7 +385,7 @@ def test_the_reproduced_request_is_not_shown_twice() -> None:
     case = _failing_case(exchanges=[first, last, _control(200)])
     evidence = views._evidence(case)
     assert evidence.count('<div class="cr-sub">Request</div>') == 1  # the first attempt's
-    assert evidence.count("Request: the Reproduce line above") == 1
+    assert evidence.count("Request: the Reproduce line") == 1
     raw = make_exchange(status=200)
     raw["assertion"] = {"raw_preview": "not.a.token"}
     assert "Request: the Reproduce" not in views._evidence(_failing_case(exchanges=[raw]))
@@ -433,3 +434,102 @@ def test_run_details_name_a_declarative_profile_and_escape_it() -> None:
     page = views.run_details(data)
     assert "from the declarative profile <b>&lt;acme&gt;</b>" in page
     assert "contract: https://docs.acme.test/&lt;x&gt;" in page
+
+
+# -- a finding's cases after the first, shown against it ------------------------------------
+
+
+def _finding_of(n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Results whose first ``n`` failures are variants of one weakness (alg none), each
+    with its own jti, and that weakness's card's cases in the card's order."""
+    data = make_results(n_cases=40, failures=4, critical=1, warns=0)
+    _variants(data, n)
+    members = [c for c in data["cases"] if c["id"].startswith("algorithms.none.variant_")]
+    for i, case in enumerate(members):
+        case["exchanges"][0]["assertion"]["claims"]["jti"] = f"jti-of-case-{i}"
+    return data, members
+
+
+def _card_of(data: dict[str, Any]) -> str:
+    found = findings(data)
+    alg_none = next(f for f in found if any("variant_" in i for i in f.case_ids))
+    cases = {c["id"]: c for c in data["cases"]}
+    return views._card(alg_none, [cases[i] for i in alg_none.case_ids])
+
+
+def test_a_findings_later_cases_show_only_what_differs_from_the_first() -> None:
+    data, members = _finding_of(3)
+    card = _card_of(data)
+    blocks = card.split('<details class="cr-variant"')[1:]
+    assert len(blocks) == 3
+    first, second = blocks[0], blocks[1]
+    # the first case whole: its claims, its response
+    assert "https://issuer.example" in first and "jti-of-case-0" in first
+    assert '<div class="cr-sub">Response</div><pre>200' in first
+    # the second: the jti that differs, nothing it shares
+    assert "claims as in the first case but for:" in second
+    assert "&quot;jti&quot;: &quot;jti-of-case-1&quot;" in second
+    assert "https://issuer.example" not in second
+    assert "header and signature as in the first case" in second
+    assert "Response as in the first case</div>" in second
+    assert "the same command as in the first case" in second
+    # every case keeps its id, its anchor and its own message
+    for case in members:
+        assert f'id="case-{case["id"]}"' in card and f"<code>{case['id']}</code>" in card
+    assert "jti-of-case-2" in blocks[2]
+
+
+def test_a_part_that_differs_much_is_shown_whole_and_hostile_values_stay_escaped() -> None:
+    data, members = _finding_of(2)
+    claims = members[1]["exchanges"][0]["assertion"]["claims"]
+    claims.update(sub="<script>alert(1)</script>", iss="x", aud="y", exp=1, iat=2, scope="z")
+    members[1]["exchanges"][0]["response_body"] = HOSTILE_BODY
+    members[1]["exchanges"][0]["response_headers"]["x-extra"] = "<b>"
+    second = _card_of(data).split('<details class="cr-variant"')[2]
+    assert '<div class="cr-small">claims:</div><pre>{' in second  # whole, labelled
+    assert (
+        "&quot;iss&quot;: &quot;x&quot;" in second and "&quot;scope&quot;: &quot;z&quot;" in second
+    )
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in second and "<script" not in second
+    # another body: the response is shown with what differs, escaped
+    assert "x-extra: &lt;b&gt;" in second and "<b>" not in second
+    assert "&lt;style&gt;" in second and "<style" not in second
+
+
+def test_the_usual_reproduce_line_is_spelled_out_once() -> None:
+    data = make_results(n_cases=40, failures=5, critical=1, warns=0)
+    page = views.finding_cards(data, findings(data))
+    line = data["cases"][0]["reproduce"]
+    shown = html.escape(line)
+    assert page.count(shown) == 1  # in the section's head, not in each case
+    assert page.count("the usual command (above)") == 5
+    for case in (c for c in data["cases"] if c["verdict"] == "fail"):
+        assert f"<code>{case.get('rerun') or case['nodeid']}</code>" in page
+
+
+def test_the_case_table_colours_only_rows_that_did_not_pass() -> None:
+    data = make_results(n_cases=20, failures=2, critical=1, warns=1, skips=1, waived=0)
+    table = views.case_table(data)
+    rows = re.findall(r"<tr[^>]*><td>.*?</tr>", table)
+    assert len(rows) == 20
+    passing = [r for r in rows if "<td>pass</td>" in r]
+    assert passing and all(r.startswith("<tr><td>") for r in passing)
+    failing = next(r for r in rows if "<td>fail</td>" in r)
+    assert failing.startswith('<tr class="s-critical v-fail"><td><a href="#case-')
+    assert '<tr class="s-' in next(r for r in rows if "<td>skip</td>" in r)
+
+
+def test_a_cases_verdict_badge_shows_only_when_it_is_not_its_findings() -> None:
+    data, members = _finding_of(2)
+    members[1]["verdict"] = "warn"
+    blocks = _card_of(data).split('<details class="cr-variant"')[1:]
+    assert blocks[0].startswith(f' id="case-{members[0]["id"]}"><summary><code>')
+    assert '<summary><span class="cr-badge cr-v-warn">warn</span> <code>' in blocks[1]
+
+
+def test_an_exchange_is_compared_only_with_the_same_exchange_of_the_first_case() -> None:
+    data, members = _finding_of(2)
+    members[1]["exchanges"][0]["label"] = "negative"  # another step: nothing to compare
+    second = _card_of(data).split('<details class="cr-variant"')[2]
+    assert "as in the first case" not in second.split("Evidence:")[1]
+    assert "https://issuer.example" in second

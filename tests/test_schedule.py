@@ -12,7 +12,7 @@ from conformance import _schedule as schedule
 from conformance import forge
 from conformance._engine import Runtime
 from conformance._keyring import Keyring
-from conformance._schedule import ALONE_IDS, HELD_MAX, Scheduler, depends_on_jwks, lane
+from conformance._schedule import Scheduler, lane
 from conformance._settings import TargetSettings
 from conformance.catalog import BY_ID
 from conformance.catalog._model import CAPABILITIES, Case, CaseContext, Expect, case
@@ -165,52 +165,72 @@ def no_kid(name: str) -> Case:
     )  # fmt: skip
 
 
-def test_a_token_without_kid_keeps_its_place_in_the_plan_around_jwks_cases() -> None:
+def test_no_main_lane_request_is_sent_while_the_jwks_lane_runs() -> None:
+    """A JWKS case may leave a correct target without its key set for a while (an empty
+    JWKS, a key set it refused whole): a valid assertion sent meanwhile would be refused."""
     rt = runtime(controls_accepted)
     jwks = ("jwks_host",)
-    cases = [no_kid("early"), waits("keys", needs=jwks), no_kid("late"), quick("free")]
-    sent, _ = run_all(rt, cases)
-    assert sent.index("early-nokid") < sent.index("keys-before")  # planned before: sent before
-    assert sent.index("keys-after") < sent.index("late-nokid")  # planned after: sent after
-    assert sent.index("late-kid") < sent.index("keys-after")  # its trusted-kid send did not wait
-    assert sent.index("free") < sent.index("keys-after")  # nor did the next case
+    plan = [quick("m1"), waits("k1", needs=jwks), no_kid("m2"), waits("k2", needs=jwks)]
+    sent, verdicts = run_all(rt, plan)
+    lane_ = ["k1-before", "k1-after", "k2-before", "k2-after"]
+    assert [s for s in sent if s in lane_] == lane_
+    for label in ("m1", "m2-kid", "m2-nokid"):
+        assert sent.index("k2-after") < sent.index(label)  # the lane first, whole
+    assert set(verdicts.values()) == {"pass"}
 
 
-def test_a_token_without_kid_between_two_jwks_cases_is_sent_between_them() -> None:
-    rt = runtime(controls_accepted)
+def test_the_execution_order_starts_long_waits_then_the_jwks_lane(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(schedule, "WAITS_FIRST", ("test.schedule.long",))
     jwks = ("jwks_host",)
-    plan = [waits("k1", needs=jwks), no_kid("mid"), waits("k2", needs=jwks), quick("after")]
-    sent, _ = run_all(rt, plan)
-    assert sent.index("k1-after") < sent.index("mid-nokid") < sent.index("k2-before")
+    plan = [
+        quick("a"), no_kid("b"), waits("k1", needs=jwks), waits("long"),
+        quick("burst", needs=("bursts",)), waits("k2", needs=jwks), quick("c"),
+    ]  # fmt: skip
+    order = [c.id.rpartition(".")[2] for c in schedule.execution_order(plan)]
+    assert order == ["long", "k1", "k2", "a", "b", "burst", "c"]
 
 
-def test_only_tokens_naming_a_trusted_key_bypass_the_gate() -> None:
-    stable = frozenset({"trusted-es256-1"})
-    key = _KEYRING.trusted("ES256")
-    claims = {"sub": "x"}
-    assert not depends_on_jwks(
-        forge.compact({"alg": "ES256", "kid": key.kid}, claims, key=key), stable
-    )
-    for header in ({"alg": "ES256"}, {"alg": "ES256", "kid": "rotation-es256-2"},
-                   {"alg": "ES256", "kid": key.kid, "jku": "https://x"}):  # fmt: skip
-        assert depends_on_jwks(forge.compact(header, claims, key=key), stable)
-    assert depends_on_jwks("not a token", stable)
-    for kid in (["trusted-es256-1"], {"$ne": ""}, 1):  # any JSON, never a crash
-        assert depends_on_jwks(forge.compact({"alg": "ES256", "kid": kid}, claims, key=key), stable)
-
-
-def test_no_more_than_held_max_cases_wait_at_the_gate_while_the_lane_goes_on() -> None:
+def test_a_long_wait_overlaps_the_jwks_lane_and_holds_its_request_until_the_lane_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(schedule, "WAITS_FIRST", ("test.schedule.early",))
     rt = runtime(controls_accepted)
-    held = [no_kid(f"held{i}") for i in range(HELD_MAX + 1)]
-    sent, _ = run_all(rt, [waits("keys", needs=("jwks_host",)), *held, quick("free")])
-    # HELD_MAX of them wait aside, the next one holds the lane: "free" waits for the gate
-    assert sent.index("keys-after") < sent.index("free")
-    assert all(sent.index("keys-after") < sent.index(f"held{i}-nokid") for i in range(HELD_MAX + 1))
+    plan = [waits("keys", seconds=0.4, needs=("jwks_host",)), waits("early", seconds=0.1)]
+    scheduler = Scheduler(rt, plan).start()
+    early = scheduler.result("test.schedule.early")
+    scheduler.result("test.schedule.keys")
+    sent = [r.label for r in rt.target.requests]  # type: ignore[attr-defined]
+    # "early" waited beside the lane; its wait ended first, its request waited for the lane
+    assert sent.index("early-before") < sent.index("keys-before")
+    assert sent.index("keys-after") < sent.index("early-after")
+    assert sent.count("early-before") == 1  # held, not run again
+    assert early is not None and early.verdict == "pass"
 
 
-def test_the_cases_that_count_events_in_a_window_run_alone_in_their_place() -> None:
-    assert "keys.random_kid_flood" in ALONE_IDS  # it counts JWKS fetches in a window
-    assert lane(BY_ID["keys.random_kid_flood"]) == "jwks"
+def test_a_request_held_longer_than_hold_s_runs_its_case_again_after_the_lane(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(schedule, "WAITS_FIRST", ("test.schedule.early",))
+    monkeypatch.setattr(schedule, "HOLD_S", 0.05)
+    rt = runtime(controls_accepted)
+    plan = [waits("keys", seconds=0.6, needs=("jwks_host",)), waits("early", seconds=0.1)]
+    scheduler = Scheduler(rt, plan).start()
+    early = scheduler.result("test.schedule.early")
+    scheduler.result("test.schedule.keys")
+    sent = [r.label for r in rt.target.requests]  # type: ignore[attr-defined]
+    # its token would have waited too long: the case ran again, whole, after the lane
+    assert sent.count("early-before") == 2 and sent.count("early-after") == 1
+    assert sent.index("keys-after") < sent.index("early-after")
+    assert sent.index("keys-after") < len(sent) - 1 - sent[::-1].index("early-before")
+    assert early is not None and early.verdict == "pass"
+    assert [e.label for e in early.exchanges][:2] == ["early-before", "early-after"]
+    assert early.requests == 4  # its two, its first try's one, the control of its group of one
+
+
+def test_the_cases_that_count_events_in_a_window_are_jwks_cases() -> None:
+    assert lane(BY_ID["keys.random_kid_flood"]) == "jwks"  # nothing else is sent meanwhile
     assert lane(BY_ID["keys.rotation.new_kid"]) == "jwks"
     assert lane(BY_ID["time.replay.after_exp"]) == "main"
 
@@ -228,19 +248,6 @@ def test_a_stopping_run_ends_the_waits_under_way_in_an_error() -> None:
     assert result is not None and result.verdict == "error"
     assert "the run stopped during this case's wait" in result.message
     assert "slow-after" not in [r.label for r in rt.target.requests]  # type: ignore[attr-defined]
-
-
-def test_a_jwks_case_that_counts_events_pauses_the_main_lane(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    rt = runtime(controls_accepted)
-    counting = quick("count", needs=("jwks_host",))
-    monkeypatch.setattr(schedule, "ALONE_IDS", frozenset({counting.id}))
-    plan = [waits("early", seconds=0.3), counting, *[quick(f"m{i}") for i in range(5)]]
-    sent, _ = run_all(rt, plan)
-    # "early" was waiting when "count" started; nothing after it in the plan ran meanwhile
-    assert sent.index("early-before") < sent.index("count")
-    assert all(sent.index("count") < sent.index(f"m{i}") for i in range(5))
 
 
 def test_the_hygiene_cases_judge_every_refusal_of_the_run_after_all_lanes() -> None:

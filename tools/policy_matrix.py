@@ -12,8 +12,8 @@ tests/test_policy_variants.py (on composed variants, in three runs).
 
 runs instead each shipped shape profile (``tests/profiled_emulator.py``: Dynamic's
 sign-in, RFC 8693, Stytch attest, Privy custom JWT) against each variant, with the
-claims and signature categories (tests/test_profile_shapes.py asserts it on composed
-variants).
+claims, signature and issued categories (tests/test_profile_shapes.py asserts it on
+composed variants).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def shapes() -> int:
                 home = Path(tmp)
                 argv = ["run", "--no-report", "--report-dir", tmp, "--examples", "10"]
                 argv += ["--category", "claims", "--category", "signature"]
+                argv += ["--category", "issued"]  # the [issued] checks each profile declares
                 with (
                     profiled_emulator(home, shape, variants=(name,)) as config,
                     contextlib.redirect_stdout(io.StringIO()),

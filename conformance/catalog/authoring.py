@@ -192,14 +192,23 @@ def unsigned_copy(ctx: CaseContext, token: str) -> str:
 # --- reading answers ----------------------------------------------------------------------
 
 
-def issued_claims(ctx: CaseContext, exchange: Exchange) -> dict[str, Any]:
+def issued_claims(
+    ctx: CaseContext, exchange: Exchange, *, check: str | None = None
+) -> dict[str, Any]:
     """The claims of the token ``exchange`` issued (unchecked); fails when there is none
-    or it is not a decodable compact JWS."""
+    or it is not a decodable compact JWS. ``check`` names what the caller judges of them
+    (an ``[issued] checks`` name of a profile, ``docs/profiles.md``): the case skips where
+    the target's contract leaves it out, or issues opaque tokens; ``None`` (the default)
+    for a caller that needs the claims to use the token, not to judge them."""
     token = exchange.issued_token
     # a clean refusal fails; anything unclean (a 2xx without a usable token) is an error
     ctx.check(ctx.accepted(exchange), "the valid assertion was not accepted")
-    if ctx.target.description.get("issued_format") == "opaque":
+    description = ctx.target.description
+    if description.get("issued_format") == "opaque":
         ctx.skip('the target issues opaque tokens (its profile: [issued] format = "opaque")')
+    declared = description.get("issued_checks")
+    if check is not None and declared is not None and check not in declared:
+        ctx.skip(f'the target\'s profile does not promise it: [issued] checks lacks "{check}"')
     try:
         _, claims, _ = split(token or "")
     except (ValueError, RecursionError):

@@ -443,7 +443,9 @@ def _privileged(extra: dict[str, Any]) -> Callable[[CaseContext], None]:
         }
         requested = ctx.settings.scopes[0]
         issued = issued_claims(
-            ctx, ctx.send(ctx.sign(ctx.assertion(scope=requested).with_claims(claims)))
+            ctx,
+            ctx.send(ctx.sign(ctx.assertion(scope=requested).with_claims(claims))),
+            check="scope",
         )
         ctx.check(
             scope_items(issued.get("scope")) == [requested],
@@ -760,9 +762,12 @@ def _url_cases() -> list[Case]:
             "claims.url.extra_claims",
             "URL-valued extra claims (jku, x5u, callback) are never fetched",
             run=_url_in(lambda a, u: a.with_claims(jku=u, x5u=u, callback=u, webhook=u, picture=u)),
-            expect=Expect.ACCEPT,
-            kind=Kind.SECURITY,  # judges what the target fetched (SSRF), not the acceptance
-            correct="ignores the unknown claims (accepts) and never fetches the URLs",
+            # what it fetched is judged, not the acceptance: a server that refuses claims
+            # its documentation does not name is stricter than needed, never unsafe
+            expect=Expect.EITHER,
+            kind=Kind.SECURITY,  # judges what the target fetched (SSRF)
+            correct="ignores the unknown claims (accepts) or refuses them, and never fetches "
+            "the URLs",
             **common,
         ),
     ]

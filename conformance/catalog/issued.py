@@ -71,14 +71,21 @@ _WHY = (
 
 
 def _issue(
-    ctx: CaseContext, *, scope: str | None = None, session: Session | None = None
+    ctx: CaseContext,
+    *,
+    check: str | None,
+    scope: str | None = None,
+    session: Session | None = None,
 ) -> tuple[Exchange, dict[str, Any]]:
+    """Exchange a valid assertion; its answer and the issued token's claims, for judging
+    ``check`` (an ``[issued] checks`` name; ``None``: the token is used, not judged)."""
     exchange = ctx.send(ctx.sign(ctx.assertion(scope=scope)), session=session, label="issue")
-    return exchange, issued_claims(ctx, exchange)
+    return exchange, issued_claims(ctx, exchange, check=check)
 
 
 def _parts(ctx: CaseContext, exchange: Exchange) -> tuple[dict[str, Any], dict[str, Any], bytes]:
-    ctx.check(ctx.accepted(exchange), "the valid assertion was not accepted")
+    """The issued token's header, claims and signature, to judge how it is signed."""
+    issued_claims(ctx, exchange, check="signature")
     token = exchange.issued_token or ""
     ctx.check(token.count(".") == 2, f"the issued token has {token.count('.') + 1} segments, not 3")
     header, claims, signature = split(token)
@@ -104,7 +111,6 @@ def _response_shape(ctx: CaseContext) -> None:
 
 def _is_jws(ctx: CaseContext) -> None:
     exchange = ctx.valid(label="issue")
-    issued_claims(ctx, exchange)
     header, _, signature = _parts(ctx, exchange)
     alg = header.get("alg")
     ctx.fact("issued_token_alg", alg)
@@ -139,7 +145,7 @@ def _verifies(ctx: CaseContext) -> None:
 
 def _scope_exact(ctx: CaseContext) -> None:
     requested = str(ctx.settings.scopes[0])
-    _, claims = _issue(ctx, scope=requested)
+    _, claims = _issue(ctx, check="scope", scope=requested)
     ctx.check(
         scope_items(claims.get("scope")) == [requested],
         f"the token's scope is {claims.get('scope')!r}, not {requested!r}",
@@ -147,7 +153,7 @@ def _scope_exact(ctx: CaseContext) -> None:
 
 
 def _short_lived(ctx: CaseContext) -> None:
-    _, claims = _issue(ctx)
+    _, claims = _issue(ctx, check="lifetime")
     exp, iat, now = claims.get("exp"), claims.get("iat"), ctx.now()
     if not isinstance(exp, int | float) or isinstance(exp, bool):
         ctx.fail("the issued token has no numeric exp")
@@ -186,7 +192,7 @@ def _not_outliving(ctx: CaseContext) -> None:
     if session_exp is None:
         ctx.skip("the session token carries no readable exp")
         return
-    _, claims = _issue(ctx, session=session)
+    _, claims = _issue(ctx, check="lifetime", session=session)
     exp = claims.get("exp")
     ctx.check(
         isinstance(exp, int | float) and float(exp) <= session_exp,
@@ -196,7 +202,7 @@ def _not_outliving(ctx: CaseContext) -> None:
 
 def _bound(ctx: CaseContext) -> None:
     session = ctx.session(0)
-    _, claims = _issue(ctx, session=session)
+    _, claims = _issue(ctx, check="subject", session=session)
     ctx.check(
         claims.get("sub") in {session.subject, session.user_id},
         f"the token's sub {claims.get('sub')!r} is not the session's user",
@@ -209,15 +215,15 @@ def _bound(ctx: CaseContext) -> None:
 
 
 def _single_use_flag(ctx: CaseContext) -> None:
-    _, claims = _issue(ctx)
+    _, claims = _issue(ctx, check="single_use")
     ctx.check(
         claims.get("singleUse") is True, f"singleUse is {claims.get('singleUse')!r}, not true"
     )
 
 
 def _fresh_each_time(ctx: CaseContext) -> None:
-    first, one = _issue(ctx)
-    second, two = _issue(ctx)
+    first, one = _issue(ctx, check="single_use")
+    second, two = _issue(ctx, check="single_use")
     ctx.check(first.issued_token != second.issued_token, "two verifies returned the same token")
     if "jti" in one or "jti" in two:
         ctx.check(one.get("jti") != two.get("jti"), "two issued tokens share their jti")
@@ -264,7 +270,7 @@ def _operation(
     def run(ctx: CaseContext) -> None:
         session = ctx.session(0)
         scope = str(ctx.settings.scopes[0])
-        exchange, _ = _issue(ctx, scope=scope, session=session)
+        exchange, _ = _issue(ctx, check=None, scope=scope, session=session)
         token = exchange.issued_token or ""
         misuse = use(ctx, session, token, scope)
         ctx.check(

@@ -98,7 +98,7 @@ def _token_lifetime(ctx: CaseContext) -> None:
     )
     if not ctx.accepted(exchange):
         ctx.skip(f"the target refused a valid assertion living {ahead} s: nothing to judge")
-    claims = issued_claims(ctx, exchange)
+    claims = issued_claims(ctx, exchange, check="lifetime")
     exp = claims.get("exp")
     if not isinstance(exp, int | float) or isinstance(exp, bool):
         ctx.fail("the issued token has no numeric exp")
@@ -145,7 +145,6 @@ CASES: tuple[Case, ...] = (
         kind=Kind.SECURITY,
         severity=Severity.HIGH,
         anchors=("L04",),
-        needs=("sessions",),
         control=False,
         rationale="The elevated token is documented as short-lived: a server that derives "
         "its exp from the assertion's lets whoever mints a long assertion hold an elevated "

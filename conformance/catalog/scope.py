@@ -162,7 +162,9 @@ def _granted(requested: Scopes, expected: Scopes) -> Callable[[CaseContext], Non
     """Request ``requested`` (a string); the token must carry exactly ``expected`` (a list)."""
 
     def run(ctx: CaseContext) -> None:
-        claims = issued_claims(ctx, ctx.send(ctx.sign(ctx.assertion(scope=requested(ctx)))))
+        claims = issued_claims(
+            ctx, ctx.send(ctx.sign(ctx.assertion(scope=requested(ctx)))), check="scope"
+        )
         items = scope_items(claims.get("scope"))
         want = list(expected(ctx))
         ctx.check(
@@ -182,7 +184,7 @@ def _lenient(requested: Scopes, intended: Scopes) -> Callable[[CaseContext], Non
         ctx.check(not exchange.misbehaved, f"the target erred (status {exchange.status})")
         ctx.fact("scope_normalised", exchange.accepted)
         if exchange.accepted:
-            items = scope_items(issued_claims(ctx, exchange).get("scope"))
+            items = scope_items(issued_claims(ctx, exchange, check="scope").get("scope"))
             want = list(intended(ctx))
             ctx.check(
                 sorted(set(items)) == sorted(want),
@@ -198,7 +200,7 @@ def _mixed(ctx: CaseContext) -> None:
     exchange = ctx.send(ctx.sign(ctx.assertion(scope=f"{first} conformance:unknown")))
     ctx.check(not exchange.misbehaved, f"the target erred (status {exchange.status})")
     if exchange.accepted:
-        items = scope_items(issued_claims(ctx, exchange).get("scope"))
+        items = scope_items(issued_claims(ctx, exchange, check="scope").get("scope"))
         ctx.check(items == [first], f"accepted, and granted {items} instead of only {first!r}")
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "PRIVY_APP_HEADER",
     "PRIVY_JWKS_PATH",
     "PRIVY_PATH",
+    "STYTCH_JWT_S",
     "STYTCH_MAX_MINUTES",
     "STYTCH_MIN_MINUTES",
     "TOKEN_EXCHANGE_GRANT",
@@ -67,6 +68,9 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 EXCHANGED_TYP = "at+jwt"
 #: Stytch's default and bounds for ``session_duration_minutes`` (5 minutes to a year).
 STYTCH_MIN_MINUTES, STYTCH_MAX_MINUTES = 5, 525600
+#: A Stytch session JWT expires after 5 minutes, whatever the session's duration
+#: (stytch.com/docs/guides/sessions/session-tokens-vs-jwts).
+STYTCH_JWT_S = 300
 #: The header that names the app (environment) on the Privy route.
 PRIVY_APP_HEADER = "privy-app-id"
 #: The Privy route, under the emulator's ``/api/v0`` (Privy serves it at the root of
@@ -130,9 +134,16 @@ def _subject(
 
 
 def _new_session(
-    emulator: Emulator, env: Environment, subject: str, *, now: float, ttl: float
+    emulator: Emulator,
+    env: Environment,
+    subject: str,
+    *,
+    now: float,
+    ttl: float,
+    jwt_ttl: float | None = None,
 ) -> tuple[str, str]:
-    """Open a session for ``subject``: (user id, session JWT)."""
+    """Open a session for ``subject`` lasting ``ttl``: (user id, session JWT); the JWT
+    expires with the session, or after ``jwt_ttl`` when that is sooner."""
     sid = str(uuid.uuid4())
     user_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{env.id}\x00{subject}"))
     expires = now + ttl
@@ -144,7 +155,7 @@ def _new_session(
             "environment_id": env.id,
             "external_sub": subject,
             "iat": int(now),
-            "exp": int(expires),
+            "exp": int(expires if jwt_ttl is None else min(expires, now + jwt_ttl)),
             "jti": str(uuid.uuid4()),
         },
         typ=SESSION_TYP,
@@ -258,7 +269,9 @@ def _stytch_attest(emulator: Emulator, env: Environment, body: bytes) -> Reply:
     aud_checked = not emulator.config.has("attest_aud_ignored")
     subject = _subject(emulator, decoded, env, now=now, check_audience=aud_checked)
     ttl = min(float(minutes) * 60, float(emulator.config.session_ttl_s))
-    user_id, session_jwt = _new_session(emulator, env, subject, now=now, ttl=ttl)
+    user_id, session_jwt = _new_session(
+        emulator, env, subject, now=now, ttl=ttl, jwt_ttl=STYTCH_JWT_S
+    )
     return 200, {
         "status_code": 200,
         "request_id": f"request-{uuid.uuid4()}",

@@ -14,11 +14,13 @@ import html
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._reproduce import CURL_BODY_LIMIT, NOT_REPRODUCED
 from .._reproduce import notes as reproduce_notes
 from .._waivers import waiver_notes
+from . import _same
 from ._text import BODY_LIMIT, SHORT_LIMIT, esc, plain, slug
 from ._vocab import VERDICT_ORDER, categories, severity_rank
 from .diff import ResultsDiff
@@ -332,19 +334,56 @@ def _headers_text(headers: Any) -> str:
     return "\n".join(f"{k}: {v}" for k, v in headers.items())
 
 
-def _token(label: str, token: Any) -> str:
+def _token(label: str, token: Any, *, like: Any = None) -> str:
+    """A decoded token (header, claims, the cut signature) or the first characters of one
+    that does not decode. ``like``: the first case's token at the same place; what both
+    decoded the same is named on the label's line instead of shown again (``_same``)."""
     if not isinstance(token, Mapping):
         return ""
     parts = [f'<div class="cr-sub">{label}</div>']
     if "header" in token or "claims" in token:
-        parts.append(_pre(_get(token, "header", {})))
-        parts.append(_pre(_get(token, "claims", {})))
-        if "signature" in token:
+        compare = _decoded(token) and _decoded(like)
+        same = [
+            n
+            for n in ("header", "claims", "signature")
+            if compare and n in token and _get(token, n) == _get(like, n)
+        ]
+        if same:
+            named = ", ".join(same[:-1]) + (" and " if len(same) > 1 else "") + same[-1]
+            parts = [f'<div class="cr-sub">{label}: {named} {SAME}</div>']
+        for name in ("header", "claims"):
+            if name in same:
+                continue
+            value = _get(token, name, {})
+            parts.append(_member_diff(name, value, _get(like, name)) if compare else _pre(value))
+        if "signature" in token and "signature" not in same:
             parts.append(f'<div class="cr-small">signature: {esc(_get(token, "signature"))}</div>')
     if _get(token, "raw_preview"):
         parts.append('<div class="cr-small">does not decode; first characters:</div>')
         parts.append(_pre(_get(token, "raw_preview")))
     return "".join(parts)
+
+
+#: What a compared case's evidence says of a part shown whole in the finding's first case
+#: (its exchange of the same number): the legend says so once (``evidence_legend``).
+SAME = "as in the first case"
+
+
+def _member_diff(name: str, value: Any, like: Any) -> str:
+    """A decoded header or claims set against the first case's: the members that differ
+    (and those it lacks) when that is much shorter, else the whole set, labelled."""
+    whole = f'<div class="cr-small">{name}:</div>{_pre(value)}'
+    diff = _same.changes(value, like)
+    if diff is None:
+        return whole
+    if not diff:
+        return f'<div class="cr-small">{name} {SAME}</div>'
+    shown = f'<div class="cr-small">{name} {SAME} but for:</div>'
+    if diff.changed:
+        shown += _pre(diff.changed)
+    if diff.absent:
+        shown += f'<div class="cr-small">without {esc(", ".join(diff.absent))}</div>'
+    return shown if _same.shorter(shown, whole) else whole
 
 
 #: The header and claims segments of a compact JWS (base64url JSON objects), long enough
@@ -371,6 +410,78 @@ def _decoded(token: Any) -> bool:
     return isinstance(token, Mapping) and "header" in token and "claims" in token
 
 
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """A request or response as the report shows it: its first line, its headers as
+    recorded, its body; each bounded on its own, so that a huge body cannot push the
+    others out. ``fold``: where the token its JWS stand for is shown decoded, if it is."""
+
+    first: str
+    headers: Any
+    body: str
+    fold: str | None
+
+    def _folded(self, text: str) -> str:
+        return _fold(text, self.fold) if self.fold else text
+
+    def text(self) -> str:
+        return self._folded(
+            "\n".join([self.first, plain(_headers_text(self.headers)), "", self.body])
+        )
+
+    def differences(self, like: _Message) -> str | None:
+        """What differs from ``like`` laid out as a message is (the first line if it
+        differs, the headers that differ, a blank line and the body if it differs), with
+        a last line naming the headers it lacks; ``None`` when the headers are not a
+        mapping (nothing to compare) and ``""`` when nothing differs."""
+        diff = _same.changes(self.headers, like.headers)
+        if diff is None:
+            return None
+        lines = [self.first] if self.first != like.first else []
+        if diff.changed:
+            lines.append(self._folded(plain(_headers_text(diff.changed))))
+        body = self._folded(self.body)
+        if body != like._folded(like.body):
+            lines += ["", body] if lines else [body]
+        if diff.absent:
+            lines.append(plain(f"[without the headers {', '.join(diff.absent)}]"))
+        return "\n".join(lines)
+
+
+def _request(exchange: Mapping[str, Any]) -> _Message:
+    first = f"{_get(exchange, 'method', '')} {_get(exchange, 'url', '')}"
+    return _Message(
+        plain(first, limit=SHORT_LIMIT),
+        _get(exchange, "request_headers"),
+        plain(_get(exchange, "request_body") or ""),
+        "decoded above" if _decoded(_get(exchange, "assertion")) else None,
+    )
+
+
+def _response(exchange: Mapping[str, Any]) -> _Message:
+    status = _get(exchange, "status")
+    return _Message(
+        plain(status if status is not None else "(no response)", limit=SHORT_LIMIT),
+        _get(exchange, "response_headers"),
+        plain(_get(exchange, "response_body") or ""),
+        "decoded below" if _decoded(_get(exchange, "issued")) else None,
+    )
+
+
+def _message(label: str, message: _Message, like: _Message | None) -> str:
+    """A request or response whole, or what differs from the first case's (``like``),
+    when that is much shorter."""
+    whole = f'<div class="cr-sub">{label}</div><pre>{html.escape(message.text())}</pre>'
+    differences = message.differences(like) if like is not None else None
+    if differences is None:
+        return whole
+    if not differences:
+        return f'<div class="cr-sub">{label} {SAME}</div>'
+    shown = f'<div class="cr-sub">{label} {SAME} but for:</div>'
+    shown += f"<pre>{html.escape(differences)}</pre>"
+    return shown if _same.shorter(shown, whole) else whole
+
+
 #: The label of the positive control the engine sends after a rejection.
 CONTROL_LABEL = "control"
 
@@ -395,13 +506,22 @@ def _control_line(head: str, exchange: Mapping[str, Any]) -> str:
     if isinstance(header, Mapping):
         key = f" ({esc(_get(header, 'alg'))}, kid {esc(_get(header, 'kid'))})"
     return (
-        f'<div class="cr-ex"><div class="cr-ex-head">{head}</div><div class="cr-small">'
-        f"a valid assertion{key}, accepted with a token: the refusal before it counts "
-        "(request and response whole in results.json)</div></div>"
+        f'<div class="cr-ex"><span class="cr-ex-head">{head}</span> <span class="cr-small">'
+        f"a valid assertion{key}, accepted with a token</span></div>"
     )
 
 
-def _exchange(index: int, exchange: Mapping[str, Any], *, reproduced: bool = False) -> str:
+def _exchange(
+    index: int,
+    exchange: Mapping[str, Any],
+    *,
+    reproduced: bool = False,
+    like: _Like | None = None,
+) -> str:
+    """One exchange: its head line, then (unless it is an accepted control) the assertion
+    decoded, the request (or a pointer to the Reproduce line that is that request), the
+    response, a transport error and the issued token decoded. ``like``: the first case's
+    exchange of the same number and label, against which this one is shown."""
     status = _get(exchange, "status")
     latency = _get(exchange, "latency_ms")
     retries = _int(_get(exchange, "retries"))
@@ -413,43 +533,23 @@ def _exchange(index: int, exchange: Mapping[str, Any], *, reproduced: bool = Fal
     )
     if _accepted_control(exchange):
         return _control_line(head, exchange)
-    # Each part is bounded on its own so that a huge body cannot push the others out.
-    request = "\n".join(
-        [
-            plain(f"{_get(exchange, 'method', '')} {_get(exchange, 'url', '')}", limit=SHORT_LIMIT),
-            plain(_headers_text(_get(exchange, "request_headers"))),
-            "",
-            plain(_get(exchange, "request_body") or ""),
-        ]
-    )
-    if _decoded(_get(exchange, "assertion")):
-        request = _fold(request, "decoded above")
-    response = "\n".join(
-        [
-            plain(status if status is not None else "(no response)", limit=SHORT_LIMIT),
-            plain(_headers_text(_get(exchange, "response_headers"))),
-            "",
-            plain(_get(exchange, "response_body") or ""),
-        ]
-    )
-    if _decoded(_get(exchange, "issued")):
-        response = _fold(response, "decoded below")
-    shown_request = (
-        '<div class="cr-sub">Request: the Reproduce line above (its placeholders stand '
-        "for the session and this assertion)</div>"
-        if reproduced
-        else f'<div class="cr-sub">Request</div><pre>{html.escape(request)}</pre>'
-    )
+    other = like.exchange if like is not None else None
+    sent = _get(other, "assertion")
+    if reproduced:
+        request = '<div class="cr-sub">Request: the Reproduce line</div>'
+    else:
+        liked = _request(like.exchange) if like is not None and like.request else None
+        request = _message("Request", _request(exchange), liked)
     parts = [
         f'<div class="cr-ex"><div class="cr-ex-head">{head}</div>',
-        _token("Assertion sent (decoded)", _get(exchange, "assertion")),
-        shown_request,
-        '<div class="cr-sub">Response</div>',
-        f"<pre>{html.escape(response)}</pre>",
+        _token("Assertion sent (decoded)", _get(exchange, "assertion"), like=sent),
+        request,
+        _message("Response", _response(exchange), _response(other) if other is not None else None),
     ]
     if _get(exchange, "error"):
         parts += ['<div class="cr-sub">Transport error</div>', _pre(_get(exchange, "error"))]
-    parts.append(_token("Token issued (decoded)", _get(exchange, "issued")))
+    issued = _get(other, "issued")
+    parts.append(_token("Token issued (decoded)", _get(exchange, "issued"), like=issued))
     parts.append("</div>")
     return "".join(parts)
 
@@ -457,6 +557,16 @@ def _exchange(index: int, exchange: Mapping[str, Any], *, reproduced: bool = Fal
 #: Exchanges shown whole per case: the first and the last ones (a property case's
 #: shrunk example comes last); the others are one line each, in results.json in full.
 EVIDENCE_SHOWN = 6
+
+
+@dataclass(frozen=True, slots=True)
+class _Like:
+    """An exchange of a finding's first case that the report shows whole, for the same
+    exchange of the finding's other cases to be shown against: ``request``, whether its
+    request is shown (rather than being its Reproduce line)."""
+
+    exchange: Mapping[str, Any]
+    request: bool
 
 
 def _exchange_line(index: int, exchange: Mapping[str, Any]) -> str:
@@ -488,18 +598,43 @@ def _reproduced(case: Mapping[str, Any], exchanges: Sequence[Mapping[str, Any]])
     return 0
 
 
-def _evidence(case: Mapping[str, Any]) -> str:
+_Numbered = list[tuple[int, Mapping[str, Any]]]
+
+
+def _split(case: Mapping[str, Any]) -> tuple[_Numbered, _Numbered, _Numbered, int]:
+    """A case's exchanges, numbered from 1: those shown whole first, those folded to a
+    line each, those shown whole last; and the number of the reproduced one (or 0)."""
     exchanges = [e for e in _list(_get(case, "exchanges")) if isinstance(e, Mapping)]
-    if not exchanges:
-        return '<div class="cr-small">No exchange recorded.</div>'
-    reproduced = _reproduced(case, exchanges)
     numbered = list(enumerate(exchanges, start=1))
     half = EVIDENCE_SHOWN // 2
     if len(numbered) <= EVIDENCE_SHOWN:
-        shown, folded, rest = numbered, [], []
-    else:
-        shown, folded, rest = numbered[:half], numbered[half:-half], numbered[-half:]
-    body = "".join(_exchange(i, e, reproduced=i == reproduced) for i, e in shown)
+        return numbered, [], [], _reproduced(case, exchanges)
+    return numbered[:half], numbered[half:-half], numbered[-half:], _reproduced(case, exchanges)
+
+
+def _shown_whole(case: Mapping[str, Any]) -> dict[int, _Like]:
+    """The exchanges of ``case`` the report shows whole, by number."""
+    first, _, last, reproduced = _split(case)
+    return {
+        i: _Like(e, request=i != reproduced) for i, e in first + last if not _accepted_control(e)
+    }
+
+
+def _evidence(case: Mapping[str, Any], *, like: Mapping[str, Any] | None = None) -> str:
+    """A case's exchanges, folded. ``like``: the first case of the same finding, whose
+    exchanges of the same number and label this case's are shown against."""
+    first, folded, last, reproduced = _split(case)
+    if not (first or folded or last):
+        return '<div class="cr-small">No exchange recorded.</div>'
+    others = _shown_whole(like) if like is not None else {}
+
+    def whole(i: int, e: Mapping[str, Any]) -> str:
+        other = others.get(i)
+        if other is not None and _get(other.exchange, "label") != _get(e, "label"):
+            other = None
+        return _exchange(i, e, reproduced=i == reproduced, like=other)
+
+    body = "".join(whole(i, e) for i, e in first)
     if folded:
         body += (
             f'<div class="cr-small">{_plural(len(folded), "more exchange")}, whole in '
@@ -507,11 +642,9 @@ def _evidence(case: Mapping[str, Any]) -> str:
             + "".join(_exchange_line(i, e) for i, e in folded)
             + "</ul>"
         )
-    body += "".join(_exchange(i, e, reproduced=i == reproduced) for i, e in rest)
-    return (
-        f"<details><summary>Evidence: {_plural(len(exchanges), 'exchange')}</summary>"
-        f"{body}</details>"
-    )
+    body += "".join(whole(i, e) for i, e in last)
+    count = len(first) + len(folded) + len(last)
+    return f"<details><summary>Evidence: {_plural(count, 'exchange')}</summary>{body}</details>"
 
 
 #: how a line names a standard note that is not a placeholder
@@ -545,18 +678,72 @@ def reproduce_legend() -> str:
     )
 
 
-def _reproduce(case: Mapping[str, Any]) -> str:
+def evidence_legend() -> str:
+    """How the evidence is shortened, said once (results.json holds every exchange whole)."""
+    items = (
+        "<li>An accepted <em>control</em> (the run's valid assertion, sent after a refusal, "
+        "accepted with a token: the refusal counts) is one line.</li>"
+        "<li><em>Request: the Reproduce line</em>: that request is the case's Reproduce "
+        "line, its placeholders standing for the session and this assertion.</li>"
+        f"<li>In a finding's cases after the first, <em>{SAME}</em> means: the same as "
+        "in the first case's exchange of the same number; only what differs is shown.</li>"
+    )
+    return (
+        '<div class="cr-small">How to read the evidence (every exchange is whole in '
+        f'results.json):</div><ul class="cr-gaps">{items}</ul>'
+    )
+
+
+def _reproduce_line(case: Mapping[str, Any]) -> str:
     line = plain(_get(case, "reproduce") or "(no reproduction line recorded)", limit=BODY_LIMIT)
     line = _short_notes(line, plain(_get(case, "id"), limit=SHORT_LIMIT))
-    line = _fold(line, "the assertion decoded in the evidence")
-    return f"<pre>{html.escape(line)}</pre>" + (
-        f"<code>{esc(_get(case, 'rerun') or _get(case, 'nodeid'))}</code>"
+    return _fold(line, "the assertion decoded in the evidence")
+
+
+def _reproduce(
+    case: Mapping[str, Any], *, like: Mapping[str, Any] | None = None, usual: str | None = None
+) -> str:
+    """The case's Reproduce line and the command that re-runs it. A line that is the
+    section's ``usual`` one (spelled out once at its top) or the line of ``like`` (the
+    first case of the same finding) is named, not shown again."""
+    line = _reproduce_line(case)
+    if usual is not None and line == usual:
+        shown = '<div class="cr-small">the usual command (above)</div>'
+    elif like is not None and line == _reproduce_line(like):
+        shown = f'<div class="cr-small">the same command {SAME}</div>'
+    else:
+        shown = f"<pre>{html.escape(line)}</pre>"
+    return shown + f"<code>{esc(_get(case, 'rerun') or _get(case, 'nodeid'))}</code>"
+
+
+#: A Reproduce line shared by at least this many shown cases is spelled out once.
+USUAL_AT = 3
+
+
+def _usual_line(cases: Iterable[Mapping[str, Any]]) -> str | None:
+    """The Reproduce line the most of these cases share (most runs have one: the same
+    request with ``$ASSERTION`` in it), if at least :data:`USUAL_AT` of them do."""
+    counts = Counter(_reproduce_line(c) for c in cases if _get(c, "reproduce"))
+    if not counts:
+        return None
+    line, count = counts.most_common(1)[0]
+    return line if count >= USUAL_AT else None
+
+
+def _usual_legend(usual: str | None) -> str:
+    if usual is None:
+        return ""
+    return (
+        '<div class="cr-small">The usual command: the Reproduce line that the most cases '
+        f"below share; they name it instead of repeating it:</div><pre>{html.escape(usual)}</pre>"
     )
 
 
 def _kv(rows: Iterable[tuple[str, str]]) -> str:
-    body = "".join(f'<tr><td class="cr-k">{k}</td><td>{v}</td></tr>' for k, v in rows)
-    return f'<table class="cr-kv">{body}</table>'
+    """Names and values, two columns by the stylesheet: a description list, which costs
+    half the markup of a table's rows (a finding card and each of its cases has one)."""
+    body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    return f'<dl class="cr-kv">{body}</dl>'
 
 
 def _case_block(case: Mapping[str, Any]) -> str:
@@ -633,30 +820,51 @@ def _cwe(cwe: Any) -> str:
     return html.escape(text)
 
 
-def _variant(case: Mapping[str, Any], *, rationale: bool, correct: bool = True) -> str:
-    """One failing case of a finding, folded: its verdict and id on the summary line,
-    what it sent and got, how to reproduce it and its exchanges inside (what a correct
-    endpoint does and why it matters unless the card says it once for all its cases)."""
-    rows = (
-        []
-        if not correct
-        else [("A correct endpoint", esc(_get(case, "correct"), limit=BODY_LIMIT))]
-    )
+def _prose_like(case: Mapping[str, Any], key: str, like: Mapping[str, Any] | None) -> str:
+    """A case's own text (what a correct endpoint does, why it matters), or "as in the
+    first case" when it is the first case's (``like``) word for word."""
+    if like is not None and _get(case, key) == _get(like, key) and _get(case, key):
+        return f'<span class="cr-small">{SAME}</span>'
+    return esc(_get(case, key), limit=BODY_LIMIT)
+
+
+def _variant(
+    case: Mapping[str, Any],
+    finding: Finding,
+    *,
+    rationale: bool,
+    correct: bool = True,
+    like: Mapping[str, Any] | None = None,
+    usual: str | None = None,
+) -> str:
+    """One failing case of a finding, folded: its id on the summary line (its verdict,
+    severity and level when they are not the finding's), what it sent and got, how to
+    reproduce it and its exchanges inside (what a correct endpoint does and why it
+    matters unless the card says it once for all its cases). ``like``: the finding's
+    first case, against which this one's Reproduce line and evidence are shown; ``usual``:
+    the section's usual Reproduce line (:func:`_usual_line`)."""
+    rows = [] if not correct else [("A correct endpoint", _prose_like(case, "correct", like))]
     rows.append(
         ("This one", f"{badge('o', _get(case, 'outcome', 'none'))} {_pre(_get(case, 'message'))}")
     )
     if rationale:
-        rows.append(("Why it matters", esc(_get(case, "rationale"), limit=BODY_LIMIT)))
-    rows.append(("Reproduce", _reproduce(case)))
+        rows.append(("Why it matters", _prose_like(case, "rationale", like)))
+    rows.append(("Reproduce", _reproduce(case, like=like, usual=usual)))
+    severity, level = _get(case, "severity"), _get(case, "level")
+    rank = ""
+    if (str(severity), str(level)) != (str(finding.severity), str(finding.level)):
+        rank = f' <span class="cr-small">· {esc(severity)} · {esc(level)}</span>'
+    verdict = _get(case, "verdict")
+    mark = "" if str(verdict) == str(finding.verdict) else f"{badge('v', verdict)} "
     return (
         f'<details class="cr-variant" id="{_case_anchor(case)}"><summary>'
-        f"{badge('v', _get(case, 'verdict'))} <code>{esc(_get(case, 'id'))}</code> "
-        f'{esc(_get(case, "title"))} <span class="cr-small">· {esc(_get(case, "severity"))} · '
-        f"{esc(_get(case, 'level'))}</span></summary>{_kv(rows)}{_evidence(case)}</details>"
+        f"{mark}<code>{esc(_get(case, 'id'))}</code> "
+        f"{esc(_get(case, 'title'))}{rank}</summary>{_kv(rows)}{_evidence(case, like=like)}"
+        "</details>"
     )
 
 
-def _card(finding: Finding, cases: Sequence[Mapping[str, Any]]) -> str:
+def _card(finding: Finding, cases: Sequence[Mapping[str, Any]], *, usual: str | None = None) -> str:
     rationales = {str(_get(c, "rationale")) for c in cases}
     shared = len(rationales) == 1
     same_correct = len({str(_get(c, "correct")) for c in cases}) == 1 and len(cases) > 1
@@ -685,7 +893,17 @@ def _card(finding: Finding, cases: Sequence[Mapping[str, Any]]) -> str:
         f'<span class="cr-small">· {_plural(len(cases), "case")}</span></div>'
         f"{_kv(rows)}"
         f'<div class="cr-sub">The cases ({len(cases)}), each with its evidence</div>'
-        + "".join(_variant(c, rationale=not shared, correct=not same_correct) for c in cases)
+        + "".join(
+            _variant(
+                c,
+                finding,
+                rationale=not shared,
+                correct=not same_correct,
+                like=cases[0] if i else None,
+                usual=usual,
+            )
+            for i, c in enumerate(cases)
+        )
         + "</div>"
     )
 
@@ -699,10 +917,11 @@ def finding_cards(results: Mapping[str, Any], found: Sequence[Finding]) -> str:
     cases = {str(_get(c, "id")): c for c in _list(_get(results, "cases")) if isinstance(c, Mapping)}
     cards = []
     held: set[str] = set()
+    usual = _usual_line(cases[i] for f in found for i in f.case_ids if i in cases)
     for finding in found:
         members = [cases[i] for i in finding.case_ids if i in cases]
         held.update(finding.case_ids)
-        cards.append(_card(finding, members))
+        cards.append(_card(finding, members, usual=usual))
     loose = [
         c
         for c in cases.values()
@@ -717,7 +936,8 @@ def finding_cards(results: Mapping[str, Any], found: Sequence[Finding]) -> str:
             '<p class="cr-ok">No case failed, warned or erred.</p>',
             anchor="findings",
         )
-    return _section("Findings in detail", reproduce_legend() + "".join(cards), anchor="findings")
+    legends = reproduce_legend() + _usual_legend(usual) + evidence_legend()
+    return _section("Findings in detail", legends + "".join(cards), anchor="findings")
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -911,21 +1131,24 @@ def attention(results: Mapping[str, Any], *, findings_shown: bool = False) -> st
     if not parts:
         parts.append(f'<p class="cr-ok">No {title.lower().replace(" and ", " or ")}.</p>')
     if warns or errors:  # their Reproduce lines name the standard notes
-        parts.insert(0, reproduce_legend())
+        parts.insert(0, reproduce_legend() + evidence_legend())
     return _section(title, "".join(parts), anchor="attention")
 
 
 def _case_row(case: Mapping[str, Any]) -> str:
-    code = f"<code>{esc(_get(case, 'id'))}</code>"
-    if _get(case, "verdict") in ("fail", "warn", "error"):
-        code = f'<a href="#{_case_anchor(case)}">{code}</a>'
+    """One row of the all-cases table. At 1,000 rows every byte of a row counts (the page
+    budget is 600 KB): the id is monospace by the stylesheet, not a ``<code>``, and a row
+    that did not pass carries the classes that colour its severity and verdict cells
+    (``s-<severity> v-<verdict>``); a passing row has none (its verdict cell is green)."""
+    code = esc(_get(case, "id"))
     severity, verdict = _get(case, "severity"), _get(case, "verdict")
+    if verdict in ("fail", "warn", "error"):
+        code = f'<a href="#{_case_anchor(case)}">{code}</a>'
+    row = "<tr>" if verdict == "pass" else f'<tr class="s-{slug(severity)} v-{slug(verdict)}">'
     return (
-        f"<tr><td>{code}</td><td>{esc(_get(case, 'title'))}</td>"
-        f"<td>{esc(_get(case, 'level'))}</td>"
-        f'<td class="cr-ts-{slug(severity)}">{esc(severity)}</td>'
-        f"<td>{esc(_get(case, 'expect'))}</td>"
-        f'<td class="cr-tv-{slug(verdict)}">{esc(verdict)}</td>'
+        f"{row}<td>{code}</td><td>{esc(_get(case, 'title'))}</td>"
+        f"<td>{esc(_get(case, 'level'))}</td><td>{esc(severity)}</td>"
+        f"<td>{esc(_get(case, 'expect'))}</td><td>{esc(verdict)}</td>"
         f"<td>{esc(_get(case, 'outcome'))}</td><td>{_whole_ms(_get(case, 'duration_ms'))}</td></tr>"
     )
 

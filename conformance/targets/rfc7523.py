@@ -90,7 +90,7 @@ def rfc7523_settings(
         audience=aud,
         subjects=tuple(subjects or (options.client_id,)),
         capabilities=capabilities,
-        **fields,
+        **{"scope_claim": False, **fields},  # RFC 7523 has no scope claim
     )
 
 

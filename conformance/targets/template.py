@@ -170,6 +170,13 @@ class TemplateTarget:
         ):
             # the contract departs from its base: the cases that decode the token skip
             description["issued_format"] = "opaque"
+        elif (
+            profile.issued.format == "jwt"
+            and profile.issued.checks != BASE_DEFAULTS[profile.semantics]["issued_checks"]
+        ):
+            # what is judged of the decoded token ([issued] checks): the cases that read
+            # its claims for another check skip (catalog.authoring.issued_claims)
+            description["issued_checks"] = list(profile.issued.checks)
         for name in ("base_url", "environment_id"):
             if name in self.values:
                 description[name] = self.values[name]
