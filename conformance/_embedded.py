@@ -52,6 +52,11 @@ class PublishedKeyring(Keyring):
         return super().trusted(alg)
 
 
+#: How long the embedded emulator may take to load its keys at start (it retries a fetch
+#: that failed: a loaded machine can hold one past the emulator's timeout).
+START_S = 10.0
+
+
 @dataclass(frozen=True, slots=True)
 class Embedded:
     settings: TargetSettings
@@ -100,6 +105,12 @@ def start_embedded(
         config = with_variants(config, variants)
         declared = not variants
         with run_emulator(config) as handle:
+            # The emulator holds its keys before the first request: under load its first
+            # fetch can outlast its short timeout, and a cache that never held a copy
+            # refuses every kid (the baseline sign-in: the run could not start). Past that,
+            # a slow refetch keeps the last good copy (``jwks_stale_s``).
+            for env in config.environments:
+                handle.emulator.jwks.load(env.jwks_url, within_s=START_S)
             settings = TargetSettings(
                 profile="dynamic",
                 base_url=handle.base_url,

@@ -73,7 +73,10 @@ def run_selected(pytester: pytest.Pytester, out: Path, *args: str) -> tuple[Any,
         f"--conformance-report-dir={out}",
         *args,
     )
-    return result, json.loads((out / "results.json").read_text())
+    written = out / "results.json"
+    # a run that could not start (a refused baseline: exit 2) says why in its output
+    assert written.exists(), (result.ret, result.stdout.str()[-2000:], result.stderr.str()[-2000:])
+    return result, json.loads(written.read_text())
 
 
 @pytest.mark.slow
@@ -113,15 +116,7 @@ def test_a_flawed_emulator_fails_the_run_with_a_one_screen_message(
     "dist",
     [
         (),  # plain -n 2: a worker cannot know its cases ahead, each item runs its case
-        pytest.param(
-            ("--dist", "loadgroup"),  # as conformance run -n: each worker schedules its share
-            marks=pytest.mark.xfail(
-                reason="failed once more in a fresh clone under load (fresh-check 2026-12-02 "
-                "14:17, the policy matrix running beside it) after three causes were fixed; "
-                "not reproduced here since: under investigation",
-                strict=False,
-            ),
-        ),
+        ("--dist", "loadgroup"),  # as conformance run -n: each worker schedules its share
     ],
 )
 def test_xdist_workers_give_the_same_verdicts(

@@ -77,6 +77,9 @@ class EmulatorConfig:
     jwks_ttl_s: float = 300
     jwks_min_refetch_s: float = 1.0
     jwks_timeout_s: float = 2.0
+    #: how long past ``jwks_ttl_s`` the last good JWKS still verifies the kids it holds
+    #: while refetching it fails (outage tolerance; 0: refuse as soon as a refetch fails)
+    jwks_stale_s: float = 3600
     jwks_max_bytes: int = 65536
     max_body_bytes: int = 65536
     max_token_bytes: int = 16384
@@ -116,6 +119,7 @@ class EmulatorConfig:
             "jwks_ttl_s",
             "jwks_min_refetch_s",
             "jwks_timeout_s",
+            "jwks_stale_s",
             "jwks_max_bytes",
             "max_body_bytes",
             "max_token_bytes",

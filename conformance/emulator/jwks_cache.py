@@ -6,6 +6,13 @@ causes no amplification. A fetch that fails (timeout, non-200, not JSON, ``keys`
 array, larger than ``max_bytes``) raises :class:`JwksUnavailable`: the caller refuses the
 assertion. Keys that cannot be used are skipped: unknown ``kty`` or curve, private
 members, ``use`` other than ``sig``, ``key_ops`` without ``verify``, RSA under 2048 bits.
+
+Outage tolerance: when the refetch of a copy past its ``ttl_s`` fails, the keys of that
+last good copy keep verifying for up to ``stale_s`` more (a refetch is tried again every
+``min_refetch_s``); a ``kid`` the copy does not hold is still refused. A failed fetch
+never drops keys the JWKS published, so a slow answer (a loaded machine: the embedded
+emulator fetches from a JWKS host in its own process) refuses no valid assertion; a key
+removed from the JWKS goes at the first good fetch, as before.
 """
 
 from __future__ import annotations
@@ -116,6 +123,11 @@ def named_kids(body: bytes) -> frozenset[str]:
     )
 
 
+def _holds(keys: tuple[PublishedKey, ...], kid: str | None) -> bool:
+    """Whether ``keys`` can answer for ``kid`` (no kid: the caller chooses by alg)."""
+    return kid is None or any(key.kid == kid for key in keys)
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -135,6 +147,7 @@ class JwksCache:
         min_refetch_s: float = 1.0,
         timeout_s: float = 2.0,
         max_bytes: int = 65536,
+        stale_s: float = 3600,
         clock: Callable[[], float] = time.monotonic,
         transport: Any = None,
         flaws: frozenset[str] = frozenset(),
@@ -143,6 +156,7 @@ class JwksCache:
         self._min_refetch = min_refetch_s
         self._timeout = timeout_s
         self._max_bytes = max_bytes
+        self._stale = stale_s
         self._clock = clock
         self._transport = transport
         self._flaws = flaws
@@ -162,7 +176,9 @@ class JwksCache:
     def keys(self, url: str, *, kid: str | None = None) -> tuple[PublishedKey, ...]:
         """The usable keys at ``url``; refetched at most once per interval for a new kid.
 
-        Raises :class:`JwksUnavailable` when no good copy can be had (fail closed).
+        Raises :class:`JwksUnavailable` when no good copy can be had (fail closed): a
+        copy past its cache time serves the kids it holds while refetching fails, for
+        ``stale_s`` (see the module doc).
         """
         with self._guard:
             lock = self._locks.setdefault(url, threading.Lock())
@@ -171,31 +187,56 @@ class JwksCache:
             now = self._clock()
             entry = self._entries.get(url)
             if entry is not None and entry.keys is not None and now - entry.fetched_at < self._ttl:
-                if kid is None or any(key.kid == kid for key in entry.keys):
+                if _holds(entry.keys, kid):
                     return entry.keys
                 if now - entry.attempted_at < self._min_refetch:
                     return entry.keys  # unknown kid, but too soon to ask again
             elif entry is not None and now - entry.attempted_at < self._min_refetch:
-                raise JwksUnavailable("JWKS fetch failed recently")
+                return self._outage_copy(entry, kid, now, "JWKS fetch failed recently")
             try:
                 body = self._fetch(url)
                 keys = parse_jwks(body, check_use="key_use_ignored" not in self._flaws)
-            except JwksUnavailable:
-                if (
-                    entry is not None
-                    and entry.keys is not None
-                    and now - entry.fetched_at < self._ttl
-                ):
-                    entry.attempted_at = now  # keep the good copy, refuse this kid
-                else:
+            except JwksUnavailable as exc:
+                if entry is None:
                     self._entries[url] = _Entry(keys=None, fetched_at=0.0, attempted_at=now)
-                raise
+                    raise
+                entry.attempted_at = now  # keep the good copy; ask again after the interval
+                if now - entry.fetched_at < self._ttl:
+                    raise  # a kid the fresh copy does not hold: refused
+                return self._outage_copy(entry, kid, now, str(exc))
             if "revoked_key_kept" in self._flaws and entry is not None and entry.keys:
                 fresh = {key.kid for key in keys}
                 keys = keys + tuple(key for key in entry.keys if key.kid not in fresh)
             self._entries[url] = _Entry(keys=keys, fetched_at=now, attempted_at=now)
             self._named[url] = named_kids(body)
             return keys
+
+    def load(self, url: str, *, within_s: float) -> bool:
+        """Fetch ``url`` now, again after each failure (every ``min_refetch_s``) until a
+        good copy is held or ``within_s`` has passed; whether one is held. For a service
+        that starts beside its JWKS host (the embedded emulator): no request then meets
+        a cache that never held a good copy, where a slow fetch refuses every kid."""
+        deadline = time.monotonic() + within_s
+        while True:
+            try:
+                self.keys(url)
+                return True
+            except JwksUnavailable:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(max(self._min_refetch, 0.05))
+
+    def _outage_copy(
+        self, entry: _Entry, kid: str | None, now: float, why: str
+    ) -> tuple[PublishedKey, ...]:
+        """The keys of ``entry``, past its cache time, while refetching it fails: only
+        for a kid it holds and within ``stale_s`` of its end; else :class:`JwksUnavailable`."""
+        keys = entry.keys
+        if keys is None or now - entry.fetched_at >= self._ttl + self._stale:
+            raise JwksUnavailable(why)  # none, or too old to vouch for anything
+        if not _holds(keys, kid):
+            raise JwksUnavailable(why)
+        return keys
 
     def touch(self, url: str) -> None:
         """GET ``url`` and discard the answer, whatever it is (the ``token_urls_fetched``

@@ -86,6 +86,7 @@ class Emulator:
             min_refetch_s=config.jwks_min_refetch_s,
             timeout_s=config.jwks_timeout_s,
             max_bytes=config.jwks_max_bytes,
+            stale_s=config.jwks_stale_s,
             transport=jwks_transport,
             flaws=config.flaws,
         )
