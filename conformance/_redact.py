@@ -403,14 +403,17 @@ def scrub(text: str, *, limit: int = BODY_LIMIT) -> str:
     # shortest cut) past it. What the window cuts in two lies in its last ``reach``
     # characters, left verbatim at the end of the cleaned window: the window is enough
     # only when those stay past ``limit`` (redactions earlier in it shrink the text and
-    # would pull a secret's cut-off prefix into view); else the whole text is cleaned.
+    # would pull a secret's cut-off prefix into view); else a window four times as long
+    # is tried, up to the whole text (a body echoing a secret a thousand times).
     reach = max(_LONGEST[0], _SIGNATURE_REACH) + 1
-    if len(text) > limit + reach:
-        window = text[: limit + reach]
+    size = limit + reach
+    while len(text) > size:
+        window = text[:size]
         shown = _clean(window)
         if len(shown) - len(inert(window[-reach:])) >= limit:
             dropped = len(text) - len(window)
             return shown[:limit] + f"…[truncated {len(shown) - limit + dropped} chars]"
+        size *= 4
     text = _clean(text)
     if len(text) > limit:
         text = text[:limit] + f"…[truncated {len(text) - limit} chars]"

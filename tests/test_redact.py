@@ -238,3 +238,14 @@ def test_scrub_never_pulls_a_secret_cut_by_its_window_into_view() -> None:
     # the window alone still decides when nothing shrinks it: the count stays exact
     plain = scrub("z" * 100_000, limit=100)
     assert plain == "z" * 100 + "…[truncated 99900 chars]"
+
+
+def test_scrub_of_a_body_echoing_a_secret_many_times_shows_none_of_it() -> None:
+    from conformance._redact import remember_secret
+
+    secret = "Hv4" + "Qp7sK2mZ" * 40
+    remember_secret(secret)
+    out = scrub((secret + "-") * 3000, limit=1000)
+    assert secret[:16] not in out and len(out) < 1100
+    assert out.startswith("[redacted: 323 chars]-[redacted: 323 chars]-")
+    assert "…[truncated " in out[1000:]
