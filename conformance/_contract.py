@@ -116,6 +116,10 @@ def overrides(profile: Profile) -> Overrides:
     if claims.scope != base["scope"] and not claims.scope:
         reason = f"{why}'s assertion carries no scope claim ([claims] scope = false)"
         skip.update(dict.fromkeys(SCOPE_CASES, reason))
+        # the issued token's scope is judged against the one the assertion asked for:
+        # without a scope claim there is none (they would send one, and fail a correct
+        # server whose tokens carry no scope), whatever [issued] checks says
+        skip.update(dict.fromkeys(ISSUED_CHECK_CASES["scope"], reason))
         # nothing then marks an assertion's purpose: another kind of JWT with the claims
         # the contract requires is a valid assertion (as under RFC 7523)
         expect.update(dict.fromkeys(KIND_CASES, Expect.EITHER))

@@ -82,6 +82,9 @@ _WHOLE: set[str] = set()  # the secrets remembered whole (opaque tokens), as giv
 _BY_PREFIX: dict[str, list[str]] = {}
 #: the length of the longest remembered spelling (how far past a cut a secret may reach)
 _LONGEST = [0]
+#: how far past a window a JWS cut by shape may reach (a signature of 8+ is cut by
+#: _CANDIDATE_RE; fewer characters, left verbatim, must stay out of view)
+_SIGNATURE_REACH = 64
 _SECRETS_LOCK = threading.Lock()
 REDACTED = "redacted"
 SIGNATURE = "signature cut"
@@ -395,16 +398,30 @@ def one_line(text: str) -> str:
 def scrub(text: str, *, limit: int = BODY_LIMIT) -> str:
     """Redact every remembered secret in ``text``, cut every JWT signature, make control
     characters visible escapes, bound it."""
-    # Only what can be shown is scanned (a 1 MB body costs a second otherwise): the
-    # first ``limit`` characters and as many again as the longest secret, so that one
-    # reaching over the cut is still found whole.
-    dropped = max(0, len(text) - (limit + _LONGEST[0] + 1))
-    if dropped:
-        text = text[: len(text) - dropped]
-    text = inert(cut_signatures(_redact_secrets(text)))
+    # Only what can be shown is scanned (a 1 MB body costs a second otherwise): a window
+    # of the first ``limit`` characters and a reach (the longest secret, a signature's
+    # shortest cut) past it. What the window cuts in two lies in its last ``reach``
+    # characters, left verbatim at the end of the cleaned window: the window is enough
+    # only when those stay past ``limit`` (redactions earlier in it shrink the text and
+    # would pull a secret's cut-off prefix into view); else a window four times as long
+    # is tried, up to the whole text (a body echoing a secret a thousand times).
+    reach = max(_LONGEST[0], _SIGNATURE_REACH) + 1
+    size = limit + reach
+    while len(text) > size:
+        window = text[:size]
+        shown = _clean(window)
+        if len(shown) - len(inert(window[-reach:])) >= limit:
+            dropped = len(text) - len(window)
+            return shown[:limit] + f"…[truncated {len(shown) - limit + dropped} chars]"
+        size *= 4
+    text = _clean(text)
     if len(text) > limit:
-        text = text[:limit] + f"…[truncated {len(text) - limit + dropped} chars]"
+        text = text[:limit] + f"…[truncated {len(text) - limit} chars]"
     return text
+
+
+def _clean(text: str) -> str:
+    return inert(cut_signatures(_redact_secrets(text)))
 
 
 def _cookie_pairs(value: str) -> list[tuple[str, str]]:

@@ -58,7 +58,7 @@ from typing import Literal
 from ._ast_lock import install as install_ast_lock
 from ._engine import CaseResult, Context, Runtime, confirm_group, run_case
 from .catalog._model import Case
-from .catalog.authoring import restored
+from .catalog.authoring import after_refetch, restored, signed, unique_kid
 
 Lane = Literal["main", "jwks", "alone", "last"]
 
@@ -388,6 +388,11 @@ class Scheduler:
         # best effort: when it fails, the next cases run as they would have
         with contextlib.suppress(Exception):
             restored(ctx)
+            # restored() had the target fetch a key of its own, then withdrew it: one
+            # more fetch (a token with a kid it has not seen, refused), or the target
+            # would hold that second key of the default alg, and refuse a correct token
+            # without kid as ambiguous (keys.no_kid.single_candidate under ES384)
+            after_refetch(ctx, lambda: signed(ctx, kid=unique_kid("settle")), label="JWKS settled")
         return replace(
             last,
             exchanges=(*last.exchanges, *ctx.exchanges),

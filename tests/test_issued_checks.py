@@ -204,3 +204,18 @@ def test_the_rfc7523_adapter_sends_no_scope_claim() -> None:
 
     options = Rfc7523Options(token_url="http://127.0.0.1:9/token", client_id="c")
     assert rfc7523_settings(options).scope_claim is False
+
+
+def test_without_a_scope_claim_the_issued_scope_is_not_judged_whatever_the_checks() -> None:
+    """The scope check compares the issued token's scope with the one the assertion asked
+    for: a contract without a scope claim asks for none. With the checks left to the base
+    (every one for "dynamic"), the injected-privilege cases sent a scope claim and failed
+    the Privy reference route, whose tokens carry no scope."""
+    data = tomllib.loads((ROOT / "conformance" / "profiles" / "privy-custom-jwt.toml").read_text())
+    del data["issued"]["checks"]
+    profile = parse_profile(data, source="variant.toml")
+    assert "scope" in profile.issued.checks and not profile.claims.scope
+    skips = _skips(profile)
+    for case_id in _cases_of("scope"):
+        assert "carries no scope claim" in (skips[case_id] or ""), case_id
+    assert skips["issued.token.verifies"] is None  # the other checks still run

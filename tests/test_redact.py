@@ -218,3 +218,34 @@ def test_a_credential_a_target_chose_is_still_cut_everywhere() -> None:
     out = scrub(f"echo {cookie} {issued} {member}")
     assert cookie not in out and issued not in out and member not in out
     assert out.count("[redacted:") == 3
+
+
+def test_scrub_never_pulls_a_secret_cut_by_its_window_into_view() -> None:
+    # scrub cleans only a window of the text (limit + the longest secret); secrets
+    # redacted early in it shrink it, and a secret the window cut in two must not slide
+    # into the shown part as a prefix nobody recognised
+    from conformance._redact import _LONGEST, remember_secret
+
+    first = "Fq7" + "Zk3pQ9xW" * 125
+    second = "Gm5" + "Rt8vN2yL" * 125
+    remember_secret(first)
+    remember_secret(second)
+    window = 4096 + _LONGEST[0] + 1
+    text = first * 4 + "x" * (window - 4000 - 500) + second + "y" * 5000
+    out = scrub(text)
+    assert second[:16] not in out and first[:16] not in out
+    assert out.count("[redacted: 1003 chars]") == 5
+    # the window alone still decides when nothing shrinks it: the count stays exact
+    plain = scrub("z" * 100_000, limit=100)
+    assert plain == "z" * 100 + "…[truncated 99900 chars]"
+
+
+def test_scrub_of_a_body_echoing_a_secret_many_times_shows_none_of_it() -> None:
+    from conformance._redact import remember_secret
+
+    secret = "Hv4" + "Qp7sK2mZ" * 40
+    remember_secret(secret)
+    out = scrub((secret + "-") * 3000, limit=1000)
+    assert secret[:16] not in out and len(out) < 1100
+    assert out.startswith("[redacted: 323 chars]-[redacted: 323 chars]-")
+    assert "…[truncated " in out[1000:]

@@ -268,3 +268,19 @@ def test_the_hygiene_cases_judge_every_refusal_of_the_run_after_all_lanes() -> N
     assert sent.index("burst") < sent.index("probe: markup in kid")
     assert verdicts[hygiene.id] == "fail"
     assert rt.refusals.checked == 5  # slow-before, slow-after, burst, the two probes
+
+
+def test_the_jwks_lane_leaves_the_target_holding_the_jwks_as_published() -> None:
+    """The lane's last step has the target fetch a key of its own (``restored``), then
+    withdraws it: without one more fetch the target kept it, a second key of the default
+    alg, and refused the next case's correct token without kid as ambiguous."""
+    from conformance._embedded import open_embedded  # lazy: starts servers, this test only
+
+    with open_embedded(algs=("ES384",)) as rt:
+        plan = [BY_ID["keys.revocation.removed_key"], BY_ID["keys.no_kid.single_candidate"]]
+        scheduler = Scheduler(rt, plan).start()
+        results = {c.id: scheduler.result(c.id) for c in plan}
+    lane_ = results["keys.revocation.removed_key"]
+    assert lane_ is not None and [e.label for e in lane_.exchanges][-1] == "JWKS settled"
+    after = results["keys.no_kid.single_candidate"]
+    assert after is not None and after.verdict == "pass", after.message

@@ -23,7 +23,7 @@ from conformance._engine import Context, Skip
 from conformance._exceptions import ConfigError
 from conformance._keyring import ALGS, Keyring, check_algs, kty_for, make_key, missing_key
 from conformance._settings import PropertySettings
-from conformance.catalog import CASES
+from conformance.catalog import BY_ID, CASES
 from conformance.catalog._model import CAPABILITIES
 from conformance.catalog.authoring import (
     claims_case,
@@ -244,3 +244,20 @@ def test_a_configured_target_with_one_rs256_key_has_no_error(tmp_path: Path) -> 
     verdicts = {c["id"]: c["verdict"] for c in data["cases"]}
     assert verdicts["signature.rsa.pkcs1.block_type_02"] == "pass"
     assert verdicts["algorithms.header_alg.lowercase"] == "pass"
+
+
+def test_the_rotation_case_leaves_one_published_key_of_the_alg() -> None:
+    """keys.rotation.new_kid left its new key published: on a one-key target every later
+    token without kid was ambiguous (keys.no_kid.single_candidate refused), or not, by
+    which cases shared the process (an xdist worker without keys.no_kid.several_candidates,
+    which withdraws the same key)."""
+    from conformance._schedule import Scheduler  # lazy: the scheduler, this test only
+
+    with open_embedded(algs=("ES384",)) as runtime:
+        before = runtime.keyring.published_jwks()["keys"]
+        plan = [BY_ID["keys.rotation.new_kid"], BY_ID["keys.no_kid.single_candidate"]]
+        scheduler = Scheduler(runtime, plan).start()
+        results = {c.id: scheduler.result(c.id) for c in plan}
+        assert runtime.keyring.published_jwks()["keys"] == before
+    for case_id, result in results.items():
+        assert result is not None and result.verdict == "pass", (case_id, result)

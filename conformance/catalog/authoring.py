@@ -439,9 +439,10 @@ def _next_poll(ctx: CaseContext, path: str, poll: float) -> float:
     return min(max(poll / 2, _until_refetch(ctx, path)), 4 * poll)
 
 
-def after_refetch(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
+def after_refetch(ctx: CaseContext, make: Callable[[], str], *, label: str = "attempt") -> Exchange:
     """Send fresh tokens from ``make`` until one was answered after the target fetched the
-    JWKS again, and return that exchange (or the first acceptance, or the last answer).
+    JWKS again, and return that exchange (or the first acceptance, or the last answer);
+    ``label``: the exchanges' label.
 
     Tokens carry a kid the target has not seen, so a correct target refetches, but at most
     once per interval: one answer alone may predate the fetch and prove nothing. Every
@@ -456,7 +457,7 @@ def after_refetch(ctx: CaseContext, make: Callable[[], str]) -> Exchange:
     while True:
         before = host.fetch_count(path)
         allowed = _refetch_allowed(ctx, path, time.time())
-        exchange = ctx.send(make())
+        exchange = ctx.send(make(), label=label)
         if exchange.accepted or host.fetch_count(path) > before:
             return exchange
         ctx.check(not exchange.misbehaved, "the target erred while its JWKS was being refetched")

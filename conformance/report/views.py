@@ -349,7 +349,10 @@ def _token(label: str, token: Any, *, like: Any = None) -> str:
             if compare and n in token and _get(token, n) == _get(like, n)
         ]
         if same:
-            named = ", ".join(same[:-1]) + (" and " if len(same) > 1 else "") + same[-1]
+            # a signature is recorded cut ("[cut: N chars]"): only its length is known to
+            # be the same, and two cases' signatures differ whenever their tokens do
+            shown = [f"{n} length" if n == "signature" else n for n in same]
+            named = ", ".join(shown[:-1]) + (" and " if len(shown) > 1 else "") + shown[-1]
             parts = [f'<div class="cr-sub">{label}: {named} {SAME}</div>']
         for name in ("header", "claims"):
             if name in same:
