@@ -10,7 +10,7 @@ import pytest
 
 from conformance import _schedule as schedule
 from conformance import forge
-from conformance._engine import Runtime
+from conformance._engine import CaseResult, Runtime
 from conformance._keyring import Keyring
 from conformance._schedule import Scheduler, lane
 from conformance._settings import TargetSettings
@@ -192,16 +192,24 @@ def test_the_execution_order_starts_long_waits_then_the_jwks_lane(
     assert order == ["long", "k1", "k2", "a", "b", "burst", "c"]
 
 
-def test_a_long_wait_overlaps_the_jwks_lane_and_holds_its_request_until_the_lane_ends(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _early_wait_beside_the_lane(
+    monkeypatch: pytest.MonkeyPatch, *, lane_s: float
+) -> tuple[list[str], CaseResult | None]:
+    """A JWKS case waiting ``lane_s`` and a long-wait case ("early", 0.1 s) started before
+    it: the requests sent, in order, and the long-wait case's result."""
     monkeypatch.setattr(schedule, "WAITS_FIRST", ("test.schedule.early",))
     rt = runtime(controls_accepted)
-    plan = [waits("keys", seconds=0.4, needs=("jwks_host",)), waits("early", seconds=0.1)]
+    plan = [waits("keys", seconds=lane_s, needs=("jwks_host",)), waits("early", seconds=0.1)]
     scheduler = Scheduler(rt, plan).start()
     early = scheduler.result("test.schedule.early")
     scheduler.result("test.schedule.keys")
-    sent = [r.label for r in rt.target.requests]  # type: ignore[attr-defined]
+    return [r.label for r in rt.target.requests], early  # type: ignore[attr-defined]
+
+
+def test_a_long_wait_overlaps_the_jwks_lane_and_holds_its_request_until_the_lane_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent, early = _early_wait_beside_the_lane(monkeypatch, lane_s=0.4)
     # "early" waited beside the lane; its wait ended first, its request waited for the lane
     assert sent.index("early-before") < sent.index("keys-before")
     assert sent.index("keys-after") < sent.index("early-after")
@@ -212,14 +220,8 @@ def test_a_long_wait_overlaps_the_jwks_lane_and_holds_its_request_until_the_lane
 def test_a_request_held_longer_than_hold_s_runs_its_case_again_after_the_lane(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(schedule, "WAITS_FIRST", ("test.schedule.early",))
     monkeypatch.setattr(schedule, "HOLD_S", 0.05)
-    rt = runtime(controls_accepted)
-    plan = [waits("keys", seconds=0.6, needs=("jwks_host",)), waits("early", seconds=0.1)]
-    scheduler = Scheduler(rt, plan).start()
-    early = scheduler.result("test.schedule.early")
-    scheduler.result("test.schedule.keys")
-    sent = [r.label for r in rt.target.requests]  # type: ignore[attr-defined]
+    sent, early = _early_wait_beside_the_lane(monkeypatch, lane_s=0.6)
     # its token would have waited too long: the case ran again, whole, after the lane
     assert sent.count("early-before") == 2 and sent.count("early-after") == 1
     assert sent.index("keys-after") < sent.index("early-after")
@@ -283,4 +285,5 @@ def test_the_jwks_lane_leaves_the_target_holding_the_jwks_as_published() -> None
     lane_ = results["keys.revocation.removed_key"]
     assert lane_ is not None and [e.label for e in lane_.exchanges][-1] == "JWKS settled"
     after = results["keys.no_kid.single_candidate"]
-    assert after is not None and after.verdict == "pass", after.message
+    assert after is not None, "no result"
+    assert after.verdict == "pass", after.message
