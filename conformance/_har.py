@@ -151,11 +151,9 @@ def har_text(results: Any) -> str:
     # Compact, one entry a line: indenting would take json's pure-Python encoder (1 s for
     # a default run's 1,500 entries, at the end of every run).
     document = har_document(results)
-    log = document["log"]
-    entries = log.pop("entries")
+    entries = document["log"].pop("entries")
     head = json.dumps(document, separators=(",", ":"))
     body = ",\n".join(json.dumps(entry, separators=(",", ":")) for entry in entries)
-    log["entries"] = entries
     return head[:-2] + ',"entries":[\n' + body + "\n]}}\n"
 
 

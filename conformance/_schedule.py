@@ -336,7 +336,6 @@ class Scheduler:
                     return
 
         order = list(cases)
-        positions = [self._position[c.id] for c in cases]
         index = 0
         while True:
             if index == len(order):
@@ -345,14 +344,13 @@ class Scheduler:
                 if again is None:
                     break
                 order.append(again)
-                positions.append(self._position[again.id])
             case = order[index]
             index += 1
             if self._stopped():
                 break
             if name == "main":
-                self._main_may_start(positions[index - 1])
-                following = positions[index] if index < len(order) else math.inf
+                self._main_may_start(self._position[case.id])
+                following = self._position[order[index].id] if index < len(order) else math.inf
                 running.append(self._start_case(case, finished, following))
             elif name == "jwks":
                 position = self._position[case.id]
