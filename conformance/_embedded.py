@@ -2,7 +2,10 @@
 
 The emulator fetches the trusted keys from the JWKS host over HTTP, as the real service
 fetches a customer's JWKS URL. Environment A is the one under test; environment B (its
-own issuer and keys) serves the cross-environment cases.
+own issuer and keys) serves the cross-environment cases. Environments C1 and C2
+(:data:`JWKS_ENVIRONMENTS`) have A's keys, each published by a JWKS host of its own, for
+the JWKS cases only: they rotate, revoke and break those key sets while the other cases
+run against A (``Runtime.isolated``, ``_schedule``).
 
 By default the JWKS host publishes a trusted key for every allow-listed algorithm;
 ``open_embedded(algs=("RS256",))`` publishes only some (environment B gets keys of the
@@ -19,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import _http
-from ._engine import Runtime, Skip
+from ._engine import IsolatedEnvironment, Runtime, Skip
 from ._jose import SigningKey
 from ._jwks_host import JwksHost
 from ._keyring import ALGS, Keyring, check_algs
@@ -55,6 +58,9 @@ class PublishedKeyring(Keyring):
 #: How long the embedded emulator may take to load its keys at start (it retries a fetch
 #: that failed: a loaded machine can hold one past the emulator's timeout).
 START_S = 10.0
+#: Environments for the JWKS cases alone (each a lane of its own: the JWKS cases are the
+#: run's longest chain of waits; two halves it, measured in docs/performance.md)
+JWKS_ENVIRONMENTS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,8 @@ class Embedded:
     flaws: tuple[str, ...]
     variants: tuple[str, ...] = ()
     listener: Any = None  # a second JwksHost (another origin) that planted URLs point at
+    #: environments C1, C2...: A's keys on a JWKS host of their own, for the JWKS cases
+    isolated: tuple[tuple[TargetSettings, JwksHost], ...] = ()
 
 
 @contextlib.contextmanager
@@ -85,12 +93,28 @@ def start_embedded(
     env_a, env_b = str(uuid.uuid4()), str(uuid.uuid4())
     issuer_a = "https://issuer.conformance.test/a"
     issuer_b = "https://issuer.conformance.test/b"
-    with JwksHost(keyring) as host, JwksHost(keyring) as listener:
+    with contextlib.ExitStack() as stack:
+        host = stack.enter_context(JwksHost(keyring))
+        listener = stack.enter_context(JwksHost(keyring))
+        own: list[tuple[Environment, JwksHost]] = []
+        for n in range(1, JWKS_ENVIRONMENTS + 1):
+            served = stack.enter_context(JwksHost(keyring.fork()))
+            env_c = str(uuid.uuid4())
+            issuer_c = f"https://issuer.conformance.test/c{n}"
+            audience_c = f"https://app.conformance.test/{env_c}"
+            env = Environment(
+                id=env_c, issuer=issuer_c, jwks_url=served.jwks_url, audience=audience_c
+            )
+            own.append((env, served))
+        # at the end, every host is told to stop before the first is waited for (LIFO)
+        for each in (host, listener, *(served for _, served in own)):
+            stack.callback(each.stop_soon)
         audience = f"https://app.conformance.test/{env_a}"
         config = EmulatorConfig(
             environments=(
                 Environment(id=env_a, issuer=issuer_a, jwks_url=host.jwks_url, audience=audience),
                 Environment(id=env_b, issuer=issuer_b, jwks_url=host.other_jwks_url),
+                *(env for env, _ in own),
             ),
             flaws=frozenset(flaws),
             allowed_algs=keyring.published_algs if only_published else DEFAULT_ALGS,
@@ -137,6 +161,18 @@ def start_embedded(
                 flaws=tuple(flaws),
                 variants=tuple(variants),
                 listener=listener,
+                isolated=tuple(
+                    (
+                        replace(
+                            settings,
+                            environment_id=env.id,
+                            issuer=env.issuer,
+                            audience=env.audience,
+                        ),
+                        served,
+                    )
+                    for env, served in own
+                ),
             )
 
 
@@ -184,6 +220,20 @@ def open_embedded(
             sign_in_signer=key_signer(keyring.other_environment(alg)),
             operation_path=OPERATION_PATH,
         )
+        isolated = tuple(
+            IsolatedEnvironment(
+                settings=own,
+                keyring=served.keyring,
+                target=DynamicTarget(
+                    own,
+                    transport,
+                    sign_in_signer=key_signer(keyring.trusted(alg)),
+                    operation_path=OPERATION_PATH,
+                ),
+                jwks_host=served,
+            )
+            for own, served in embedded.isolated
+        )
         try:
             yield Runtime(
                 settings=embedded.settings,
@@ -196,6 +246,7 @@ def open_embedded(
                 other_settings=embedded.other_settings,
                 other_target=other,
                 embedded=True,
+                isolated=isolated,
             )
         finally:
             transport.client.close()

@@ -114,6 +114,19 @@ class CaseResult:
         return result_html(self)
 
 
+@dataclass(frozen=True, slots=True)
+class IsolatedEnvironment:
+    """A second environment of the target under test that only the JWKS cases use: the
+    same keys, published by a JWKS host of its own (its own rotation, revocation,
+    outages), so that what those cases do to a key set cannot reach the cases of the
+    environment under test (the embedded emulator has one; see ``_schedule``)."""
+
+    settings: TargetSettings
+    keyring: Keyring
+    target: Target
+    jwks_host: Any
+
+
 @dataclass
 class Runtime:
     """What one run shares between cases (one per process; xdist workers have their own)."""
@@ -142,12 +155,37 @@ class Runtime:
     _clock_known: bool = False
     #: set when the run stops (a halt, a deadline, -x): waits end at once
     interrupted: threading.Event = field(default_factory=threading.Event)
+    #: where the JWKS cases may run beside the others (:meth:`for_jwks_cases`)
+    isolated: tuple[IsolatedEnvironment, ...] = ()
 
     @property
     def capabilities(self) -> frozenset[str]:
         """What cases may use: the run's settings (keys served, bursts allowed, ...) and,
         of the target's optional calls, exactly those the target offers."""
         return (self.settings.capabilities - TARGET_CAPABILITIES) | self.target.capabilities
+
+    def for_jwks_cases(self) -> list[Runtime]:
+        """A runtime for each :attr:`isolated` environment: its settings, keys, target
+        and JWKS host; the run's clock (as learnt so far), facts, refusals and stop
+        shared with this one; its sessions its own (another environment's)."""
+        return [
+            replace(
+                self,
+                settings=iso.settings,
+                keyring=iso.keyring,
+                target=iso.target,
+                jwks_host=iso.jwks_host,
+                isolated=(),
+                facts=self.facts,
+                refusals=self.refusals,
+                interrupted=self.interrupted,
+                _sessions={},
+                _private=self._private,
+                _lock=self._lock,
+                _clock_lock=self._clock_lock,
+            )
+            for iso in self.isolated
+        ]
 
     def now(self) -> int:
         return int(time.time() + self.clock_offset_s)

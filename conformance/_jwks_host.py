@@ -32,7 +32,7 @@ import textwrap
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -145,6 +145,7 @@ class JwksHost:
         self._modes: dict[str, str] = {}
         self._overrides: dict[str, _Override] = {}
         self._stack: contextlib.ExitStack | None = None
+        self._exit: Callable[[], None] = lambda: None
         self._base_url: str | None = None
         # Set on stop so that "slow" responses end promptly instead of holding shutdown.
         self._stopping = threading.Event()
@@ -163,8 +164,14 @@ class JwksHost:
         handle = stack.enter_context(
             serve_app(self._app(), host=self._host, port=self._port, option=self._option)
         )
-        self._stack, self._base_url = stack, handle.base_url
+        self._stack, self._base_url, self._exit = stack, handle.base_url, handle.exit
         return self
+
+    def stop_soon(self) -> None:
+        """Tell the server to stop, without waiting for it (:meth:`stop` still must be
+        called: it waits); hosts told first stop together."""
+        self._stopping.set()
+        self._exit()
 
     def stop(self) -> None:
         """Stop serving (idempotent)."""

@@ -19,6 +19,7 @@ material.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -326,6 +327,16 @@ class Keyring:
             if cert is None:
                 cert = self._certs[key.kid] = self_signed_certificate(key)
             return cert
+
+    def fork(self) -> Keyring:
+        """A keyring with the same keys (generated once, shared from now on) and a
+        published set of its own: what :meth:`publish` and :meth:`revoke` do to one is
+        not seen by the other (a second environment with the same registered keys)."""
+        twin = copy.copy(self)
+        with self._lock:
+            twin._extra = dict(self._extra)
+            twin._revoked = set(self._revoked)
+        return twin
 
     def publish(self, key: SigningKey) -> None:
         """Add ``key`` to the trusted JWKS (and undo an earlier :meth:`revoke` of its kid).

@@ -10,14 +10,17 @@ Three lanes, by what a case does to state other cases rely on (:func:`lane`):
   :class:`~conformance._engine.Context`).
 * ``jwks``: cases that use the suite's JWKS host (rotation, revocation, outages,
   hostile key sets, fetch counts). They change or observe what the target fetches, so
-  they run one at a time, first, with no main-lane request in flight.
+  they run one at a time per key set: beside the main lane when the target has isolated
+  environments for them (``Runtime.isolated``: the embedded emulator's C1 and C2, each
+  its own lane, the cases dealt in turn), else first, with no main-lane request in flight.
 * ``alone``: cases that burst or race the target (its rate limit, its jti store). They
   run after the two lanes above, with nothing else in flight.
 * ``last``: cases that judge what every other case of the process recorded (the error
   hygiene cases judge the run's refusals, :data:`JUDGES_RUN`). They run after everything
   else has finished, so no refusal of a waiting case or of the alone lane escapes them.
 
-The JWKS lane goes first and alone (:func:`execution_order`). Each of its cases changes
+Without an isolated environment, the JWKS lane goes first and alone
+(:func:`execution_order`). Each of its cases changes
 what the target's key lookups see — for *every* token: a target may refuse a whole key set
 that holds one hostile entry, or have none while its JWKS is down, and a correct target
 that does so would refuse the main lane's valid assertions meanwhile (a false failure).
@@ -27,7 +30,9 @@ only wait beside it; one whose wait ends while the lane still runs holds its req
 most :data:`HOLD_S` seconds (a token built long before its send would prove nothing near a
 time boundary), else it stops and runs again, whole, after the lane. The lane ends by
 making the target fetch the JWKS as published, so every case after it finds the key set
-the plan began with, in every run and under ``-n``.
+the plan began with, in every run and under ``-n``. An isolated environment has the
+same keys as the one under test, on a JWKS host of its own: what its cases do to that
+key set cannot reach a main-lane token, so nothing is held and nothing restored.
 
 A passing rejection is not proved until a positive control is accepted after it. The
 JWKS lane sends it right after each case, as before (the control is part of what the
@@ -139,6 +144,10 @@ class Scheduler:
         group_max_s: float = GROUP_MAX_S,
     ) -> None:
         self.runtime = runtime
+        #: the isolated environments the JWKS cases run in, a lane each, beside the
+        #: others (set at :meth:`start`, after the baseline: they share the clock learnt
+        #: there); none: the JWKS lane runs first and alone
+        self.jwks_runtimes: list[Runtime] = []
         self.cases = execution_order(cases)
         self.group_max = max(1, group_max)
         self.group_max_s = group_max_s
@@ -164,6 +173,9 @@ class Scheduler:
 
     def start(self) -> Scheduler:
         install_ast_lock()  # cases on threads: one ast.parse at a time (see _ast_lock)
+        self.jwks_runtimes = self.runtime.for_jwks_cases()
+        if self.jwks_runtimes:  # the lanes overlap: nothing is held at a gate
+            self._jwks_left = []
         self._thread = threading.Thread(target=self._run, name="conformance-cases", daemon=True)
         self._thread.start()
         return self
@@ -277,15 +289,25 @@ class Scheduler:
             by_lane: dict[Lane, list[Case]] = {"main": [], "jwks": [], "alone": [], "last": []}
             for case in self.cases:
                 by_lane[lane(case)].append(case)
-            jwks = threading.Thread(
-                target=self._lane, args=(by_lane["jwks"], "jwks"), name="conformance-jwks"
-            )
-            jwks.daemon = True
-            jwks.start()
+            # one JWKS lane per isolated environment (its share of the cases in turn), or
+            # one gated lane in the environment under test
+            isolated: Sequence[Runtime | None] = self.jwks_runtimes or [None]
+            jwks = [
+                threading.Thread(
+                    target=self._lane,
+                    args=(by_lane["jwks"][i :: len(isolated)], "jwks", runtime),
+                    name=f"conformance-jwks-{i}",
+                    daemon=True,
+                )
+                for i, runtime in enumerate(isolated)
+            ]
+            for thread in jwks:
+                thread.start()
             try:
                 self._lane(by_lane["main"], "main")
-            finally:  # never done while the JWKS lane still runs a case (an item would too)
-                jwks.join()
+            finally:  # never done while a JWKS lane still runs a case (an item would too)
+                for thread in jwks:
+                    thread.join()
             self._lane(by_lane["alone"], "alone")
             self._lane(by_lane["last"], "last")
         finally:
@@ -299,15 +321,16 @@ class Scheduler:
                 self._results[r.case.id] = r
             self._cond.notify_all()
 
-    def _lane(self, cases: Sequence[Case], name: Lane) -> None:
+    def _lane(self, cases: Sequence[Case], name: Lane, isolated: Runtime | None = None) -> None:
         """Run ``cases`` in order; in the main lane, a case that waits lets the next one
-        start. Unconfirmed rejections are confirmed in groups."""
+        start. Unconfirmed rejections are confirmed in groups. ``isolated``: the runtime
+        of the isolated environment a JWKS lane runs in."""
         try:
-            self._run_lane(cases, name)
+            self._run_lane(cases, name, isolated)
         finally:
             self._lane_over(name)
 
-    def _run_lane(self, cases: Sequence[Case], name: Lane) -> None:
+    def _run_lane(self, cases: Sequence[Case], name: Lane, isolated: Runtime | None) -> None:
         finished: queue.Queue[CaseResult] = queue.Queue()
         group: list[CaseResult] = []
         opened = [0.0]  # when the group's first rejection arrived (self.clock)
@@ -352,6 +375,11 @@ class Scheduler:
                 self._main_may_start(self._position[case.id])
                 following = self._position[order[index].id] if index < len(order) else math.inf
                 running.append(self._start_case(case, finished, following))
+            elif isolated is not None:  # a JWKS lane in an environment of its own
+                if index == 1:
+                    self._sign_in(isolated)
+                # confirmed right after it, as below
+                finished.put(run_case(isolated, case))
             elif name == "jwks":
                 position = self._position[case.id]
                 self._jwks_start(position)
@@ -375,6 +403,15 @@ class Scheduler:
         drain()
         if group and not self._stopped():
             self._publish(confirm_group(self.runtime, group))
+
+    @staticmethod
+    def _sign_in(runtime: Runtime) -> None:
+        """Sign in to the isolated environment before its first JWKS case, as the
+        baseline did to the environment under test: a case that breaks the key set
+        first would otherwise find no session to be had (best effort: a case that
+        still needs one signs in, and says so when it cannot)."""
+        with contextlib.suppress(Exception):
+            runtime.session(0)
 
     def _leave_jwks_restored(self, last: CaseResult) -> CaseResult:
         """After the JWKS lane's last case: make the target fetch the JWKS as published

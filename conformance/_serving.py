@@ -10,8 +10,8 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._exceptions import ConfigError
@@ -23,6 +23,9 @@ class ServerHandle:
 
     host: str
     port: int
+    #: tells the server to stop, without waiting for it (:func:`serve_app` waits when its
+    #: block exits): several servers told first stop in the time of one
+    exit: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -91,7 +94,9 @@ def serve_app(
             raise ConfigError(f"server on {host}:{bound_port} did not start; see the log above")
         time.sleep(0.005)
     try:
-        yield ServerHandle(host=host, port=bound_port)
+        yield ServerHandle(
+            host=host, port=bound_port, exit=lambda: setattr(server, "should_exit", True)
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=5)

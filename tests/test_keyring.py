@@ -372,3 +372,14 @@ def test_load_missing_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "\n" not in str(info.value)
     with pytest.raises(ConfigError, match="cannot read"):
         load_signing_key(str(tmp_path))  # a directory
+
+
+def test_a_fork_shares_the_keys_and_publishes_on_its_own() -> None:
+    keyring = Keyring(published_algs=("ES256",))
+    twin = keyring.fork()
+    assert twin.trusted("ES256") is keyring.trusted("ES256")
+    assert twin.rotation("ES256") is keyring.rotation("ES256")  # made once, for both
+    twin.publish(twin.rotation("ES256"))
+    twin.revoke(twin.trusted("ES256").kid)
+    assert [k.kid for k in twin.published()] == [twin.rotation("ES256").kid]
+    assert [k.kid for k in keyring.published()] == [keyring.trusted("ES256").kid]

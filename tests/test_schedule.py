@@ -3,6 +3,7 @@ rejections share their positive controls. Orders of requests are asserted, never
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -10,7 +11,7 @@ import pytest
 
 from conformance import _schedule as schedule
 from conformance import forge
-from conformance._engine import CaseResult, Runtime
+from conformance._engine import CaseResult, IsolatedEnvironment, Runtime
 from conformance._keyring import Keyring
 from conformance._schedule import Scheduler, lane
 from conformance._settings import TargetSettings
@@ -278,7 +279,8 @@ def test_the_jwks_lane_leaves_the_target_holding_the_jwks_as_published() -> None
     alg, and refused the next case's correct token without kid as ambiguous."""
     from conformance._embedded import open_embedded  # lazy: starts servers, this test only
 
-    with open_embedded(algs=("ES384",)) as rt:
+    with open_embedded(algs=("ES384",)) as embedded:
+        rt = dataclasses.replace(embedded, isolated=())  # as a configured target runs
         plan = [BY_ID["keys.revocation.removed_key"], BY_ID["keys.no_kid.single_candidate"]]
         scheduler = Scheduler(rt, plan).start()
         results = {c.id: scheduler.result(c.id) for c in plan}
@@ -287,3 +289,66 @@ def test_the_jwks_lane_leaves_the_target_holding_the_jwks_as_published() -> None
     after = results["keys.no_kid.single_candidate"]
     assert after is not None, "no result"
     assert after.verdict == "pass", after.message
+
+
+def test_with_isolated_environments_the_jwks_cases_run_there_beside_the_main_lane() -> None:
+    """Each isolated environment is a JWKS lane of its own (the cases in turn); the main
+    lane no longer waits for them, and none of their requests reaches its environment."""
+    sent: list[tuple[str, str]] = []
+
+    def where(name: str) -> Handler:
+        def handler(request: ExchangeRequest) -> Reply:
+            sent.append((name, request.label))
+            return controls_accepted(request)
+
+        return handler
+
+    rt = runtime(where("main"))
+    rt.isolated = tuple(
+        IsolatedEnvironment(
+            settings=dataclasses.replace(rt.settings, environment_id=name),
+            keyring=_KEYRING.fork(),
+            target=FakeTarget(where(name)),
+            jwks_host=None,
+        )
+        for name in ("c1", "c2")
+    )
+    jwks = ("jwks_host",)
+    plan = [waits("k1", needs=jwks), quick("m1"), waits("k2", needs=jwks), waits("k3", needs=jwks)]
+    scheduler = Scheduler(rt, plan).start()
+    verdicts = {c.id: getattr(scheduler.result(c.id), "verdict", None) for c in plan}
+    assert set(verdicts.values()) == {"pass"}, verdicts
+    lanes = {name: [label for n, label in sent if n == name] for name in ("main", "c1", "c2")}
+    assert lanes["c1"] == ["k1-before", "k1-after", "control", "k3-before", "k3-after", "control"]
+    assert lanes["c2"] == ["k2-before", "k2-after", "control"]
+    assert lanes["main"] == ["m1", "control"]
+    assert sent.index(("main", "m1")) < sent.index(("c1", "k1-after"))  # beside, not after
+
+
+def test_the_embedded_jwks_cases_never_touch_the_key_set_under_test() -> None:
+    """Against the embedded emulator the JWKS cases rotate, revoke and break the key sets
+    of its isolated environments: the JWKS host of the environment under test is not
+    fetched meanwhile, and publishes what it did."""
+    from conformance._embedded import open_embedded  # lazy: starts servers, this test only
+
+    with open_embedded() as rt:
+        assert len(rt.isolated) == 2
+        published = rt.jwks_host.keyring.published_jwks()
+        fetched = rt.jwks_host.fetch_count()
+        before = [iso.jwks_host.fetch_count() for iso in rt.isolated]
+        plan = [
+            BY_ID["keys.revocation.removed_key"],
+            BY_ID["keys.jwks_fetch_failure.empty"],
+            BY_ID["keys.rotation.new_kid"],
+        ]
+        scheduler = Scheduler(rt, plan).start()
+        results = [scheduler.result(c.id) for c in plan]
+        assert rt.jwks_host.fetch_count() == fetched
+        assert rt.jwks_host.keyring.published_jwks() == published
+        assert all(
+            iso.jwks_host.fetch_count() > n for iso, n in zip(rt.isolated, before, strict=True)
+        )
+    ids = {iso.settings.environment_id for iso in rt.isolated}
+    for result in results:
+        assert result is not None and result.verdict == "pass", result
+        assert {e.url.split("/sdk/")[1].split("/")[0] for e in result.exchanges} <= ids
