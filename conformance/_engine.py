@@ -530,9 +530,8 @@ class Context:
 
     def sleep(self, seconds: float) -> None:
         self.waited_s += seconds
-        notify, self.on_wait = self.on_wait, None
-        if notify is not None:
-            notify()
+        if self.on_wait is not None:  # each wait: a case may wait more than once
+            self.on_wait()
         if self.runtime.interrupted.wait(seconds):  # a stopping run does not wait it out
             raise Erred("the run stopped during this case's wait: nothing is proved")
 
@@ -597,7 +596,7 @@ def run_case(
     A passing rejection is confirmed by a positive control sent right after it; with
     ``defer_control`` it is returned ``unconfirmed`` instead, for :func:`confirm_group` to
     confirm with one control shared by a group of rejections. ``on_wait`` is called before
-    the case's first deliberate wait (``ctx.sleep``), ``on_send`` with each token before
+    each deliberate wait of the case (``ctx.sleep``), ``on_send`` with each token before
     it is sent (it returns how long it held the case back: not the case's own time)."""
     profile = target_profile(runtime.target)
     case = effective(case, profile, runtime.policy)

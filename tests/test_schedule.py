@@ -11,7 +11,7 @@ import pytest
 
 from conformance import _schedule as schedule
 from conformance import forge
-from conformance._engine import CaseResult, IsolatedEnvironment, Runtime
+from conformance._engine import CaseResult, IsolatedEnvironment, Runtime, run_case
 from conformance._keyring import Keyring
 from conformance._schedule import Scheduler, lane
 from conformance._settings import TargetSettings
@@ -352,3 +352,29 @@ def test_the_embedded_jwks_cases_never_touch_the_key_set_under_test() -> None:
     for result in results:
         assert result is not None and result.verdict == "pass", result
         assert {e.url.split("/sdk/")[1].split("/")[0] for e in result.exchanges} <= ids
+
+
+def test_every_wait_of_a_case_marks_it_waiting() -> None:
+    """Every ``ctx.sleep`` tells the scheduler, not only the first: the JWKS lane may
+    start while a case waits a second time, rather than after the whole case."""
+
+    def run(ctx: CaseContext) -> Exchange:
+        ctx.sleep(0.01)
+        ctx.send(ctx.sign(ctx.assertion()), label="mid")
+        ctx.sleep(0.01)
+        return ctx.send(ctx.sign(ctx.assertion()), label="after")
+
+    twice = case(
+        "test.schedule.twice", "twice", category="claims", run=run, rationale="a test"
+    )  # fmt: skip
+    events: list[str] = []
+
+    def sending(token: str) -> float:
+        events.append("send")
+        return 0.0
+
+    result = run_case(
+        runtime(controls_accepted), twice, on_wait=lambda: events.append("wait"), on_send=sending
+    )
+    assert result.verdict == "pass", result.message
+    assert events == ["wait", "send", "wait", "send", "send"]  # the last: the control
