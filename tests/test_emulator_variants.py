@@ -73,6 +73,9 @@ SCENARIOS: dict[str, Callable[[Harness, str], bool]] = {
     "unknown_header_refused": lambda h, s: (
         not _accepted(h, s, h.assertion(headers={"x-trace": "1"}))
     ),
+    "unknown_claims_refused": lambda h, s: (
+        not _accepted(h, s, h.assertion(admin=True)) and _accepted(h, s, h.assertion(nbf=0))
+    ),
     "lenient_base64url": lambda h, s: _accepted(h, s, " " + h.assertion() + "==\n"),
     "kid_ignored_single_key": lambda h, s: _accepted(
         h, s, _raw(h, _claims_json().encode(), {"alg": "ES256", "kid": "not-published"})

@@ -30,10 +30,8 @@ CLAUSE_GAPS = {
 ACCEPT_BUT_SECURITY = (
     "issued.token.*",
     "issued.operation.*",
-    "claims.extra.privilege_*",
     "scope.multiple.two",
     "scope.multiple.three",
-    "scope.multiple.duplicate",
     "claims.rfc7523.issued_subject",
 )
 

@@ -43,7 +43,7 @@ RUNS: tuple[tuple[str, ...], ...] = (
         "unknown_header_refused",
         "refusals_403",
     ),
-    ("refusals_401",),
+    ("refusals_401", "unknown_claims_refused"),
 )
 SEED = 7523  # the property cases draw the same examples every run
 
@@ -62,6 +62,7 @@ EFFECTS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "duplicates_last_wins": (("header.duplicate.alg_none_then_es256", "warn"),),
     "unknown_header_refused": (("header.unknown_member.string", "warn"),),
+    "unknown_claims_refused": (("claims.extra.unknown_claims", "warn"),),
     "lenient_base64url": (
         ("encoding.whitespace.leading_space", "warn"),
         ("encoding.base64.padding_signature", "warn"),

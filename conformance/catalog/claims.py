@@ -435,24 +435,24 @@ _PRIVILEGES: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )
 
 
-def _privileged(extra: dict[str, Any]) -> Callable[[CaseContext], None]:
-    def run(ctx: CaseContext) -> None:
+def _privileged(extra: dict[str, Any]) -> Callable[[CaseContext], Exchange]:
+    def run(ctx: CaseContext) -> Exchange:
         claims = dict(extra) or {
             "scp": list(ctx.settings.known_scopes),
             "scopes": " ".join(ctx.settings.known_scopes),
         }
         requested = ctx.settings.scopes[0]
-        issued = issued_claims(
-            ctx,
-            ctx.send(ctx.sign(ctx.assertion(scope=requested).with_claims(claims))),
-            check="scope",
-        )
+        exchange = ctx.send(ctx.sign(ctx.assertion(scope=requested).with_claims(claims)))
+        if not ctx.accepted(exchange):  # refusing undocumented claims grants nothing
+            return exchange
+        issued = issued_claims(ctx, exchange, check="scope")
         ctx.check(
             scope_items(issued.get("scope")) == [requested],
             f"the issued token's scope is {issued.get('scope')!r}, not exactly {requested!r}",
         )
         copied = sorted(set(claims) & set(issued))
         ctx.check(not copied, f"the issued token copied the injected claims {copied}")
+        return exchange
 
     return run
 
@@ -564,7 +564,9 @@ def _payload_cases() -> list[Case]:
             f"Injected {what} grant nothing",
             category=CATEGORY,
             run=_privileged(extra),
-            expect=Expect.ACCEPT,
+            # what is issued is judged, not the acceptance: a server that refuses claims its
+            # documentation does not name is stricter than needed, never unsafe
+            expect=Expect.EITHER,
             severity=Severity.HIGH,
             anchors=("B17", "L03"),
             rationale=(
@@ -572,8 +574,8 @@ def _payload_cases() -> list[Case]:
                 " the requested scope and nothing the assertion invented."
             ),
             correct=(
-                "accepts it; the issued token carries exactly the requested scope and none of the"
-                " injected claims"
+                "refuses it, or accepts it and issues a token that carries exactly the requested"
+                " scope and none of the injected claims"
             ),
             kind=Kind.SECURITY,  # judges the issued token: an over-scoped grant
             references=(

@@ -98,6 +98,9 @@ class EmulatorConfig:
     duplicate_members: str = "reject"
     #: header members outside RFC 7515's registered names: "ignore" or "refuse"
     unknown_header: str = "ignore"
+    #: verify-call assertion claims outside RFC 7519's registered names and scope:
+    #: "ignore" or "refuse"
+    unknown_claims: str = "ignore"
     #: accept base64url segments with '=' padding or whitespace (alphabet, canonical form kept)
     lenient_base64url: bool = False
     #: a kid the JWKS does not name is ignored when exactly one published key fits the alg
@@ -144,6 +147,7 @@ class EmulatorConfig:
         for name, allowed in (
             ("duplicate_members", ("reject", "last")),
             ("unknown_header", ("ignore", "refuse")),
+            ("unknown_claims", ("ignore", "refuse")),
         ):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(map(repr, allowed))}")

@@ -103,6 +103,10 @@ REGISTERED_HEADER = frozenset(
     {"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit"}
 )
 
+#: The claims a verify-call assertion may carry under ``unknown_claims`` = "refuse": RFC
+#: 7519 §4.1's registered names and Dynamic's ``scope``.
+ASSERTION_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope"})
+
 
 @dataclass(frozen=True, slots=True)
 class Parsing:
@@ -627,6 +631,8 @@ class Validator:
     def assertion_claims(self, decoded: Decoded, env: Environment, *, now: float) -> Grant:
         """Check every claim rule of a verify-call assertion (not sub against the session)."""
         claims = decoded.claims
+        if self.config.unknown_claims == "refuse" and set(claims) - ASSERTION_CLAIMS:
+            raise Rejected("unsupported claim")
         subject = _nonempty_str(claims, "sub")
         scopes = self._scopes(claims)
         jti = self.jti_of(claims)

@@ -100,6 +100,14 @@ _ALL = (
         {"unknown_header": "refuse"},
     ),
     Variant(
+        "unknown_claims_refused",
+        "assertion claims outside RFC 7519's registered names and scope are refused",
+        "RFC 7519 §4 ignores claims not understood 'unless otherwise required by the "
+        "application'; an application may require exactly its documented claims (a closed "
+        "schema), which is stricter, never weaker",
+        {"unknown_claims": "refuse"},
+    ),
+    Variant(
         "lenient_base64url",
         "base64url segments with '=' padding or whitespace (around the token or inside "
         "a segment) are decoded",
