@@ -773,13 +773,41 @@ def _worker_count(config: pytest.Config) -> int:
     return int(workerinput.get("workercount", 0)) if workerinput else 0
 
 
+@pytest.hookimpl(trylast=True)  # after xdist's own hook, which may have grouped them
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Refuse a selection that matched nothing (exit 2, one line) before anything runs."""
+    """Refuse a selection that matched nothing (exit 2, one line) before anything runs;
+    an xdist worker under ``--dist loadgroup`` names each case's group in its nodeid."""
     run = config.stash.get(_RUN, None)
     if run is not None:
         run.refuse_empty_selection()
+    if getattr(config.option, "loadgroup", False) and _worker_count(config):
+        _name_groups(items)
+
+
+def _name_groups(items: list[pytest.Item]) -> None:
+    """Append ``@<group>`` to the nodeid of each case with an ``xdist_group`` mark: the
+    controller deals whole groups by that suffix, and a worker's scheduler reads its share
+    from it (``_schedule``). pytest-xdist 3.8 appends it by writing ``Node._nodeid``, which
+    pytest 9.2 no longer reads (its nodeid is a structured ``Node._id``; pytest-xdist issue
+    1386): without this the groups were lost without a word and each worker ran its cases
+    one at a time, the waits no longer overlapped. Where xdist did append it, nothing
+    changes; where neither attribute exists, the cases still run, one per item."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        mark = item.get_closest_marker("xdist_group")
+        if callspec is None or "conformance_case" not in callspec.params or mark is None:
+            continue
+        if item.nodeid.rpartition("]")[2].startswith("@"):
+            continue  # xdist did it
+        grouped = f"{item.nodeid}@{mark.args[0]}"
+        # private attributes of pytest's, which differ between its versions: set by name
+        structured = getattr(item, "_id", None)
+        if structured is not None and hasattr(structured, "parse"):  # pytest >= 9.2
+            setattr(item, "_id", type(structured).parse(grouped))  # noqa: B010
+        elif hasattr(item, "_nodeid"):  # pytest < 9.2
+            setattr(item, "_nodeid", grouped)  # noqa: B010
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
