@@ -137,6 +137,8 @@ def _run(
             'subjects = ["alice", "bob"]\n'
             "[[target.keys]]\n"
             'private_key = "keys/private.pem"\n'
+            "[transport]\n"  # the default (5/s) protects a staging service, not our loopback
+            "rate_limit_per_s = 1000\n"
         )
         command = [
             sys.executable, "-m", "conformance", "run",
