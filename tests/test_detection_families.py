@@ -142,6 +142,8 @@ def _jwk_header_token() -> str:
         ('{"error": "-----BEGIN PUBLIC KEY----- MIIB"}', ""),
         ('{"error": "-----BEGIN CERTIFICATE----- MIIB"}', ""),
     ],
+    # fixed ids: the key is new each process, and xdist workers must collect alike
+    ids=["jwks_xy", "jwks_expected", "jwk_header", "pem_key", "pem_certificate"],
 )
 def test_a_public_key_echo_is_a_fact_not_a_disclosure(body: str, token: str) -> None:
     """A public key (from the JWKS, or the token's jwk header) discloses nothing secret."""
