@@ -43,3 +43,13 @@ def clean_cli_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def anchored_runs() -> plan_runs.AnchoredRuns:
     """Each flaw's anchored cases, run once per seed in the session (``plan_runs``)."""
     return plan_runs.AnchoredRuns()
+
+
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under ``pytest -n`` this process is an xdist worker and its environment says so;
+    a run a test starts (in this process or as a child) is not one of ours: without this,
+    a configured run with a fixed port refused to start ("run it without pytest-xdist
+    workers"). A test that wants the variables sets them itself."""
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)

@@ -303,6 +303,11 @@ def _execute(
         kernel_name=KERNEL_NAME,
         resources={"metadata": {"path": str(cwd)}},
         extra_arguments=list(_KERNEL_ARGUMENTS),
+        # every output is in hand when the last cell ends: the kernel is killed, as a warm
+        # kernel is (WarmKernel.close), not asked to exit. A graceful exit waited for it,
+        # and under load its libzmq sometimes aborted on the way out, writing "Assertion
+        # failed: pfd.revents & POLLIN" to the user's stderr after a clean render.
+        shutdown_kernel="immediate",
     )
     failure: str | None = None
     try:
