@@ -92,7 +92,8 @@ def test_jwks_serve_rejects_bad_dir(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_jwks_serve_until_interrupted(tmp_path: Path) -> None:
     assert _new(tmp_path) == 0
     expected = json.loads((tmp_path / "jwks.json").read_text())
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # PYTHONFAULTHANDLER: a server that does not stop is made to dump its threads (SIGABRT)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "conformance.cli", "jwks", "serve", "--keys", str(tmp_path)],
         stdout=subprocess.PIPE,
@@ -108,7 +109,13 @@ def test_jwks_serve_until_interrupted(tmp_path: Path) -> None:
         with client(timeout_s=5.0) as c:
             assert c.get(url).json() == expected
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        try:
+            code = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # once under -n 3 (2026-12-03): say where it hangs
+            proc.send_signal(signal.SIGABRT)
+            _, err = proc.communicate(timeout=10)
+            pytest.fail(f"jwks serve did not stop 20 s after SIGINT; its threads:\n{err[-6000:]}")
+        assert code == 0, proc.communicate(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
