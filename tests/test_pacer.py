@@ -244,7 +244,7 @@ rate_limit_per_s = {RATE}
             [
                 *(sys.executable, "-m", "conformance.cli", "run", "--config", str(config)),
                 # the deadline leaves seconds of sending after two workers' start-up, which
-                # takes 5 s on a loaded machine (the project's tests run under -n 3)
+                # takes 5 s on a loaded machine (the project's tests run under -n)
                 *("--no-report", "--report-dir", str(out), "-n", "2", "--deadline", "14"),
                 *("--category", "claims", "--", "-p", "no:randomly", "-q"),
             ],
