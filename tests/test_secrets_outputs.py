@@ -258,7 +258,7 @@ def test_an_issued_jwt_keeps_its_claims_and_loses_its_signature() -> None:
 
 def test_bearers_and_cookies_are_redacted_and_remembered() -> None:
     # Credentials in headers are remembered when they look random (credential_like): a
-    # token_urlsafe(16) fails that about once in 120 draws ("ph_DmagGmhlRWHPSbzlX_Q": one
+    # token_urlsafe(16) fails that about once in 110 draws ("ph_DmagGmhlRWHPSbzlX_Q": one
     # short piece, no digit), which made this test fail about once in 36 runs. Values that
     # look random, made anew each run so that no earlier test remembered them:
     bearer, cookie, other = (f"{secrets.token_hex(4)}Zq7Kx2Pw{secrets.token_hex(4)}" for _ in "abc")
