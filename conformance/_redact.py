@@ -135,19 +135,23 @@ _TARGET_MIN = 16
 # ... and its letters and digits (8+) look random (:func:`_random_run`).
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 _SHORT_PIECE = re.compile(r"(?<![a-z])[a-z]{1,2}(?![a-z])|[0-9]+")
+# a run of 3+ lower-case letters without a vowel (y counts as one): "mhl", "bzl" in random
+# text, where words and names have vowels ("rhythm", "myth" too)
+_VOWELLESS = re.compile(r"(?<![a-z])[b-df-hj-np-tv-xz]{3,}(?![a-z])")
 _HEX = re.compile(r"[0-9a-f]+")
 
 
 def _random_run(run: str) -> bool:
-    """Whether letters and digits look random: with both cases, 3+ short pieces that no
-    word has (a run of one or two lower-case letters between capitals or digits, a run
-    of digits: ``Xq3kZ9bT``), where CamelCase words have long lower-case runs
+    """Whether letters and digits look random: with both cases, 3+ pieces that no word
+    has (a run of one or two lower-case letters between capitals or digits, a run of
+    digits, a lower-case run without a vowel: ``Xq3kZ9bT``, ``phDmagGmhlRWHPSbzlXQ``),
+    where CamelCase words have long lower-case runs with vowels
     (``AcceptedTheForgedAssertion``); in one case only, hex digits or capitals
     interleaved with digits (``3f2a9c1e``, ``JBSWY3DPEHPK3PXP``: 3+ switches). Lower case
     letters past ``f`` with no capital are words or names (``rs256.hs256.pem``)."""
     upper, lower = any(c.isupper() for c in run), any(c.islower() for c in run)
     if upper and lower:
-        return len(_SHORT_PIECE.findall(run)) >= 3
+        return len(_SHORT_PIECE.findall(run)) + len(_VOWELLESS.findall(run)) >= 3
     if lower and not _HEX.fullmatch(run):
         return False
     return sum(a.isdigit() != b.isdigit() for a, b in itertools.pairwise(run)) >= 3

@@ -212,6 +212,24 @@ def test_a_target_cannot_steer_redaction_into_verdict_text() -> None:
     assert exchange.response_headers["set-cookie"].count("[redacted]") == len(words)
 
 
+def test_random_tokens_without_digits_are_credentials_and_names_are_not() -> None:
+    """A token_urlsafe(16) with no digit and one short piece was taken for a word (about
+    1 in 110 draws): its consonant runs ("mhl", "bzl") are what no word or name has."""
+    from conformance._redact import credential_like
+
+    for token in ("ph_DmagGmhlRWHPSbzlX_Q", "UhzeGmhdhxQbtOqrvymEAx"):
+        assert credential_like(token), token
+    for name in (
+        "AcceptedTheForgedAssertion",
+        "HTTPServerErrorCode",
+        "XMLHttpRequestHandler",
+        "RSASSAPSSSignatureVerify",
+        "NthRhythmMythTokenValue",
+        "WWWAuthenticateHeader",
+    ):
+        assert not credential_like(name), name
+
+
 def test_a_credential_a_target_chose_is_still_cut_everywhere() -> None:
     cookie, issued, member = "k3Fz9QpL2xWv7Rb1", "9f86d081884c7d659a2f", "Q2x7-Rt5Kp0z_Lm3Vb8N"
     _hostile_answer([cookie], issued=issued, body_token=member)
