@@ -12,7 +12,6 @@ probes the endpoint once so that an unreachable target stops the run before any 
 from __future__ import annotations
 
 import contextlib
-import os
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -146,10 +145,12 @@ def open_configured(
     policy: Policy | None = None,
     properties: PropertySettings | None = None,
     pacer: Pacer | None = None,
+    xdist_worker: bool = False,
 ) -> Iterator[Runtime]:
     """The :class:`Runtime` for ``config``; the HTTP client closes when the block exits.
     ``pacer``: the rate limit, retry budget and breaker to share (default: the
-    transport's own).
+    transport's own). ``xdist_worker``: this run is one pytest-xdist worker of several
+    (see :func:`start_servers`).
 
     ``bursts`` is a capability only for a loopback target or with
     ``transport.allow_bursts = true``; ``jwks_host`` only with ``[jwks_host]`` (the suite
@@ -167,7 +168,9 @@ def open_configured(
     config = replace(config, settings=settings)
     keyring = ConfiguredKeyring(config.keys)
     with contextlib.ExitStack() as stack:
-        servers = stack.enter_context(start_servers(config, keyring, base))
+        servers = stack.enter_context(
+            start_servers(config, keyring, base, xdist_worker=xdist_worker)
+        )
         with _open(config, servers, keyring, check_reachable, policy, properties, pacer) as runtime:
             yield runtime
 
@@ -185,14 +188,18 @@ class Servers:
 
 
 @contextlib.contextmanager
-def start_servers(config: RunConfig, keyring: Keyring, target_url: str) -> Iterator[Servers]:
+def start_servers(
+    config: RunConfig, keyring: Keyring, target_url: str, *, xdist_worker: bool = False
+) -> Iterator[Servers]:
     """Start the JWKS host (``[jwks_host]``) and the listener (``[listener]``) the
     configuration asks for; stop them when the block exits. Raises ``ConfigError`` when
-    an address cannot be bound."""
+    an address cannot be bound, or when a fixed port is asked of one ``xdist_worker`` of
+    several (the run says so; an environment variable would also be inherited by every
+    run a worker's test starts)."""
     from ._jwks_host import JwksHost  # lazy: starlette/uvicorn only when serving
 
     fixed = fixed_port_server(config)
-    if fixed and os.environ.get("PYTEST_XDIST_WORKER"):
+    if fixed and xdist_worker:
         raise ConfigError(
             f"{fixed} serves from one process on a fixed port: run it without pytest-xdist workers"
         )

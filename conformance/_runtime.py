@@ -38,13 +38,17 @@ def build_runtime(
     properties: PropertySettings | None = None,
     algs: Sequence[str] | None = None,
     pacer: Pacer | None = None,
+    xdist_worker: bool = False,
 ) -> Iterator[Runtime]:
     """The runtime for ``config`` (the embedded emulator with ``flaws``, policy
     ``variants`` and, when given, only the keys of ``algs`` when ``None``). ``pacer``:
     the run's shared pace for a configured target (xdist workers share one rate limit);
-    each worker's embedded emulator is its own target and keeps its own."""
+    each worker's embedded emulator is its own target and keeps its own.
+    ``xdist_worker``: this process is one pytest-xdist worker of the run."""
     if config is not None:
-        with open_configured(config, policy=policy, properties=properties, pacer=pacer) as runtime:
+        with open_configured(
+            config, policy=policy, properties=properties, pacer=pacer, xdist_worker=xdist_worker
+        ) as runtime:
             yield runtime
         return
     with open_embedded(

@@ -495,6 +495,7 @@ class ConformanceRun:
                     properties=properties,
                     algs=o.embedded_algs or None,
                     pacer=self._pacer,
+                    xdist_worker=self.worker,
                 )
             )
             if self.worker:  # the hygiene cases see this worker's refusals only

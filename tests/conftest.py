@@ -47,9 +47,9 @@ def anchored_runs() -> plan_runs.AnchoredRuns:
 
 @pytest.fixture(autouse=True)
 def _not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Under ``pytest -n`` this process is an xdist worker and its environment says so;
-    a run a test starts (in this process or as a child) is not one of ours: without this,
-    a configured run with a fixed port refused to start ("run it without pytest-xdist
-    workers"). A test that wants the variables sets them itself."""
+    """Under ``pytest -n`` this process is an xdist worker and its environment says so
+    (``PYTEST_XDIST_*``); a pytest session a test starts (pytester, in this process or as
+    a child) is not one, and with them its terminal output is not pytest's usual one.
+    A test that wants the variables sets them itself."""
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         monkeypatch.delenv(name, raising=False)

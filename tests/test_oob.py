@@ -162,6 +162,19 @@ def test_a_loopback_jwks_host_for_a_remote_target_is_refused(tmp_path: Path, key
         pass
 
 
+def test_only_a_run_with_xdist_workers_refuses_a_fixed_port(tmp_path: Path, key_env: None) -> None:
+    """The run says it is one xdist worker of several; the environment of the process
+    does not (under `pytest -n` every run a test starts would inherit it)."""
+    from conformance._serving import free_port
+
+    config = load(tmp_path, f'[listener]\nbind = "127.0.0.1:{free_port()}"\n')
+    servers = start_servers(config, Keyring(), "http://127.0.0.1:9/api/v0", xdist_worker=True)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"\[listener\] serves from one process"), servers:
+        pass
+    with start_servers(config, Keyring(), "http://127.0.0.1:9/api/v0") as started:  # type: ignore[arg-type]
+        assert "attacker_host" in started.capabilities
+
+
 def test_without_a_jwks_host_its_cases_say_how_to_get_one(tmp_path: Path, key_env: None) -> None:
     """A newcomer's run skips the key-life-cycle cases: the reason names the setting."""
     config = load(tmp_path, "")
