@@ -603,10 +603,9 @@ class ConformanceRun:
         self._scheduled = True
         from ._schedule import Scheduler  # lazy: see from_pytest
 
-        _, at, group = nodeid.rpartition("@")
-        if self.worker and not at:
+        suffix = _group_suffix(nodeid)
+        if self.worker and not suffix:
             return None
-        suffix = f"@{group}" if at else ""
         cases = [c for n, c in self.collected if n.endswith(suffix)] if suffix else None
         plan = cases if cases is not None else [c for _, c in self.collected]
         assert self.runtime is not None
@@ -787,6 +786,13 @@ def pytest_collection_modifyitems(
         _name_groups(items)
 
 
+def _group_suffix(nodeid: str) -> str:
+    """The ``@<group>`` that ``--dist loadgroup`` appends to a nodeid (after its
+    parameters, as xdist reads it), or ``""``."""
+    tail = nodeid.rpartition("]")[2]
+    return tail[tail.rfind("@") :] if "@" in tail else ""
+
+
 def _name_groups(items: list[pytest.Item]) -> None:
     """Append ``@<group>`` to the nodeid of each case with an ``xdist_group`` mark: the
     controller deals whole groups by that suffix, and a worker's scheduler reads its share
@@ -800,7 +806,7 @@ def _name_groups(items: list[pytest.Item]) -> None:
         mark = item.get_closest_marker("xdist_group")
         if callspec is None or "conformance_case" not in callspec.params or mark is None:
             continue
-        if item.nodeid.rpartition("]")[2].startswith("@"):
+        if _group_suffix(item.nodeid):
             continue  # xdist did it
         grouped = f"{item.nodeid}@{mark.args[0]}"
         # private attributes of pytest's, which differ between its versions: set by name
